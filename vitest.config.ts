@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    environment: 'node',
+    // Each file gets its own in-process DynamoDB-compatible store; argon2 at OWASP strength is CPU-bound,
+    // so two workers match the two cores of the machines this runs on.
+    maxWorkers: 2,
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    allowOnly: false,
+  },
+});
