@@ -1,0 +1,84 @@
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayRequestAuthorizerEvent,
+  APIGatewayRequestAuthorizerEventV2,
+  APIGatewaySimpleAuthorizerWithContextResult,
+  APIGatewayTokenAuthorizerEvent,
+} from 'aws-lambda';
+import { authorize, type Principal } from '../lib/authorize.ts';
+import { bearerToken } from '../lib/input.ts';
+import { describeError, logEvent } from '../lib/log.ts';
+import { defaultServices } from '../lib/services.ts';
+
+const services = defaultServices();
+
+type AuthorizerEvent =
+  | APIGatewayTokenAuthorizerEvent
+  | APIGatewayRequestAuthorizerEvent
+  | APIGatewayRequestAuthorizerEventV2;
+type PrincipalContext = { userId: string; username: string; sessionId: string };
+
+const isHttpApiEvent = (event: AuthorizerEvent): event is APIGatewayRequestAuthorizerEventV2 =>
+  (event as { version?: string }).version === '2.0';
+
+function headerOf(
+  headers: Record<string, string | undefined> | null | undefined,
+  name: string,
+): string | undefined {
+  if (!headers) return undefined;
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
+  return undefined;
+}
+
+function tokenOf(event: AuthorizerEvent): string | undefined {
+  if (event.type === 'TOKEN') return bearerToken(event.authorizationToken);
+  return bearerToken(headerOf(event.headers, 'authorization'));
+}
+
+/**
+ * The policy covers every method and path of the stage, not just this request's: with result caching on, one
+ * cached answer serves all the routes the token may call.
+ */
+function stageWildcard(methodArn: string): string {
+  const [arnPrefix, apiId, stage] = methodArn.split('/');
+  return `${arnPrefix}/${apiId}/${stage}/*`;
+}
+
+const toContext = (principal: Principal): PrincipalContext => ({
+  userId: principal.userId,
+  username: principal.username,
+  sessionId: principal.sessionId,
+});
+
+/**
+ * The Lambda authorizer for REST APIs (TOKEN and REQUEST) and HTTP APIs (payload 2.0, simple responses).
+ * Any failure, including a fault of DynamoDB or SSM, refuses: REST gets `Error('Unauthorized')` (401),
+ * HTTP APIs `{isAuthorized: false}`. Never allows on an error.
+ */
+export async function handler(
+  event: AuthorizerEvent,
+): Promise<
+  | APIGatewayAuthorizerResult
+  | APIGatewaySimpleAuthorizerWithContextResult<PrincipalContext | Record<string, never>>
+> {
+  let principal: Principal;
+  try {
+    principal = await authorize(services, tokenOf(event));
+  } catch (error) {
+    const fault = !(error instanceof Error && error.name === 'AuthorizationRefused');
+    logEvent(fault ? 'error' : 'info', 'authorizer refused', describeError(error));
+    if (isHttpApiEvent(event)) return { isAuthorized: false, context: {} };
+    throw new Error('Unauthorized');
+  }
+  if (isHttpApiEvent(event)) return { isAuthorized: true, context: toContext(principal) };
+  return {
+    principalId: principal.userId,
+    policyDocument: {
+      Version: '2012-10-17',
+      Statement: [
+        { Action: 'execute-api:Invoke', Effect: 'Allow', Resource: stageWildcard(event.methodArn) },
+      ],
+    },
+    context: toContext(principal),
+  };
+}

@@ -1,0 +1,13 @@
+import { authorizationHeader, httpFunction } from '../lib/http.ts';
+import { bearerToken, bodyObject, optionalString } from '../lib/input.ts';
+import { logout } from '../lib/logout.ts';
+import { defaultServices } from '../lib/services.ts';
+
+const services = defaultServices();
+
+/** `POST /auth/logout`: revokes the session of the access and/or refresh token presented. */
+export const handler = httpFunction(async (event) => {
+  const refreshToken = optionalString(bodyObject(event.body), 'refreshToken');
+  await logout(services, { accessToken: bearerToken(authorizationHeader(event)), refreshToken });
+  return { statusCode: 204 };
+});

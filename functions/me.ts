@@ -1,0 +1,17 @@
+import { ApiError } from '../lib/errors.ts';
+import { httpFunction } from '../lib/http.ts';
+
+/**
+ * `GET /me`: the example protected route. It trusts only what the authorizer put in the request context
+ * (REST APIs: `requestContext.authorizer`; HTTP APIs: `requestContext.authorizer.lambda`).
+ */
+export const handler = httpFunction(async (event) => {
+  const authorizer = event.requestContext?.authorizer as Record<string, unknown> | null | undefined;
+  const context = (authorizer?.lambda ?? authorizer) as Record<string, unknown> | undefined;
+  const { userId, username, sessionId } = context ?? {};
+  if (typeof userId !== 'string' || typeof username !== 'string' || typeof sessionId !== 'string') {
+    // Only reachable when the route is deployed without the authorizer in front of it.
+    throw new ApiError('invalid_token', { tokenPresented: false });
+  }
+  return { statusCode: 200, body: { userId, username, sessionId } };
+});

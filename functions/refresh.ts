@@ -1,0 +1,15 @@
+import { authorizationHeader, httpFunction } from '../lib/http.ts';
+import { bearerToken, bodyObject, optionalString, requiredString } from '../lib/input.ts';
+import { refresh } from '../lib/refresh.ts';
+import { defaultServices } from '../lib/services.ts';
+
+const services = defaultServices();
+
+/** `POST /auth/refresh`: rotates the refresh token and issues a new pair (API.md's checks, in order). */
+export const handler = httpFunction(async (event) => {
+  const body = bodyObject(event.body);
+  const refreshToken = requiredString(body, 'refreshToken');
+  // The access token may come in the body or as the Bearer header; the body wins when both are sent.
+  const accessToken = optionalString(body, 'accessToken') ?? bearerToken(authorizationHeader(event));
+  return { statusCode: 200, body: await refresh(services, { refreshToken, accessToken }) };
+});

@@ -1,0 +1,11 @@
+import { httpFunction } from '../lib/http.ts';
+import { register } from '../lib/register.ts';
+import { defaultServices } from '../lib/services.ts';
+
+const services = defaultServices();
+
+/** `POST /auth/register`: creates an account. */
+export const handler = httpFunction(async (event) => ({
+  statusCode: 201,
+  body: await register(services, event.body),
+}));

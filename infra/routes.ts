@@ -1,0 +1,31 @@
+/**
+ * The API's routes and the functions behind them: the one table that both the local server and the AWS stack
+ * are built from, so the two cannot drift apart.
+ */
+export const functionNames = [
+  'register',
+  'login',
+  'refresh',
+  'logout',
+  'logout-all',
+  'me',
+  'authorizer',
+] as const;
+export type FunctionName = (typeof functionNames)[number];
+
+export interface Route {
+  method: 'GET' | 'POST';
+  path: string;
+  function: Exclude<FunctionName, 'authorizer'>;
+  /** Guarded by the authorizer, as API Gateway does it. */
+  authorized: boolean;
+}
+
+export const routes: readonly Route[] = [
+  { method: 'POST', path: '/auth/register', function: 'register', authorized: false },
+  { method: 'POST', path: '/auth/login', function: 'login', authorized: false },
+  { method: 'POST', path: '/auth/refresh', function: 'refresh', authorized: false },
+  { method: 'POST', path: '/auth/logout', function: 'logout', authorized: false },
+  { method: 'POST', path: '/auth/logout-all', function: 'logout-all', authorized: false },
+  { method: 'GET', path: '/me', function: 'me', authorized: true },
+];

@@ -1,0 +1,88 @@
+/** Service configuration, parsed and validated once at cold start from the environment. */
+export interface Config {
+  tableName: string;
+  /** SSM parameter name holding the signing key (ring); a SecureString. */
+  jwtSecretParam: string;
+  accessTokenTtl: number;
+  refreshTokenTtl: number;
+  sessionMaxAge: number;
+  refreshReuseGrace: number;
+  issuer: string;
+  audience: string;
+  /** Seconds the key ring read from SSM is cached before it is read again (rotation propagates within it). */
+  keyCacheMaxAge: number;
+  /** Failed logins for one username before it is locked. */
+  loginMaxFailures: number;
+  /** Seconds of the first lock; each further failure doubles it, up to `loginLockoutMax`. */
+  loginLockoutBase: number;
+  loginLockoutMax: number;
+  /** Seconds after the last failure at which an account's failure count starts again from zero. */
+  loginFailureWindow: number;
+}
+
+export const defaults = {
+  TABLE_NAME: 'auth-local',
+  JWT_SECRET_PARAM: '/auth-service/jwt-signing-keys',
+  ACCESS_TOKEN_TTL: '600',
+  REFRESH_TOKEN_TTL: '86400',
+  SESSION_MAX_AGE: '2592000',
+  REFRESH_REUSE_GRACE: '10',
+  JWT_ISSUER: 'auth-service',
+  JWT_AUDIENCE: 'auth-service-api',
+  KEY_CACHE_MAX_AGE: '300',
+  LOGIN_MAX_FAILURES: '5',
+  LOGIN_LOCKOUT_BASE: '30',
+  LOGIN_LOCKOUT_MAX: '900',
+  LOGIN_FAILURE_WINDOW: '900',
+} as const;
+
+type Env = Record<string, string | undefined>;
+
+function positiveInt(env: Env, name: keyof typeof defaults, min = 1): number {
+  const raw = env[name] ?? defaults[name];
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new Error(`Configuration error: ${name} must be a whole number >= ${min} (got "${raw}")`);
+  }
+  return value;
+}
+
+function text(env: Env, name: keyof typeof defaults): string {
+  const value = env[name] ?? defaults[name];
+  if (value.trim() === '') throw new Error(`Configuration error: ${name} must not be empty`);
+  return value;
+}
+
+/** Parses and validates the configuration; throws a clear error at start-up rather than misbehaving later. */
+export function loadConfig(env: Env = process.env): Config {
+  if (env.AWS_LAMBDA_FUNCTION_NAME) {
+    // On AWS the local defaults would silently point at the wrong table or parameter.
+    for (const name of ['TABLE_NAME', 'JWT_SECRET_PARAM'] as const) {
+      if (!env[name]) throw new Error(`Configuration error: ${name} is required on AWS Lambda`);
+    }
+  }
+  const config: Config = {
+    tableName: text(env, 'TABLE_NAME'),
+    jwtSecretParam: text(env, 'JWT_SECRET_PARAM'),
+    accessTokenTtl: positiveInt(env, 'ACCESS_TOKEN_TTL'),
+    refreshTokenTtl: positiveInt(env, 'REFRESH_TOKEN_TTL'),
+    sessionMaxAge: positiveInt(env, 'SESSION_MAX_AGE'),
+    refreshReuseGrace: positiveInt(env, 'REFRESH_REUSE_GRACE', 0),
+    issuer: text(env, 'JWT_ISSUER'),
+    audience: text(env, 'JWT_AUDIENCE'),
+    keyCacheMaxAge: positiveInt(env, 'KEY_CACHE_MAX_AGE', 0),
+    loginMaxFailures: positiveInt(env, 'LOGIN_MAX_FAILURES'),
+    loginLockoutBase: positiveInt(env, 'LOGIN_LOCKOUT_BASE'),
+    loginLockoutMax: positiveInt(env, 'LOGIN_LOCKOUT_MAX'),
+    loginFailureWindow: positiveInt(env, 'LOGIN_FAILURE_WINDOW'),
+  };
+  if (config.accessTokenTtl > config.sessionMaxAge || config.refreshTokenTtl > config.sessionMaxAge) {
+    throw new Error('Configuration error: token lifetimes must not exceed SESSION_MAX_AGE');
+  }
+  return config;
+}
+
+/** Current time in whole epoch seconds: the unit of every JWT claim and every stored timestamp. */
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}

@@ -1,0 +1,54 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { serviceUnavailable } from './errors.ts';
+
+/** The table's key and index names: shared by the stores, the local server and the AWS stack. */
+export const tableSchema = {
+  partitionKey: 'pk',
+  ttlAttribute: 'ttl',
+  userIndex: { name: 'byUserId', partitionKey: 'userId' },
+} as const;
+
+/** The document client over `client`; `undefined` attributes are dropped rather than refused. */
+export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/**
+ * The default low-level client, with bounded retries and short timeouts: an auth call should fail fast (503)
+ * rather than hang. Its endpoint comes from `AWS_ENDPOINT_URL_DYNAMODB` when set (the local server, tests).
+ */
+export function createDynamoDbClient(): DynamoDBClient {
+  return new DynamoDBClient({
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
+  });
+}
+
+/**
+ * Runs one store call; a failed condition is reported as `false` (the caller decides what it means), any
+ * other fault becomes a 503 so that no token is ever issued on a write that did not happen.
+ */
+export async function conditional(call: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await call();
+    return true;
+  } catch (error) {
+    if (
+      error instanceof ConditionalCheckFailedException ||
+      (error as Error)?.name === 'ConditionalCheckFailedException'
+    ) {
+      return false;
+    }
+    throw serviceUnavailable(error);
+  }
+}
+
+/** Runs one store call whose failure can only be a fault: it becomes a 503. */
+export async function storeCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw serviceUnavailable(error);
+  }
+}

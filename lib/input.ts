@@ -1,0 +1,37 @@
+import { ApiError } from './errors.ts';
+
+/** A parsed JSON body: only a plain object is a valid request body for this API. */
+export type JsonBody = Record<string, unknown>;
+
+/** Returns the body as an object, or throws `400 invalid_request` for JSON that is not an object. */
+export function bodyObject(body: unknown): JsonBody {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ApiError('invalid_request', { message: 'The request body must be a JSON object.' });
+  }
+  return body as JsonBody;
+}
+
+/** A required string field; `400 invalid_request` naming the field when it is missing or not a string. */
+export function requiredString(body: JsonBody, field: string): string {
+  const value = body[field];
+  if (typeof value !== 'string') {
+    throw new ApiError('invalid_request', { message: `"${field}" is required and must be a string.` });
+  }
+  return value;
+}
+
+/** An optional string field: `undefined` when absent, `400 invalid_request` when present but not a string. */
+export function optionalString(body: JsonBody, field: string): string | undefined {
+  if (body[field] === undefined || body[field] === null) return undefined;
+  return requiredString(body, field);
+}
+
+/**
+ * The token of an `Authorization: Bearer <token>` header: `undefined` when there is no header, the raw header
+ * value (which then fails verification) when it is not of the Bearer scheme.
+ */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  if (authorization === undefined || authorization.trim() === '') return undefined;
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+  return match ? match[1] : authorization;
+}

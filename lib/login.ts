@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { nowSeconds } from './config.ts';
+import { ApiError } from './errors.ts';
+import { bodyObject, requiredString } from './input.ts';
+import { DUMMY_PASSWORD_HASH, hashPassword, MAX_PASSWORD_LENGTH, verifyPassword } from './passwords.ts';
+import type { Services } from './services.ts';
+import { completePair, mintToken, sessionEnd, type TokenPair } from './token-pair.ts';
+import { hashRefreshToken } from './tokens.ts';
+import { normaliseUsername } from './users.ts';
+
+/**
+ * Logs a user in: checks the password (against a dummy hash for unknown names, so both failures cost the same
+ * and answer the same), enforces the per-username lockout, stores a new session and returns its token pair.
+ * A failure is counted for the username whether or not it exists, so a 429 says nothing about who exists.
+ */
+export async function login(services: Services, body: unknown): Promise<TokenPair> {
+  const { config, users, sessions } = services;
+  const input = bodyObject(body);
+  const rawUsername = requiredString(input, 'username');
+  const password = requiredString(input, 'password');
+  if (password.length > MAX_PASSWORD_LENGTH)
+    throw new ApiError('invalid_request', { message: 'The password is too long.' });
+  // Fetched first: with the parameter store down nothing is counted or written, the caller gets a 503.
+  const ring = await services.keys.getKeyRing();
+
+  const username = normaliseUsername(rawUsername);
+  if (!username) {
+    // No account can have this name; spend the same time as a real check all the same.
+    await verifyPassword(DUMMY_PASSWORD_HASH, password);
+    throw new ApiError('invalid_credentials');
+  }
+  const now = nowSeconds();
+  const record = await users.getUser(username);
+  if (record.lockedUntil > now) {
+    throw new ApiError('too_many_attempts', { retryAfter: record.lockedUntil - now });
+  }
+  const check = await verifyPassword(record.account?.passwordHash ?? DUMMY_PASSWORD_HASH, password);
+  if (!record.account || !check.matches) {
+    const failures = await users.recordFailure({
+      username,
+      now,
+      restart: now - record.lastFailedAt > config.loginFailureWindow,
+      forgetAt: now + config.loginFailureWindow + config.loginLockoutMax,
+      registered: record.account !== undefined,
+    });
+    if (failures >= config.loginMaxFailures) {
+      const lockFor = Math.min(
+        config.loginLockoutBase * 2 ** (failures - config.loginMaxFailures),
+        config.loginLockoutMax,
+      );
+      await users.lock(username, now + lockFor);
+    }
+    throw new ApiError('invalid_credentials');
+  }
+
+  const { userId } = record.account;
+  if (record.failedCount > 0 || record.lockedUntil > 0 || check.needsRehash) {
+    await users.recordSuccess(username, check.needsRehash ? await hashPassword(password) : undefined);
+  }
+  const session = { userId, sid: randomUUID(), authTime: now };
+  const refresh = mintToken(config, ring, 'refresh', session, now);
+  // The session (with the refresh token's hash) is stored before any token leaves: no token without its row.
+  await sessions.createSession(
+    {
+      sid: session.sid,
+      userId,
+      username: record.account.username,
+      refreshHash: hashRefreshToken(refresh.token),
+      rotatedAt: now,
+      authTime: now,
+    },
+    sessionEnd(config, now),
+  );
+  return completePair(config, ring, session, refresh, now);
+}

@@ -1,0 +1,101 @@
+import { argon2, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** argon2id parameters: OWASP's first recommended configuration (m=19 MiB, t=2, p=1). */
+export interface Argon2Params {
+  memory: number;
+  passes: number;
+  parallelism: number;
+}
+
+export const CURRENT_ARGON2_PARAMS: Argon2Params = { memory: 19456, passes: 2, parallelism: 1 };
+const TAG_LENGTH = 32;
+const SALT_LENGTH = 16;
+const PHC_PATTERN = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
+
+function derive(password: string, salt: Buffer, params: Argon2Params, tagLength: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    argon2('argon2id', { message: password, nonce: salt, tagLength, ...params }, (error, derived) =>
+      error ? reject(error) : resolve(derived),
+    );
+  });
+}
+
+const b64 = (bytes: Buffer) => bytes.toString('base64').replace(/=+$/, '');
+
+function encode(params: Argon2Params, salt: Buffer, hash: Buffer): string {
+  return `$argon2id$v=19$m=${params.memory},t=${params.passes},p=${params.parallelism}$${b64(salt)}$${b64(hash)}`;
+}
+
+/** Hashes a password with argon2id and a fresh salt, as a self-describing PHC string. */
+export async function hashPassword(password: string, params = CURRENT_ARGON2_PARAMS): Promise<string> {
+  const salt = randomBytes(SALT_LENGTH);
+  return encode(params, salt, await derive(password, salt, params, TAG_LENGTH));
+}
+
+/**
+ * A well-formed hash that no password matches, at the current parameters: verifying an unknown user's
+ * password against it costs what a real check costs, so the response time does not reveal who exists.
+ */
+export const DUMMY_PASSWORD_HASH = encode(
+  CURRENT_ARGON2_PARAMS,
+  Buffer.alloc(SALT_LENGTH),
+  Buffer.alloc(TAG_LENGTH),
+);
+
+export interface PasswordCheck {
+  matches: boolean;
+  /** The stored hash uses other parameters than the current ones: rehash it after this successful login. */
+  needsRehash: boolean;
+}
+
+/** Checks a password against a stored PHC string in constant time. A malformed hash never matches. */
+export async function verifyPassword(stored: string, password: string): Promise<PasswordCheck> {
+  const match = PHC_PATTERN.exec(stored);
+  if (!match) return { matches: false, needsRehash: false };
+  const [, m, t, p, saltB64, hashB64] = match as unknown as [string, string, string, string, string, string];
+  const params: Argon2Params = { memory: Number(m), passes: Number(t), parallelism: Number(p) };
+  const expected = Buffer.from(hashB64, 'base64');
+  const actual = await derive(password, Buffer.from(saltB64, 'base64'), params, expected.length);
+  const matches = stored !== DUMMY_PASSWORD_HASH && timingSafeEqual(actual, expected);
+  const needsRehash =
+    params.memory !== CURRENT_ARGON2_PARAMS.memory ||
+    params.passes !== CURRENT_ARGON2_PARAMS.passes ||
+    params.parallelism !== CURRENT_ARGON2_PARAMS.parallelism;
+  return { matches, needsRehash };
+}
+
+const COMMON_PASSWORDS = new Set([
+  'password',
+  'password1',
+  'password123',
+  '12345678',
+  '123456789',
+  '1234567890',
+  'qwertyuiop',
+  'qwerty123',
+  'iloveyou',
+  'letmein1',
+  'sunshine',
+  'football',
+  'baseball',
+  'welcome1',
+  'abc12345',
+  '11111111',
+  '00000000',
+  'passw0rd',
+  'trustno1',
+  'superman',
+]);
+
+export const MIN_PASSWORD_LENGTH = 8;
+export const MAX_PASSWORD_LENGTH = 1024;
+
+/** Why a password is too weak to accept, or `undefined` when it is acceptable (NIST SP 800-63B style). */
+export function passwordWeakness(password: string, username: string): string | undefined {
+  if ([...password].length < MIN_PASSWORD_LENGTH) return `Use at least ${MIN_PASSWORD_LENGTH} characters.`;
+  const lower = password.toLowerCase();
+  if (COMMON_PASSWORDS.has(lower)) return 'That password is too common.';
+  if (lower === username || lower.includes(username)) return 'The password must not contain the username.';
+  if (new Set(password).size < 3) return 'Use more than two different characters.';
+  return undefined;
+}

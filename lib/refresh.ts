@@ -1,0 +1,106 @@
+import { timingSafeEqual } from 'node:crypto';
+import { nowSeconds } from './config.ts';
+import { ApiError } from './errors.ts';
+import type { KeyRing } from './keyring.ts';
+import type { Services } from './services.ts';
+import { audienceOf, completePair, mintToken, sessionEnd, type TokenPair } from './token-pair.ts';
+import { hashRefreshToken, type TokenClaims, verifyToken } from './tokens.ts';
+
+export interface RefreshInput {
+  refreshToken: string;
+  /** Optional: lets an expired refresh token through while this access token of the same session is valid. */
+  accessToken?: string | undefined;
+}
+
+/** What a refresh observed, for metrics and logs (never a token). */
+export type RefreshOutcome = 'rotated' | 'reuse_detected';
+
+const sameHash = (a: string | undefined, b: string) =>
+  a !== undefined && a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/**
+ * Rotates a session's refresh token and issues a new pair, applying API.md's checks in their order. The happy
+ * path is one conditional write; only when it fails is the session read to find which check failed first.
+ * Presenting a rotated-out token (other than a retry within the grace period) revokes the whole session.
+ */
+export async function refresh(
+  services: Services,
+  input: RefreshInput,
+  observe: (outcome: RefreshOutcome) => void = () => {},
+): Promise<TokenPair> {
+  const { config, sessions } = services;
+  const ring = await services.keys.getKeyRing();
+  const now = nowSeconds();
+  let claims: TokenClaims;
+  let expired: boolean;
+  try {
+    ({ claims, expired } = verifyToken(ring, 'refresh', input.refreshToken, audienceOf(config), now));
+  } catch {
+    throw new ApiError('invalid_token', { message: 'The refresh token is not valid.' });
+  }
+  const presentedHash = hashRefreshToken(input.refreshToken);
+  // A session is live while it began after this instant (check 4).
+  const notBefore = now - config.sessionMaxAge;
+  // Check 6, decided locally: the original design's "access still valid, refresh expired" case.
+  const usable = !expired || accessTokenExtends(services, ring, input.accessToken, claims, now);
+  const session = { userId: claims.sub, sid: claims.sid, authTime: claims.auth_time };
+
+  if (usable && sessionEnd(config, claims.auth_time) > now) {
+    const next = mintToken(config, ring, 'refresh', session, now);
+    const rotated = await sessions.rotateRefreshToken({
+      sid: claims.sid,
+      presentedHash,
+      newHash: hashRefreshToken(next.token),
+      now,
+      notBefore,
+    });
+    if (rotated) {
+      observe('rotated');
+      return completePair(config, ring, session, next, now);
+    }
+  }
+
+  // Failure path: read the session and answer with the first check that fails.
+  const stored = await sessions.getSession(claims.sid);
+  if (!stored || stored.revoked || stored.userId !== claims.sub) throw new ApiError('session_revoked');
+  if (stored.authTime <= notBefore)
+    throw new ApiError('token_expired', {
+      message: 'The session has reached its maximum age; log in again.',
+    });
+  if (!sameHash(stored.refreshHash, presentedHash)) {
+    if (
+      sameHash(stored.previousRefreshHash, presentedHash) &&
+      now - stored.rotatedAt <= config.refreshReuseGrace
+    ) {
+      // A retry or a racing tab: the session is left untouched; the client should use the newest pair.
+      throw new ApiError('refresh_conflict');
+    }
+    // A replay of a rotated-out token: whoever holds it, the session can no longer be trusted.
+    await sessions.revokeSession(claims.sid, now);
+    observe('reuse_detected');
+    throw new ApiError('refresh_token_reused');
+  }
+  if (!usable)
+    throw new ApiError('token_expired', { message: 'The refresh token has expired; log in again.' });
+  // Every check passes on a fresh read, so the write lost to a request that changed the session meanwhile.
+  throw new ApiError('refresh_conflict');
+}
+
+/** Whether an access token sent along is valid, unexpired and of the same user and session (else ignored). */
+function accessTokenExtends(
+  services: Services,
+  ring: KeyRing,
+  accessToken: string | undefined,
+  refreshClaims: TokenClaims,
+  now: number,
+): boolean {
+  if (accessToken === undefined) return false;
+  try {
+    const access = verifyToken(ring, 'access', accessToken, audienceOf(services.config), now);
+    return (
+      !access.expired && access.claims.sub === refreshClaims.sub && access.claims.sid === refreshClaims.sid
+    );
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,38 @@
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { type Config, loadConfig } from './config.ts';
+import { createDocumentClient, createDynamoDbClient } from './db.ts';
+import { createSsmKeyRingSource, type KeyRingSource } from './key-source.ts';
+import { SessionStore } from './sessions.ts';
+import { UserStore } from './users.ts';
+
+/** Everything an operation needs, built once per cold start and shared by every invocation. */
+export interface Services {
+  config: Config;
+  users: UserStore;
+  sessions: SessionStore;
+  keys: KeyRingSource;
+}
+
+/** Builds the services from the environment (the clients are created here, connections on first use). */
+export function createServices(env: Record<string, string | undefined> = process.env): Services {
+  const config = loadConfig(env);
+  const db = createDocumentClient(createDynamoDbClient());
+  const ssm = new SSMClient({
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
+  });
+  return {
+    config,
+    users: new UserStore(db, config.tableName),
+    sessions: new SessionStore(db, config.tableName),
+    keys: createSsmKeyRingSource(ssm, config.jwtSecretParam, config.keyCacheMaxAge),
+  };
+}
+
+let shared: Services | undefined;
+
+/** The services of this process, created on first use (a Lambda cold start) and then reused. */
+export function defaultServices(): Services {
+  shared ??= createServices();
+  return shared;
+}

@@ -1,0 +1,171 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { conditional, storeCall, tableSchema } from './db.ts';
+
+/** One login: the hash of its current refresh token, and what decides whether it may still be used. */
+export interface Session {
+  sid: string;
+  userId: string;
+  username: string;
+  /** SHA-256 of the current refresh token; the token itself is never stored. */
+  refreshHash: string;
+  /** The hash it replaced at the last rotation, to tell a racing retry from a replay. */
+  previousRefreshHash?: string;
+  /** Epoch seconds of the last rotation (or of the login). */
+  rotatedAt: number;
+  /** Epoch seconds of the login: the session ends `SESSION_MAX_AGE` after it. */
+  authTime: number;
+  revoked: boolean;
+}
+
+interface SessionItem extends Session {
+  pk: string;
+  ttl: number;
+}
+
+const sessionKey = (sid: string) => ({ [tableSchema.partitionKey]: `session#${sid}` });
+
+/** The session store: one DynamoDB item per login. */
+export class SessionStore {
+  private readonly db: DynamoDBDocumentClient;
+  private readonly tableName: string;
+
+  constructor(db: DynamoDBDocumentClient, tableName: string) {
+    this.db = db;
+    this.tableName = tableName;
+  }
+
+  /**
+   * Stores a new session. `expiresAt` (its absolute end) becomes the TTL attribute: DynamoDB may delete the
+   * item some time after that, but expiry is always judged in code, never by whether the item is gone.
+   */
+  async createSession(
+    session: Omit<Session, 'revoked' | 'previousRefreshHash'>,
+    expiresAt: number,
+  ): Promise<void> {
+    const item: SessionItem = {
+      ...sessionKey(session.sid),
+      ...session,
+      revoked: false,
+      ttl: expiresAt,
+    } as SessionItem;
+    await storeCall(() =>
+      this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': tableSchema.partitionKey },
+        }),
+      ),
+    );
+  }
+
+  /** Reads a session with a strongly consistent read, so a logout is seen at once. */
+  async getSession(sid: string): Promise<Session | undefined> {
+    const { Item } = await storeCall(() =>
+      this.db.send(new GetCommand({ TableName: this.tableName, Key: sessionKey(sid), ConsistentRead: true })),
+    );
+    return Item as Session | undefined;
+  }
+
+  /**
+   * Makes `newHash` the session's current refresh token in one conditional write: it succeeds only while
+   * `presentedHash` is still current, the session is not revoked and it began after `notBefore`. Of any
+   * number of racing rotations with the same token exactly one succeeds. Returns whether this one did.
+   */
+  async rotateRefreshToken(input: {
+    sid: string;
+    presentedHash: string;
+    newHash: string;
+    now: number;
+    notBefore: number;
+  }): Promise<boolean> {
+    return conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(input.sid),
+          UpdateExpression: 'SET refreshHash = :new, previousRefreshHash = :presented, rotatedAt = :now',
+          ConditionExpression: 'refreshHash = :presented AND revoked = :false AND authTime > :notBefore',
+          ExpressionAttributeValues: {
+            ':new': input.newHash,
+            ':presented': input.presentedHash,
+            ':now': input.now,
+            ':false': false,
+            ':notBefore': input.notBefore,
+          },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Revokes a session: its refresh token stops working and the authorizer refuses its access tokens.
+   * Revoking a session that is already revoked, or already swept away by the TTL, is not an error.
+   */
+  async revokeSession(sid: string, now: number): Promise<void> {
+    await conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(sid),
+          UpdateExpression: 'SET revoked = :true, revokedAt = if_not_exists(revokedAt, :now)',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': tableSchema.partitionKey },
+          ExpressionAttributeValues: { ':true': true, ':now': now },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Revokes a session only if it is still live (not revoked, begun after `notBefore`). Returns whether it was:
+   * used by logout-all to prove the caller's own session is live before touching the others.
+   */
+  async revokeLiveSession(sid: string, now: number, notBefore: number): Promise<boolean> {
+    return conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(sid),
+          UpdateExpression: 'SET revoked = :true, revokedAt = :now',
+          ConditionExpression: 'revoked = :false AND authTime > :notBefore',
+          ExpressionAttributeValues: { ':true': true, ':false': false, ':now': now, ':notBefore': notBefore },
+        }),
+      ),
+    );
+  }
+
+  /** The ids of a user's sessions that are not revoked, from the user-id index (eventually consistent). */
+  async listLiveSessionIds(userId: string): Promise<string[]> {
+    const sids: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await storeCall(() =>
+        this.db.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: tableSchema.userIndex.name,
+            KeyConditionExpression: '#uid = :uid',
+            FilterExpression: 'revoked = :false',
+            ExpressionAttributeNames: { '#uid': tableSchema.userIndex.partitionKey },
+            ExpressionAttributeValues: { ':uid': userId, ':false': false },
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) {
+        const pk = item[tableSchema.partitionKey];
+        if (typeof pk === 'string' && pk.startsWith('session#')) sids.push(pk.slice('session#'.length));
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return sids;
+  }
+}

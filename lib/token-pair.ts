@@ -1,0 +1,66 @@
+import type { Config } from './config.ts';
+import type { KeyRing } from './keyring.ts';
+import { signToken, type TokenAudience, type TokenKind } from './tokens.ts';
+
+/** The body of a successful login or refresh (API.md). */
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  /** Seconds the access token lives: at most `ACCESS_TOKEN_TTL`, less near the session's end. */
+  expiresIn: number;
+  /** Seconds the refresh token lives: at most `REFRESH_TOKEN_TTL`, less near the session's end. */
+  refreshExpiresIn: number;
+}
+
+export interface SessionIdentity {
+  userId: string;
+  sid: string;
+  /** Epoch seconds of the login that began the session. */
+  authTime: number;
+}
+
+export const audienceOf = (config: Config): TokenAudience => ({
+  issuer: config.issuer,
+  audience: config.audience,
+});
+
+/** The epoch second at which a session that began at `authTime` ends, however it is refreshed. */
+export const sessionEnd = (config: Config, authTime: number) => authTime + config.sessionMaxAge;
+
+/** Mints one token of `kind` for the session; its `exp` never reaches past the session's end. */
+export function mintToken(
+  config: Config,
+  ring: KeyRing,
+  kind: TokenKind,
+  session: SessionIdentity,
+  now: number,
+): { token: string; expiresIn: number } {
+  const ttl = kind === 'access' ? config.accessTokenTtl : config.refreshTokenTtl;
+  const exp = Math.min(now + ttl, sessionEnd(config, session.authTime));
+  const token = signToken(
+    ring,
+    kind,
+    { sub: session.userId, sid: session.sid, authTime: session.authTime, now, exp },
+    audienceOf(config),
+  );
+  return { token, expiresIn: exp - now };
+}
+
+/** Completes a token pair around a refresh token whose hash has already been stored. */
+export function completePair(
+  config: Config,
+  ring: KeyRing,
+  session: SessionIdentity,
+  refresh: { token: string; expiresIn: number },
+  now: number,
+): TokenPair {
+  const access = mintToken(config, ring, 'access', session, now);
+  return {
+    accessToken: access.token,
+    refreshToken: refresh.token,
+    tokenType: 'Bearer',
+    expiresIn: access.expiresIn,
+    refreshExpiresIn: refresh.expiresIn,
+  };
+}

@@ -1,0 +1,165 @@
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { conditional, storeCall, tableSchema } from './db.ts';
+
+/**
+ * What is stored under one (normalised) username: the account, if registered, and its failed-login counters.
+ * Counters are kept for unknown usernames too, so that a lockout says nothing about who exists.
+ */
+export interface UserRecord {
+  /** Present only for a registered account. */
+  account?: { userId: string; username: string; passwordHash: string };
+  failedCount: number;
+  lastFailedAt: number;
+  lockedUntil: number;
+}
+
+const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._@+-]{2,63}$/;
+
+/**
+ * The stored form of a username: NFKC-normalised, trimmed and lower-cased, so that `Alice` and `alice` are one
+ * account. Returns `undefined` when the result is not 3-64 characters of `a-z 0-9 . _ @ + -` (starting with a
+ * letter or digit).
+ */
+export function normaliseUsername(raw: string): string | undefined {
+  const normalised = raw.normalize('NFKC').trim().toLowerCase();
+  return USERNAME_PATTERN.test(normalised) ? normalised : undefined;
+}
+
+const userKey = (username: string) => ({ [tableSchema.partitionKey]: `user#${username}` });
+
+/** The user store: accounts and their failed-login counters, one item per normalised username. */
+export class UserStore {
+  private readonly db: DynamoDBDocumentClient;
+  private readonly tableName: string;
+
+  constructor(db: DynamoDBDocumentClient, tableName: string) {
+    this.db = db;
+    this.tableName = tableName;
+  }
+
+  /** Creates an account; returns `false` when the username is already registered. */
+  async createUser(input: {
+    userId: string;
+    username: string;
+    passwordHash: string;
+    now: number;
+  }): Promise<boolean> {
+    return conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: userKey(input.username),
+          // Counters left by failed logins for this name before it existed are kept; their TTL is removed so
+          // that DynamoDB never sweeps a real account away.
+          UpdateExpression:
+            'SET userId = :id, username = :name, passwordHash = :hash, createdAt = :now REMOVE #ttl',
+          ConditionExpression: 'attribute_not_exists(passwordHash)',
+          ExpressionAttributeNames: { '#ttl': tableSchema.ttlAttribute },
+          ExpressionAttributeValues: {
+            ':id': input.userId,
+            ':name': input.username,
+            ':hash': input.passwordHash,
+            ':now': input.now,
+          },
+        }),
+      ),
+    );
+  }
+
+  /** Reads what is stored under a username (strongly consistent, so lockouts are seen at once). */
+  async getUser(username: string): Promise<UserRecord> {
+    const { Item } = await storeCall(() =>
+      this.db.send(
+        new GetCommand({ TableName: this.tableName, Key: userKey(username), ConsistentRead: true }),
+      ),
+    );
+    const item = (Item ?? {}) as Record<string, unknown>;
+    const num = (value: unknown) => (typeof value === 'number' ? value : 0);
+    const account =
+      typeof item.passwordHash === 'string' &&
+      typeof item.userId === 'string' &&
+      typeof item.username === 'string'
+        ? { userId: item.userId, username: item.username, passwordHash: item.passwordHash }
+        : undefined;
+    return {
+      ...(account && { account }),
+      failedCount: num(item.failedCount),
+      lastFailedAt: num(item.lastFailedAt),
+      lockedUntil: num(item.lockedUntil),
+    };
+  }
+
+  /**
+   * Counts one failed login atomically (racing attempts all count) and returns the new count. `restart`
+   * starts the count again from one (the previous failures are older than the window). For a name with no
+   * account the item gets a TTL of `forgetAt`, so that guessed names do not accumulate forever.
+   */
+  async recordFailure(input: {
+    username: string;
+    now: number;
+    restart: boolean;
+    forgetAt: number;
+    registered: boolean;
+  }): Promise<number> {
+    const send = (withTtl: boolean) =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: userKey(input.username),
+          UpdateExpression: `SET failedCount = ${input.restart ? ':one' : 'if_not_exists(failedCount, :zero) + :one'}, lastFailedAt = :now${withTtl ? ', #ttl = :forget' : ''}`,
+          // A TTL must never land on an account registered between our read and this write.
+          ...(withTtl && { ConditionExpression: 'attribute_not_exists(passwordHash)' }),
+          ExpressionAttributeNames: withTtl ? { '#ttl': tableSchema.ttlAttribute } : undefined,
+          ExpressionAttributeValues: {
+            ':one': 1,
+            ':now': input.now,
+            ...(!input.restart && { ':zero': 0 }),
+            ...(withTtl && { ':forget': input.forgetAt }),
+          },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+    let result = input.registered ? undefined : await conditionalResult(() => send(true));
+    if (!result) result = await storeCall(() => send(false));
+    return Number(result.Attributes?.failedCount ?? 1);
+  }
+
+  /** Locks a username against logins until `lockedUntil` (epoch seconds). */
+  async lock(username: string, lockedUntil: number): Promise<void> {
+    await storeCall(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: userKey(username),
+          UpdateExpression: 'SET lockedUntil = :until',
+          ExpressionAttributeValues: { ':until': lockedUntil },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * After a successful login: clears the failure counters and, when given, replaces the password hash (one
+   * made with older parameters is upgraded on the user's next successful login).
+   */
+  async recordSuccess(username: string, newPasswordHash?: string): Promise<void> {
+    await storeCall(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: userKey(username),
+          UpdateExpression: `SET failedCount = :zero, lockedUntil = :zero${newPasswordHash ? ', passwordHash = :hash' : ''}`,
+          ExpressionAttributeValues: { ':zero': 0, ...(newPasswordHash && { ':hash': newPasswordHash }) },
+        }),
+      ),
+    );
+  }
+}
+
+async function conditionalResult<T>(call: () => Promise<T>): Promise<T | undefined> {
+  let result: T | undefined;
+  const applied = await conditional(async () => {
+    result = await call();
+  });
+  return applied ? result : undefined;
+}

@@ -1,0 +1,28 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimsOf, startTestService, type TestService } from '../support/service.ts';
+
+let service: TestService;
+beforeAll(async () => {
+  service = await startTestService();
+});
+afterAll(() => service.close());
+
+describe('a session from login to logout', () => {
+  it('logs in, reaches /me, refreshes and is refused after logout', async () => {
+    const tokens = await service.signUp('smoke-user');
+    const me = await service.me(tokens.accessToken);
+    expect(me.status).toBe(200);
+    expect(me.json).toEqual({
+      userId: claimsOf(tokens.accessToken).sub,
+      username: 'smoke-user',
+      sessionId: claimsOf(tokens.accessToken).sid,
+    });
+    const refreshed = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
+    expect(refreshed.status).toBe(200);
+    const logout = await service.post('/auth/logout', undefined, {
+      authorization: `Bearer ${refreshed.json.accessToken}`,
+    });
+    expect(logout.status).toBe(204);
+    expect((await service.me(refreshed.json.accessToken)).status).toBe(401);
+  });
+});
