@@ -10,5 +10,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 30_000,
     allowOnly: false,
+    // The functions log structured lines; show them only for a test that fails.
+    silent: 'passed-only',
   },
 });

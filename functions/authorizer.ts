@@ -40,8 +40,9 @@ function tokenOf(event: AuthorizerEvent): string | undefined {
  * cached answer serves all the routes the token may call.
  */
 function stageWildcard(methodArn: string): string {
-  const [arnPrefix, apiId, stage] = methodArn.split('/');
-  return `${arnPrefix}/${apiId}/${stage}/*`;
+  // arn:aws:execute-api:<region>:<account>:<api id>/<stage>/<method>/<path...>
+  const [apiArn, stage] = methodArn.split('/');
+  return `${apiArn}/${stage}/*`;
 }
 
 const toContext = (principal: Principal): PrincipalContext => ({
