@@ -69,7 +69,9 @@ describe('npm start', () => {
     expect(refreshed.status).toBe(200);
     const next = (await refreshed.json()) as { accessToken: string; refreshToken: string };
 
-    expect((await post('/auth/logout', undefined, { authorization: `Bearer ${next.accessToken}` })).status).toBe(204);
+    expect(
+      (await post('/auth/logout', undefined, { authorization: `Bearer ${next.accessToken}` })).status,
+    ).toBe(204);
     const after = await fetch(`${url}/me`, { headers: { authorization: `Bearer ${next.accessToken}` } });
     expect(after.status).toBe(401);
     expect((await post('/auth/refresh', { refreshToken: next.refreshToken })).status).toBe(401);

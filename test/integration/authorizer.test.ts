@@ -8,7 +8,7 @@ const KEY_CACHE_MAX_AGE = 5;
 // Each test's fake clock starts again at the real time, so step well past any cache entry an earlier test made.
 const PAST_KEY_CACHE = 60;
 let service: TestService;
-let handler: (event: unknown) => Promise<any>;
+let handler: (event: any) => Promise<any>;
 beforeAll(async () => {
   service = await startTestService({ KEY_CACHE_MAX_AGE: String(KEY_CACHE_MAX_AGE) });
   ({ handler } = await import('../../functions/authorizer.ts'));
@@ -59,7 +59,9 @@ describe('REST API authorizer events', () => {
 
   it('allows a valid REQUEST event, reading the Authorization header', async () => {
     const tokens = await newSession();
-    expect((await handler(requestEvent(tokens.accessToken))).principalId).toBe(claimsOf(tokens.accessToken).sub);
+    expect((await handler(requestEvent(tokens.accessToken))).principalId).toBe(
+      claimsOf(tokens.accessToken).sub,
+    );
   });
 
   it('throws Unauthorized for a logged-out session at once', async () => {
@@ -94,7 +96,9 @@ describe('never allowing on an error', () => {
   it('refuses when DynamoDB fails, in both flavours', async () => {
     const tokens = await newSession();
     const ddb = mockClient(DynamoDBDocumentClient);
-    ddb.on(GetCommand).rejects(Object.assign(new Error('service unavailable'), { name: 'InternalServerError' }));
+    ddb
+      .on(GetCommand)
+      .rejects(Object.assign(new Error('service unavailable'), { name: 'InternalServerError' }));
     try {
       await expect(handler(tokenEvent(tokens.accessToken))).rejects.toThrow(/^Unauthorized$/);
       expect((await handler(httpApiEvent(tokens.accessToken))).isAuthorized).toBe(false);
@@ -110,13 +114,18 @@ describe('never allowing on an error', () => {
     clock.advance(PAST_KEY_CACHE);
     await expect(handler(tokenEvent(tokens.accessToken))).rejects.toThrow(/^Unauthorized$/);
     service.server.ssm.failWith(undefined);
-    expect((await handler(tokenEvent(tokens.accessToken))).principalId).toBe(claimsOf(tokens.accessToken).sub);
+    expect((await handler(tokenEvent(tokens.accessToken))).principalId).toBe(
+      claimsOf(tokens.accessToken).sub,
+    );
   });
 });
 
 describe('the parameter store failing for the HTTP functions', () => {
   it('answers 503 service_unavailable with Retry-After, issuing no token', async () => {
-    await service.post('/auth/register', { username: 'ssm-victim', password: 'correct horse battery staple' });
+    await service.post('/auth/register', {
+      username: 'ssm-victim',
+      password: 'correct horse battery staple',
+    });
     service.server.ssm.failWith(500);
     clock.advance(PAST_KEY_CACHE);
     const response = await service.login('ssm-victim');

@@ -71,9 +71,15 @@ describe('POST /auth/logout', () => {
 describe('POST /auth/logout-all', () => {
   it('revokes every session of the user at the authorizer and at refresh', async () => {
     const name = nextName();
-    const sessions = [await service.signUp(name), (await service.login(name)).json, (await service.login(name)).json];
+    const sessions = [
+      await service.signUp(name),
+      (await service.login(name)).json,
+      (await service.login(name)).json,
+    ];
     const bystander = await service.signUp(nextName());
-    expect((await service.post('/auth/logout-all', undefined, bearer(sessions[1].accessToken))).status).toBe(204);
+    expect((await service.post('/auth/logout-all', undefined, bearer(sessions[1].accessToken))).status).toBe(
+      204,
+    );
     for (const tokens of sessions) {
       expect((await service.me(tokens.accessToken)).status).toBe(401);
       expect((await refresh(tokens.refreshToken)).json.error).toBe('session_revoked');

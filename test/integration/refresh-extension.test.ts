@@ -53,7 +53,10 @@ describe('check 6: "access token still valid, refresh token expired" (the origin
     const tokens = await newSession();
     const other = await service.login(`extender-${userCount}`);
     clock.advance(REFRESH_TTL + 5);
-    const response = await refresh({ refreshToken: tokens.refreshToken, accessToken: other.json.accessToken });
+    const response = await refresh({
+      refreshToken: tokens.refreshToken,
+      accessToken: other.json.accessToken,
+    });
     expect(response.status).toBe(401);
     expect(response.json.error).toBe('token_expired');
   });
@@ -69,7 +72,10 @@ describe('check 6: "access token still valid, refresh token expired" (the origin
   it('ignores an access token that fails verification', async () => {
     const tokens = await newSession();
     clock.advance(REFRESH_TTL + 5);
-    const response = await refresh({ refreshToken: tokens.refreshToken, accessToken: `${tokens.accessToken}x` });
+    const response = await refresh({
+      refreshToken: tokens.refreshToken,
+      accessToken: `${tokens.accessToken}x`,
+    });
     expect(response.json.error).toBe('token_expired');
   });
 

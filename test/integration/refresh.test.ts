@@ -22,9 +22,13 @@ const clock = useFakeClock();
 
 let userCount = 0;
 const newSession = () => service.signUp(`refresher-${++userCount}`);
-const refresh = (refreshToken: unknown, extra: Record<string, unknown> = {}, headers?: Record<string, string>) =>
-  service.post('/auth/refresh', { refreshToken, ...extra }, headers);
-const sessionItem = (tokens: TokenPairBody) => service.storedItem(`session#${claimsOf(tokens.accessToken).sid}`);
+const refresh = (
+  refreshToken: unknown,
+  extra: Record<string, unknown> = {},
+  headers?: Record<string, string>,
+) => service.post('/auth/refresh', { refreshToken, ...extra }, headers);
+const sessionItem = (tokens: TokenPairBody) =>
+  service.storedItem(`session#${claimsOf(tokens.accessToken).sid}`);
 
 describe('a successful refresh', () => {
   it('returns a new access token and a rotated refresh token for the same session', async () => {
@@ -32,7 +36,11 @@ describe('a successful refresh', () => {
     const response = await refresh(tokens.refreshToken);
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toBe('no-store');
-    expect(response.json).toMatchObject({ tokenType: 'Bearer', expiresIn: ACCESS_TTL, refreshExpiresIn: REFRESH_TTL });
+    expect(response.json).toMatchObject({
+      tokenType: 'Bearer',
+      expiresIn: ACCESS_TTL,
+      refreshExpiresIn: REFRESH_TTL,
+    });
     expect(response.json.refreshToken).not.toBe(tokens.refreshToken);
     expect(claimsOf(response.json.accessToken).sid).toBe(claimsOf(tokens.accessToken).sid);
     expect(claimsOf(response.json.refreshToken).sid).toBe(claimsOf(tokens.accessToken).sid);
@@ -51,7 +59,11 @@ describe('a successful refresh', () => {
 
   it('accepts the access token from the Authorization header as well as the body', async () => {
     const tokens = await newSession();
-    const response = await refresh(tokens.refreshToken, {}, { authorization: `Bearer ${tokens.accessToken}` });
+    const response = await refresh(
+      tokens.refreshToken,
+      {},
+      { authorization: `Bearer ${tokens.accessToken}` },
+    );
     expect(response.status).toBe(200);
   });
 });
@@ -227,7 +239,9 @@ describe('check 6: the refresh token has not expired', () => {
   it('does not let an expired access token of the same session extend it', async () => {
     const tokens = await newSession();
     clock.advance(REFRESH_TTL + 1);
-    expect((await refresh(tokens.refreshToken, { accessToken: tokens.accessToken })).json.error).toBe('token_expired');
+    expect((await refresh(tokens.refreshToken, { accessToken: tokens.accessToken })).json.error).toBe(
+      'token_expired',
+    );
   });
 });
 

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useFakeClock } from '../support/clock.ts';
-import { claimsOf, DEFAULT_PASSWORD, headerOf, startTestService, type TestService } from '../support/service.ts';
+import {
+  claimsOf,
+  DEFAULT_PASSWORD,
+  headerOf,
+  startTestService,
+  type TestService,
+} from '../support/service.ts';
 
 const MAX_FAILURES = 3;
 const LOCKOUT_BASE = 30;
@@ -22,7 +28,10 @@ describe('POST /auth/register', () => {
   it('creates an account and answers 201 with its id and normalised username', async () => {
     const response = await register({ username: '  Carol.Smith ', password: DEFAULT_PASSWORD });
     expect(response.status).toBe(201);
-    expect(response.json).toEqual({ userId: expect.stringMatching(/^[0-9a-f-]{36}$/), username: 'carol.smith' });
+    expect(response.json).toEqual({
+      userId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      username: 'carol.smith',
+    });
   });
 
   it('treats usernames case-insensitively: a second "ALICE" is 409 username_taken', async () => {
@@ -112,7 +121,8 @@ describe('POST /auth/login', () => {
 describe('brute-force protection', () => {
   it(`answers 429 too_many_attempts with Retry-After after ${MAX_FAILURES} failures, even for the right password`, async () => {
     await register({ username: 'grace', password: DEFAULT_PASSWORD });
-    for (let i = 0; i < MAX_FAILURES; i += 1) expect((await service.login('grace', 'wrong password')).status).toBe(401);
+    for (let i = 0; i < MAX_FAILURES; i += 1)
+      expect((await service.login('grace', 'wrong password')).status).toBe(401);
     const locked = await service.login('grace');
     expect(locked.status).toBe(429);
     expect(locked.json.error).toBe('too_many_attempts');

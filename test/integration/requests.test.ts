@@ -38,18 +38,25 @@ describe('bad request bodies get a clear 4xx from the catalogue, never a 500', (
   });
 
   it('accepts a body of just under 64 KiB (the limit is on size, not on shape)', async () => {
-    const response = await service.post('/auth/login', { username: 'someone', password: 'p', pad: 'x'.repeat(64_000) });
+    const response = await service.post('/auth/login', {
+      username: 'someone',
+      password: 'p',
+      pad: 'x'.repeat(64_000),
+    });
     expect(response.status).toBe(401);
   });
 
-  it.each(['null', '"a string"', '42', 'true'])('answers JSON %s as a body with 400 invalid_request', async (raw) => {
-    const response = await service.request('POST', '/auth/login', {
-      rawBody: raw,
-      headers: { 'content-type': 'application/json' },
-    });
-    expect(response.status).toBe(400);
-    expect(response.json.error).toBe('invalid_request');
-  });
+  it.each(['null', '"a string"', '42', 'true'])(
+    'answers JSON %s as a body with 400 invalid_request',
+    async (raw) => {
+      const response = await service.request('POST', '/auth/login', {
+        rawBody: raw,
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(response.status).toBe(400);
+      expect(response.json.error).toBe('invalid_request');
+    },
+  );
 
   it('does not let a __proto__ key through the JSON parser', async () => {
     const response = await service.request('POST', '/auth/login', {

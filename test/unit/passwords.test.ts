@@ -11,7 +11,11 @@ describe('password hashing', () => {
   it('stores a self-describing argon2id PHC string at the current parameters', async () => {
     const hash = await hashPassword('a fine passphrase');
     const { memory, passes, parallelism } = CURRENT_ARGON2_PARAMS;
-    expect(hash).toMatch(new RegExp(`^\\$argon2id\\$v=19\\$m=${memory},t=${passes},p=${parallelism}\\$[A-Za-z0-9+/]{22}\\$[A-Za-z0-9+/]{43}$`));
+    expect(hash).toMatch(
+      new RegExp(
+        `^\\$argon2id\\$v=19\\$m=${memory},t=${passes},p=${parallelism}\\$[A-Za-z0-9+/]{22}\\$[A-Za-z0-9+/]{43}$`,
+      ),
+    );
   });
 
   it('salts every hash', async () => {

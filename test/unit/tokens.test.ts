@@ -1,7 +1,13 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseKeyRing } from '../../lib/keyring.ts';
-import { hashRefreshToken, InvalidTokenError, MAX_TOKEN_LENGTH, signToken, verifyToken } from '../../lib/tokens.ts';
+import {
+  hashRefreshToken,
+  InvalidTokenError,
+  MAX_TOKEN_LENGTH,
+  signToken,
+  verifyToken,
+} from '../../lib/tokens.ts';
 
 const KEY_A = 'key-a-0123456789abcdefghijklmnopqrstuvwxyz';
 const KEY_B = 'key-b-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -47,14 +53,20 @@ describe('signing and verifying', () => {
     const token = signToken(ring, 'access', identity, aud);
     const { claims, expired } = verifyAccess(token);
     expect(expired).toBe(false);
-    expect(claims).toMatchObject({ sub: 'user-1', sid: 'session-1', token_use: 'access', iss: 'test-issuer' });
+    expect(claims).toMatchObject({
+      sub: 'user-1',
+      sid: 'session-1',
+      token_use: 'access',
+      iss: 'test-issuer',
+    });
     expect(claims.jti).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('writes the header of API.md: HS256, the token type and the key id', () => {
     const access = signToken(ring, 'access', identity, aud);
     const refresh = signToken(ring, 'refresh', identity, aud);
-    const header = (token: string) => JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString());
+    const header = (token: string) =>
+      JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString());
     expect(header(access)).toEqual({ alg: 'HS256', typ: 'at+jwt', kid: 'a' });
     expect(header(refresh)).toEqual({ alg: 'HS256', typ: 'rt+jwt', kid: 'a' });
   });
@@ -81,8 +93,14 @@ describe('refusing hostile and malformed tokens', () => {
     ['alg none', () => forge({ ...goodHeader, alg: 'none' }, goodClaims, { signature: '' })],
     ['alg NONE in capitals', () => forge({ ...goodHeader, alg: 'NONE' }, goodClaims, { signature: '' })],
     ['alg nOnE in mixed case', () => forge({ ...goodHeader, alg: 'nOnE' }, goodClaims, { signature: '' })],
-    ['HS384 with the right key', () => forge({ ...goodHeader, alg: 'HS384' }, goodClaims, { hash: 'sha384' })],
-    ['HS512 with the right key', () => forge({ ...goodHeader, alg: 'HS512' }, goodClaims, { hash: 'sha512' })],
+    [
+      'HS384 with the right key',
+      () => forge({ ...goodHeader, alg: 'HS384' }, goodClaims, { hash: 'sha384' }),
+    ],
+    [
+      'HS512 with the right key',
+      () => forge({ ...goodHeader, alg: 'HS512' }, goodClaims, { hash: 'sha512' }),
+    ],
     [
       'a tampered payload',
       () => {
@@ -94,9 +112,15 @@ describe('refusing hostile and malformed tokens', () => {
     ['a signature made with another key', () => forge(goodHeader, goodClaims, { key: KEY_B })],
     ['a wrong issuer', () => forge(goodHeader, { ...goodClaims, iss: 'someone-else' })],
     ['a wrong audience', () => forge(goodHeader, { ...goodClaims, aud: 'another-api' })],
-    ['a refresh typ where an access token is expected', () => forge({ ...goodHeader, typ: 'rt+jwt' }, goodClaims)],
+    [
+      'a refresh typ where an access token is expected',
+      () => forge({ ...goodHeader, typ: 'rt+jwt' }, goodClaims),
+    ],
     ['a missing typ', () => forge({ alg: 'HS256', kid: 'a' }, goodClaims)],
-    ['token_use refresh in an access token', () => forge(goodHeader, { ...goodClaims, token_use: 'refresh' })],
+    [
+      'token_use refresh in an access token',
+      () => forge(goodHeader, { ...goodClaims, token_use: 'refresh' }),
+    ],
     ['no exp', () => forge(goodHeader, { ...goodClaims, exp: undefined })],
     ['no iat', () => forge(goodHeader, { ...goodClaims, iat: undefined })],
     ['an iat in the future', () => forge(goodHeader, { ...goodClaims, iat: NOW + 60 })],
@@ -110,7 +134,10 @@ describe('refusing hostile and malformed tokens', () => {
     ['no kid', () => forge({ alg: 'HS256', typ: 'at+jwt' }, goodClaims)],
     [
       'a jku header pointing at an attacker key',
-      () => forge({ ...goodHeader, kid: 'evil', jku: 'https://attacker.example/jwks.json' }, goodClaims, { key: KEY_B }),
+      () =>
+        forge({ ...goodHeader, kid: 'evil', jku: 'https://attacker.example/jwks.json' }, goodClaims, {
+          key: KEY_B,
+        }),
     ],
     ['a not-yet-valid nbf', () => forge(goodHeader, { ...goodClaims, nbf: NOW + 60 })],
     ['an oversized token', () => forge(goodHeader, { ...goodClaims, padding: 'x'.repeat(MAX_TOKEN_LENGTH) })],
