@@ -88,6 +88,8 @@ function runOnce(timer: string, file: string): number {
 
 export interface ColdStartOptions {
   runs: number;
+  /** Only these functions (all when absent). */
+  only?: readonly FunctionName[];
 }
 
 /** Bundle size and module initialisation time per function, against a reference bundle of its dependencies. */
@@ -105,7 +107,7 @@ export async function benchColdStart(options: ColdStartOptions = { runs: 21 }): 
       size: number;
       refSize: number;
     }[] = [];
-    for (const name of functionNames) {
+    for (const name of options.only ?? functionNames) {
       const entry = join(root, 'functions', `${name}.ts`);
       const out = join(dir, name);
       mkdirSync(out);
