@@ -7,6 +7,8 @@ import { tableSchema } from '../../lib/db.ts';
 export interface StoreReader {
   /** Every session item of a user (found through the user index, then read whole). */
   sessionsOf(userId: string): Promise<Record<string, any>[]>;
+  /** One item by its key (`session#<sid>`, `user#<name>`), read consistently. */
+  item(pk: string): Promise<{ Item: Record<string, any> | undefined }>;
   /** Every session item in the table. */
   allSessions(): Promise<Record<string, any>[]>;
   close(): void;
@@ -53,6 +55,12 @@ export function storeReader(
           }),
       );
       return whole.filter((item): item is Record<string, any> => item !== undefined);
+    },
+    async item(pk) {
+      const { Item } = await db.send(
+        new GetCommand({ TableName: tableName, Key: { pk }, ConsistentRead: true }),
+      );
+      return { Item };
     },
     async allSessions() {
       const items: Record<string, any>[] = [];
