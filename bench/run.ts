@@ -30,7 +30,7 @@ try {
 } finally {
   await server.close();
 }
-await section('cold start', () => benchColdStart({ runs: 15 }));
+await section('cold start', () => benchColdStart({ runs: 25 }));
 
 console.log();
 printTable(rows);
