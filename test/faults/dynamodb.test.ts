@@ -1,7 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defaultServices } from '../../lib/services.ts';
 import { hashRefreshToken } from '../../lib/tokens.ts';
-import { type DynamoFault, type FaultInjector, injectFaults } from '../support/sdk-middleware.ts';
+import {
+  type DynamoFault,
+  type FaultInjector,
+  injectAttemptFaults,
+  injectFaults,
+} from '../support/sdk-middleware.ts';
 import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 import { type StoreReader, storeReader } from '../support/store.ts';
 
@@ -149,5 +154,32 @@ describe('every DynamoDB request failing', () => {
     ];
     for (const response of responses) expectServiceUnavailable(response);
     expect((await service.me(tokens.accessToken)).status).toBe(401);
+  });
+});
+
+describe('the SDK retries (maxAttempts 3) beneath the service', () => {
+  it('absorb a 500 that clears within them: the login succeeds after a retried session write', async () => {
+    const { username } = await signedUp();
+    const attemptFaults = injectAttemptFaults(defaultServices().db);
+    try {
+      attemptFaults.failAttempts('PutItem', 1);
+      expect((await service.login(username)).status).toBe(200);
+      expect(attemptFaults.attempts).toBe(2);
+    } finally {
+      attemptFaults.remove();
+    }
+  });
+
+  it('give up after three attempts of a persisting 500: the refresh is a 503 and rotates nothing', async () => {
+    const { tokens, userId } = await signedUp();
+    const attemptFaults = injectAttemptFaults(defaultServices().db);
+    try {
+      attemptFaults.failAttempts('UpdateItem', 10);
+      expectServiceUnavailable(await service.post('/auth/refresh', { refreshToken: tokens.refreshToken }));
+      expect(attemptFaults.attempts).toBe(3);
+    } finally {
+      attemptFaults.remove();
+    }
+    expect((await store.sessionsOf(userId))[0]?.refreshHash).toBe(hashRefreshToken(tokens.refreshToken));
   });
 });

@@ -132,3 +132,47 @@ export function injectFaults(client: DynamoDBDocumentClient, name = 'test-fault-
     },
   };
 }
+
+export interface AttemptFaults {
+  /** Fails the next `attempts` attempts (each retry is an attempt) of `operation` with a 500. */
+  failAttempts(operation: string, attempts: number): void;
+  /** Attempts of the armed operation seen since it was armed, failed or not. */
+  readonly attempts: number;
+  remove(): void;
+}
+
+/**
+ * Injects 500s per attempt, below the SDK's retry middleware (`finalizeRequest` step, after `retryMiddleware`):
+ * this is what the retries themselves see, for tests of how they absorb or give up on a transient fault.
+ */
+export function injectAttemptFaults(
+  client: DynamoDBDocumentClient,
+  name = 'test-attempt-faults',
+): AttemptFaults {
+  let operation: string | undefined;
+  let toFail = 0;
+  let attempts = 0;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (operation !== operationOf(context.commandName)) return next(args);
+      attempts += 1;
+      if (toFail <= 0) return next(args);
+      toFail -= 1;
+      throw faultError('server-error');
+    },
+    { step: 'finalizeRequest', name },
+  );
+  return {
+    failAttempts(op, count) {
+      operation = op;
+      toFail = count;
+      attempts = 0;
+    },
+    get attempts() {
+      return attempts;
+    },
+    remove() {
+      client.middlewareStack.remove(name);
+    },
+  };
+}
