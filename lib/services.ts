@@ -1,4 +1,5 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Config, loadConfig } from './config.ts';
 import { createDocumentClient, createDynamoDbClient } from './db.ts';
 import { createSsmKeyRingSource, type KeyRingSource } from './key-source.ts';
@@ -8,6 +9,11 @@ import { UserStore } from './users.ts';
 /** Everything an operation needs, built once per cold start and shared by every invocation. */
 export interface Services {
   config: Config;
+  /**
+   * The one DynamoDB client both stores send through: exposed so that its middleware stack can be observed
+   * (request counts in the bench, injected faults in tests) exactly where the SDK sends.
+   */
+  db: DynamoDBDocumentClient;
   users: UserStore;
   sessions: SessionStore;
   keys: KeyRingSource;
@@ -23,6 +29,7 @@ export function createServices(env: Record<string, string | undefined> = process
   });
   return {
     config,
+    db,
     users: new UserStore(db, config.tableName),
     sessions: new SessionStore(db, config.tableName),
     keys: createSsmKeyRingSource(ssm, config.jwtSecretParam, config.keyCacheMaxAge),

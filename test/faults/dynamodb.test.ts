@@ -1,0 +1,185 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { defaultServices } from '../../lib/services.ts';
+import { hashRefreshToken } from '../../lib/tokens.ts';
+import {
+  type DynamoFault,
+  type FaultInjector,
+  injectAttemptFaults,
+  injectFaults,
+} from '../support/sdk-middleware.ts';
+import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
+import { type StoreReader, storeReader } from '../support/store.ts';
+
+let service: TestService;
+let faults: FaultInjector;
+let store: StoreReader;
+let userCount = 0;
+
+beforeAll(async () => {
+  service = await startTestService();
+  // The very client the functions send through (both stores share it).
+  faults = injectFaults(defaultServices().db);
+  store = storeReader(service.server.dynamoDbEndpoint);
+});
+afterEach(() => faults.heal());
+afterAll(async () => {
+  store.close();
+  await service.close();
+});
+
+/** A fresh user with one live session. */
+async function signedUp() {
+  userCount += 1;
+  const username = `fault-user-${userCount}`;
+  const tokens = await service.signUp(username);
+  return { username, tokens, userId: claimsOf(tokens.accessToken).sub as string };
+}
+
+function expectServiceUnavailable(response: { status: number; headers: Headers; json: any }) {
+  expect(response.status).toBe(503);
+  expect(response.json).toEqual({ error: 'service_unavailable', message: expect.any(String) });
+  expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  expect(response.json).not.toHaveProperty('accessToken');
+  expect(response.json).not.toHaveProperty('refreshToken');
+}
+
+const faultKinds: DynamoFault[] = ['throttling', 'timeout', 'server-error'];
+
+describe.each(faultKinds)('DynamoDB %s', (fault) => {
+  it('login answers 503 with Retry-After and no token when the session write fails, and stores no session', async () => {
+    const { username, userId } = await signedUp();
+    const before = await store.sessionsOf(userId);
+    faults.inject({ fault, operation: 'PutItem' });
+    expectServiceUnavailable(await service.login(username));
+    expect(faults.failed).toBeGreaterThan(0);
+    expect(await store.sessionsOf(userId)).toHaveLength(before.length);
+    faults.heal();
+    expect((await service.login(username)).status).toBe(200);
+  });
+
+  it('login answers 503 when the user cannot be read, and counts no failure', async () => {
+    const { username } = await signedUp();
+    faults.inject({ fault, operation: 'GetItem' });
+    expectServiceUnavailable(await service.login(username, 'not the password at all'));
+    faults.heal();
+    expect((await service.storedItem(`user#${username}`))?.failedCount ?? 0).toBe(0);
+  });
+
+  it('refresh answers 503 with no token when the rotation fails, and the old refresh token stays current', async () => {
+    const { tokens, userId } = await signedUp();
+    faults.inject({ fault, operation: 'UpdateItem' });
+    expectServiceUnavailable(await service.post('/auth/refresh', { refreshToken: tokens.refreshToken }));
+    const [session] = await store.sessionsOf(userId);
+    expect(session?.refreshHash).toBe(hashRefreshToken(tokens.refreshToken));
+    expect(session?.revoked).toBe(false);
+    faults.heal();
+    const retried = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
+    expect(retried.status).toBe(200);
+    expect((await service.me(retried.json.accessToken)).status).toBe(200);
+  });
+
+  it('refresh answers 503 when the failure path cannot read the session, and revokes nothing', async () => {
+    const { tokens, userId } = await signedUp();
+    const rotated = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
+    expect(rotated.status).toBe(200);
+    // A replay of the rotated-out token takes the failure path (conditional write fails, then a read).
+    faults.inject({ fault, operation: 'GetItem' });
+    expectServiceUnavailable(await service.post('/auth/refresh', { refreshToken: tokens.refreshToken }));
+    faults.heal();
+    const [session] = await store.sessionsOf(userId);
+    expect(session?.refreshHash).toBe(hashRefreshToken(rotated.json.refreshToken));
+    expect(session?.revoked).toBe(false);
+  });
+
+  it('logout answers 503 when the revocation fails, the session stays as it was, and a retry logs out', async () => {
+    const { tokens, userId } = await signedUp();
+    faults.inject({ fault, operation: 'UpdateItem' });
+    expectServiceUnavailable(
+      await service.post('/auth/logout', undefined, { authorization: `Bearer ${tokens.accessToken}` }),
+    );
+    faults.heal();
+    expect((await store.sessionsOf(userId))[0]?.revoked).toBe(false);
+    const retried = await service.post('/auth/logout', undefined, {
+      authorization: `Bearer ${tokens.accessToken}`,
+    });
+    expect(retried.status).toBe(204);
+    expect((await service.me(tokens.accessToken)).status).toBe(401);
+  });
+
+  it('the authorizer refuses (401) while the session cannot be read, and allows again once it can', async () => {
+    const { tokens } = await signedUp();
+    faults.inject({ fault, operation: 'GetItem' });
+    const refused = await service.me(tokens.accessToken);
+    expect(refused.status).toBe(401);
+    expect(refused.json).toEqual({ message: 'Unauthorized' });
+    faults.heal();
+    expect((await service.me(tokens.accessToken)).status).toBe(200);
+  });
+});
+
+describe('a DynamoDB response lost after the write was applied', () => {
+  it('login answers 503 with no token; the orphan session is harmless and the user can log in again', async () => {
+    const { username, userId } = await signedUp();
+    const before = (await store.sessionsOf(userId)).length;
+    faults.inject({ fault: 'timeout', operation: 'PutItem', when: 'after', times: 1 });
+    expectServiceUnavailable(await service.login(username));
+    expect(await store.sessionsOf(userId)).toHaveLength(before + 1);
+    expect((await service.login(username)).status).toBe(200);
+  });
+
+  it('refresh answers 503 with no token; a retry with the old token is a 409 conflict, not a revocation', async () => {
+    const { tokens, userId } = await signedUp();
+    faults.inject({ fault: 'timeout', operation: 'UpdateItem', when: 'after', times: 1 });
+    expectServiceUnavailable(await service.post('/auth/refresh', { refreshToken: tokens.refreshToken }));
+    const [session] = await store.sessionsOf(userId);
+    // The write happened whole: the old token moved to "previous", a new (never issued) hash is current.
+    expect(session?.previousRefreshHash).toBe(hashRefreshToken(tokens.refreshToken));
+    expect(session?.refreshHash).not.toBe(hashRefreshToken(tokens.refreshToken));
+    const retried = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
+    expect(retried.status).toBe(409);
+    expect(retried.json.error).toBe('refresh_conflict');
+    expect((await store.sessionsOf(userId))[0]?.revoked).toBe(false);
+  });
+});
+
+describe('every DynamoDB request failing', () => {
+  it('no token is ever returned while every DynamoDB request fails', async () => {
+    const { username, tokens } = await signedUp();
+    faults.inject({ fault: 'server-error' });
+    const responses = [
+      await service.login(username, DEFAULT_PASSWORD),
+      await service.post('/auth/refresh', { refreshToken: tokens.refreshToken }),
+      await service.post('/auth/logout', { refreshToken: tokens.refreshToken }),
+      await service.post('/auth/logout-all', undefined, { authorization: `Bearer ${tokens.accessToken}` }),
+    ];
+    for (const response of responses) expectServiceUnavailable(response);
+    expect((await service.me(tokens.accessToken)).status).toBe(401);
+  });
+});
+
+describe('the SDK retries (maxAttempts 3) beneath the service', () => {
+  it('absorb a 500 that clears within them: the login succeeds after a retried session write', async () => {
+    const { username } = await signedUp();
+    const attemptFaults = injectAttemptFaults(defaultServices().db);
+    try {
+      attemptFaults.failAttempts('PutItem', 1);
+      expect((await service.login(username)).status).toBe(200);
+      expect(attemptFaults.attempts).toBe(2);
+    } finally {
+      attemptFaults.remove();
+    }
+  });
+
+  it('give up after three attempts of a persisting 500: the refresh is a 503 and rotates nothing', async () => {
+    const { tokens, userId } = await signedUp();
+    const attemptFaults = injectAttemptFaults(defaultServices().db);
+    try {
+      attemptFaults.failAttempts('UpdateItem', 10);
+      expectServiceUnavailable(await service.post('/auth/refresh', { refreshToken: tokens.refreshToken }));
+      expect(attemptFaults.attempts).toBe(3);
+    } finally {
+      attemptFaults.remove();
+    }
+    expect((await store.sessionsOf(userId))[0]?.refreshHash).toBe(hashRefreshToken(tokens.refreshToken));
+  });
+});
