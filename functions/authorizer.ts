@@ -42,8 +42,9 @@ function tokenOf(event: AuthorizerEvent): string | undefined {
  * cached answer serves all the routes the token may call.
  */
 function stageWildcard(methodArn: string): string {
-  const [arnPrefix, apiId, stage] = methodArn.split('/');
-  return `${arnPrefix}/${apiId}/${stage}/*`;
+  // arn:aws:execute-api:<region>:<account>:<apiId>/<stage>/<METHOD>/<path>: the api id is in the first segment.
+  const [arnPrefix, stage] = methodArn.split('/');
+  return `${arnPrefix}/${stage}/*`;
 }
 
 const toContext = (principal: Principal): PrincipalContext => ({
