@@ -340,19 +340,7 @@ export class AuthServiceStack extends Stack {
         });
       }
     }
-    if (cors) {
-      for (const resource of this.api.methods.map((m) => m.resource)) {
-        for (const method of resource.node.children) {
-          if (method instanceof apigateway.Method && method.httpMethod === 'OPTIONS') {
-            const reason =
-              'CORS preflight: browsers send OPTIONS without credentials by design; API Gateway answers it with a mock integration that reaches no function.';
-            Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason });
-            Validations.of(method).acknowledge({ id: 'AwsSolutions-COG4', reason });
-          }
-        }
-      }
-    }
-
+    // (The preflight OPTIONS methods need no acknowledgement: cdk-nag's APIG4/COG4 exempt them.)
     this.addGatewayResponses(settings.corsOrigins);
 
     // --- Alarms -------------------------------------------------------------------------------------------
