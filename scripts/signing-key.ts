@@ -72,13 +72,19 @@ export async function rotateSigningKey(ssm: SSMClient, options: SigningKeyOption
   const existing = await readParameter(ssm, options.name);
   if (!existing) throw new Error(`${options.name} does not exist: run npm run secret:init first`);
   const stored = readStoredKeyRing(existing.value);
+  const rotation = rotateKeyRing(stored, now);
   const since = secondsSinceLastRotation(stored, now);
-  if (!options.force && since !== undefined && since < options.minIntervalSeconds) {
+  // Only a rotation that drops a key can log anyone out; the first one after init drops nothing.
+  if (
+    !options.force &&
+    rotation.dropped.length > 0 &&
+    since !== undefined &&
+    since < options.minIntervalSeconds
+  ) {
     throw new Error(
-      `the last rotation was ${since}s ago; rotating again before ${options.minIntervalSeconds}s would drop a key that still signs live refresh tokens (their users would have to log in again). Wait, or pass --force.`,
+      `the last rotation was ${since}s ago; rotating again before ${options.minIntervalSeconds}s would drop a key that may still have signed live refresh tokens (their users would have to log in again). Wait, or pass --force.`,
     );
   }
-  const rotation = rotateKeyRing(stored, now);
   await ssm.send(
     new PutParameterCommand({
       Name: options.name,
