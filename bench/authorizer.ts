@@ -1,4 +1,5 @@
-import type { APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
+import type { APIGatewayTokenAuthorizerEvent, Context } from 'aws-lambda';
+import { lambdaContext } from '../infra/local/events.ts';
 import type { LocalServer } from '../infra/local/server.ts';
 import { nowSeconds } from '../lib/config.ts';
 import { defaultServices } from '../lib/services.ts';
@@ -12,9 +13,10 @@ import { compare, fmtNs, fmtRatio, nsPerAsyncCall, type Row } from './measure.ts
  */
 export async function benchAuthorizer(server: LocalServer): Promise<Row[]> {
   {
-    const { handler } = (await import('../functions/authorizer.ts')) as {
-      handler: (event: APIGatewayTokenAuthorizerEvent) => Promise<{ principalId: string }>;
+    const { handler } = (await import('../functions/authorizer.ts')) as unknown as {
+      handler: (event: APIGatewayTokenAuthorizerEvent, context: Context) => Promise<{ principalId: string }>;
     };
+    const context = lambdaContext('authorizer');
     const services = defaultServices();
     const username = `bench-authz-${Date.now()}`;
     const password = 'correct horse battery staple';
@@ -34,7 +36,7 @@ export async function benchAuthorizer(server: LocalServer): Promise<Row[]> {
       methodArn: 'arn:aws:execute-api:local:000000000000:local/local/GET/me',
     };
     const viaHandler = async () => {
-      const result = await handler(event);
+      const result = await handler(event, context);
       if (!result.principalId) throw new Error('authorizer refused a valid token');
     };
     const floor = async () => {

@@ -1,3 +1,4 @@
+import middy from '@middy/core';
 import type {
   APIGatewayAuthorizerResult,
   APIGatewayRequestAuthorizerEvent,
@@ -8,6 +9,7 @@ import type {
 import { authorize, type Principal } from '../lib/authorize.ts';
 import { bearerToken } from '../lib/input.ts';
 import { describeError, logEvent } from '../lib/log.ts';
+import { countMetric, metricNames, observability } from '../lib/observability.ts';
 import { defaultServices } from '../lib/services.ts';
 
 const services = defaultServices();
@@ -52,11 +54,11 @@ const toContext = (principal: Principal): PrincipalContext => ({
 });
 
 /**
- * The Lambda authorizer for REST APIs (TOKEN and REQUEST) and HTTP APIs (payload 2.0, simple responses).
+ * The decision of the Lambda authorizer for REST APIs (TOKEN and REQUEST) and HTTP APIs (payload 2.0, simple responses).
  * Any failure, including a fault of DynamoDB or SSM, refuses: REST gets `Error('Unauthorized')` (401),
  * HTTP APIs `{isAuthorized: false}`. Never allows on an error.
  */
-export async function handler(
+async function authorizeEvent(
   event: AuthorizerEvent,
 ): Promise<
   | APIGatewayAuthorizerResult
@@ -67,6 +69,7 @@ export async function handler(
     principal = await authorize(services, tokenOf(event));
   } catch (error) {
     const fault = !(error instanceof Error && error.name === 'AuthorizationRefused');
+    countMetric(metricNames.authorizerDenial);
     logEvent(fault ? 'error' : 'info', 'authorizer refused', describeError(error));
     if (isHttpApiEvent(event)) return { isAuthorized: false, context: {} };
     throw new Error('Unauthorized');
@@ -83,3 +86,6 @@ export async function handler(
     context: toContext(principal),
   };
 }
+
+/** The Lambda entry point: {@link authorizeEvent} with the Lambda context on its log lines and its metrics. */
+export const handler = middy(authorizeEvent).use(observability());

@@ -1,9 +1,17 @@
 import { authorizationHeader, httpFunction } from '../lib/http.ts';
 import { bearerToken, bodyObject, optionalString, requiredString } from '../lib/input.ts';
-import { refresh } from '../lib/refresh.ts';
+import { logEvent } from '../lib/log.ts';
+import { countMetric, metricNames } from '../lib/observability.ts';
+import { type RefreshOutcome, refresh } from '../lib/refresh.ts';
 import { defaultServices } from '../lib/services.ts';
 
 const services = defaultServices();
+
+const observe = (outcome: RefreshOutcome) => {
+  if (outcome === 'rotated') return countMetric(metricNames.refresh);
+  countMetric(metricNames.reuseDetected);
+  logEvent('warn', 'refresh token reuse detected; the session was revoked');
+};
 
 /** `POST /auth/refresh`: rotates the refresh token and issues a new pair (API.md's checks, in order). */
 export const handler = httpFunction(async (event) => {
@@ -11,5 +19,5 @@ export const handler = httpFunction(async (event) => {
   const refreshToken = requiredString(body, 'refreshToken');
   // The access token may come in the body or as the Bearer header; the body wins when both are sent.
   const accessToken = optionalString(body, 'accessToken') ?? bearerToken(authorizationHeader(event));
-  return { statusCode: 200, body: await refresh(services, { refreshToken, accessToken }) };
+  return { statusCode: 200, body: await refresh(services, { refreshToken, accessToken }, observe) };
 });

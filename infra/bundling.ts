@@ -8,6 +8,12 @@ export const bundlingOptions = {
   target: 'node24',
   minify: true,
   sourcemap: true,
+  /**
+   * The maps carry names and positions, not a copy of the sources: stack traces (`--enable-source-maps`) need
+   * nothing more, and the sources are not shipped to Lambda. (Measured: the stack's maps carried none before
+   * either; the setting makes that explicit for every consumer of these options.)
+   */
+  sourcesContent: false,
   /** The AWS SDK is bundled rather than loaded from the runtime: measured faster to initialise. */
   externalModules: [] as string[],
   /**

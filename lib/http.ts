@@ -6,6 +6,7 @@ import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { ApiError } from './errors.ts';
 import { describeError, logEvent } from './log.ts';
+import { countErrorMetric, observability } from './observability.ts';
 
 /** Request bodies over this many bytes are refused with `413 payload_too_large` before they are parsed. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -40,6 +41,7 @@ const bodyLimit = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult>
 const errorsToResponses = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
   onError: (request: Request) => {
     const error = toApiError(request.error);
+    countErrorMetric(error.code);
     if (error.status >= 500)
       logEvent('error', 'request failed', { code: error.code, ...describeError(error) });
     const headers: Record<string, string> = {};
@@ -85,11 +87,14 @@ const noStore = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> =
 
 /**
  * Wraps an HTTP operation in the shared middy stack: header normalisation, the 64 KiB body limit, JSON body
- * parsing, the error catalogue, security headers and `Cache-Control: no-store`.
+ * parsing, the error catalogue, security headers and `Cache-Control: no-store`; structured logs carrying the
+ * Lambda context and the invocation's metrics (see `observability.ts`).
  */
 export function httpFunction(operation: (event: HttpEvent) => Promise<HttpResult>) {
   return (
     middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+      // First in, so its `after`/`onError` run last: the metrics an error counts are flushed with the rest.
+      .use(observability())
       // A JSON API needs the headers that stop sniffing, framing and caching, not a browser page's policies.
       .use(
         httpSecurityHeaders({

@@ -1,16 +1,15 @@
+import { logger } from './observability.ts';
+
 /**
- * Structured JSON log lines. Only what is passed explicitly is logged: never an event, a body, a header or a
- * token, so secrets cannot reach the logs by accident.
+ * Writes one structured JSON log line through the Powertools logger. Only what is passed explicitly is logged:
+ * never an event, a body, a header or a token, so secrets cannot reach the logs by accident.
  */
 export function logEvent(
   level: 'info' | 'warn' | 'error',
   message: string,
   fields: Record<string, unknown> = {},
 ): void {
-  const line = JSON.stringify({ level, message, timestamp: new Date().toISOString(), ...fields });
-  if (level === 'error') console.error(line);
-  else if (level === 'warn') console.warn(line);
-  else console.log(line);
+  logger[level](message, fields);
 }
 
 /** The loggable part of an error: its name, code and message, never its attached request or response. */

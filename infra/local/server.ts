@@ -36,7 +36,10 @@ export interface LocalServer {
 }
 
 type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
-type AuthorizerHandler = (event: APIGatewayTokenAuthorizerEvent) => Promise<{
+type AuthorizerHandler = (
+  event: APIGatewayTokenAuthorizerEvent,
+  context: Context,
+) => Promise<{
   principalId: string;
   policyDocument: { Statement: { Effect: string }[] };
   context?: Record<string, unknown>;
@@ -167,11 +170,10 @@ async function serve(req: IncomingMessage, res: ServerResponse, handlers: Handle
       sendJson(res, 401, { message: 'Unauthorized' }, { 'WWW-Authenticate': 'Bearer' });
     if (!authorization) return unauthorized();
     try {
-      const result = await handlers.authorizer({
-        type: 'TOKEN',
-        authorizationToken: authorization,
-        methodArn,
-      });
+      const result = await handlers.authorizer(
+        { type: 'TOKEN', authorizationToken: authorization, methodArn },
+        lambdaContext('authorizer'),
+      );
       if (result.policyDocument.Statement.some((statement) => statement.Effect !== 'Allow')) {
         return sendJson(res, 403, { message: 'User is not authorized to access this resource' });
       }

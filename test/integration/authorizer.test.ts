@@ -1,6 +1,8 @@
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { lambdaContext } from '../../infra/local/events.ts';
 import { useFakeClock } from '../support/clock.ts';
 import { claimsOf, startTestService, type TestService, type TokenPairBody } from '../support/service.ts';
 
@@ -8,10 +10,12 @@ const KEY_CACHE_MAX_AGE = 5;
 // Each test's fake clock starts again at the real time, so step well past any cache entry an earlier test made.
 const PAST_KEY_CACHE = 60;
 let service: TestService;
-let handler: (event: any) => Promise<any>;
+let authorizer: (event: any, context: Context) => Promise<any>;
+/** Invokes the authorizer as Lambda does: with the event and a Lambda context. */
+const handler = (event: unknown) => authorizer(event, lambdaContext('authorizer'));
 beforeAll(async () => {
   service = await startTestService({ KEY_CACHE_MAX_AGE: String(KEY_CACHE_MAX_AGE) });
-  ({ handler } = await import('../../functions/authorizer.ts'));
+  ({ handler: authorizer } = await import('../../functions/authorizer.ts'));
 });
 afterAll(() => service.close());
 afterEach(() => service.server.ssm.failWith(undefined));

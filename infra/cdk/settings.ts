@@ -1,0 +1,126 @@
+import { defaults } from '../../lib/config.ts';
+
+/**
+ * What a deployer may choose, from CDK context (`cdk.json` or `-c name=value`). Secrets are never settings:
+ * the signing key lives in SSM and only its parameter's name is here.
+ */
+export interface StackSettings {
+  /** DynamoDB deletion protection (and RETAIN on stack deletion). Default on; `-c deletionProtection=false` for a scratch stack. */
+  deletionProtection: boolean;
+  /** Seconds API Gateway caches an authorizer answer per token. Default 0: a logout takes effect at once. */
+  authorizerCacheTtlSeconds: number;
+  /** Exact browser origins allowed by CORS (passed to the functions as `CORS_ORIGINS`); empty: CORS off. */
+  corsOrigins: string[];
+  /** Name of the SSM SecureString holding the signing key ring (created by `npm run secret:init`). */
+  signingKeyParameterName: string;
+  /** ARN of a customer-managed KMS key encrypting that parameter; unset for SSM's AWS-managed key. */
+  signingKeyKmsKeyArn: string | undefined;
+  jwtIssuer: string;
+  jwtAudience: string;
+  /** Retention of the functions' and the access logs' log groups. */
+  logRetentionDays: number;
+  /** Stage-wide steady rate (requests/second) and burst. */
+  apiRateLimit: number;
+  apiBurstLimit: number;
+  /** The tighter rate and burst of `POST /auth/login` and `POST /auth/register` (password hashing is costly). */
+  passwordRouteRateLimit: number;
+  passwordRouteBurstLimit: number;
+  /** An existing SNS topic that the alarms notify; unset: alarms without actions (visible in the console). */
+  alarmTopicArn: string | undefined;
+}
+
+export const defaultSettings: StackSettings = {
+  deletionProtection: true,
+  authorizerCacheTtlSeconds: 0,
+  corsOrigins: [],
+  signingKeyParameterName: defaults.JWT_SECRET_PARAM,
+  signingKeyKmsKeyArn: undefined,
+  jwtIssuer: defaults.JWT_ISSUER,
+  jwtAudience: defaults.JWT_AUDIENCE,
+  logRetentionDays: 30,
+  apiRateLimit: 100,
+  apiBurstLimit: 200,
+  passwordRouteRateLimit: 10,
+  passwordRouteBurstLimit: 20,
+  alarmTopicArn: undefined,
+};
+
+/** The retention periods CloudWatch Logs accepts. */
+const RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+type Lookup = (key: string) => unknown;
+
+function bool(lookup: Lookup, key: string, fallback: boolean): boolean {
+  const raw = lookup(key);
+  if (raw === undefined) return fallback;
+  if (raw === true || raw === 'true') return true;
+  if (raw === false || raw === 'false') return false;
+  throw new Error(`Context ${key} must be true or false (got ${JSON.stringify(raw)})`);
+}
+
+function int(lookup: Lookup, key: string, fallback: number, min: number, max: number): number {
+  const raw = lookup(key);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(
+      `Context ${key} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`,
+    );
+  }
+  return value;
+}
+
+function text(lookup: Lookup, key: string, fallback: string | undefined): string | undefined {
+  const raw = lookup(key);
+  if (raw === undefined || raw === '') return fallback;
+  if (typeof raw !== 'string') throw new Error(`Context ${key} must be a string`);
+  return raw;
+}
+
+/** Comma-separated (or a JSON array in cdk.json) exact origins such as `https://app.example.com`. */
+function origins(lookup: Lookup, key: string): string[] {
+  const raw = lookup(key);
+  if (raw === undefined || raw === '') return [];
+  const list = Array.isArray(raw) ? raw : String(raw).split(',');
+  return list.map((origin) => {
+    const value = String(origin).trim();
+    // An exact origin: scheme, host and optional port, nothing else. A wildcard would let any site call us.
+    if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(value)) {
+      throw new Error(`Context ${key}: "${value}" is not an exact origin like https://app.example.com`);
+    }
+    return value;
+  });
+}
+
+/** Reads and validates the settings from CDK context; anything malformed stops the synth with a clear message. */
+export function settingsFromContext(lookup: Lookup): StackSettings {
+  const d = defaultSettings;
+  const logRetentionDays = int(lookup, 'logRetentionDays', d.logRetentionDays, 1, 3653);
+  if (!RETENTION_DAYS.includes(logRetentionDays)) {
+    throw new Error(`Context logRetentionDays must be one of ${RETENTION_DAYS.join(', ')}`);
+  }
+  const parameterName = text(lookup, 'signingKeyParameterName', d.signingKeyParameterName) as string;
+  if (!/^\/[A-Za-z0-9_.\-/]+$/.test(parameterName)) {
+    throw new Error(
+      'Context signingKeyParameterName must be a hierarchical SSM name like /auth-service/keys',
+    );
+  }
+  return {
+    deletionProtection: bool(lookup, 'deletionProtection', d.deletionProtection),
+    // API Gateway accepts 0-3600 seconds.
+    authorizerCacheTtlSeconds: int(lookup, 'authorizerCacheTtlSeconds', d.authorizerCacheTtlSeconds, 0, 3600),
+    corsOrigins: origins(lookup, 'corsOrigins'),
+    signingKeyParameterName: parameterName,
+    signingKeyKmsKeyArn: text(lookup, 'signingKeyKmsKeyArn', d.signingKeyKmsKeyArn),
+    jwtIssuer: text(lookup, 'jwtIssuer', d.jwtIssuer) as string,
+    jwtAudience: text(lookup, 'jwtAudience', d.jwtAudience) as string,
+    logRetentionDays,
+    apiRateLimit: int(lookup, 'apiRateLimit', d.apiRateLimit, 1, 10_000),
+    apiBurstLimit: int(lookup, 'apiBurstLimit', d.apiBurstLimit, 1, 5_000),
+    passwordRouteRateLimit: int(lookup, 'passwordRouteRateLimit', d.passwordRouteRateLimit, 1, 10_000),
+    passwordRouteBurstLimit: int(lookup, 'passwordRouteBurstLimit', d.passwordRouteBurstLimit, 1, 5_000),
+    alarmTopicArn: text(lookup, 'alarmTopicArn', d.alarmTopicArn),
+  };
+}

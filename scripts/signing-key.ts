@@ -1,0 +1,151 @@
+import { parseArgs } from 'node:util';
+import { GetParameterCommand, ParameterNotFound, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { defaults } from '../lib/config.ts';
+import {
+  initialKeyRing,
+  readStoredKeyRing,
+  rotateKeyRing,
+  secondsSinceLastRotation,
+} from './key-ring-rotation.ts';
+
+/**
+ * `npm run secret:init` / `npm run secret:rotate`: manage the signing-key ring in its SSM SecureString
+ * (CloudFormation cannot create SecureStrings, so the stack only references it by name). Prints key ids, never
+ * key material. Uses the usual AWS credential chain and region (AWS_PROFILE, AWS_REGION, ...).
+ */
+export interface SigningKeyOptions {
+  name: string;
+  /** A customer-managed KMS key for the SecureString (init only); SSM's AWS-managed key when absent. */
+  kmsKeyId?: string | undefined;
+  /** Refuse to rotate again sooner than this many seconds after the last rotation (unless `force`). */
+  minIntervalSeconds: number;
+  force: boolean;
+  now?: Date;
+  print?: (line: string) => void;
+}
+
+async function readParameter(
+  ssm: SSMClient,
+  name: string,
+): Promise<{ value: string; version: number } | undefined> {
+  try {
+    const { Parameter } = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
+    if (typeof Parameter?.Value !== 'string') throw new Error(`SSM parameter ${name} has no value`);
+    return { value: Parameter.Value, version: Parameter.Version ?? 0 };
+  } catch (error) {
+    if (error instanceof ParameterNotFound || (error as Error)?.name === 'ParameterNotFound')
+      return undefined;
+    throw error;
+  }
+}
+
+/** Creates the ring (a current and a staged key) unless the parameter exists; returns whether it created it. */
+export async function initSigningKey(ssm: SSMClient, options: SigningKeyOptions): Promise<boolean> {
+  const print = options.print ?? console.log;
+  const existing = await readParameter(ssm, options.name);
+  if (existing) {
+    const ring = readStoredKeyRing(existing.value);
+    print(`${options.name} already exists (current kid ${ring.current}); nothing changed.`);
+    return false;
+  }
+  const ring = initialKeyRing(options.now ?? new Date());
+  await ssm.send(
+    new PutParameterCommand({
+      Name: options.name,
+      Type: 'SecureString',
+      Value: JSON.stringify(ring),
+      // Never replace a ring someone else just created: their keys may already sign tokens.
+      Overwrite: false,
+      ...(options.kmsKeyId && { KeyId: options.kmsKeyId }),
+      Description: 'Signing keys of the auth service (JSON key ring); rotate with npm run secret:rotate',
+    }),
+  );
+  const [current, next] = Object.keys(ring.keys);
+  print(`created ${options.name}: current kid ${current}, staged kid ${next}`);
+  return true;
+}
+
+/** Rotates the ring in place (see key-ring-rotation.ts); returns the new current kid. */
+export async function rotateSigningKey(ssm: SSMClient, options: SigningKeyOptions): Promise<string> {
+  const print = options.print ?? console.log;
+  const now = options.now ?? new Date();
+  const existing = await readParameter(ssm, options.name);
+  if (!existing) throw new Error(`${options.name} does not exist: run npm run secret:init first`);
+  const stored = readStoredKeyRing(existing.value);
+  const rotation = rotateKeyRing(stored, now);
+  const since = secondsSinceLastRotation(stored, now);
+  // Only a rotation that drops a key can log anyone out; the first one after init drops nothing.
+  if (
+    !options.force &&
+    rotation.dropped.length > 0 &&
+    since !== undefined &&
+    since < options.minIntervalSeconds
+  ) {
+    throw new Error(
+      `the last rotation was ${since}s ago; rotating again before ${options.minIntervalSeconds}s would drop a key that may still have signed live refresh tokens (their users would have to log in again). Wait, or pass --force.`,
+    );
+  }
+  await ssm.send(
+    new PutParameterCommand({
+      Name: options.name,
+      Type: 'SecureString',
+      Value: JSON.stringify(rotation.ring),
+      Overwrite: true,
+    }),
+  );
+  // SSM has no conditional put; a version that jumped by more than one means someone wrote in between.
+  const written = await readParameter(ssm, options.name);
+  if (written && written.version !== existing.version + 1) {
+    print(
+      `warning: ${options.name} changed while rotating (version ${existing.version} -> ${written.version}); check it.`,
+    );
+  }
+  if (rotation.stagedOnly) {
+    print(
+      `${options.name} had no staged key: staged ${rotation.next}; ${rotation.current} still signs. Run secret:rotate again after KEY_CACHE_MAX_AGE (5 minutes) to promote it.`,
+    );
+  } else {
+    print(
+      `rotated ${options.name}: ${rotation.current} now signs, the previous key still verifies, staged ${rotation.next}${rotation.dropped.length > 0 ? `, dropped ${rotation.dropped.join(', ')}` : ''}. Warm functions pick it up within KEY_CACHE_MAX_AGE.`,
+    );
+  }
+  return rotation.current;
+}
+
+const USAGE = `usage: node scripts/signing-key.ts <init|rotate> [--name /auth-service/jwt-signing-keys] [--kms-key-id <key>] [--min-interval-seconds 86400] [--force]`;
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      name: { type: 'string', default: process.env.JWT_SECRET_PARAM ?? defaults.JWT_SECRET_PARAM },
+      'kms-key-id': { type: 'string' },
+      'min-interval-seconds': { type: 'string', default: defaults.REFRESH_TOKEN_TTL },
+      force: { type: 'boolean', default: false },
+    },
+  });
+  const minIntervalSeconds = Number(values['min-interval-seconds']);
+  if (!Number.isSafeInteger(minIntervalSeconds) || minIntervalSeconds < 0) throw new Error(USAGE);
+  const options: SigningKeyOptions = {
+    name: values.name,
+    kmsKeyId: values['kms-key-id'],
+    minIntervalSeconds,
+    force: values.force,
+  };
+  const ssm = new SSMClient({});
+  try {
+    if (positionals[0] === 'init') await initSigningKey(ssm, options);
+    else if (positionals[0] === 'rotate') await rotateSigningKey(ssm, options);
+    else throw new Error(USAGE);
+  } finally {
+    ssm.destroy();
+  }
+}
+
+if (import.meta.main) {
+  main().catch((error: unknown) => {
+    // The message only: an SDK error object can carry request details.
+    console.error(`signing-key: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}

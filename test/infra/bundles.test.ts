@@ -1,0 +1,127 @@
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../infra/cdk/assembly.ts';
+import { createTable, type LocalDynamo, startLocalDynamo } from '../../infra/local/dynamo.ts';
+import { lambdaContext, proxyEvent } from '../../infra/local/events.ts';
+import { type SsmStandIn, startSsmStandIn } from '../../infra/local/ssm-stand-in.ts';
+import type { FunctionName } from '../../infra/routes.ts';
+import { TEST_SECRET } from '../support/service.ts';
+
+/**
+ * The bundle smoke test: synthesize the stack as `cdk synth` does (esbuild bundling included), then import the
+ * built bundles themselves, not the TypeScript, and drive a session through them against the in-process
+ * DynamoDB-compatible store and the SSM stand-in. This is what catches an ESM/CJS or bundling mistake.
+ */
+type Handler = (event: unknown, context: unknown) => Promise<any>;
+
+const outdir = mkdtempSync(join(tmpdir(), 'auth-bundles-'));
+const bundles = {} as Record<FunctionName, string>;
+const handlers = {} as Record<FunctionName, Handler>;
+let dynamo: LocalDynamo;
+let ssm: SsmStandIn;
+
+beforeAll(async () => {
+  const { app, stack } = createApp({ outdir });
+  const template = app.synth().getStackArtifact(stack.artifactId).template;
+  for (const resource of Object.values(template.Resources) as any[]) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const name = String(resource.Properties.Description).replace('auth service: ', '') as FunctionName;
+    // The asset's directory in the cloud assembly is named by the hash its S3 key carries.
+    const hash = String(resource.Properties.Code.S3Key).replace(/\.zip$/, '');
+    bundles[name] = join(outdir, `asset.${hash}`, 'index.mjs');
+  }
+
+  dynamo = await startLocalDynamo();
+  ssm = await startSsmStandIn();
+  const tableName = 'auth-bundle-smoke';
+  const parameterName = '/auth-service/bundle-smoke';
+  ssm.setParameter(parameterName, TEST_SECRET);
+  await createTable(dynamo.endpoint, tableName);
+  // As the stack sets it (plus the local endpoints): the bundles read their configuration at import.
+  Object.assign(process.env, {
+    AWS_REGION: 'local',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_SSM: ssm.url,
+    TABLE_NAME: tableName,
+    JWT_SECRET_PARAM: parameterName,
+  });
+  for (const name of ['register', 'login', 'authorizer', 'me', 'refresh', 'logout'] as const) {
+    handlers[name] = (await import(pathToFileURL(bundles[name]).href)).handler;
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await dynamo?.close();
+  await ssm?.close();
+});
+
+const call = (name: FunctionName, input: Parameters<typeof proxyEvent>[0]) =>
+  handlers[name](proxyEvent(input), lambdaContext(name));
+const post = (name: FunctionName, path: string, body: unknown, headers: Record<string, string> = {}) =>
+  call(name, {
+    method: 'POST',
+    path,
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+const authorize = (accessToken: string) =>
+  handlers.authorizer(
+    {
+      type: 'TOKEN',
+      authorizationToken: `Bearer ${accessToken}`,
+      methodArn: 'arn:aws:execute-api:eu-west-1:111122223333:api123/v1/GET/me',
+    },
+    lambdaContext('authorizer'),
+  );
+
+describe('the built bundles', () => {
+  it('are one minified ESM file per function, each with its source map', () => {
+    for (const name of Object.keys(bundles) as FunctionName[]) {
+      expect(bundles[name], name).toMatch(/index\.mjs$/);
+      expect(existsSync(`${bundles[name]}.map`), name).toBe(true);
+      expect(statSync(bundles[name]).size, name).toBeGreaterThan(0);
+    }
+  });
+
+  it('drive register -> login -> authorizer -> /me -> refresh -> logout, and refuse the session afterwards', async () => {
+    const password = 'a bundle smoke password';
+    const registered = await post('register', '/auth/register', { username: 'bundle-user', password });
+    expect(registered.statusCode, registered.body).toBe(201);
+
+    const login = await post('login', '/auth/login', { username: 'bundle-user', password });
+    expect(login.statusCode, login.body).toBe(200);
+    const tokens = JSON.parse(login.body);
+
+    const allowed = await authorize(tokens.accessToken);
+    expect(allowed.policyDocument.Statement[0]).toMatchObject({
+      Effect: 'Allow',
+      Resource: 'arn:aws:execute-api:eu-west-1:111122223333:api123/v1/*',
+    });
+    expect(allowed.context).toMatchObject({ username: 'bundle-user' });
+
+    const me = await call('me', {
+      method: 'GET',
+      path: '/me',
+      authorizer: { principalId: allowed.principalId, ...allowed.context },
+    });
+    expect(me.statusCode).toBe(200);
+    expect(JSON.parse(me.body)).toEqual(allowed.context);
+
+    const refreshed = await post('refresh', '/auth/refresh', { refreshToken: tokens.refreshToken });
+    expect(refreshed.statusCode, refreshed.body).toBe(200);
+    const next = JSON.parse(refreshed.body);
+    expect(next.refreshToken).not.toBe(tokens.refreshToken);
+
+    const logout = await post('logout', '/auth/logout', {}, { authorization: `Bearer ${next.accessToken}` });
+    expect(logout.statusCode, logout.body).toBe(204);
+    await expect(authorize(next.accessToken)).rejects.toThrow('Unauthorized');
+    const afterLogout = await post('refresh', '/auth/refresh', { refreshToken: next.refreshToken });
+    expect(afterLogout.statusCode).toBe(401);
+    expect(JSON.parse(afterLogout.body).error).toBe('session_revoked');
+  });
+});

@@ -1,0 +1,140 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { defaultSettings, settingsFromContext } from '../../infra/cdk/settings.ts';
+import { functionNames } from '../../infra/routes.ts';
+import { lambdaOf, type Synthesized, statementsOf, synthTemplate } from './template-helpers.ts';
+
+const ORIGINS = 'https://app.example.com,https://admin.example.com';
+const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:auth-alarms';
+const KMS_KEY = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+let template: Template;
+let synthesized: Synthesized;
+beforeAll(() => {
+  synthesized = synthTemplate({
+    authorizerCacheTtlSeconds: '300',
+    corsOrigins: ORIGINS,
+    deletionProtection: 'false',
+    alarmTopicArn: TOPIC,
+    signingKeyKmsKeyArn: KMS_KEY,
+    logRetentionDays: '90',
+  });
+  template = synthesized.template;
+});
+
+describe('settings from CDK context', () => {
+  it('sets the authorizer result-cache TTL', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 300 });
+  });
+
+  it('switches deletion protection off, and lets the table go with the stack', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: { DeletionProtectionEnabled: false },
+      DeletionPolicy: 'Delete',
+    });
+  });
+
+  it('passes the CORS origins to the HTTP functions only', () => {
+    for (const name of functionNames) {
+      const env = lambdaOf(template, name).props.Environment.Variables;
+      expect(env.CORS_ORIGINS, name).toBe(name === 'authorizer' ? undefined : ORIGINS);
+    }
+  });
+
+  it('answers CORS preflight on every resource for the configured origins', () => {
+    const preflights = template.findResources('AWS::ApiGateway::Method', {
+      Properties: { HttpMethod: 'OPTIONS' },
+    });
+    // The root, /auth, the five /auth/* routes and /me.
+    expect(Object.keys(preflights)).toHaveLength(8);
+    for (const method of Object.values(preflights)) {
+      expect(method.Properties.AuthorizationType).toBe('NONE');
+      expect(method.Properties.Integration.Type).toBe('MOCK');
+      const template = JSON.stringify(method.Properties.Integration.IntegrationResponses);
+      expect(template).toContain('https://app.example.com');
+      expect(template).toContain('https://admin.example.com');
+    }
+  });
+
+  it('passes the nag checks with CORS on, with no stale acknowledgement (the synth passed validation)', () => {
+    expect(synthesized.usedAcknowledgements.size).toBeGreaterThan(0);
+    const stale = synthesized.acknowledgements.filter(
+      (ack) => !synthesized.usedAcknowledgements.has(`${ack.path}|${ack.ruleId}`),
+    );
+    expect(stale).toEqual([]);
+  });
+
+  it('puts CORS headers on the authorizer 401 and 403', () => {
+    for (const type of ['UNAUTHORIZED', 'ACCESS_DENIED']) {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        ResponseParameters: Match.objectLike({
+          'gatewayresponse.header.Access-Control-Allow-Origin': 'method.request.header.Origin',
+          'gatewayresponse.header.Vary': "'Origin'",
+          'gatewayresponse.header.WWW-Authenticate': "'Bearer'",
+        }),
+      });
+    }
+  });
+
+  it('grants kms:Decrypt on a customer-managed key only through SSM, only to the functions reading the key', () => {
+    for (const name of functionNames) {
+      const kms = statementsOf(template, name).filter((s) => [s.Action].flat().includes('kms:Decrypt'));
+      if (name === 'me' || name === 'register') {
+        expect(kms, name).toEqual([]);
+        continue;
+      }
+      expect(kms, name).toEqual([
+        {
+          Action: 'kms:Decrypt',
+          Effect: 'Allow',
+          Resource: KMS_KEY,
+          Condition: {
+            StringEquals: {
+              'kms:ViaService': { 'Fn::Join': ['', ['ssm.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+            },
+          },
+        },
+      ]);
+    }
+  });
+
+  it('notifies the alarm topic from every alarm', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(functionNames.length + 1);
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([TOPIC]);
+  });
+
+  it('sets the log retention', () => {
+    for (const group of Object.values(template.findResources('AWS::Logs::LogGroup'))) {
+      expect(group.Properties.RetentionInDays).toBe(90);
+    }
+  });
+});
+
+describe('settingsFromContext', () => {
+  const from = (context: Record<string, unknown>) => settingsFromContext((key) => context[key]);
+
+  it('defaults to deletion protection on, the cache off and CORS off', () => {
+    expect(from({})).toEqual(defaultSettings);
+    expect(defaultSettings).toMatchObject({
+      deletionProtection: true,
+      authorizerCacheTtlSeconds: 0,
+      corsOrigins: [],
+    });
+  });
+
+  it('refuses a wildcard or a path as a CORS origin', () => {
+    expect(() => from({ corsOrigins: '*' })).toThrow(/exact origin/);
+    expect(() => from({ corsOrigins: 'https://app.example.com/' })).toThrow(/exact origin/);
+  });
+
+  it('refuses a cache TTL API Gateway would refuse, and a retention CloudWatch does not offer', () => {
+    expect(() => from({ authorizerCacheTtlSeconds: '3601' })).toThrow(/0 to 3600/);
+    expect(() => from({ logRetentionDays: '31' })).toThrow(/one of/);
+  });
+
+  it('refuses a parameter name that is not a hierarchical SSM name', () => {
+    expect(() => from({ signingKeyParameterName: 'jwt key' })).toThrow(/hierarchical/);
+  });
+});

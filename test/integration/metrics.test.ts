@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestService, type TestService } from '../support/service.ts';
+
+/**
+ * The EMF metrics each flow emits, read back from what the functions print (CloudWatch turns these lines into
+ * metrics in the AuthService namespace; the stack alarms on RefreshTokenReuse).
+ */
+let service: TestService;
+let output = '';
+let restore: () => void = () => {};
+
+beforeAll(async () => {
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
+    output += typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
+    return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stdout.write;
+  restore = () => {
+    process.stdout.write = write;
+  };
+  service = await startTestService({ LOGIN_MAX_FAILURES: '2' });
+});
+
+afterAll(async () => {
+  restore();
+  await service?.close();
+});
+
+/** Sums each metric over the EMF lines printed since `from` (an offset into the captured output). */
+function countsSince(from: number): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of output.slice(from).split('\n')) {
+    if (!line.startsWith('{"_aws"')) continue;
+    const record = JSON.parse(line);
+    expect(record._aws.CloudWatchMetrics[0].Namespace).toBe('AuthService');
+    expect(record.service).toBe('auth-service');
+    for (const { Name } of record._aws.CloudWatchMetrics[0].Metrics)
+      counts[Name] = (counts[Name] ?? 0) + record[Name];
+  }
+  return counts;
+}
+
+describe('metrics', () => {
+  it('count logins, failed logins and lockout 429s', async () => {
+    expect(
+      (await service.post('/auth/register', { username: 'metered', password: 'quiet river stones' })).status,
+    ).toBe(201);
+    const from = output.length;
+    expect((await service.login('metered', 'quiet river stones')).status).toBe(200);
+    expect((await service.login('metered', 'not the password')).status).toBe(401);
+    expect((await service.login('metered', 'not the password')).status).toBe(401);
+    expect((await service.login('metered', 'quiet river stones')).status).toBe(429);
+    expect(countsSince(from)).toEqual({ Logins: 1, FailedLogins: 2, Throttles: 1 });
+  });
+
+  it('count refreshes and reuse detections', async () => {
+    const tokens = await service.signUp('refresher');
+    const from = output.length;
+    const first = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
+    const second = await service.post('/auth/refresh', { refreshToken: first.json.refreshToken });
+    expect(second.status).toBe(200);
+    // Two rotations old: a replay, not a racing retry.
+    expect((await service.post('/auth/refresh', { refreshToken: tokens.refreshToken })).status).toBe(401);
+    expect(countsSince(from)).toEqual({ Refreshes: 2, RefreshTokenReuse: 1 });
+  });
+
+  it('count authorizer denials, and nothing for an allowed request', async () => {
+    const tokens = await service.signUp('guarded');
+    const from = output.length;
+    expect((await service.me(tokens.accessToken)).status).toBe(200);
+    expect((await service.me('not-a-token')).status).toBe(401);
+    expect(countsSince(from)).toEqual({ AuthorizerDenials: 1 });
+  });
+});
