@@ -14,6 +14,7 @@ export const bundlingOptions = {
    * jsonwebtoken (and some of its dependencies) are CommonJS and call `require`; an ESM bundle has none
    * unless it makes one.
    */
-  banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  banner:
+    "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   mainFields: ['module', 'main'],
 } as const;
