@@ -4,6 +4,7 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { type CorsPolicy, corsHeaders, corsPolicyFromEnv, originOf } from './cors.ts';
 import { ApiError } from './errors.ts';
 import { describeError, logEvent } from './log.ts';
 
@@ -83,11 +84,25 @@ const noStore = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> =
   return { after: addHeaders, onError: addHeaders };
 };
 
+/** CORS headers for the allow-listed origin on every answer, errors included (see `cors.ts`). */
+const cors = (policy: CorsPolicy): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => {
+  const addHeaders = (request: Request) => {
+    if (!request.response) return;
+    request.response.headers = {
+      ...request.response.headers,
+      ...corsHeaders(policy, originOf(request.event.headers)),
+    };
+  };
+  return { after: addHeaders, onError: addHeaders };
+};
+
 /**
  * Wraps an HTTP operation in the shared middy stack: header normalisation, the 64 KiB body limit, JSON body
- * parsing, the error catalogue, security headers and `Cache-Control: no-store`.
+ * parsing, the error catalogue, security headers, `Cache-Control: no-store` and CORS for the origins in
+ * `CORS_ORIGINS`.
  */
 export function httpFunction(operation: (event: HttpEvent) => Promise<HttpResult>) {
+  const corsPolicy = corsPolicyFromEnv();
   return (
     middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
       // A JSON API needs the headers that stop sniffing, framing and caching, not a browser page's policies.
@@ -102,6 +117,7 @@ export function httpFunction(operation: (event: HttpEvent) => Promise<HttpResult
         }),
       )
       .use(noStore())
+      .use(cors(corsPolicy))
       .use(httpErrorHandler({ logger: false }))
       .use(httpHeaderNormalizer())
       .use(bodyLimit())
