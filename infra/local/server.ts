@@ -12,6 +12,7 @@ import { type CorsPolicy, corsHeaders, corsPolicyFromEnv, preflightHeaders } fro
 import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
 import { parseKeyRing } from '../../lib/keyring.ts';
 import { type FunctionName, type Route, routes } from '../routes.ts';
+import { serveDemoPage } from './demo-page.ts';
 import { createTable, type LocalDynamo, startLocalDynamo } from './dynamo.ts';
 import { lambdaContext, proxyEvent } from './events.ts';
 import { type SsmStandIn, startSsmStandIn } from './ssm-stand-in.ts';
@@ -157,6 +158,7 @@ async function serve(
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const matching = routes.filter((route) => route.path === url.pathname);
+  if (matching.length === 0 && (await serveDemoPage(req, res, url.pathname))) return;
   // What API Gateway does for the routes' CORS: answer preflights itself and put the headers on its own
   // errors (404/405, the authorizer's 401/403). The functions' answers carry their own (lib/http.ts).
   const ownCors = corsHeaders(corsPolicy, req.headers.origin);
