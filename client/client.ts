@@ -13,6 +13,11 @@ export interface AuthClientOptions {
   refreshLeewaySeconds?: number;
   /** Refresh in the background shortly before the access token expires, even while no call is made. */
   autoRefresh?: boolean;
+  /**
+   * Seconds before the client gives up on one of its own requests (login, refresh, logout; default 30), so
+   * that a hung refresh cannot hold the cross-tab lock, and so every other tab, forever.
+   */
+  requestTimeoutSeconds?: number;
   /** The `fetch` to use; the global one by default. */
   fetch?: typeof globalThis.fetch;
   /** The clock, in epoch milliseconds (for tests). */
@@ -62,6 +67,7 @@ export class AuthClient {
   readonly #storage: TokenStorage;
   readonly #fetch: typeof globalThis.fetch;
   readonly #leewayMs: number;
+  readonly #timeoutMs: number;
   readonly #autoRefresh: boolean;
   readonly #now: () => number;
   readonly #listeners: { [K in keyof AuthEvents]: Set<(event: AuthEvents[K]) => void> } = {
@@ -71,6 +77,8 @@ export class AuthClient {
   };
   /** The refresh in flight in this client: every concurrent caller awaits this one. */
   #refreshing: Promise<StoredTokens> | null = null;
+  /** The tail of this client's refresh/logout queue. */
+  #queue: Promise<unknown> = Promise.resolve();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #retryDelay = RETRY_FIRST;
   #signedIn = false;
@@ -82,6 +90,7 @@ export class AuthClient {
     const fetchImpl = options.fetch ?? globalThis.fetch;
     this.#fetch = (input, init) => fetchImpl(input, init);
     this.#leewayMs = Math.max(0, options.refreshLeewaySeconds ?? 30) * 1000;
+    this.#timeoutMs = Math.max(1, options.requestTimeoutSeconds ?? 30) * 1000;
     this.#autoRefresh = options.autoRefresh ?? false;
     this.#now = options.now ?? Date.now;
     this.#unsubscribe = this.#storage.subscribe?.(() => void this.#onStorageChange()) ?? (() => {});
@@ -117,8 +126,8 @@ export class AuthClient {
    * even when the server cannot be reached; the error then says the server-side session may live on.
    */
   async logout(): Promise<void> {
-    // A refresh finishing after the logout would store a new pair: let it land first, then end the session.
-    await this.#refreshing?.catch(() => {});
+    // Under the refresh lock: a refresh finishing after the logout would store a new pair, so a refresh in
+    // flight lands first, and one that comes later finds the storage empty.
     await this.#withLock(async () => {
       const tokens = await this.#storage.get();
       if (!tokens) return this.#endSession('logged_out');
@@ -211,6 +220,7 @@ export class AuthClient {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...headers },
         body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (cause) {
       throw new AuthError('network_error', 'The API could not be reached.', { cause });
@@ -258,8 +268,18 @@ export class AuthClient {
     return this.#refreshing;
   }
 
-  /** Serialises with other contexts sharing the storage (tabs) through Web Locks where both exist. */
-  async #withLock<T>(operation: () => Promise<T>): Promise<T> {
+  /**
+   * Runs refreshes and logouts one at a time: in this client through a queue, and with other contexts
+   * sharing the storage (tabs) through Web Locks where both exist. Never nested (that would deadlock).
+   */
+  #withLock<T>(operation: () => Promise<T>): Promise<T> {
+    const run = () => this.#withWebLock(operation);
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  async #withWebLock<T>(operation: () => Promise<T>): Promise<T> {
     const locks = (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;
     const name = this.#storage.lockName;
     if (!name || typeof locks?.request !== 'function') return operation();

@@ -146,6 +146,66 @@ describe('the client against the local service', () => {
     expect((await first.fetch('/me')).status).toBe(200);
   });
 
+  it('sends one refresh between two clients whose shared storage names a Web Lock', async () => {
+    // Two tabs sharing localStorage, in Node: Node 24 has navigator.locks, as browsers do.
+    const shared = memoryStorage();
+    const storage: TokenStorage = {
+      get: () => shared.get(),
+      set: (tokens) => shared.set(tokens),
+      clear: () => shared.clear(),
+      lockName: `client-test-lock-${users}`,
+    };
+    const recorder = recordingFetch();
+    const { client: first } = await signedInClient({ storage, fetch: recorder.fetch });
+    const second = new AuthClient({ baseUrl: service.url, storage, fetch: recorder.fetch });
+    await untilExpired(await storedTokens(first));
+
+    const responses = await Promise.all(
+      Array.from({ length: 5 }, () => [first.fetch('/me'), second.fetch('/me')]).flat(),
+    );
+
+    expect(responses.map((response) => response.status)).toEqual(Array(10).fill(200));
+    expect(recorder.refreshes().map((request) => request.status)).toEqual([200]);
+  });
+
+  it('leaves no tokens behind when logout comes while a refresh is in flight', async () => {
+    // The refresh's answer is held back after the service rotated the pair, while logout is called.
+    let refreshAnswered: () => void = () => {};
+    const answered = new Promise<void>((resolve) => {
+      refreshAnswered = resolve;
+    });
+    let releaseRefresh: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      releaseRefresh = resolve;
+    });
+    const recorder = recordingFetch();
+    const holding: typeof fetch = async (input, init) => {
+      const response = await recorder.fetch(input, init);
+      if (new URL(String(input)).pathname === '/auth/refresh') {
+        refreshAnswered();
+        await released;
+      }
+      return response;
+    };
+    const { client } = await signedInClient({ fetch: holding });
+    await untilExpired(await storedTokens(client));
+
+    const call = client.fetch('/me').catch((error: unknown) => error);
+    await answered;
+    const loggingOut = client.logout();
+    // Give a logout that does not wait for the refresh the chance to finish first (a correct one waits).
+    await Promise.race([loggingOut, sleep(300)]);
+    releaseRefresh();
+    await loggingOut;
+    await call;
+
+    expect(await client.tokens()).toBeNull();
+    expect(recorder.sent.at(-1)).toMatchObject({ path: '/auth/logout', status: 204 });
+    const rotated = recorder.refreshes()[0];
+    expect(rotated?.status).toBe(200);
+    expect(await client.fetch('/me').catch((error: unknown) => error)).toBeInstanceOf(SignedOutError);
+  });
+
   it('signs out once, after a single refresh attempt, when the session has been revoked', async () => {
     const recorder = recordingFetch();
     const { client } = await signedInClient({ fetch: recorder.fetch });
