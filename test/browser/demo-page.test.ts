@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +29,11 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const SCREENSHOT = join(repoRoot, 'test-output', 'demo-page.png');
 
 let server: { url: string; process: ChildProcess };
+/** A blank page on another origin (another port), standing in for a user's web app. */
+let appServer: Server;
+let appOrigin: string;
+/** The same app server under a name that is not on the allow-list: a different origin. */
+let strangerOrigin: string;
 let context: BrowserContext;
 let userDataDir: string;
 const pageErrors: string[] = [];
@@ -63,7 +70,20 @@ beforeAll(async () => {
       `Chromium is not at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH`,
     );
   }
-  server = await startServer({ PORT: '0', ACCESS_TOKEN_TTL: '3', JWT_SECRET: TEST_SECRET });
+  appServer = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end('<!doctype html><title>a web app on its own origin</title>');
+  });
+  await new Promise<void>((resolve) => appServer.listen(0, '127.0.0.1', resolve));
+  const { port } = appServer.address() as AddressInfo;
+  appOrigin = `http://127.0.0.1:${port}`;
+  strangerOrigin = `http://localhost:${port}`;
+  server = await startServer({
+    PORT: '0',
+    ACCESS_TOKEN_TTL: '3',
+    JWT_SECRET: TEST_SECRET,
+    CORS_ORIGINS: appOrigin,
+  });
   userDataDir = await mkdtemp(join(tmpdir(), 'demo-page-chromium-'));
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -84,6 +104,7 @@ afterAll(async () => {
     await exited;
   }
   if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+  await new Promise((resolve) => appServer?.close(resolve));
 });
 
 async function openPage(): Promise<Page> {
@@ -169,4 +190,39 @@ describe('the demo page in headless Chromium', () => {
     if (last) expect(await serverSaysMe(last.accessToken)).toBe(401);
     expect(pageErrors).toEqual([]);
   }, 90_000);
+
+  it('lets a web app on an allowed origin call the API across origins, and blocks any other origin', async () => {
+    const page = await context.newPage();
+    const tryTheApi = (api: string) =>
+      page.evaluate(async (apiUrl) => {
+        try {
+          // Both requests need a preflight: a JSON body, and an Authorization header.
+          const login = await fetch(`${apiUrl}/auth/login`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ username: 'nobody-at-all', password: 'wrong password here' }),
+          });
+          const me = await fetch(`${apiUrl}/me`, { headers: { authorization: 'Bearer not-a-token' } });
+          return {
+            login: login.status,
+            error: ((await login.json()) as { error: string }).error,
+            me: me.status,
+            challenge: me.headers.get('www-authenticate'),
+          };
+        } catch {
+          return 'blocked by the browser';
+        }
+      }, api);
+
+    await page.goto(`${appOrigin}/`);
+    expect(await tryTheApi(server.url)).toEqual({
+      login: 401,
+      error: 'invalid_credentials',
+      me: 401,
+      challenge: 'Bearer',
+    });
+    await page.goto(`${strangerOrigin}/`);
+    expect(await tryTheApi(server.url)).toBe('blocked by the browser');
+    await page.close();
+  }, 30_000);
 });
