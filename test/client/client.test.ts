@@ -1,4 +1,3 @@
-import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import {
   type ApiErrorCode,
   AuthClient,
@@ -9,7 +8,8 @@ import {
   type SignOutReason,
   type StoredTokens,
   type TokenStorage,
-} from '../../client/index.ts';
+} from 'lambda-token-auth/client';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
 import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 
