@@ -48,6 +48,11 @@ const sessionEndingCodes = new Set([
 const MAX_REFRESH_ATTEMPTS = 3;
 /** After a 409, how long to wait (ms, cumulative ~1.6 s) for the winner's new pair to reach the storage. */
 const CONFLICT_WAITS = [0, 25, 50, 100, 200, 400, 800];
+/**
+ * After waiting for the cross-tab lock, how long to wait (ms, cumulative ~0.6 s) for the holder's new pair
+ * to show in this tab: localStorage reaches other tabs asynchronously, sometimes after the lock does.
+ */
+const CONTENDED_WAITS = [0, 10, 20, 40, 80, 160, 320];
 /** Background refresh after a transient failure: first retry, doubling up to the cap (ms). */
 const RETRY_FIRST = 1_000;
 const RETRY_MAX = 60_000;
@@ -79,6 +84,8 @@ export class AuthClient {
   #refreshing: Promise<StoredTokens> | null = null;
   /** The tail of this client's refresh/logout queue. */
   #queue: Promise<unknown> = Promise.resolve();
+  /** Whether the operation now running had to wait for another context's Web Lock. */
+  #lockWasHeldElsewhere = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #retryDelay = RETRY_FIRST;
   #signedIn = false;
@@ -282,12 +289,26 @@ export class AuthClient {
   async #withWebLock<T>(operation: () => Promise<T>): Promise<T> {
     const locks = (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;
     const name = this.#storage.lockName;
+    this.#lockWasHeldElsewhere = false;
     if (!name || typeof locks?.request !== 'function') return operation();
-    return locks.request(name, operation);
+    // First without waiting, to learn whether another context holds the lock (it is probably refreshing).
+    const immediate = await locks.request(name, { ifAvailable: true }, async (lock) =>
+      lock ? { value: await operation() } : null,
+    );
+    if (immediate) return immediate.value;
+    return locks.request(name, () => {
+      this.#lockWasHeldElsewhere = true;
+      return operation();
+    });
   }
 
   async #refreshUnderLock(stale: StoredTokens): Promise<StoredTokens> {
     let seen = stale.refreshToken;
+    if (this.#lockWasHeldElsewhere) {
+      // Another tab just held the lock, most likely rotating this very pair: give its write a moment to
+      // arrive here rather than present the old pair and get a 409.
+      await this.#awaitNewerTokens(seen, CONTENDED_WAITS);
+    }
     for (let attempt = 0; attempt < MAX_REFRESH_ATTEMPTS; attempt++) {
       const current = await this.#storage.get();
       if (!current) throw await this.#endSession('cleared_elsewhere');
@@ -321,8 +342,8 @@ export class AuthClient {
   }
 
   /** Waits, bounded, for a pair other than `seen` to reach the storage; false if none arrives. */
-  async #awaitNewerTokens(seen: string): Promise<boolean> {
-    for (const wait of CONFLICT_WAITS) {
+  async #awaitNewerTokens(seen: string, waits = CONFLICT_WAITS): Promise<boolean> {
+    for (const wait of waits) {
       await sleep(wait);
       const tokens = await this.#storage.get();
       if (!tokens) throw await this.#endSession('cleared_elsewhere');
