@@ -4,6 +4,7 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { type CorsPolicy, corsHeaders, corsPolicyFromEnv, originOf } from './cors.ts';
 import { ApiError } from './errors.ts';
 import { describeError, logEvent } from './log.ts';
 import { countErrorMetric, observability } from './observability.ts';
@@ -85,12 +86,26 @@ const noStore = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> =
   return { after: addHeaders, onError: addHeaders };
 };
 
+/** CORS headers for the allow-listed origin on every answer, errors included (see `cors.ts`). */
+const cors = (policy: CorsPolicy): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => {
+  const addHeaders = (request: Request) => {
+    if (!request.response) return;
+    request.response.headers = {
+      ...request.response.headers,
+      ...corsHeaders(policy, originOf(request.event.headers)),
+    };
+  };
+  return { after: addHeaders, onError: addHeaders };
+};
+
 /**
  * Wraps an HTTP operation in the shared middy stack: header normalisation, the 64 KiB body limit, JSON body
- * parsing, the error catalogue, security headers and `Cache-Control: no-store`; structured logs carrying the
- * Lambda context and the invocation's metrics (see `observability.ts`).
+ * parsing, the error catalogue, security headers, `Cache-Control: no-store`, CORS for the origins in
+ * `CORS_ORIGINS`, and structured logs carrying the Lambda context and the invocation's metrics (see
+ * `observability.ts`).
  */
 export function httpFunction(operation: (event: HttpEvent) => Promise<HttpResult>) {
+  const corsPolicy = corsPolicyFromEnv();
   return (
     middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
       // First in, so its `after`/`onError` run last: the metrics an error counts are flushed with the rest.
@@ -107,6 +122,7 @@ export function httpFunction(operation: (event: HttpEvent) => Promise<HttpResult
         }),
       )
       .use(noStore())
+      .use(cors(corsPolicy))
       .use(httpErrorHandler({ logger: false }))
       .use(httpHeaderNormalizer())
       .use(bodyLimit())

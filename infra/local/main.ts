@@ -25,6 +25,7 @@ async function main(): Promise<void> {
   }
   const url = server.url;
   console.log(`auth service listening on ${url}
+demo page: ${url}/ (sign up, log in and watch the client refresh; a short ACCESS_TOKEN_TTL shows it sooner)
 store: ${process.env.DYNAMODB_ENDPOINT ? process.env.DYNAMODB_ENDPOINT : 'embedded (in memory; gone when the server stops)'}
 
 try it:

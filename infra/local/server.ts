@@ -8,9 +8,11 @@ import type {
   Context,
 } from 'aws-lambda';
 import { defaults } from '../../lib/config.ts';
+import { type CorsPolicy, corsHeaders, corsPolicyFromEnv, preflightHeaders } from '../../lib/cors.ts';
 import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
 import { parseKeyRing } from '../../lib/keyring.ts';
 import { type FunctionName, type Route, routes } from '../routes.ts';
+import { serveDemoPage } from './demo-page.ts';
 import { createTable, type LocalDynamo, startLocalDynamo } from './dynamo.ts';
 import { lambdaContext, proxyEvent } from './events.ts';
 import { type SsmStandIn, startSsmStandIn } from './ssm-stand-in.ts';
@@ -79,9 +81,10 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     ...options.env,
   });
   const handlers = await loadHandlers();
+  const corsPolicy = corsPolicyFromEnv();
 
   const server: Server = createServer((req, res) => {
-    serve(req, res, handlers).catch((error: unknown) => {
+    serve(req, res, handlers, corsPolicy).catch((error: unknown) => {
       console.error('local server: unexpected failure', error instanceof Error ? error.message : error);
       if (!res.headersSent) sendJson(res, 500, { message: 'Internal server error' });
     });
@@ -150,9 +153,24 @@ function singleValueHeaders(req: IncomingMessage): Record<string, string> {
   return headers;
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, handlers: Handlers): Promise<void> {
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handlers: Handlers,
+  corsPolicy: CorsPolicy,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const matching = routes.filter((route) => route.path === url.pathname);
+  if (matching.length === 0 && (await serveDemoPage(req, res, url.pathname))) return;
+  // What API Gateway does for the routes' CORS: answer preflights itself and put the headers on its own
+  // errors (404/405, the authorizer's 401/403). The functions' answers carry their own (lib/http.ts).
+  const ownCors = corsHeaders(corsPolicy, req.headers.origin);
+  for (const [name, value] of Object.entries(ownCors)) res.setHeader(name, value);
+  if (matching.length > 0 && req.method === 'OPTIONS' && corsPolicy.allowedOrigins.size > 0) {
+    const methods = matching.map((candidate) => candidate.method);
+    res.writeHead(204, preflightHeaders(corsPolicy, req.headers.origin, methods));
+    return void res.end();
+  }
   if (matching.length === 0) return sendError(res, 'not_found');
   const route = matching.find((candidate) => candidate.method === req.method);
   if (!route) return sendError(res, 'method_not_allowed');
@@ -194,6 +212,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, handlers: Handle
   });
 
   const result = await handlers.functions[route.function](event, lambdaContext(route.function));
+  for (const name of Object.keys(ownCors)) res.removeHeader(name);
   const responseHeaders: Record<string, string> = {};
   for (const [name, value] of Object.entries(result.headers ?? {})) responseHeaders[name] = String(value);
   res.writeHead(result.statusCode, responseHeaders);

@@ -1,0 +1,439 @@
+import { AuthError, errorFromResponse, SignedOutError, type SignOutReason } from './errors.ts';
+import { memoryStorage, type StoredTokens, type TokenStorage } from './storage.ts';
+
+export interface AuthClientOptions {
+  /** The API's base URL, e.g. `https://auth.example.com` or an API Gateway stage URL ending in `/prod`. */
+  baseUrl: string | URL;
+  /** Where tokens are kept; in memory by default. Use {@link localStorageStorage} to share them between tabs. */
+  storage?: TokenStorage;
+  /**
+   * Refresh this many seconds before the access token expires (default 30), to absorb network latency and
+   * clock differences between the API's servers; never more than half the token's lifetime.
+   */
+  refreshLeewaySeconds?: number;
+  /** Refresh in the background shortly before the access token expires, even while no call is made. */
+  autoRefresh?: boolean;
+  /**
+   * Seconds before the client gives up on one of its own requests (login, refresh, logout; default 30), so
+   * that a hung refresh cannot hold the cross-tab lock, and so every other tab, forever.
+   */
+  requestTimeoutSeconds?: number;
+  /** The `fetch` to use; the global one by default. */
+  fetch?: typeof globalThis.fetch;
+  /** The clock, in epoch milliseconds (for tests). */
+  now?: () => number;
+}
+
+/** What the client tells listeners; never a token. */
+export interface AuthEvents {
+  signedIn: { accessExpiresAt: number; refreshExpiresAt: number };
+  refreshed: { accessExpiresAt: number; refreshExpiresAt: number };
+  signedOut: { reason: SignOutReason };
+}
+
+export interface RegisteredUser {
+  userId: string;
+  username: string;
+}
+
+/** Refresh answers that mean the session is over: no retry can succeed, so the client signs out. */
+const sessionEndingCodes = new Set([
+  'refresh_token_reused',
+  'session_revoked',
+  'token_expired',
+  'invalid_token',
+]);
+
+/** Refresh attempts per refresh (each after a `409 refresh_conflict`); bounds every retry path. */
+const MAX_REFRESH_ATTEMPTS = 3;
+/** After a 409, how long to wait (ms, cumulative ~1.6 s) for the winner's new pair to reach the storage. */
+const CONFLICT_WAITS = [0, 25, 50, 100, 200, 400, 800];
+/**
+ * After waiting for the cross-tab lock, how long to wait (ms, cumulative ~0.6 s) for the holder's new pair
+ * to show in this tab: localStorage reaches other tabs asynchronously, sometimes after the lock does.
+ */
+const CONTENDED_WAITS = [0, 10, 20, 40, 80, 160, 320];
+/** Background refresh after a transient failure: first retry, doubling up to the cap (ms). */
+const RETRY_FIRST = 1_000;
+const RETRY_MAX = 60_000;
+/** setTimeout's largest delay. */
+const MAX_TIMER = 2_147_483_647;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A client of the auth service for browsers and Node: logs in, keeps the token pair, adds
+ * `Authorization: Bearer` to API calls and refreshes the pair the way the service expects: both tokens sent,
+ * once for any number of concurrent callers (and, with shared storage, across tabs), recovering from
+ * `409 refresh_conflict` and signing out, never looping, when the session is over.
+ */
+export class AuthClient {
+  readonly #baseUrl: string;
+  readonly #storage: TokenStorage;
+  readonly #fetch: typeof globalThis.fetch;
+  readonly #leewayMs: number;
+  readonly #timeoutMs: number;
+  readonly #autoRefresh: boolean;
+  readonly #now: () => number;
+  readonly #listeners: { [K in keyof AuthEvents]: Set<(event: AuthEvents[K]) => void> } = {
+    signedIn: new Set(),
+    refreshed: new Set(),
+    signedOut: new Set(),
+  };
+  /** The refresh in flight in this client: every concurrent caller awaits this one. */
+  #refreshing: Promise<StoredTokens> | null = null;
+  /** The tail of this client's refresh/logout queue. */
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Whether the operation now running had to wait for another context's Web Lock. */
+  #lockWasHeldElsewhere = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #retryDelay = RETRY_FIRST;
+  #signedIn = false;
+  #unsubscribe: () => void = () => {};
+
+  constructor(options: AuthClientOptions) {
+    this.#baseUrl = String(options.baseUrl).replace(/\/+$/, '');
+    this.#storage = options.storage ?? memoryStorage();
+    const fetchImpl = options.fetch ?? globalThis.fetch;
+    this.#fetch = (input, init) => fetchImpl(input, init);
+    this.#leewayMs = Math.max(0, options.refreshLeewaySeconds ?? 30) * 1000;
+    this.#timeoutMs = Math.max(1, options.requestTimeoutSeconds ?? 30) * 1000;
+    this.#autoRefresh = options.autoRefresh ?? false;
+    this.#now = options.now ?? Date.now;
+    this.#unsubscribe = this.#storage.subscribe?.(() => void this.#onStorageChange()) ?? (() => {});
+    void this.#onStorageChange();
+  }
+
+  /** Subscribes to an event; returns the function that unsubscribes. */
+  on<K extends keyof AuthEvents>(event: K, listener: (event: AuthEvents[K]) => void): () => void {
+    this.#listeners[event].add(listener);
+    return () => this.#listeners[event].delete(listener);
+  }
+
+  /** `POST /auth/register`. Does not log in. */
+  async register(username: string, password: string): Promise<RegisteredUser> {
+    const response = await this.#post('/auth/register', { username, password });
+    if (response.status !== 201) throw await errorFromResponse(response);
+    return (await response.json()) as RegisteredUser;
+  }
+
+  /** `POST /auth/login`: starts a new session and keeps its tokens. */
+  async login(username: string, password: string): Promise<void> {
+    const response = await this.#post('/auth/login', { username, password });
+    if (response.status !== 200) throw await errorFromResponse(response);
+    const tokens = await this.#tokensFrom(response);
+    await this.#storage.set(tokens);
+    this.#signedIn = true;
+    this.#schedule(tokens);
+    this.#emit('signedIn', expiries(tokens));
+  }
+
+  /**
+   * `POST /auth/logout`: ends this session on the server and forgets its tokens. The tokens are forgotten
+   * even when the server cannot be reached; the error then says the server-side session may live on.
+   */
+  async logout(): Promise<void> {
+    // Under the refresh lock: a refresh finishing after the logout would store a new pair, so a refresh in
+    // flight lands first, and one that comes later finds the storage empty.
+    await this.#withLock(async () => {
+      const tokens = await this.#storage.get();
+      if (!tokens) return this.#endSession('logged_out');
+      let response: Response;
+      try {
+        response = await this.#post(
+          '/auth/logout',
+          { refreshToken: tokens.refreshToken },
+          { authorization: `Bearer ${tokens.accessToken}` },
+        );
+      } finally {
+        await this.#endSession('logged_out');
+      }
+      // 401: the tokens no longer verify, so nothing is left to end.
+      if (response.status !== 204 && response.status !== 401) throw await errorFromResponse(response);
+    });
+  }
+
+  /** `POST /auth/logout-all`: ends every session of the user, this one included. */
+  async logoutAll(): Promise<void> {
+    const response = await this.fetch('/auth/logout-all', { method: 'POST' });
+    if (response.status === 204) {
+      await this.#endSession('logged_out_everywhere');
+      return;
+    }
+    const error = await errorFromResponse(response);
+    if (sessionEndingCodes.has(error.code)) throw await this.#endSession(error.code as SignOutReason, error);
+    throw error;
+  }
+
+  /**
+   * An authenticated call to the API: `path` (e.g. `/me`) is taken relative to the base URL, and tokens are
+   * only ever sent there. Refreshes first when the access token is about to expire, and once more (then
+   * retries once) when the API answers 401. Throws {@link SignedOutError} when there is no usable session.
+   * The body must be replayable (a string, not a stream), since a call may be sent twice.
+   */
+  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const url = this.#url(path);
+    let tokens = await this.#storage.get();
+    if (!tokens) throw new SignedOutError('no_session');
+    if (this.#needsRefresh(tokens)) {
+      try {
+        tokens = await this.#refresh(tokens);
+      } catch (error) {
+        // A passing failure (network, 503) while the token still lives: use it rather than fail the call.
+        if (error instanceof SignedOutError || this.#now() >= tokens.accessExpiresAt) throw error;
+      }
+    }
+    const first = await this.#send(url, init, tokens.accessToken);
+    if (first.status !== 401) return first;
+    await first.body?.cancel();
+    // Reactive refresh, once: a second 401 is returned to the caller as it is, never refreshed again.
+    const renewed = await this.#refresh(tokens);
+    return this.#send(url, init, renewed.accessToken);
+  }
+
+  /** The stored tokens (for display or a caller's own use), or `null` when signed out. */
+  async tokens(): Promise<StoredTokens | null> {
+    const tokens = await this.#storage.get();
+    return tokens && { ...tokens };
+  }
+
+  /** Stops the background refresh and the storage subscription. */
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#unsubscribe();
+  }
+
+  #url(path: string): string {
+    // Only paths: an absolute URL could send the bearer token to another origin.
+    if (!path.startsWith('/') || path.startsWith('//')) {
+      throw new TypeError(`AuthClient.fetch takes a path on the API starting with "/", not "${path}"`);
+    }
+    return this.#baseUrl + path;
+  }
+
+  async #send(url: string, init: RequestInit, accessToken: string): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set('authorization', `Bearer ${accessToken}`);
+    try {
+      return await this.#fetch(url, { ...init, headers });
+    } catch (cause) {
+      throw new AuthError('network_error', 'The API could not be reached.', { cause });
+    }
+  }
+
+  async #post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+    try {
+      return await this.#fetch(this.#url(path), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (cause) {
+      throw new AuthError('network_error', 'The API could not be reached.', { cause });
+    }
+  }
+
+  async #tokensFrom(response: Response): Promise<StoredTokens> {
+    const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+    const { accessToken, refreshToken, expiresIn, refreshExpiresIn } = body ?? {};
+    if (
+      typeof accessToken !== 'string' ||
+      typeof refreshToken !== 'string' ||
+      typeof expiresIn !== 'number' ||
+      typeof refreshExpiresIn !== 'number'
+    ) {
+      throw new AuthError('unexpected_response', 'The token response is malformed.', {
+        status: response.status,
+      });
+    }
+    // Expiry counted on this device's clock from the lifetimes, so a skewed device clock does not matter.
+    const obtainedAt = this.#now();
+    return {
+      accessToken,
+      refreshToken,
+      obtainedAt,
+      accessExpiresAt: obtainedAt + expiresIn * 1000,
+      refreshExpiresAt: obtainedAt + refreshExpiresIn * 1000,
+    };
+  }
+
+  #refreshAt(tokens: StoredTokens): number {
+    const lifetime = tokens.accessExpiresAt - tokens.obtainedAt;
+    return tokens.accessExpiresAt - Math.min(this.#leewayMs, lifetime / 2);
+  }
+
+  #needsRefresh(tokens: StoredTokens): boolean {
+    return this.#now() >= this.#refreshAt(tokens);
+  }
+
+  /** Single flight: the first caller starts the refresh, every concurrent caller awaits the same one. */
+  #refresh(stale: StoredTokens): Promise<StoredTokens> {
+    this.#refreshing ??= this.#withLock(() => this.#refreshUnderLock(stale)).finally(() => {
+      this.#refreshing = null;
+    });
+    return this.#refreshing;
+  }
+
+  /**
+   * Runs refreshes and logouts one at a time: in this client through a queue, and with other contexts
+   * sharing the storage (tabs) through Web Locks where both exist. Never nested (that would deadlock).
+   */
+  #withLock<T>(operation: () => Promise<T>): Promise<T> {
+    const run = () => this.#withWebLock(operation);
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  async #withWebLock<T>(operation: () => Promise<T>): Promise<T> {
+    const locks = (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;
+    const name = this.#storage.lockName;
+    this.#lockWasHeldElsewhere = false;
+    if (!name || typeof locks?.request !== 'function') return operation();
+    // First without waiting, to learn whether another context holds the lock (it is probably refreshing).
+    const immediate = await locks.request(name, { ifAvailable: true }, async (lock) =>
+      lock ? { value: await operation() } : null,
+    );
+    if (immediate) return immediate.value;
+    return locks.request(name, () => {
+      this.#lockWasHeldElsewhere = true;
+      return operation();
+    });
+  }
+
+  async #refreshUnderLock(stale: StoredTokens): Promise<StoredTokens> {
+    let seen = stale.refreshToken;
+    if (this.#lockWasHeldElsewhere) {
+      // Another tab just held the lock, most likely rotating this very pair: give its write a moment to
+      // arrive here rather than present the old pair and get a 409.
+      await this.#awaitNewerTokens(seen, CONTENDED_WAITS);
+    }
+    for (let attempt = 0; attempt < MAX_REFRESH_ATTEMPTS; attempt++) {
+      const current = await this.#storage.get();
+      if (!current) throw await this.#endSession('cleared_elsewhere');
+      // Another tab or client already rotated the pair we had: continue from theirs.
+      if (current.refreshToken !== seen && !this.#needsRefresh(current)) return this.#adopt(current);
+
+      // Both tokens, as the original design says: the access token lets an expired refresh token through.
+      const response = await this.#post('/auth/refresh', {
+        refreshToken: current.refreshToken,
+        accessToken: current.accessToken,
+      });
+      if (response.status === 200) {
+        const tokens = await this.#tokensFrom(response);
+        await this.#storage.set(tokens);
+        this.#retryDelay = RETRY_FIRST;
+        this.#schedule(tokens);
+        this.#emit('refreshed', expiries(tokens));
+        return tokens;
+      }
+      const error = await errorFromResponse(response);
+      if (sessionEndingCodes.has(error.code))
+        throw await this.#endSession(error.code as SignOutReason, error);
+      if (error.code !== 'refresh_conflict') throw error; // 429, 5xx: the session may be fine; keep it
+      // 409: someone rotated this pair a moment ago. Their new pair is (or will shortly be) in the storage.
+      seen = current.refreshToken;
+      if (!(await this.#awaitNewerTokens(seen))) throw error;
+    }
+    throw new AuthError('refresh_conflict', 'The tokens kept being rotated elsewhere; try again.', {
+      status: 409,
+    });
+  }
+
+  /** Waits, bounded, for a pair other than `seen` to reach the storage; false if none arrives. */
+  async #awaitNewerTokens(seen: string, waits = CONFLICT_WAITS): Promise<boolean> {
+    for (const wait of waits) {
+      await sleep(wait);
+      const tokens = await this.#storage.get();
+      if (!tokens) throw await this.#endSession('cleared_elsewhere');
+      if (tokens.refreshToken !== seen) return true;
+    }
+    return false;
+  }
+
+  #adopt(tokens: StoredTokens): StoredTokens {
+    this.#schedule(tokens);
+    return tokens;
+  }
+
+  /** Forgets the tokens and tells the listeners, once; returns the error for callers to throw. */
+  async #endSession(reason: SignOutReason, cause?: AuthError): Promise<SignedOutError> {
+    clearTimeout(this.#timer);
+    await this.#storage.clear();
+    this.#markSignedOut(reason);
+    return new SignedOutError(reason, { status: cause?.status ?? 0, cause });
+  }
+
+  #markSignedOut(reason: SignOutReason): void {
+    if (!this.#signedIn) return;
+    this.#signedIn = false;
+    this.#emit('signedOut', { reason });
+  }
+
+  /** Another context changed the storage (or the client starts): follow it. */
+  async #onStorageChange(): Promise<void> {
+    const tokens = await this.#storage.get();
+    if (!tokens) {
+      clearTimeout(this.#timer);
+      this.#markSignedOut('cleared_elsewhere');
+      return;
+    }
+    this.#schedule(tokens);
+    if (!this.#signedIn) {
+      this.#signedIn = true;
+      this.#emit('signedIn', expiries(tokens));
+    }
+  }
+
+  #schedule(tokens: StoredTokens): void {
+    clearTimeout(this.#timer);
+    if (!this.#autoRefresh) return;
+    const delay = Math.min(MAX_TIMER, Math.max(0, this.#refreshAt(tokens) - this.#now()));
+    this.#timer = setTimeout(() => void this.#backgroundRefresh(), delay);
+    unrefTimer(this.#timer);
+  }
+
+  async #backgroundRefresh(): Promise<void> {
+    const tokens = await this.#storage.get();
+    if (!tokens) return;
+    // Another tab may have refreshed meanwhile; then only the timer moves.
+    if (!this.#needsRefresh(tokens)) return this.#schedule(tokens);
+    try {
+      await this.#refresh(tokens);
+    } catch (error) {
+      if (error instanceof SignedOutError) return; // listeners have been told
+      // A passing failure: try again later, backing off; a refresh never runs in a tight loop.
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => void this.#backgroundRefresh(), this.#retryDelay);
+      unrefTimer(this.#timer);
+      this.#retryDelay = Math.min(RETRY_MAX, this.#retryDelay * 2);
+    }
+  }
+
+  #emit<K extends keyof AuthEvents>(event: K, payload: AuthEvents[K]): void {
+    for (const listener of this.#listeners[event]) {
+      try {
+        listener(payload);
+      } catch (error) {
+        // A listener's fault must not break the refresh that told it.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}
+
+const expiries = (tokens: StoredTokens) => ({
+  accessExpiresAt: tokens.accessExpiresAt,
+  refreshExpiresAt: tokens.refreshExpiresAt,
+});
+
+/** In Node, a pending background refresh must not keep the process alive. */
+function unrefTimer(timer: unknown): void {
+  (timer as { unref?: () => void }).unref?.();
+}
+
+/** Creates an {@link AuthClient}. */
+export const createAuthClient = (options: AuthClientOptions): AuthClient => new AuthClient(options);

@@ -1,0 +1,83 @@
+/**
+ * CORS for browsers on other origins: an exact allow-list of origins (`CORS_ORIGINS`, comma-separated; empty
+ * or unset means no CORS at all). The API authenticates with bearer tokens, never cookies, so credentials are
+ * not allowed and an allowed origin is echoed back exactly, never `*`.
+ */
+export interface CorsPolicy {
+  readonly allowedOrigins: ReadonlySet<string>;
+}
+
+/** Methods and request headers a cross-origin caller may use (the API's own: JSON bodies and bearer tokens). */
+const ALLOWED_HEADERS = 'Authorization, Content-Type';
+/** Response headers a cross-origin client must be able to read (back-off and the RFC 6750 challenge). */
+const EXPOSED_HEADERS = 'Retry-After, WWW-Authenticate';
+/** Seconds a browser may cache a preflight answer. */
+const PREFLIGHT_MAX_AGE = '600';
+
+/**
+ * Parses `CORS_ORIGINS`. Each entry must be a bare origin (`scheme://host[:port]`, no path or trailing
+ * slash), compared exactly; anything else is refused at start-up rather than silently never matching.
+ */
+export function parseCorsOrigins(value: string | undefined): CorsPolicy {
+  const origins = new Set<string>();
+  for (const entry of (value ?? '').split(',')) {
+    const origin = entry.trim();
+    if (origin === '') continue;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.origin === 'null' || parsed.origin !== origin) {
+      throw new Error(
+        `Configuration error: CORS_ORIGINS entries must be origins like https://app.example.com (got "${origin}")`,
+      );
+    }
+    origins.add(origin);
+  }
+  return { allowedOrigins: origins };
+}
+
+/** The policy from the environment, read once (at cold start). */
+export const corsPolicyFromEnv = (env: Record<string, string | undefined> = process.env): CorsPolicy =>
+  parseCorsOrigins(env.CORS_ORIGINS);
+
+/** The request's `Origin` header, whatever the case of its name. */
+export function originOf(headers: Record<string, string | string[] | undefined> | null | undefined) {
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (name.toLowerCase() === 'origin') return Array.isArray(value) ? value[0] : value;
+  }
+  return undefined;
+}
+
+/**
+ * Headers for an actual (non-preflight) response, success or error: the allowed origin echoed back, or none
+ * at all for an origin not on the list. `Vary: Origin` whenever the answer depends on the origin, so that a
+ * cache never serves one origin's headers to another.
+ */
+export function corsHeaders(policy: CorsPolicy, origin: string | undefined): Record<string, string> {
+  if (policy.allowedOrigins.size === 0) return {};
+  if (origin === undefined || !policy.allowedOrigins.has(origin)) return { Vary: 'Origin' };
+  return {
+    'Access-Control-Allow-Origin': origin,
+    'Access-Control-Expose-Headers': EXPOSED_HEADERS,
+    Vary: 'Origin',
+  };
+}
+
+/** Headers for a preflight (`OPTIONS`) answer on a route that takes `methods`. */
+export function preflightHeaders(
+  policy: CorsPolicy,
+  origin: string | undefined,
+  methods: readonly string[],
+): Record<string, string> {
+  const headers = corsHeaders(policy, origin);
+  if (!headers['Access-Control-Allow-Origin']) return headers;
+  return {
+    ...headers,
+    'Access-Control-Allow-Methods': [...methods, 'OPTIONS'].join(', '),
+    'Access-Control-Allow-Headers': ALLOWED_HEADERS,
+    'Access-Control-Max-Age': PREFLIGHT_MAX_AGE,
+  };
+}

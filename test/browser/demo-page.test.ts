@@ -1,0 +1,228 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimsOf, TEST_SECRET } from '../support/service.ts';
+
+/**
+ * The demo page in a real headless Chromium (Debian's `chromium`; `.ci/run` installs it), against the local
+ * server started the way `npm start` starts it, with access tokens that live 3 seconds.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const SCREENSHOT = join(repoRoot, 'test-output', 'demo-page.png');
+
+let server: { url: string; process: ChildProcess };
+/** A blank page on another origin (another port), standing in for a user's web app. */
+let appServer: Server;
+let appOrigin: string;
+/** The same app server under a name that is not on the allow-list: a different origin. */
+let strangerOrigin: string;
+let context: BrowserContext;
+let userDataDir: string;
+const pageErrors: string[] = [];
+/** Every `POST /auth/refresh` any tab made, with the status it got. */
+const refreshStatuses: number[] = [];
+
+/** `npm start`'s entry point as a child process on a free port; resolves once it says where it listens. */
+function startServer(env: Record<string, string>): Promise<typeof server> {
+  const child = spawn(process.execPath, ['infra/local/main.ts'], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match?.[1]) resolve({ url: match[1], process: child });
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`the server exited (${code}) before listening:\n${output}`)),
+    );
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium is not at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH`,
+    );
+  }
+  appServer = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end('<!doctype html><title>a web app on its own origin</title>');
+  });
+  await new Promise<void>((resolve) => appServer.listen(0, '127.0.0.1', resolve));
+  const { port } = appServer.address() as AddressInfo;
+  appOrigin = `http://127.0.0.1:${port}`;
+  strangerOrigin = `http://localhost:${port}`;
+  server = await startServer({
+    PORT: '0',
+    ACCESS_TOKEN_TTL: '3',
+    JWT_SECRET: TEST_SECRET,
+    CORS_ORIGINS: appOrigin,
+  });
+  userDataDir = await mkdtemp(join(tmpdir(), 'demo-page-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1000, height: 900 },
+  });
+  context.on('response', (response) => {
+    if (new URL(response.url()).pathname === '/auth/refresh') refreshStatuses.push(response.status());
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await context?.close();
+  if (server && server.process.exitCode === null) {
+    const exited = new Promise((resolve) => server.process.once('exit', resolve));
+    server.process.kill('SIGTERM');
+    await exited;
+  }
+  if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+  await new Promise((resolve) => appServer?.close(resolve));
+});
+
+async function openPage(): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(message.text());
+  });
+  await page.goto(server.url);
+  return page;
+}
+
+const textOf = async (page: Page, selector: string) => (await page.textContent(selector)) ?? '';
+
+async function waitForText(page: Page, selector: string, text: string): Promise<void> {
+  await page.waitForFunction(
+    ([sel, expected]) => document.querySelector(sel as string)?.textContent?.includes(expected as string),
+    [selector, text],
+    { timeout: 15_000 },
+  );
+}
+
+/** Clicks "Call /me" and returns what the page shows for that call. */
+async function callMe(page: Page): Promise<string> {
+  await page.evaluate(() => {
+    const output = document.querySelector('#me-output');
+    if (output) output.textContent = '';
+  });
+  await page.click('#call-me');
+  await page.waitForFunction(() => (document.querySelector('#me-output')?.textContent ?? '') !== '');
+  return textOf(page, '#me-output');
+}
+
+const storedPair = (page: Page) =>
+  page.evaluate(() => JSON.parse(localStorage.getItem('demo-auth-tokens') ?? 'null')) as Promise<{
+    accessToken: string;
+  } | null>;
+
+async function serverSaysMe(accessToken: string): Promise<number> {
+  return (await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } })).status;
+}
+
+describe('the demo page in headless Chromium', () => {
+  it('signs up, logs in, refreshes on its own in two tabs without a revocation, and logs out', async () => {
+    const first = await openPage();
+    await first.fill('#username', 'browser-user');
+    await first.fill('#password', 'correct horse battery staple');
+    await first.click('#register');
+    await waitForText(first, '#account-message', 'Signed up as browser-user');
+    await first.fill('#password', 'correct horse battery staple');
+    await first.click('#login');
+    await waitForText(first, '#status', 'Signed in');
+    expect(await callMe(first)).toContain('"username": "browser-user"');
+
+    // Let the first access token expire: the page must have refreshed on its own and keep working.
+    const initial = await storedPair(first);
+    if (!initial) throw new Error('no tokens stored after login');
+    const { exp } = claimsOf(initial.accessToken);
+    while (Math.floor(Date.now() / 1000) < exp) await first.waitForTimeout(100);
+    expect(await serverSaysMe(initial.accessToken)).toBe(401);
+    expect(Number(await textOf(first, '#refresh-count'))).toBeGreaterThanOrEqual(1);
+    expect((await storedPair(first))?.accessToken).not.toBe(initial.accessToken);
+    expect(await callMe(first)).toMatch(/^200 .*"username": "browser-user"/s);
+
+    // A second tab on the same session: both keep refreshing, coordinated, for several rotations.
+    const second = await openPage();
+    await waitForText(second, '#status', 'Signed in');
+    const refreshesBefore = refreshStatuses.length;
+    while (refreshStatuses.length < refreshesBefore + 4) await first.waitForTimeout(100);
+    // Every refresh succeeded: no 409 race between the tabs, no 401 refresh_token_reused revocation.
+    expect(refreshStatuses.filter((status) => status !== 200)).toEqual([]);
+    expect(await callMe(first)).toMatch(/^200 /);
+    expect(await callMe(second)).toMatch(/^200 /);
+
+    await mkdir(join(repoRoot, 'test-output'), { recursive: true });
+    await first.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    // Log out in the first tab: both tabs show it, and the server refuses the last access token.
+    const last = await storedPair(first);
+    await first.click('#logout');
+    await waitForText(first, '#status', 'Signed out');
+    await waitForText(second, '#status', 'Signed out');
+    if (last) expect(await serverSaysMe(last.accessToken)).toBe(401);
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
+
+  it('lets a web app on an allowed origin call the API across origins, and blocks any other origin', async () => {
+    const page = await context.newPage();
+    const tryTheApi = (api: string) =>
+      page.evaluate(async (apiUrl) => {
+        try {
+          // Both requests need a preflight: a JSON body, and an Authorization header.
+          const login = await fetch(`${apiUrl}/auth/login`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ username: 'nobody-at-all', password: 'wrong password here' }),
+          });
+          const me = await fetch(`${apiUrl}/me`, { headers: { authorization: 'Bearer not-a-token' } });
+          return {
+            login: login.status,
+            error: ((await login.json()) as { error: string }).error,
+            me: me.status,
+            challenge: me.headers.get('www-authenticate'),
+          };
+        } catch {
+          return 'blocked by the browser';
+        }
+      }, api);
+
+    await page.goto(`${appOrigin}/`);
+    expect(await tryTheApi(server.url)).toEqual({
+      login: 401,
+      error: 'invalid_credentials',
+      me: 401,
+      challenge: 'Bearer',
+    });
+    await page.goto(`${strangerOrigin}/`);
+    expect(await tryTheApi(server.url)).toBe('blocked by the browser');
+    await page.close();
+  }, 30_000);
+});
