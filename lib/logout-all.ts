@@ -8,9 +8,9 @@ import { type TokenClaims, verifyToken } from './tokens.ts';
 const REVOKE_CONCURRENCY = 10;
 
 /**
- * Revokes every session of the user whose valid access token is presented. The caller's own session is
- * revoked first, conditionally: if it is not live, nothing else is touched and the answer is `session_revoked`.
- * Returns how many sessions were revoked.
+ * Revokes every session of the user whose valid access token is presented; `session_revoked` when the caller's
+ * own session is not live. The caller's own session is revoked last, so that a fault half-way (a 503) leaves it
+ * live and the client can simply retry. Returns how many sessions were revoked.
  */
 export async function logoutAll(services: Services, accessToken: string | undefined): Promise<number> {
   if (accessToken === undefined) {
@@ -27,12 +27,22 @@ export async function logoutAll(services: Services, accessToken: string | undefi
   } catch {
     throw new ApiError('invalid_token', { message: 'The access token is not valid or has expired.' });
   }
-  if (!(await sessions.revokeLiveSession(claims.sid, now, now - config.sessionMaxAge))) {
-    throw new ApiError('session_revoked');
+  const notBefore = now - config.sessionMaxAge;
+  const live = await sessions.listLiveSessionIds(claims.sub);
+  if (!live.includes(claims.sid)) {
+    // The index is eventually consistent: a session created a moment ago may not be in it yet. Only then is
+    // the caller's own session read, consistently, before anything is revoked.
+    const own = await sessions.getSession(claims.sid);
+    if (!own || own.revoked || own.userId !== claims.sub || own.authTime <= notBefore) {
+      throw new ApiError('session_revoked');
+    }
   }
-  const others = (await sessions.listLiveSessionIds(claims.sub)).filter((sid) => sid !== claims.sid);
+  const others = live.filter((sid) => sid !== claims.sid);
   for (let i = 0; i < others.length; i += REVOKE_CONCURRENCY) {
     await Promise.all(others.slice(i, i + REVOKE_CONCURRENCY).map((sid) => sessions.revokeSession(sid, now)));
   }
+  // Conditional: a session revoked since the index was read answers `session_revoked` (the others are gone
+  // either way, as their owner asked through a token that was live a moment ago).
+  if (!(await sessions.revokeLiveSession(claims.sid, now, notBefore))) throw new ApiError('session_revoked');
   return others.length + 1;
 }

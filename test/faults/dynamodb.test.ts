@@ -117,6 +117,32 @@ describe.each(faultKinds)('DynamoDB %s', (fault) => {
   });
 });
 
+describe('logout-all interrupted by a DynamoDB fault', () => {
+  it.each([
+    ['the session index cannot be queried', 'Query'],
+    ['a revocation fails half-way', 'UpdateItem'],
+  ])(
+    'answers 503 when %s, and a retry with the same token logs every session out',
+    async (_name, operation) => {
+      const { username, tokens, userId } = await signedUp();
+      const others = [(await service.login(username)).json, (await service.login(username)).json];
+      faults.inject({ fault: 'server-error', operation, times: 1 });
+      const failed = await service.post('/auth/logout-all', undefined, {
+        authorization: `Bearer ${tokens.accessToken}`,
+      });
+      expectServiceUnavailable(failed);
+      faults.heal();
+      // The caller's own session is revoked last, so the interrupted call left it live: the retry can proceed.
+      const retried = await service.post('/auth/logout-all', undefined, {
+        authorization: `Bearer ${tokens.accessToken}`,
+      });
+      expect(retried.status).toBe(204);
+      for (const session of await store.sessionsOf(userId)) expect(session.revoked).toBe(true);
+      for (const other of others) expect((await service.me(other.accessToken)).status).toBe(401);
+    },
+  );
+});
+
 describe('a DynamoDB response lost after the write was applied', () => {
   it('login answers 503 with no token; the orphan session is harmless and the user can log in again', async () => {
     const { username, userId } = await signedUp();
