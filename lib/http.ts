@@ -4,7 +4,7 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { type CorsPolicy, corsHeaders, corsPolicyFromEnv, originOf } from './cors.ts';
+import { corsHeaders, corsPolicyFromEnv, originOf } from './cors.ts';
 import { ApiError } from './errors.ts';
 import { describeError, logEvent } from './log.ts';
 import { countErrorMetric, observability } from './observability.ts';
@@ -73,30 +73,19 @@ export function toApiError(error: unknown): ApiError {
   return new ApiError('internal_error', { cause: error });
 }
 
-/** Token responses must never be cached by a browser or a proxy (RFC 6749 section 5.1). */
-const noStore = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => {
+/** Adds the headers `headersFor` gives to every answer, success or error. */
+const responseHeaders = (
+  headersFor: (request: Request) => Record<string, string>,
+): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => {
   const addHeaders = (request: Request) => {
     if (!request.response) return;
-    request.response.headers = {
-      ...request.response.headers,
-      'Cache-Control': 'no-store',
-      Pragma: 'no-cache',
-    };
+    request.response.headers = { ...request.response.headers, ...headersFor(request) };
   };
   return { after: addHeaders, onError: addHeaders };
 };
 
-/** CORS headers for the allow-listed origin on every answer, errors included (see `cors.ts`). */
-const cors = (policy: CorsPolicy): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => {
-  const addHeaders = (request: Request) => {
-    if (!request.response) return;
-    request.response.headers = {
-      ...request.response.headers,
-      ...corsHeaders(policy, originOf(request.event.headers)),
-    };
-  };
-  return { after: addHeaders, onError: addHeaders };
-};
+/** Token responses must never be cached by a browser or a proxy (RFC 6749 section 5.1). */
+const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
 /**
  * Wraps an HTTP operation in the shared middy stack: header normalisation, the 64 KiB body limit, JSON body
@@ -121,8 +110,9 @@ export function httpFunction(operation: (event: HttpEvent) => Promise<HttpResult
           originAgentCluster: false,
         }),
       )
-      .use(noStore())
-      .use(cors(corsPolicy))
+      .use(responseHeaders(() => NO_STORE))
+      // CORS headers for an allow-listed origin, errors included (see `cors.ts`).
+      .use(responseHeaders((request) => corsHeaders(corsPolicy, originOf(request.event.headers))))
       .use(httpErrorHandler({ logger: false }))
       .use(httpHeaderNormalizer())
       .use(bodyLimit())
