@@ -12,5 +12,8 @@ export default defineConfig({
     allowOnly: false,
     // The functions log structured lines; show them only for a test that fails.
     silent: 'passed-only',
+    // The JSON report lets .ci/run print a plain "N passed, N failed" line.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-output/vitest-results.json' },
   },
 });

@@ -67,6 +67,8 @@ async function main(): Promise<number> {
         join(repoRoot, 'node_modules', 'vitest', 'vitest.mjs'),
         'run',
         'test/integration',
+        // Its own report, beside the default suite's (see scripts/test-summary.ts).
+        '--outputFile.json=test-output/vitest-results-ddb-local.json',
         ...process.argv.slice(2),
       ],
       { cwd: repoRoot, stdio: 'inherit', env: { ...process.env, TEST_DYNAMODB_ENDPOINT: endpoint } },

@@ -4,6 +4,8 @@ import { startLocalServer } from './server.ts';
 /** `npm start`: the whole service on 127.0.0.1, with its embedded DynamoDB-compatible store. */
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
+  // CloudWatch metrics (EMF lines on stdout) mean nothing on a laptop; set it to false to see them anyway.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   let server: Awaited<ReturnType<typeof startLocalServer>>;
   try {
     server = await startLocalServer({
