@@ -7,10 +7,14 @@ import { defaultServices } from '../lib/services.ts';
 
 const services = defaultServices();
 
-const observe = (outcome: RefreshOutcome) => {
+const observe = (outcome: RefreshOutcome, claims: { sub: string; sid: string }) => {
   if (outcome === 'rotated') return countMetric(metricNames.refresh);
   countMetric(metricNames.reuseDetected);
-  logEvent('warn', 'refresh token reuse detected; the session was revoked');
+  // Ids, not tokens: enough to find the user and the session the alarm is about.
+  logEvent('warn', 'refresh token reuse detected; the session was revoked', {
+    userId: claims.sub,
+    sessionId: claims.sid,
+  });
 };
 
 /** `POST /auth/refresh`: rotates the refresh token and issues a new pair (API.md's checks, in order). */

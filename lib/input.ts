@@ -27,11 +27,11 @@ export function optionalString(body: JsonBody, field: string): string | undefine
 }
 
 /**
- * The token of an `Authorization: Bearer <token>` header: `undefined` when there is no header, the raw header
- * value (which then fails verification) when it is not of the Bearer scheme.
+ * The token of an `Authorization: Bearer <token>` header: `undefined` when there is no header, and an empty
+ * string (which never verifies) when the header is not of the Bearer scheme: a bare token is malformed too.
  */
 export function bearerToken(authorization: string | undefined): string | undefined {
   if (authorization === undefined || authorization.trim() === '') return undefined;
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
-  return match ? match[1] : authorization;
+  return match?.[1] ?? '';
 }

@@ -26,7 +26,7 @@ const sameHash = (a: string | undefined, b: string) =>
 export async function refresh(
   services: Services,
   input: RefreshInput,
-  observe: (outcome: RefreshOutcome) => void = () => {},
+  observe: (outcome: RefreshOutcome, claims: Pick<TokenClaims, 'sub' | 'sid'>) => void = () => {},
 ): Promise<TokenPair> {
   const { config, sessions } = services;
   const ring = await services.keys.getKeyRing();
@@ -45,8 +45,9 @@ export async function refresh(
   const usable = !expired || accessTokenExtends(services, ring, input.accessToken, claims, now);
   const session = { userId: claims.sub, sid: claims.sid, authTime: claims.auth_time };
 
+  let next: { token: string; expiresIn: number } | undefined;
   if (usable && sessionEnd(config, claims.auth_time) > now) {
-    const next = mintToken(config, ring, 'refresh', session, now);
+    next = mintToken(config, ring, 'refresh', session, now);
     const rotated = await sessions.rotateRefreshToken({
       sid: claims.sid,
       presentedHash,
@@ -55,13 +56,25 @@ export async function refresh(
       notBefore,
     });
     if (rotated) {
-      observe('rotated');
+      observe('rotated', claims);
       return completePair(config, ring, session, next, now);
     }
   }
 
   // Failure path: read the session and answer with the first check that fails.
   const stored = await sessions.getSession(claims.sid);
+  if (next && stored && !stored.revoked && sameHash(stored.refreshHash, hashRefreshToken(next.token))) {
+    // Our own write landed but its answer was lost (the SDK retried it and the retry's condition failed):
+    // this request did rotate the session, so it gets the pair it stored rather than a 409.
+    observe('rotated', claims);
+    return completePair(config, ring, session, next, now);
+  }
+  if (!stored && sessionEnd(config, claims.auth_time) <= now) {
+    // Past its end the session's item may already be swept by the TTL; the answer must not depend on that.
+    throw new ApiError('token_expired', {
+      message: 'The session has reached its maximum age; log in again.',
+    });
+  }
   if (!stored || stored.revoked || stored.userId !== claims.sub) throw new ApiError('session_revoked');
   if (stored.authTime <= notBefore)
     throw new ApiError('token_expired', {
@@ -77,7 +90,7 @@ export async function refresh(
     }
     // A replay of a rotated-out token: whoever holds it, the session can no longer be trusted.
     await sessions.revokeSession(claims.sid, now);
-    observe('reuse_detected');
+    observe('reuse_detected', claims);
     throw new ApiError('refresh_token_reused');
   }
   if (!usable)

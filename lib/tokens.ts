@@ -95,8 +95,10 @@ export function verifyToken(
     (header, provide) => {
       // A map lookup only: a kid never names a file or URL, and `jku`/`x5u` headers are never followed.
       const key = typeof header.kid === 'string' ? ring.keys.get(header.kid) : undefined;
-      if (!key || header.typ !== TYP[kind]) provide(new InvalidTokenError('unknown kid or wrong typ'));
-      else provide(null, key);
+      // No extension is understood here, so a token that marks one critical is refused (RFC 7515, 4.1.11).
+      if (!key || header.typ !== TYP[kind] || 'crit' in header) {
+        provide(new InvalidTokenError('unknown kid, wrong typ or a critical extension'));
+      } else provide(null, key);
     },
     {
       algorithms: ALGORITHMS,

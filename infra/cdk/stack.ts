@@ -80,11 +80,12 @@ const profiles: Record<FunctionName, FunctionProfile> = {
     readsSigningKey: true,
     http: true,
   },
-  // revokeLiveSession/revokeSession (UpdateItem) and listLiveSessionIds (Query on the byUserId index only).
+  // revokeLiveSession/revokeSession (UpdateItem), listLiveSessionIds (Query on the byUserId index only), and
+  // getSession (GetItem) when the index does not list the caller's own session yet (it lags the table).
   'logout-all': {
     memorySize: 256,
     timeoutSeconds: 8,
-    tableActions: ['dynamodb:UpdateItem'],
+    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
     queriesUserIndex: true,
     readsSigningKey: true,
     http: true,

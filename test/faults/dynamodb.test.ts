@@ -196,6 +196,25 @@ describe('the SDK retries (maxAttempts 3) beneath the service', () => {
     }
   });
 
+  it('turn a rotation whose answer was lost into a 200: the retry fails its condition, the refresh finds its own write', async () => {
+    const { tokens } = await signedUp();
+    const attemptFaults = injectAttemptFaults(defaultServices().db);
+    let response: Awaited<ReturnType<TestService['post']>>;
+    try {
+      attemptFaults.loseAttemptAnswers('UpdateItem', 1);
+      response = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
+      expect(attemptFaults.attempts).toBe(2);
+    } finally {
+      attemptFaults.remove();
+    }
+    expect(response.status).toBe(200);
+    // The pair returned is the one stored: it keeps working, and the session was not revoked.
+    expect((await service.me(response.json.accessToken)).status).toBe(200);
+    expect((await service.post('/auth/refresh', { refreshToken: response.json.refreshToken })).status).toBe(
+      200,
+    );
+  });
+
   it('give up after three attempts of a persisting 500: the refresh is a 503 and rotates nothing', async () => {
     const { tokens, userId } = await signedUp();
     const attemptFaults = injectAttemptFaults(defaultServices().db);

@@ -139,8 +139,9 @@ describe('least privilege: each function may do exactly what its code does', () 
     ]);
   });
 
-  it('logout-all: UpdateItem on the table, Query on the byUserId index only, and the key parameter', () => {
+  it('logout-all: GetItem and UpdateItem on the table, Query on the byUserId index only, and the key parameter', () => {
     expect(grantsOf(template, 'logout-all')).toEqual([
+      'dynamodb:GetItem Table.Arn',
       'dynamodb:Query Table.Arn/index/byUserId',
       'dynamodb:UpdateItem Table.Arn',
       ...logs('LogoutAll'),

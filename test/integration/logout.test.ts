@@ -130,10 +130,17 @@ describe('GET /me behind the authorizer', () => {
     ['no Authorization header', undefined],
     ['a malformed token', 'Bearer not-a-token'],
     ['a non-Bearer scheme', 'Basic dXNlcjpwYXNz'],
+    ['an empty Bearer', 'Bearer '],
   ])('answers 401 {"message":"Unauthorized"} for %s', async (_name, authorization) => {
     const response = await service.request('GET', '/me', { headers: authorization ? { authorization } : {} });
     expect(response.status).toBe(401);
     expect(response.json).toEqual({ message: 'Unauthorized' });
+  });
+
+  it('answers 401 for a valid access token sent without the Bearer scheme', async () => {
+    const tokens = await service.signUp(nextName());
+    const response = await service.request('GET', '/me', { headers: { authorization: tokens.accessToken } });
+    expect(response.status).toBe(401);
   });
 
   it('answers 401 for an expired access token', async () => {

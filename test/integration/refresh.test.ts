@@ -174,6 +174,13 @@ describe('check 4: the session is younger than SESSION_MAX_AGE', () => {
     expect((await refresh(current.refreshToken)).json.error).toBe('token_expired');
   });
 
+  it('answers token_expired, not session_revoked, once the TTL sweep has deleted a session past its end', async () => {
+    const tokens = await newSession();
+    clock.advance(MAX_AGE + 1);
+    await service.deleteItem(`session#${claimsOf(tokens.accessToken).sid}`);
+    expect((await refresh(tokens.refreshToken)).json.error).toBe('token_expired');
+  });
+
   it('takes check 4 before check 5: an old token after the session end is token_expired, not a replay', async () => {
     const tokens = await newSession();
     expect((await refresh(tokens.refreshToken)).status).toBe(200);

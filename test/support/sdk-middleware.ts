@@ -136,6 +136,11 @@ export function injectFaults(client: DynamoDBDocumentClient, name = 'test-fault-
 export interface AttemptFaults {
   /** Fails the next `attempts` attempts (each retry is an attempt) of `operation` with a 500. */
   failAttempts(operation: string, attempts: number): void;
+  /**
+   * Lets the next `attempts` attempts of `operation` reach the table, then loses their answers with a 500: the
+   * write is applied, and the SDK retries it.
+   */
+  loseAttemptAnswers(operation: string, attempts: number): void;
   /** Attempts of the armed operation seen since it was armed, failed or not. */
   readonly attempts: number;
   remove(): void;
@@ -151,6 +156,7 @@ export function injectAttemptFaults(
 ): AttemptFaults {
   let operation: string | undefined;
   let toFail = 0;
+  let afterApplying = false;
   let attempts = 0;
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -158,6 +164,7 @@ export function injectAttemptFaults(
       attempts += 1;
       if (toFail <= 0) return next(args);
       toFail -= 1;
+      if (afterApplying) await next(args);
       throw faultError('server-error');
     },
     { step: 'finalizeRequest', name },
@@ -166,6 +173,13 @@ export function injectAttemptFaults(
     failAttempts(op, count) {
       operation = op;
       toFail = count;
+      afterApplying = false;
+      attempts = 0;
+    },
+    loseAttemptAnswers(op, count) {
+      operation = op;
+      toFail = count;
+      afterApplying = true;
       attempts = 0;
     },
     get attempts() {

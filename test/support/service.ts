@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type LocalServer, startLocalServer } from '../../infra/local/server.ts';
 import { defaults } from '../../lib/config.ts';
 
@@ -30,6 +30,8 @@ export interface TestService {
   me(accessToken: string): Promise<ApiResponse>;
   /** The raw stored item under a key (e.g. `session#<sid>`), read straight from the store. */
   storedItem(pk: string): Promise<Record<string, any> | undefined>;
+  /** Deletes a stored item, as DynamoDB's TTL sweep would. */
+  deleteItem(pk: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -101,6 +103,10 @@ export async function startTestService(env: Record<string, string> = {}): Promis
       return loggedIn.json as TokenPairBody;
     },
     me: (accessToken) => request('GET', '/me', { headers: { authorization: `Bearer ${accessToken}` } }),
+    async deleteItem(pk) {
+      const tableName = process.env.TABLE_NAME ?? defaults.TABLE_NAME;
+      await db.send(new DeleteCommand({ TableName: tableName, Key: { pk } }));
+    },
     async storedItem(pk) {
       const tableName = process.env.TABLE_NAME ?? defaults.TABLE_NAME;
       const { Item } = await db.send(

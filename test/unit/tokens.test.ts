@@ -132,6 +132,7 @@ describe('refusing hostile and malformed tokens', () => {
     ['a path-like kid', () => forge({ ...goodHeader, kid: '../../etc/passwd' }, goodClaims)],
     ['a prototype kid', () => forge({ ...goodHeader, kid: '__proto__' }, goodClaims)],
     ['no kid', () => forge({ alg: 'HS256', typ: 'at+jwt' }, goodClaims)],
+    ['a critical header extension', () => forge({ ...goodHeader, crit: ['exp'] }, goodClaims)],
     [
       'a jku header pointing at an attacker key',
       () =>
