@@ -8,6 +8,9 @@ import { completePair, mintToken, sessionEnd, type TokenPair } from './token-pai
 import { hashRefreshToken } from './tokens.ts';
 import { normaliseUsername } from './users.ts';
 
+/** Seconds a claimed password check holds off other attempts on the same name, if its outcome is never recorded. */
+const PASSWORD_CHECK_LEASE = 5;
+
 /**
  * Logs a user in: checks the password (against a dummy hash for unknown names, so both failures cost the same
  * and answer the same), enforces the per-username lockout, stores a new session and returns its token pair.
@@ -30,9 +33,17 @@ export async function login(services: Services, body: unknown): Promise<TokenPai
     throw new ApiError('invalid_credentials');
   }
   const now = nowSeconds();
-  const record = await users.getUser(username);
+  let record = await users.getUser(username);
   if (record.lockedUntil > now) {
     throw new ApiError('too_many_attempts', { retryAfter: record.lockedUntil - now });
+  }
+  if (record.failedCount > 0) {
+    // With failures on record, racing guesses could each be checked before any of them is counted and so
+    // get round the lockout: from here on one check at a time, claimed atomically (a clean account keeps
+    // its two-request login).
+    const claim = await users.claimCheck(username, now, now + PASSWORD_CHECK_LEASE);
+    if (!claim.claimed) throw new ApiError('too_many_attempts', { retryAfter: claim.retryAfter });
+    record = claim.record;
   }
   const check = await verifyPassword(record.account?.passwordHash ?? DUMMY_PASSWORD_HASH, password);
   if (!record.account || !check.matches) {
@@ -55,6 +66,7 @@ export async function login(services: Services, body: unknown): Promise<TokenPai
 
   const { userId } = record.account;
   if (record.failedCount > 0 || record.lockedUntil > 0 || check.needsRehash) {
+    // Also releases the claim on the check, if one was taken.
     await users.recordSuccess(username, check.needsRehash ? await hashPassword(password) : undefined);
   }
   const session = { userId, sid: randomUUID(), authTime: now };

@@ -73,19 +73,45 @@ export class UserStore {
         new GetCommand({ TableName: this.tableName, Key: userKey(username), ConsistentRead: true }),
       ),
     );
-    const item = (Item ?? {}) as Record<string, unknown>;
-    const num = (value: unknown) => (typeof value === 'number' ? value : 0);
-    const account =
-      typeof item.passwordHash === 'string' &&
-      typeof item.userId === 'string' &&
-      typeof item.username === 'string'
-        ? { userId: item.userId, username: item.username, passwordHash: item.passwordHash }
-        : undefined;
+    return toUserRecord(Item);
+  }
+
+  /**
+   * Claims the one password check allowed at a time for a username: an atomic conditional write, so racing
+   * attempts cannot all be checked before their failures are counted. It fails while the name is locked or
+   * another check holds the claim (until `leaseUntil`, or until that check's outcome is recorded). Returns the
+   * stored record, or the seconds to wait.
+   */
+  async claimCheck(
+    username: string,
+    now: number,
+    leaseUntil: number,
+  ): Promise<{ claimed: true; record: UserRecord } | { claimed: false; retryAfter: number }> {
+    let attributes: Record<string, unknown> | undefined;
+    const claimed = await conditional(async () => {
+      ({ Attributes: attributes } = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: userKey(username),
+          UpdateExpression: 'SET checkingUntil = :lease',
+          ConditionExpression:
+            '(attribute_not_exists(lockedUntil) OR lockedUntil <= :now) AND (attribute_not_exists(checkingUntil) OR checkingUntil <= :now)',
+          ExpressionAttributeValues: { ':lease': leaseUntil, ':now': now },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ));
+    });
+    if (claimed) return { claimed: true, record: toUserRecord(attributes) };
+    const { Item } = await storeCall(() =>
+      this.db.send(
+        new GetCommand({ TableName: this.tableName, Key: userKey(username), ConsistentRead: true }),
+      ),
+    );
+    const lockedUntil = typeof Item?.lockedUntil === 'number' ? Item.lockedUntil : 0;
+    const checkingUntil = typeof Item?.checkingUntil === 'number' ? Item.checkingUntil : 0;
     return {
-      ...(account && { account }),
-      failedCount: num(item.failedCount),
-      lastFailedAt: num(item.lastFailedAt),
-      lockedUntil: num(item.lockedUntil),
+      claimed: false,
+      retryAfter: Math.max(1, (lockedUntil > now ? lockedUntil : checkingUntil) - now),
     };
   }
 
@@ -106,7 +132,7 @@ export class UserStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: userKey(input.username),
-          UpdateExpression: `SET failedCount = ${input.restart ? ':one' : 'if_not_exists(failedCount, :zero) + :one'}, lastFailedAt = :now${withTtl ? ', #ttl = :forget' : ''}`,
+          UpdateExpression: `SET failedCount = ${input.restart ? ':one' : 'if_not_exists(failedCount, :zero) + :one'}, lastFailedAt = :now${withTtl ? ', #ttl = :forget' : ''} REMOVE checkingUntil`,
           // A TTL must never land on an account registered between our read and this write.
           ...(withTtl && { ConditionExpression: 'attribute_not_exists(passwordHash)' }),
           ExpressionAttributeNames: withTtl ? { '#ttl': tableSchema.ttlAttribute } : undefined,
@@ -124,14 +150,16 @@ export class UserStore {
     return Number(result.Attributes?.failedCount ?? 1);
   }
 
-  /** Locks a username against logins until `lockedUntil` (epoch seconds). */
+  /** Locks a username against logins until `lockedUntil` (epoch seconds), unless it is locked longer already. */
   async lock(username: string, lockedUntil: number): Promise<void> {
-    await storeCall(() =>
+    // Conditional, so that a slower racer with a shorter lock can never shorten a longer one.
+    await conditional(() =>
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: userKey(username),
           UpdateExpression: 'SET lockedUntil = :until',
+          ConditionExpression: 'attribute_not_exists(lockedUntil) OR lockedUntil < :until',
           ExpressionAttributeValues: { ':until': lockedUntil },
         }),
       ),
@@ -148,12 +176,29 @@ export class UserStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: userKey(username),
-          UpdateExpression: `SET failedCount = :zero, lockedUntil = :zero${newPasswordHash ? ', passwordHash = :hash' : ''}`,
+          UpdateExpression: `SET failedCount = :zero, lockedUntil = :zero${newPasswordHash ? ', passwordHash = :hash' : ''} REMOVE checkingUntil`,
           ExpressionAttributeValues: { ':zero': 0, ...(newPasswordHash && { ':hash': newPasswordHash }) },
         }),
       ),
     );
   }
+}
+
+function toUserRecord(stored: Record<string, unknown> | undefined): UserRecord {
+  const item = (stored ?? {}) as Record<string, unknown>;
+  const num = (value: unknown) => (typeof value === 'number' ? value : 0);
+  const account =
+    typeof item.passwordHash === 'string' &&
+    typeof item.userId === 'string' &&
+    typeof item.username === 'string'
+      ? { userId: item.userId, username: item.username, passwordHash: item.passwordHash }
+      : undefined;
+  return {
+    ...(account && { account }),
+    failedCount: num(item.failedCount),
+    lastFailedAt: num(item.lastFailedAt),
+    lockedUntil: num(item.lockedUntil),
+  };
 }
 
 async function conditionalResult<T>(call: () => Promise<T>): Promise<T | undefined> {

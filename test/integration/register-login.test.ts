@@ -148,6 +148,22 @@ describe('brute-force protection', () => {
     expect((await service.login('heidi')).status).toBe(200);
   });
 
+  it('checks racing guesses one at a time once failures are on record, so a burst cannot outrun the lockout', async () => {
+    await register({ username: 'racer', password: DEFAULT_PASSWORD });
+    expect((await service.login('racer', 'first wrong guess')).status).toBe(401);
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => service.login('racer', `racing wrong guess ${i}`)),
+    );
+    const checked = burst.filter((response) => response.status === 401);
+    const refused = burst.filter((response) => response.status === 429);
+    // One failure was on record: at most MAX_FAILURES - 1 more passwords may be checked before the lock.
+    expect(checked.length).toBeLessThanOrEqual(MAX_FAILURES - 1);
+    expect(checked.length + refused.length).toBe(burst.length);
+    for (const response of refused)
+      expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await service.login('racer')).status).toBe(429);
+  });
+
   it('never touches existing sessions of a locked account', async () => {
     const tokens = await service.signUp('ivan');
     for (let i = 0; i < MAX_FAILURES; i += 1) await service.login('ivan', 'wrong password');
