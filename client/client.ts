@@ -122,7 +122,11 @@ export class AuthClient {
     const response = await this.#post('/auth/login', { username, password });
     if (response.status !== 200) throw await errorFromResponse(response);
     const tokens = await this.#tokensFrom(response);
-    await this.#storage.set(tokens);
+    // Under the refresh lock: a refresh of an earlier session still in flight lands first, so its outcome
+    // (a new pair of the old session, or a sign-out) can never overwrite or clear this login's pair.
+    await this.#withLock(async () => {
+      await this.#storage.set(tokens);
+    });
     this.#signedIn = true;
     this.#schedule(tokens);
     this.#emit('signedIn', expiries(tokens));
