@@ -7,6 +7,8 @@ export const tableSchema = {
   partitionKey: 'pk',
   ttlAttribute: 'ttl',
   userIndex: { name: 'byUserId', partitionKey: 'userId' },
+  /** Every item's partition key starts with its kind; the stack's IAM conditions name these prefixes. */
+  keyPrefix: { user: 'user#', session: 'session#' },
 } as const;
 
 /** The document client over `client`; `undefined` attributes are dropped rather than refused. */

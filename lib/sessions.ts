@@ -28,7 +28,8 @@ interface SessionItem extends Session {
   ttl: number;
 }
 
-const sessionKey = (sid: string) => ({ [tableSchema.partitionKey]: `session#${sid}` });
+const SESSION_PREFIX = tableSchema.keyPrefix.session;
+const sessionKey = (sid: string) => ({ [tableSchema.partitionKey]: `${SESSION_PREFIX}${sid}` });
 
 /** The session store: one DynamoDB item per login. */
 export class SessionStore {
@@ -162,7 +163,8 @@ export class SessionStore {
       );
       for (const item of page.Items ?? []) {
         const pk = item[tableSchema.partitionKey];
-        if (typeof pk === 'string' && pk.startsWith('session#')) sids.push(pk.slice('session#'.length));
+        if (typeof pk === 'string' && pk.startsWith(SESSION_PREFIX))
+          sids.push(pk.slice(SESSION_PREFIX.length));
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey);

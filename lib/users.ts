@@ -25,7 +25,9 @@ export function normaliseUsername(raw: string): string | undefined {
   return USERNAME_PATTERN.test(normalised) ? normalised : undefined;
 }
 
-const userKey = (username: string) => ({ [tableSchema.partitionKey]: `user#${username}` });
+const userKey = (username: string) => ({
+  [tableSchema.partitionKey]: `${tableSchema.keyPrefix.user}${username}`,
+});
 
 /** The user store: accounts and their failed-login counters, one item per normalised username. */
 export class UserStore {

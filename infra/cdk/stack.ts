@@ -32,6 +32,8 @@ interface FunctionProfile {
   memorySize: number;
   timeoutSeconds: number;
   tableActions: string[];
+  /** The kinds of item those actions may touch: an IAM condition on the partition key's prefix. */
+  itemKinds: (keyof typeof tableSchema.keyPrefix)[];
   queriesUserIndex: boolean;
   readsSigningKey: boolean;
   /** Serves HTTP routes (and so gets `CORS_ORIGINS`); the authorizer does not. */
@@ -49,6 +51,7 @@ const profiles: Record<FunctionName, FunctionProfile> = {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:UpdateItem'],
+    itemKinds: ['user'],
     queriesUserIndex: false,
     readsSigningKey: false,
     http: true,
@@ -58,6 +61,7 @@ const profiles: Record<FunctionName, FunctionProfile> = {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -67,6 +71,7 @@ const profiles: Record<FunctionName, FunctionProfile> = {
     memorySize: 256,
     timeoutSeconds: 8,
     tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -76,6 +81,7 @@ const profiles: Record<FunctionName, FunctionProfile> = {
     memorySize: 256,
     timeoutSeconds: 8,
     tableActions: ['dynamodb:UpdateItem'],
+    itemKinds: ['session'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -86,6 +92,7 @@ const profiles: Record<FunctionName, FunctionProfile> = {
     memorySize: 256,
     timeoutSeconds: 8,
     tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session'],
     queriesUserIndex: true,
     readsSigningKey: true,
     http: true,
@@ -95,6 +102,7 @@ const profiles: Record<FunctionName, FunctionProfile> = {
     memorySize: 128,
     timeoutSeconds: 3,
     tableActions: [],
+    itemKinds: [],
     queriesUserIndex: false,
     readsSigningKey: false,
     http: true,
@@ -104,6 +112,7 @@ const profiles: Record<FunctionName, FunctionProfile> = {
     memorySize: 256,
     timeoutSeconds: 6,
     tableActions: ['dynamodb:GetItem'],
+    itemKinds: ['session'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: false,
@@ -191,7 +200,17 @@ export class AuthServiceStack extends Stack {
       );
       if (profile.tableActions.length > 0) {
         role.addToPrincipalPolicy(
-          new iam.PolicyStatement({ actions: profile.tableActions, resources: [this.table.tableArn] }),
+          new iam.PolicyStatement({
+            actions: profile.tableActions,
+            resources: [this.table.tableArn],
+            // Only items of its own kinds: the authorizer, refresh and logouts cannot read a password hash,
+            // register cannot touch a session.
+            conditions: {
+              'ForAllValues:StringLike': {
+                'dynamodb:LeadingKeys': profile.itemKinds.map((kind) => `${tableSchema.keyPrefix[kind]}*`),
+              },
+            },
+          }),
         );
       }
       if (profile.queriesUserIndex) {

@@ -1,7 +1,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { functionNames, routes } from '../../infra/routes.ts';
-import { grantsOf, lambdaOf, type Synthesized, synthTemplate } from './template-helpers.ts';
+import { grantsOf, lambdaOf, type Synthesized, statementsOf, synthTemplate } from './template-helpers.ts';
 
 let synthesized: Synthesized;
 let template: Template;
@@ -155,6 +155,25 @@ describe('least privilege: each function may do exactly what its code does', () 
       ...logs('Authorizer'),
       `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
     ]);
+  });
+
+  it.each([
+    ['register', ['user#*']],
+    ['login', ['user#*', 'session#*']],
+    ['refresh', ['session#*']],
+    ['logout', ['session#*']],
+    ['logout-all', ['session#*']],
+    ['authorizer', ['session#*']],
+  ])('%s: its table actions reach only items whose key starts with %j', (name, prefixes) => {
+    const tableStatements = statementsOf(template, name).filter((statement) =>
+      [statement.Action]
+        .flat()
+        .some((action: string) => action !== 'dynamodb:Query' && action.startsWith('dynamodb:')),
+    );
+    expect(tableStatements).toHaveLength(1);
+    expect(tableStatements[0]?.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes },
+    });
   });
 
   it('me: its log group and nothing else', () => {
