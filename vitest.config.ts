@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The real-browser test needs Chromium, which a fresh machine does not have: it runs with
+    // `npm run test:browser` (and in .ci/run, which installs Chromium), so that `npm test` needs only npm.
+    exclude: process.env.BROWSER_TESTS ? [] : ['test/browser/**'],
     environment: 'node',
     // Each file gets its own in-process DynamoDB-compatible store; argon2 at OWASP strength is CPU-bound,
     // so two workers match the two cores of the machines this runs on.

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * Prints vitest's JSON reports (default: the suite's and the DynamoDB Local run's) as one plain
+ * Prints vitest's JSON reports (`npm test`'s, the browser run's, the DynamoDB Local run's) as one plain
  * "N passed, N failed, N skipped" line, the closing line CI reads.
  */
 const paths = process.argv.slice(2);
