@@ -47,19 +47,23 @@ export async function login(services: Services, body: unknown): Promise<TokenPai
   }
   const check = await verifyPassword(record.account?.passwordHash ?? DUMMY_PASSWORD_HASH, password);
   if (!record.account || !check.matches) {
+    const restart = now - record.lastFailedAt > config.loginFailureWindow;
+    const lockFor = (failures: number) =>
+      Math.min(config.loginLockoutBase * 2 ** (failures - config.loginMaxFailures), config.loginLockoutMax);
+    // The count this failure makes, as far as the record read says: exact while this attempt holds the claim,
+    // and then the lock goes in the same write that releases the claim, so no attempt slips in between.
+    const expected = restart ? 1 : record.failedCount + 1;
     const failures = await users.recordFailure({
       username,
       now,
-      restart: now - record.lastFailedAt > config.loginFailureWindow,
+      restart,
       forgetAt: now + config.loginFailureWindow + config.loginLockoutMax,
       registered: record.account !== undefined,
+      lockUntil: expected >= config.loginMaxFailures ? now + lockFor(expected) : undefined,
     });
-    if (failures >= config.loginMaxFailures) {
-      const lockFor = Math.min(
-        config.loginLockoutBase * 2 ** (failures - config.loginMaxFailures),
-        config.loginLockoutMax,
-      );
-      await users.lock(username, now + lockFor);
+    if (failures >= config.loginMaxFailures && failures !== expected) {
+      // Unclaimed attempts on a clean account raced this one: lock by the count they reached together.
+      await users.lock(username, now + lockFor(failures));
     }
     throw new ApiError('invalid_credentials');
   }

@@ -120,7 +120,8 @@ export class UserStore {
   /**
    * Counts one failed login atomically (racing attempts all count) and returns the new count. `restart`
    * starts the count again from one (the previous failures are older than the window). For a name with no
-   * account the item gets a TTL of `forgetAt`, so that guessed names do not accumulate forever.
+   * account the item gets a TTL of `forgetAt`, so that guessed names do not accumulate forever. `lockUntil`
+   * locks the name in the same write that releases the claim on the check, so no attempt slips in between.
    */
   async recordFailure(input: {
     username: string;
@@ -128,13 +129,15 @@ export class UserStore {
     restart: boolean;
     forgetAt: number;
     registered: boolean;
+    lockUntil?: number | undefined;
   }): Promise<number> {
+    const lock = input.lockUntil !== undefined;
     const send = (withTtl: boolean) =>
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: userKey(input.username),
-          UpdateExpression: `SET failedCount = ${input.restart ? ':one' : 'if_not_exists(failedCount, :zero) + :one'}, lastFailedAt = :now${withTtl ? ', #ttl = :forget' : ''} REMOVE checkingUntil`,
+          UpdateExpression: `SET failedCount = ${input.restart ? ':one' : 'if_not_exists(failedCount, :zero) + :one'}, lastFailedAt = :now${withTtl ? ', #ttl = :forget' : ''}${lock ? ', lockedUntil = :until' : ''} REMOVE checkingUntil`,
           // A TTL must never land on an account registered between our read and this write.
           ...(withTtl && { ConditionExpression: 'attribute_not_exists(passwordHash)' }),
           ExpressionAttributeNames: withTtl ? { '#ttl': tableSchema.ttlAttribute } : undefined,
@@ -143,6 +146,7 @@ export class UserStore {
             ':now': input.now,
             ...(!input.restart && { ':zero': 0 }),
             ...(withTtl && { ':forget': input.forgetAt }),
+            ...(lock && { ':until': input.lockUntil }),
           },
           ReturnValues: 'UPDATED_NEW',
         }),
