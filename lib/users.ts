@@ -39,8 +39,26 @@ export class UserStore {
     this.tableName = tableName;
   }
 
-  /** Creates an account; returns `false` when the username is already registered. */
+  /**
+   * Creates an account; returns `false` when the username is already registered by someone else. When the SDK
+   * retried a write whose answer was lost, the retry fails its condition on our own account: that is success.
+   */
   async createUser(input: {
+    userId: string;
+    username: string;
+    passwordHash: string;
+    now: number;
+  }): Promise<boolean> {
+    if (await this.#putAccount(input)) return true;
+    const { Item } = await storeCall(() =>
+      this.db.send(
+        new GetCommand({ TableName: this.tableName, Key: userKey(input.username), ConsistentRead: true }),
+      ),
+    );
+    return Item?.userId === input.userId;
+  }
+
+  #putAccount(input: {
     userId: string;
     username: string;
     passwordHash: string;

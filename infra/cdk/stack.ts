@@ -46,11 +46,12 @@ interface FunctionProfile {
  * DynamoDB calls. Timeouts cover the SDK's bounded retries (3 attempts, 1 s connect, 2 s request) and no more.
  */
 const profiles: Record<FunctionName, FunctionProfile> = {
-  // UserStore.createUser: one conditional UpdateItem. It never reads the key ring.
+  // UserStore.createUser: one conditional UpdateItem, and a GetItem only when its condition fails (to tell a
+  // taken name from its own retried write). It never reads the key ring.
   register: {
     memorySize: 1024,
     timeoutSeconds: 10,
-    tableActions: ['dynamodb:UpdateItem'],
+    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
     itemKinds: ['user'],
     queriesUserIndex: false,
     readsSigningKey: false,

@@ -215,6 +215,25 @@ describe('the SDK retries (maxAttempts 3) beneath the service', () => {
     );
   });
 
+  it('turn a registration whose answer was lost into a 201, while a name taken by someone else stays a 409', async () => {
+    userCount += 1;
+    const username = `lost-register-${userCount}`;
+    const attemptFaults = injectAttemptFaults(defaultServices().db);
+    let response: Awaited<ReturnType<TestService['post']>>;
+    try {
+      attemptFaults.loseAttemptAnswers('UpdateItem', 1);
+      response = await service.post('/auth/register', { username, password: DEFAULT_PASSWORD });
+      expect(attemptFaults.attempts).toBe(2);
+    } finally {
+      attemptFaults.remove();
+    }
+    expect(response.status).toBe(201);
+    expect((await service.storedItem(`user#${username}`))?.userId).toBe(response.json.userId);
+    const again = await service.post('/auth/register', { username, password: 'another fine passphrase' });
+    expect(again.status).toBe(409);
+    expect((await service.login(username)).status).toBe(200);
+  });
+
   it('give up after three attempts of a persisting 500: the refresh is a 503 and rotates nothing', async () => {
     const { tokens, userId } = await signedUp();
     const attemptFaults = injectAttemptFaults(defaultServices().db);
