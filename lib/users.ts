@@ -50,12 +50,7 @@ export class UserStore {
     now: number;
   }): Promise<boolean> {
     if (await this.#putAccount(input)) return true;
-    const { Item } = await storeCall(() =>
-      this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: userKey(input.username), ConsistentRead: true }),
-      ),
-    );
-    return Item?.userId === input.userId;
+    return (await this.#readItem(input.username))?.userId === input.userId;
   }
 
   #putAccount(input: {
@@ -88,12 +83,17 @@ export class UserStore {
 
   /** Reads what is stored under a username (strongly consistent, so lockouts are seen at once). */
   async getUser(username: string): Promise<UserRecord> {
+    return toUserRecord(await this.#readItem(username));
+  }
+
+  /** The raw item under a username, read strongly consistently (a lock or a claim is seen at once). */
+  async #readItem(username: string): Promise<Record<string, unknown> | undefined> {
     const { Item } = await storeCall(() =>
       this.db.send(
         new GetCommand({ TableName: this.tableName, Key: userKey(username), ConsistentRead: true }),
       ),
     );
-    return toUserRecord(Item);
+    return Item;
   }
 
   /**
@@ -107,9 +107,8 @@ export class UserStore {
     now: number,
     leaseUntil: number,
   ): Promise<{ claimed: true; record: UserRecord } | { claimed: false; retryAfter: number }> {
-    let attributes: Record<string, unknown> | undefined;
-    const claimed = await conditional(async () => {
-      ({ Attributes: attributes } = await this.db.send(
+    const claimed = await conditionalResult(() =>
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: userKey(username),
@@ -119,16 +118,12 @@ export class UserStore {
           ExpressionAttributeValues: { ':lease': leaseUntil, ':now': now },
           ReturnValues: 'ALL_NEW',
         }),
-      ));
-    });
-    if (claimed) return { claimed: true, record: toUserRecord(attributes) };
-    const { Item } = await storeCall(() =>
-      this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: userKey(username), ConsistentRead: true }),
       ),
     );
-    const lockedUntil = typeof Item?.lockedUntil === 'number' ? Item.lockedUntil : 0;
-    const checkingUntil = typeof Item?.checkingUntil === 'number' ? Item.checkingUntil : 0;
+    if (claimed) return { claimed: true, record: toUserRecord(claimed.Attributes) };
+    const item = await this.#readItem(username);
+    const { lockedUntil } = toUserRecord(item);
+    const checkingUntil = typeof item?.checkingUntil === 'number' ? item.checkingUntil : 0;
     return {
       claimed: false,
       retryAfter: Math.max(1, (lockedUntil > now ? lockedUntil : checkingUntil) - now),
