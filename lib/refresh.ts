@@ -45,13 +45,14 @@ export async function refresh(
   const usable = !expired || accessTokenExtends(services, ring, input.accessToken, claims, now);
   const session = { userId: claims.sub, sid: claims.sid, authTime: claims.auth_time };
 
-  let next: { token: string; expiresIn: number } | undefined;
+  let next: { token: string; expiresIn: number; hash: string } | undefined;
   if (usable && sessionEnd(config, claims.auth_time) > now) {
-    next = mintToken(config, ring, 'refresh', session, now);
+    const minted = mintToken(config, ring, 'refresh', session, now);
+    next = { ...minted, hash: hashRefreshToken(minted.token) };
     const rotated = await sessions.rotateRefreshToken({
       sid: claims.sid,
       presentedHash,
-      newHash: hashRefreshToken(next.token),
+      newHash: next.hash,
       now,
       notBefore,
     });
@@ -63,23 +64,18 @@ export async function refresh(
 
   // Failure path: read the session and answer with the first check that fails.
   const stored = await sessions.getSession(claims.sid);
-  if (next && stored && !stored.revoked && sameHash(stored.refreshHash, hashRefreshToken(next.token))) {
+  if (next && stored && !stored.revoked && sameHash(stored.refreshHash, next.hash)) {
     // Our own write landed but its answer was lost (the SDK retried it and the retry's condition failed):
     // this request did rotate the session, so it gets the pair it stored rather than a 409.
     observe('rotated', claims);
     return completePair(config, ring, session, next, now);
   }
-  if (!stored && sessionEnd(config, claims.auth_time) <= now) {
-    // Past its end the session's item may already be swept by the TTL; the answer must not depend on that.
-    throw new ApiError('token_expired', {
-      message: 'The session has reached its maximum age; log in again.',
-    });
-  }
+  const sessionTooOld = () =>
+    new ApiError('token_expired', { message: 'The session has reached its maximum age; log in again.' });
+  // Past its end the session's item may already be swept by the TTL; the answer must not depend on that.
+  if (!stored && sessionEnd(config, claims.auth_time) <= now) throw sessionTooOld();
   if (!stored || stored.revoked || stored.userId !== claims.sub) throw new ApiError('session_revoked');
-  if (stored.authTime <= notBefore)
-    throw new ApiError('token_expired', {
-      message: 'The session has reached its maximum age; log in again.',
-    });
+  if (stored.authTime <= notBefore) throw sessionTooOld();
   if (!sameHash(stored.refreshHash, presentedHash)) {
     if (
       sameHash(stored.previousRefreshHash, presentedHash) &&
