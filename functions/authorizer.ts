@@ -7,7 +7,7 @@ import type {
   APIGatewayTokenAuthorizerEvent,
 } from 'aws-lambda';
 import { authorize, type Principal } from '../lib/authorize.ts';
-import { bearerToken } from '../lib/input.ts';
+import { bearerToken, headerValue } from '../lib/input.ts';
 import { describeError, logEvent } from '../lib/log.ts';
 import { countMetric, metricNames, observability } from '../lib/observability.ts';
 import { defaultServices } from '../lib/services.ts';
@@ -23,18 +23,9 @@ type PrincipalContext = { userId: string; username: string; sessionId: string };
 const isHttpApiEvent = (event: AuthorizerEvent): event is APIGatewayRequestAuthorizerEventV2 =>
   (event as { version?: string }).version === '2.0';
 
-function headerOf(
-  headers: Record<string, string | undefined> | null | undefined,
-  name: string,
-): string | undefined {
-  if (!headers) return undefined;
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
-  return undefined;
-}
-
 function tokenOf(event: AuthorizerEvent): string | undefined {
   if (event.type === 'TOKEN') return bearerToken(event.authorizationToken);
-  return bearerToken(headerOf(event.headers, 'authorization'));
+  return bearerToken(headerValue(event.headers, 'authorization'));
 }
 
 /**

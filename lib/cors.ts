@@ -43,14 +43,6 @@ export function parseCorsOrigins(value: string | undefined): CorsPolicy {
 export const corsPolicyFromEnv = (env: Record<string, string | undefined> = process.env): CorsPolicy =>
   parseCorsOrigins(env.CORS_ORIGINS);
 
-/** The request's `Origin` header, whatever the case of its name. */
-export function originOf(headers: Record<string, string | string[] | undefined> | null | undefined) {
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (name.toLowerCase() === 'origin') return Array.isArray(value) ? value[0] : value;
-  }
-  return undefined;
-}
-
 /**
  * Headers for an actual (non-preflight) response, success or error: the allowed origin echoed back, or none
  * at all for an origin not on the list. `Vary: Origin` whenever the answer depends on the origin, so that a

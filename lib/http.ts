@@ -4,8 +4,9 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { corsHeaders, corsPolicyFromEnv, originOf } from './cors.ts';
+import { corsHeaders, corsPolicyFromEnv } from './cors.ts';
 import { ApiError } from './errors.ts';
+import { headerValue } from './input.ts';
 import { describeError, logEvent } from './log.ts';
 import { countErrorMetric, observability } from './observability.ts';
 
@@ -112,7 +113,9 @@ export function httpFunction(operation: (event: HttpEvent) => Promise<HttpResult
       )
       .use(responseHeaders(() => NO_STORE))
       // CORS headers for an allow-listed origin, errors included (see `cors.ts`).
-      .use(responseHeaders((request) => corsHeaders(corsPolicy, originOf(request.event.headers))))
+      .use(
+        responseHeaders((request) => corsHeaders(corsPolicy, headerValue(request.event.headers, 'origin'))),
+      )
       .use(httpErrorHandler({ logger: false }))
       .use(httpHeaderNormalizer())
       .use(bodyLimit())

@@ -35,3 +35,15 @@ export function bearerToken(authorization: string | undefined): string | undefin
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
   return match?.[1] ?? '';
 }
+
+/** A header's value whatever the case of its name (API Gateway passes names as the client sent them). */
+export function headerValue(
+  headers: Record<string, string | string[] | undefined> | null | undefined,
+  name: string,
+): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers ?? {})) {
+    if (key.toLowerCase() === wanted) return Array.isArray(value) ? value[0] : value;
+  }
+  return undefined;
+}
