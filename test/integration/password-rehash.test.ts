@@ -1,6 +1,6 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localDynamoClient } from '../../infra/local/dynamo.ts';
 import { defaults } from '../../lib/config.ts';
 import { CURRENT_ARGON2_PARAMS, hashPassword } from '../../lib/passwords.ts';
 import { DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
@@ -13,13 +13,7 @@ let service: TestService;
 let db: DynamoDBDocumentClient;
 beforeAll(async () => {
   service = await startTestService();
-  db = DynamoDBDocumentClient.from(
-    new DynamoDBClient({
-      endpoint: service.server.dynamoDbEndpoint,
-      region: 'local',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    }),
-  );
+  db = DynamoDBDocumentClient.from(localDynamoClient(service.server.dynamoDbEndpoint));
 });
 afterAll(async () => {
   db.destroy();

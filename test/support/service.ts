@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { localDynamoClient } from '../../infra/local/dynamo.ts';
 import { type LocalServer, startLocalServer } from '../../infra/local/server.ts';
 import { defaults } from '../../lib/config.ts';
 
@@ -61,13 +61,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     dynamoDbEndpoint,
     env: dynamoDbEndpoint ? { TABLE_NAME: `auth-test-${randomUUID()}`, ...env } : env,
   });
-  const db = DynamoDBDocumentClient.from(
-    new DynamoDBClient({
-      endpoint: server.dynamoDbEndpoint,
-      region: 'local',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    }),
-  );
+  const db = DynamoDBDocumentClient.from(localDynamoClient(server.dynamoDbEndpoint));
   const request: TestService['request'] = async (method, path, init = {}) => {
     const headers: Record<string, string> = { ...init.headers };
     let body: string | undefined = init.rawBody;

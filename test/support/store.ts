@@ -1,5 +1,5 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { localDynamoClient } from '../../infra/local/dynamo.ts';
 import { defaults } from '../../lib/config.ts';
 import { tableSchema } from '../../lib/db.ts';
 
@@ -18,13 +18,7 @@ export function storeReader(
   endpoint: string,
   tableName = process.env.TABLE_NAME ?? defaults.TABLE_NAME,
 ): StoreReader {
-  const db = DynamoDBDocumentClient.from(
-    new DynamoDBClient({
-      endpoint,
-      region: 'local',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    }),
-  );
+  const db = DynamoDBDocumentClient.from(localDynamoClient(endpoint));
   return {
     async sessionsOf(userId) {
       const items: Record<string, any>[] = [];
