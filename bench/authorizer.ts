@@ -3,8 +3,8 @@ import { lambdaContext } from '../infra/local/events.ts';
 import type { LocalServer } from '../infra/local/server.ts';
 import { nowSeconds } from '../lib/config.ts';
 import { defaultServices } from '../lib/services.ts';
-import { audienceOf } from '../lib/token-pair.ts';
-import { verifyToken } from '../lib/tokens.ts';
+import { verifyToken } from '../lib/tokens/jwt.ts';
+import { audienceOf } from '../lib/tokens/pair.ts';
 import { compare, fmtNs, fmtRatio, nsPerAsyncCall, type Row } from './measure.ts';
 
 /**

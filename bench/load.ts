@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { type LocalServer, startLocalServer } from '../infra/local/server.ts';
 import { defaultServices } from '../lib/services.ts';
-import { hashRefreshToken } from '../lib/tokens.ts';
+import { hashRefreshToken } from '../lib/tokens/jwt.ts';
 import { storeReader } from '../test/support/store.ts';
 
 export interface LoadOptions {

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { CURRENT_ARGON2_PARAMS, hashPassword, verifyPassword } from '../lib/passwords.ts';
+import { CURRENT_ARGON2_PARAMS, hashPassword, verifyPassword } from '../lib/passwords/argon2.ts';
 import { fmtMs, median, type Row } from './measure.ts';
 
 /** OWASP's minimum for argon2id (Password Storage Cheat Sheet): m=19 MiB, t=2, p=1. */
@@ -12,7 +12,7 @@ const OWASP_MIN = { memory: 19456, passes: 2 };
  * the parent's peak.
  */
 function peakMemoryOfOneHash(): number {
-  const passwords = resolve(import.meta.dirname, '../lib/passwords.ts');
+  const passwords = resolve(import.meta.dirname, '../lib/passwords/argon2.ts');
   const script = `
     const { readFileSync } = await import('node:fs');
     const peak = () => Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);

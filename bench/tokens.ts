@@ -1,6 +1,6 @@
 import { createHmac, type KeyObject, randomUUID, timingSafeEqual } from 'node:crypto';
-import { parseKeyRing } from '../lib/keyring.ts';
-import { signToken, verifyToken } from '../lib/tokens.ts';
+import { signToken, verifyToken } from '../lib/tokens/jwt.ts';
+import { parseKeyRing } from '../lib/tokens/keyring.ts';
 import { compare, fmtNs, fmtRatio, nsPerCall, type Row } from './measure.ts';
 
 /**

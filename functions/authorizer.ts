@@ -6,10 +6,10 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
   APIGatewayTokenAuthorizerEvent,
 } from 'aws-lambda';
-import { authorize, type Principal } from '../lib/authorize.ts';
-import { bearerToken, headerValue } from '../lib/input.ts';
-import { describeError, logEvent } from '../lib/log.ts';
-import { countMetric, metricNames, observability } from '../lib/observability.ts';
+import { bearerToken, headerValue } from '../lib/http/input.ts';
+import { describeError, logEvent } from '../lib/observability/log.ts';
+import { countMetric, metricNames, observability } from '../lib/observability/metrics.ts';
+import { authorize, type Principal } from '../lib/operations/authorize.ts';
 import { defaultServices } from '../lib/services.ts';
 
 const services = defaultServices();

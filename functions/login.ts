@@ -1,6 +1,6 @@
-import { httpFunction } from '../lib/http.ts';
-import { login } from '../lib/login.ts';
-import { countMetric, metricNames } from '../lib/observability.ts';
+import { httpFunction } from '../lib/http/function.ts';
+import { countMetric, metricNames } from '../lib/observability/metrics.ts';
+import { login } from '../lib/operations/login.ts';
 import { defaultServices } from '../lib/services.ts';
 
 const services = defaultServices();

@@ -1,6 +1,6 @@
-import { authorizationHeader, httpFunction } from '../lib/http.ts';
-import { bearerToken } from '../lib/input.ts';
-import { logoutAll } from '../lib/logout-all.ts';
+import { authorizationHeader, httpFunction } from '../lib/http/function.ts';
+import { bearerToken } from '../lib/http/input.ts';
+import { logoutAll } from '../lib/operations/logout-all.ts';
 import { defaultServices } from '../lib/services.ts';
 
 const services = defaultServices();

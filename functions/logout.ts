@@ -1,6 +1,6 @@
-import { authorizationHeader, httpFunction } from '../lib/http.ts';
-import { bearerToken, bodyObject, optionalString } from '../lib/input.ts';
-import { logout } from '../lib/logout.ts';
+import { authorizationHeader, httpFunction } from '../lib/http/function.ts';
+import { bearerToken, bodyObject, optionalString } from '../lib/http/input.ts';
+import { logout } from '../lib/operations/logout.ts';
 import { defaultServices } from '../lib/services.ts';
 
 const services = defaultServices();

@@ -1,5 +1,5 @@
 import { ApiError } from '../lib/errors.ts';
-import { httpFunction } from '../lib/http.ts';
+import { httpFunction } from '../lib/http/function.ts';
 
 /**
  * `GET /me`: the example protected route. It trusts only what the authorizer put in the request context

@@ -1,8 +1,8 @@
-import { authorizationHeader, httpFunction } from '../lib/http.ts';
-import { bearerToken, bodyObject, optionalString, requiredString } from '../lib/input.ts';
-import { logEvent } from '../lib/log.ts';
-import { countMetric, metricNames } from '../lib/observability.ts';
-import { type RefreshOutcome, refresh } from '../lib/refresh.ts';
+import { authorizationHeader, httpFunction } from '../lib/http/function.ts';
+import { bearerToken, bodyObject, optionalString, requiredString } from '../lib/http/input.ts';
+import { logEvent } from '../lib/observability/log.ts';
+import { countMetric, metricNames } from '../lib/observability/metrics.ts';
+import { type RefreshOutcome, refresh } from '../lib/operations/refresh.ts';
 import { defaultServices } from '../lib/services.ts';
 
 const services = defaultServices();

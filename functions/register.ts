@@ -1,5 +1,5 @@
-import { httpFunction } from '../lib/http.ts';
-import { register } from '../lib/register.ts';
+import { httpFunction } from '../lib/http/function.ts';
+import { register } from '../lib/operations/register.ts';
 import { defaultServices } from '../lib/services.ts';
 
 const services = defaultServices();

@@ -1,10 +1,10 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Config, loadConfig } from './config.ts';
-import { createDocumentClient, createDynamoDbClient } from './db.ts';
-import { createSsmKeyRingSource, type KeyRingSource } from './key-source.ts';
-import { SessionStore } from './sessions.ts';
-import { UserStore } from './users.ts';
+import { createDocumentClient, createDynamoDbClient } from './store/dynamodb.ts';
+import { SessionStore } from './store/sessions.ts';
+import { UserStore } from './store/users.ts';
+import { createSsmKeyRingSource, type KeyRingSource } from './tokens/key-source.ts';
 
 /** Everything an operation needs, built once per cold start and shared by every invocation. */
 export interface Services {

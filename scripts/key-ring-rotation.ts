@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { parseKeyRing, SINGLE_KEY_KID } from '../lib/keyring.ts';
+import { parseKeyRing, SINGLE_KEY_KID } from '../lib/tokens/keyring.ts';
 
 /**
  * The signing-key ring as stored in SSM (API.md): `{"current": "<kid>", "keys": {"<kid>": "<key>", ...}}`.

@@ -11,9 +11,9 @@ import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-n
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { tableSchema } from '../../lib/db.ts';
 import { errorCatalogue } from '../../lib/errors.ts';
-import { METRICS_NAMESPACE, metricNames, SERVICE_NAME } from '../../lib/observability.ts';
+import { METRICS_NAMESPACE, metricNames, SERVICE_NAME } from '../../lib/observability/names.ts';
+import { tableSchema } from '../../lib/store/schema.ts';
 import { bundlingOptions } from '../bundling.ts';
 import { type FunctionName, functionNames, routes } from '../routes.ts';
 import type { StackSettings } from './settings.ts';

@@ -6,7 +6,7 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { tableSchema } from '../../lib/db.ts';
+import { tableSchema } from '../../lib/store/schema.ts';
 
 /** An in-process DynamoDB-compatible server (dynalite, in memory) on loopback. */
 export interface LocalDynamo {

@@ -1,4 +1,4 @@
-import { KeyRingError } from '../../lib/keyring.ts';
+import { KeyRingError } from '../../lib/tokens/keyring.ts';
 import { startLocalServer } from './server.ts';
 
 /** `npm start`: the whole service on 127.0.0.1, with its embedded DynamoDB-compatible store. */

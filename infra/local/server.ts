@@ -8,9 +8,9 @@ import type {
   Context,
 } from 'aws-lambda';
 import { defaults } from '../../lib/config.ts';
-import { type CorsPolicy, corsHeaders, corsPolicyFromEnv, preflightHeaders } from '../../lib/cors.ts';
 import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
-import { parseKeyRing } from '../../lib/keyring.ts';
+import { type CorsPolicy, corsHeaders, corsPolicyFromEnv, preflightHeaders } from '../../lib/http/cors.ts';
+import { parseKeyRing } from '../../lib/tokens/keyring.ts';
 import { type FunctionName, type Route, routes } from '../routes.ts';
 import { serveDemoPage } from './demo-page.ts';
 import { createTable, type LocalDynamo, startLocalDynamo } from './dynamo.ts';
@@ -163,7 +163,7 @@ async function serve(
   const matching = routes.filter((route) => route.path === url.pathname);
   if (matching.length === 0 && (await serveDemoPage(req, res, url.pathname))) return;
   // What API Gateway does for the routes' CORS: answer preflights itself and put the headers on its own
-  // errors (404/405, the authorizer's 401/403). The functions' answers carry their own (lib/http.ts).
+  // errors (404/405, the authorizer's 401/403). The functions' answers carry their own (lib/http/function.ts).
   const ownCors = corsHeaders(corsPolicy, req.headers.origin);
   for (const [name, value] of Object.entries(ownCors)) res.setHeader(name, value);
   if (matching.length > 0 && req.method === 'OPTIONS' && corsPolicy.allowedOrigins.size > 0) {

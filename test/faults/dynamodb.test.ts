@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defaultServices } from '../../lib/services.ts';
-import { hashRefreshToken } from '../../lib/tokens.ts';
+import { hashRefreshToken } from '../../lib/tokens/jwt.ts';
 import {
   type DynamoFault,
   type FaultInjector,

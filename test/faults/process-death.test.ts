@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTable, type LocalDynamo, startLocalDynamo } from '../../infra/local/dynamo.ts';
 import { defaults } from '../../lib/config.ts';
-import { hashRefreshToken } from '../../lib/tokens.ts';
+import { hashRefreshToken } from '../../lib/tokens/jwt.ts';
 import { claimsOf, DEFAULT_PASSWORD, TEST_SECRET } from '../support/service.ts';
 import { type StoreReader, storeReader } from '../support/store.ts';
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lambdaContext, proxyEvent } from '../../infra/local/events.ts';
-import { corsHeaders, parseCorsOrigins } from '../../lib/cors.ts';
 import { ApiError } from '../../lib/errors.ts';
-import { httpFunction } from '../../lib/http.ts';
+import { corsHeaders, parseCorsOrigins } from '../../lib/http/cors.ts';
+import { httpFunction } from '../../lib/http/function.ts';
 import { startTestService, type TestService } from '../support/service.ts';
 
 const ALLOWED = 'https://app.example.com';
@@ -105,7 +105,7 @@ describe('CORS on the local server', () => {
   });
 });
 
-describe('CORS in the Lambda functions themselves (lib/http.ts)', () => {
+describe('CORS in the Lambda functions themselves (lib/http/function.ts)', () => {
   const event = (origin: string) =>
     proxyEvent({ method: 'POST', path: '/auth/logout', headers: { Origin: origin }, body: '{}' });
 

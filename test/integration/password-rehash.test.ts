@@ -2,7 +2,7 @@ import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localDynamoClient } from '../../infra/local/dynamo.ts';
 import { defaults } from '../../lib/config.ts';
-import { CURRENT_ARGON2_PARAMS, hashPassword } from '../../lib/passwords.ts';
+import { CURRENT_ARGON2_PARAMS, hashPassword } from '../../lib/passwords/argon2.ts';
 import { DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 
 /** Parameters weaker than today's, as an older release might have stored them. */

@@ -1,7 +1,7 @@
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { localDynamoClient } from '../../infra/local/dynamo.ts';
 import { defaults } from '../../lib/config.ts';
-import { tableSchema } from '../../lib/db.ts';
+import { tableSchema } from '../../lib/store/schema.ts';
 
 /** Direct, read-only access to the service's table, for assertions about what is (and is not) stored. */
 export interface StoreReader {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyRingError, parseKeyRing, SINGLE_KEY_KID } from '../../lib/keyring.ts';
+import { KeyRingError, parseKeyRing, SINGLE_KEY_KID } from '../../lib/tokens/keyring.ts';
 
 const LONG = 'k'.repeat(32);
 

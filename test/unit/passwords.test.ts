@@ -5,7 +5,7 @@ import {
   hashPassword,
   passwordWeakness,
   verifyPassword,
-} from '../../lib/passwords.ts';
+} from '../../lib/passwords/argon2.ts';
 
 describe('password hashing', () => {
   it('stores a self-describing argon2id PHC string at the current parameters', async () => {

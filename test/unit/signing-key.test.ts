@@ -1,7 +1,7 @@
 import { GetParameterCommand, ParameterNotFound, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseKeyRing } from '../../lib/keyring.ts';
+import { parseKeyRing } from '../../lib/tokens/keyring.ts';
 import {
   initialKeyRing,
   kidCreatedAt,

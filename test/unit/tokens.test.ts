@@ -1,13 +1,13 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseKeyRing } from '../../lib/keyring.ts';
 import {
   hashRefreshToken,
   InvalidTokenError,
   MAX_TOKEN_LENGTH,
   signToken,
   verifyToken,
-} from '../../lib/tokens.ts';
+} from '../../lib/tokens/jwt.ts';
+import { parseKeyRing } from '../../lib/tokens/keyring.ts';
 
 const KEY_A = 'key-a-0123456789abcdefghijklmnopqrstuvwxyz';
 const KEY_B = 'key-b-0123456789abcdefghijklmnopqrstuvwxyz';

@@ -1,6 +1,6 @@
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { serviceUnavailable } from './errors.ts';
+import { serviceUnavailable } from '../errors.ts';
 import { type KeyRing, parseKeyRing } from './keyring.ts';
 
 /** Where the functions get the signing keys from: a cached read of one SSM SecureString. */

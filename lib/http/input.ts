@@ -1,4 +1,4 @@
-import { ApiError } from './errors.ts';
+import { ApiError } from '../errors.ts';
 
 /** A parsed JSON body: only a plain object is a valid request body for this API. */
 export type JsonBody = Record<string, unknown>;

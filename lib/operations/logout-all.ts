@@ -1,8 +1,8 @@
-import { nowSeconds } from './config.ts';
-import { ApiError } from './errors.ts';
-import type { Services } from './services.ts';
-import { audienceOf } from './token-pair.ts';
-import { type TokenClaims, verifyToken } from './tokens.ts';
+import { nowSeconds } from '../config.ts';
+import { ApiError } from '../errors.ts';
+import type { Services } from '../services.ts';
+import { type TokenClaims, verifyToken } from '../tokens/jwt.ts';
+import { audienceOf } from '../tokens/pair.ts';
 
 /** How many revocations logout-all sends at once. */
 const REVOKE_CONCURRENCY = 10;

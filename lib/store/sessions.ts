@@ -5,7 +5,8 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { conditional, storeCall, tableSchema } from './db.ts';
+import { conditional, storeCall } from './dynamodb.ts';
+import { tableSchema } from './schema.ts';
 
 /** One login: the hash of its current refresh token, and what decides whether it may still be used. */
 export interface Session {

@@ -1,10 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
-import { nowSeconds } from './config.ts';
-import { ApiError } from './errors.ts';
-import type { KeyRing } from './keyring.ts';
-import type { Services } from './services.ts';
-import { audienceOf, completePair, mintToken, sessionEnd, type TokenPair } from './token-pair.ts';
-import { hashRefreshToken, type TokenClaims, verifyToken } from './tokens.ts';
+import { nowSeconds } from '../config.ts';
+import { ApiError } from '../errors.ts';
+import type { Services } from '../services.ts';
+import { hashRefreshToken, type TokenClaims, verifyToken } from '../tokens/jwt.ts';
+import type { KeyRing } from '../tokens/keyring.ts';
+import { audienceOf, completePair, mintToken, sessionEnd, type TokenPair } from '../tokens/pair.ts';
 
 export interface RefreshInput {
   refreshToken: string;

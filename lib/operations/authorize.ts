@@ -1,7 +1,7 @@
-import { nowSeconds } from './config.ts';
-import type { Services } from './services.ts';
-import { audienceOf } from './token-pair.ts';
-import { verifyToken } from './tokens.ts';
+import { nowSeconds } from '../config.ts';
+import type { Services } from '../services.ts';
+import { verifyToken } from '../tokens/jwt.ts';
+import { audienceOf } from '../tokens/pair.ts';
 
 /** Who an authorized request comes from: what the authorizer hands to the protected route. */
 export interface Principal {

@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { conditional, storeCall, tableSchema } from './db.ts';
+import { conditional, storeCall } from './dynamodb.ts';
+import { tableSchema } from './schema.ts';
 
 /**
  * What is stored under one (normalised) username: the account, if registered, and its failed-login counters.

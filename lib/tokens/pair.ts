@@ -1,6 +1,6 @@
-import type { Config } from './config.ts';
+import type { Config } from '../config.ts';
+import { signToken, type TokenAudience, type TokenKind } from './jwt.ts';
 import type { KeyRing } from './keyring.ts';
-import { signToken, type TokenAudience, type TokenKind } from './tokens.ts';
 
 /** The body of a successful login or refresh (API.md). */
 export interface TokenPair {

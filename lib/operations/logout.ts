@@ -1,8 +1,8 @@
-import { nowSeconds } from './config.ts';
-import { ApiError } from './errors.ts';
-import type { Services } from './services.ts';
-import { audienceOf } from './token-pair.ts';
-import { type TokenKind, verifyToken } from './tokens.ts';
+import { nowSeconds } from '../config.ts';
+import { ApiError } from '../errors.ts';
+import type { Services } from '../services.ts';
+import { type TokenKind, verifyToken } from '../tokens/jwt.ts';
+import { audienceOf } from '../tokens/pair.ts';
 
 /**
  * Logs out the session(s) of the tokens presented (an access token, a refresh token, or both): afterwards the

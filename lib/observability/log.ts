@@ -1,4 +1,4 @@
-import { logger } from './observability.ts';
+import { logger } from './metrics.ts';
 
 /**
  * Writes one structured JSON log line through the Powertools logger. Only what is passed explicitly is logged:

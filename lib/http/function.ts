@@ -4,11 +4,11 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { ApiError } from '../errors.ts';
+import { describeError, logEvent } from '../observability/log.ts';
+import { countErrorMetric, observability } from '../observability/metrics.ts';
 import { corsHeaders, corsPolicyFromEnv } from './cors.ts';
-import { ApiError } from './errors.ts';
 import { headerValue } from './input.ts';
-import { describeError, logEvent } from './log.ts';
-import { countErrorMetric, observability } from './observability.ts';
 
 /** Request bodies over this many bytes are refused with `413 payload_too_large` before they are parsed. */
 export const MAX_BODY_BYTES = 64 * 1024;

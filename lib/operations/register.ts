@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { nowSeconds } from './config.ts';
-import { ApiError } from './errors.ts';
-import { bodyObject, requiredString } from './input.ts';
-import { hashPassword, MAX_PASSWORD_LENGTH, passwordWeakness } from './passwords.ts';
-import type { Services } from './services.ts';
-import { normaliseUsername } from './users.ts';
+import { nowSeconds } from '../config.ts';
+import { ApiError } from '../errors.ts';
+import { bodyObject, requiredString } from '../http/input.ts';
+import { hashPassword, MAX_PASSWORD_LENGTH, passwordWeakness } from '../passwords/argon2.ts';
+import type { Services } from '../services.ts';
+import { normaliseUsername } from '../store/users.ts';
 
 /** Registers an account: `{userId, username}` with the stored (normalised) username. */
 export async function register(

@@ -1,15 +1,6 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { serviceUnavailable } from './errors.ts';
-
-/** The table's key and index names: shared by the stores, the local server and the AWS stack. */
-export const tableSchema = {
-  partitionKey: 'pk',
-  ttlAttribute: 'ttl',
-  userIndex: { name: 'byUserId', partitionKey: 'userId' },
-  /** Every item's partition key starts with its kind; the stack's IAM conditions name these prefixes. */
-  keyPrefix: { user: 'user#', session: 'session#' },
-} as const;
+import { serviceUnavailable } from '../errors.ts';
 
 /** The document client over `client`; `undefined` attributes are dropped rather than refused. */
 export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {

@@ -2,26 +2,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareObj } from '@middy/core';
-import type { ErrorCode } from './errors.ts';
+import type { ErrorCode } from '../errors.ts';
+import { METRICS_NAMESPACE, type MetricName, metricNames, SERVICE_NAME } from './names.ts';
 
-/** The service name on every log line and the `service` dimension of every metric. */
-export const SERVICE_NAME = 'auth-service';
-/** The CloudWatch namespace of the service's metrics (the stack's alarms read from it). */
-export const METRICS_NAMESPACE = 'AuthService';
-
-/**
- * The metrics the service emits (EMF, one `Count` each). The stack alarms on `RefreshTokenReuse`; the names are
- * shared with it so that the two cannot drift.
- */
-export const metricNames = {
-  login: 'Logins',
-  failedLogin: 'FailedLogins',
-  refresh: 'Refreshes',
-  reuseDetected: 'RefreshTokenReuse',
-  throttled: 'Throttles',
-  authorizerDenial: 'AuthorizerDenials',
-} as const;
-export type MetricName = (typeof metricNames)[keyof typeof metricNames];
+export { METRICS_NAMESPACE, type MetricName, metricNames, SERVICE_NAME } from './names.ts';
 
 /**
  * The process's structured JSON logger (Powertools). Only what is passed to it explicitly is logged: never an

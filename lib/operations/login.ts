@@ -1,12 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { nowSeconds } from './config.ts';
-import { ApiError } from './errors.ts';
-import { bodyObject, requiredString } from './input.ts';
-import { DUMMY_PASSWORD_HASH, hashPassword, MAX_PASSWORD_LENGTH, verifyPassword } from './passwords.ts';
-import type { Services } from './services.ts';
-import { completePair, mintToken, sessionEnd, type TokenPair } from './token-pair.ts';
-import { hashRefreshToken } from './tokens.ts';
-import { normaliseUsername } from './users.ts';
+import { nowSeconds } from '../config.ts';
+import { ApiError } from '../errors.ts';
+import { bodyObject, requiredString } from '../http/input.ts';
+import {
+  DUMMY_PASSWORD_HASH,
+  hashPassword,
+  MAX_PASSWORD_LENGTH,
+  verifyPassword,
+} from '../passwords/argon2.ts';
+import type { Services } from '../services.ts';
+import { normaliseUsername } from '../store/users.ts';
+import { hashRefreshToken } from '../tokens/jwt.ts';
+import { completePair, mintToken, sessionEnd, type TokenPair } from '../tokens/pair.ts';
 
 /** Seconds a claimed password check holds off other attempts on the same name, if its outcome is never recorded. */
 const PASSWORD_CHECK_LEASE = 5;

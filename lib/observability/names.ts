@@ -1,0 +1,20 @@
+/* Pure constants, no side effects: the AWS stack imports these at synth without instantiating Powertools. */
+
+/** The service name on every log line and the `service` dimension of every metric. */
+export const SERVICE_NAME = 'auth-service';
+/** The CloudWatch namespace of the service's metrics (the stack's alarms read from it). */
+export const METRICS_NAMESPACE = 'AuthService';
+
+/**
+ * The metrics the service emits (EMF, one `Count` each). The stack alarms on `RefreshTokenReuse`; the names are
+ * shared with it so that the two cannot drift.
+ */
+export const metricNames = {
+  login: 'Logins',
+  failedLogin: 'FailedLogins',
+  refresh: 'Refreshes',
+  reuseDetected: 'RefreshTokenReuse',
+  throttled: 'Throttles',
+  authorizerDenial: 'AuthorizerDenials',
+} as const;
+export type MetricName = (typeof metricNames)[keyof typeof metricNames];
