@@ -32,7 +32,27 @@ export interface HttpRequest {
   event: HttpEvent;
   body: JsonBody;
   bearerToken: string | undefined;
+  /** Who is calling, as API Gateway saw it (for lockouts and the session list; never for authentication). */
+  client: ClientInfo;
 }
+
+/** Longest `userAgent`/`ipAddress` kept (API.md, `GET /auth/sessions`): longer values are truncated. */
+export const MAX_CLIENT_INFO_LENGTH = 256;
+
+/**
+ * The caller's address and user agent: API Gateway's `requestContext.identity.sourceIp` (the TCP peer it saw,
+ * which a client cannot forge, unlike `X-Forwarded-For`) and the `User-Agent` header; `''` when absent, each at
+ * most {@link MAX_CLIENT_INFO_LENGTH} characters.
+ */
+export interface ClientInfo {
+  ipAddress: string;
+  userAgent: string;
+}
+
+const clientInfo = (event: HttpEvent): ClientInfo => ({
+  ipAddress: (event.requestContext?.identity?.sourceIp ?? '').slice(0, MAX_CLIENT_INFO_LENGTH),
+  userAgent: (event.headers?.['user-agent'] ?? '').slice(0, MAX_CLIENT_INFO_LENGTH),
+});
 
 type Request = middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>;
 
@@ -135,6 +155,7 @@ export function httpFunction(operation: (request: HttpRequest) => Promise<HttpRe
             return bodyObject(httpEvent.body);
           },
           bearerToken: bearerToken(httpEvent.headers?.authorization),
+          client: clientInfo(httpEvent),
         });
         return {
           statusCode: result.statusCode,
