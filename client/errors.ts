@@ -10,6 +10,7 @@ export type ApiErrorCode =
   | 'token_expired'
   | 'session_revoked'
   | 'refresh_token_reused'
+  | 'account_disabled'
   | 'not_found'
   | 'method_not_allowed'
   | 'username_taken'
@@ -52,6 +53,7 @@ const apiErrorCodes: ReadonlySet<string> = new Set<ApiErrorCode>([
   'token_expired',
   'session_revoked',
   'refresh_token_reused',
+  'account_disabled',
   'not_found',
   'method_not_allowed',
   'username_taken',

@@ -1,6 +1,7 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Config, loadConfig } from './config.ts';
+import { AccountStore } from './store/accounts.ts';
 import { createDocumentClient, createDynamoDbClient } from './store/dynamodb.ts';
 import { SessionStore } from './store/sessions.ts';
 import { UserStore } from './store/users.ts';
@@ -16,6 +17,7 @@ export interface Services {
   db: DynamoDBDocumentClient;
   users: UserStore;
   sessions: SessionStore;
+  accounts: AccountStore;
   keys: KeyRingSource;
 }
 
@@ -32,6 +34,7 @@ export function createServices(env: Record<string, string | undefined> = process
     db,
     users: new UserStore(db, config.tableName),
     sessions: new SessionStore(db, config.tableName),
+    accounts: new AccountStore(db, config.tableName),
     keys: createSsmKeyRingSource(ssm, config.jwtSecretParam, config.keyCacheMaxAge),
   };
 }

@@ -57,22 +57,25 @@ const profiles: Record<FunctionName, FunctionProfile> = {
     readsSigningKey: false,
     http: true,
   },
-  // UserStore.getUser (GetItem), recordFailure/lock/recordSuccess (UpdateItem), SessionStore.createSession (PutItem).
+  // UserStore.getUser (GetItem), recordFailure/lock/recordSuccess (UpdateItem), AccountStore.getAccount
+  // (GetItem: roles, disabled, generation), SessionStore.createSession (PutItem).
   login: {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session'],
+    itemKinds: ['user', 'session', 'account'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
   },
-  // rotateRefreshToken and revokeSession (UpdateItem), getSession on the failure path (GetItem).
+  // getSessionWithAccount (BatchGetItem of the session and its account), rotateRefreshToken and revokeSession
+  // (UpdateItem), getSession on the failure path (GetItem). It writes no account item, but one statement grants
+  // its actions on both kinds.
   refresh: {
     memorySize: 256,
     timeoutSeconds: 8,
-    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['session'],
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session', 'account'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -87,13 +90,54 @@ const profiles: Record<FunctionName, FunctionProfile> = {
     readsSigningKey: true,
     http: true,
   },
-  // revokeLiveSession/revokeSession (UpdateItem), listLiveSessionIds (Query on the byUserId index only), and
-  // getSession (GetItem) when the index does not list the caller's own session yet (it lags the table).
+  // authenticate (BatchGetItem of session and account), AccountStore.revokeAllSessions (UpdateItem).
   'logout-all': {
     memorySize: 256,
     timeoutSeconds: 8,
-    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['session'],
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+  },
+  // authenticate (BatchGetItem), listLiveSessionIds (Query on the live-session index), getSessions (BatchGetItem).
+  'list-sessions': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem'],
+    itemKinds: ['session', 'account'],
+    queriesUserIndex: true,
+    readsSigningKey: true,
+    http: true,
+  },
+  // authenticate (BatchGetItem), revokeOwnSession (UpdateItem of a session).
+  'revoke-session': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+  },
+  // authenticate (BatchGetItem), the password check (GetItem, UpdateItem of the name's item), revokeAllBut
+  // (UpdateItem of the account), carryOver (UpdateItem of the session), replacePasswordHash (UpdateItem).
+  'change-password': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+  },
+  // authenticate (BatchGetItem), the password check (GetItem, UpdateItem), listLiveSessionIds (Query),
+  // markDeleted (UpdateItem of the account), then DeleteItem of the name's item and of the sessions.
+  'delete-account': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+    itemKinds: ['user', 'session', 'account'],
     queriesUserIndex: true,
     readsSigningKey: true,
     http: true,
@@ -108,12 +152,12 @@ const profiles: Record<FunctionName, FunctionProfile> = {
     readsSigningKey: false,
     http: true,
   },
-  // authorize(): getSession (GetItem) and the key ring.
+  // authorize(): getSessionWithAccount (one BatchGetItem of the session and its account) and the key ring.
   authorizer: {
     memorySize: 256,
     timeoutSeconds: 6,
-    tableActions: ['dynamodb:GetItem'],
-    itemKinds: ['session'],
+    tableActions: ['dynamodb:BatchGetItem'],
+    itemKinds: ['session', 'account'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: false,
@@ -158,10 +202,9 @@ export class AuthServiceStack extends Stack {
       removalPolicy: settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
     this.table.addGlobalSecondaryIndex({
-      indexName: tableSchema.userIndex.name,
-      partitionKey: { name: tableSchema.userIndex.partitionKey, type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.INCLUDE,
-      nonKeyAttributes: ['revoked'],
+      indexName: tableSchema.liveSessionIndex.name,
+      partitionKey: { name: tableSchema.liveSessionIndex.partitionKey, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
 
     const signingKeyArn = this.formatArn({
@@ -218,7 +261,7 @@ export class AuthServiceStack extends Stack {
         role.addToPrincipalPolicy(
           new iam.PolicyStatement({
             actions: ['dynamodb:Query'],
-            resources: [`${this.table.tableArn}/index/${tableSchema.userIndex.name}`],
+            resources: [`${this.table.tableArn}/index/${tableSchema.liveSessionIndex.name}`],
           }),
         );
       }

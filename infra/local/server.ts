@@ -11,7 +11,7 @@ import { defaults } from '../../lib/config.ts';
 import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
 import { type CorsPolicy, corsHeaders, corsPolicyFromEnv, preflightHeaders } from '../../lib/http/cors.ts';
 import { parseKeyRing } from '../../lib/tokens/keyring.ts';
-import { type FunctionName, type Route, routes } from '../routes.ts';
+import { type FunctionName, matchRoutePath, type Route, routes } from '../routes.ts';
 import { serveDemoPage } from './demo-page.ts';
 import { createTable, type LocalDynamo, startLocalDynamo } from './dynamo.ts';
 import { lambdaContext, proxyEvent } from './events.ts';
@@ -160,7 +160,7 @@ async function serve(
   corsPolicy: CorsPolicy,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  const matching = routes.filter((route) => route.path === url.pathname);
+  const matching = routes.filter((route) => matchRoutePath(route.path, url.pathname) !== undefined);
   if (matching.length === 0 && (await serveDemoPage(req, res, url.pathname))) return;
   // What API Gateway does for the routes' CORS: answer preflights itself and put the headers on its own
   // errors (404/405, the authorizer's 401/403). The functions' answers carry their own (lib/http/function.ts).
@@ -178,7 +178,7 @@ async function serve(
   const body = await readBody(req);
   if (body === undefined) return sendError(res, 'payload_too_large');
   const headers = singleValueHeaders(req);
-  const methodArn = `arn:aws:execute-api:local:000000000000:local/local/${route.method}${route.path}`;
+  const methodArn = `arn:aws:execute-api:local:000000000000:local/local/${route.method}${url.pathname}`;
 
   let authorizerContext: Record<string, unknown> | null = null;
   if (route.authorized) {
@@ -203,7 +203,9 @@ async function serve(
 
   const event = proxyEvent({
     method: route.method,
-    path: route.path,
+    path: url.pathname,
+    resource: route.path,
+    pathParameters: matchRoutePath(route.path, url.pathname),
     headers,
     body,
     query: Object.fromEntries(url.searchParams),

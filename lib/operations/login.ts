@@ -9,7 +9,7 @@ import {
   verifyPassword,
 } from '../passwords/argon2.ts';
 import type { Services } from '../services.ts';
-import { normaliseUsername } from '../store/users.ts';
+import { normaliseUsername, type UserRecord } from '../store/users.ts';
 import { hashRefreshToken } from '../tokens/jwt.ts';
 import { completePair, mintToken, sessionEnd, type TokenPair } from '../tokens/pair.ts';
 
@@ -23,18 +23,22 @@ export interface Credentials {
 }
 
 /**
- * Logs a user in: checks the password (against a dummy hash for unknown names, so both failures cost the same
- * and answer the same), enforces the per-username lockout, stores a new session and returns its token pair.
- * A failure is counted for the username whether or not it exists, so a 429 says nothing about who exists.
+ * Checks a password for a username under the per-username lockout (the one password check of login, password
+ * change and account deletion): against a dummy hash for unknown names, so both failures cost the same and
+ * answer the same; a failure is counted for the name whether or not it exists, so a 429 says nothing about who
+ * exists. Returns the account and whether its hash should be upgraded.
+ *
+ * Errors: `401 invalid_credentials`, `429 too_many_attempts` (with `Retry-After`), `400 invalid_request` for a
+ * password over the length limit, `503` on a store fault.
  */
-export async function login(services: Services, credentials: Credentials): Promise<TokenPair> {
-  const { config, users, sessions } = services;
-  const { username: rawUsername, password } = credentials;
+export async function checkPassword(
+  services: Services,
+  rawUsername: string,
+  password: string,
+): Promise<{ account: NonNullable<UserRecord['account']>; needsRehash: boolean; record: UserRecord }> {
+  const { config, users } = services;
   if (password.length > MAX_PASSWORD_LENGTH)
     throw new ApiError('invalid_request', { message: 'The password is too long.' });
-  // Fetched first: with the parameter store down nothing is counted or written, the caller gets a 503.
-  const ring = await services.keys.getKeyRing();
-
   const username = normaliseUsername(rawUsername);
   if (!username) {
     // No account can have this name; spend the same time as a real check all the same.
@@ -76,23 +80,53 @@ export async function login(services: Services, credentials: Credentials): Promi
     }
     throw new ApiError('invalid_credentials');
   }
+  return { account: record.account, needsRehash: check.needsRehash, record };
+}
 
-  const { userId } = record.account;
-  if (record.failedCount > 0 || record.lockedUntil > 0 || check.needsRehash) {
+/**
+ * Logs a user in: {@link checkPassword}, then refuses a disabled account (`403 account_disabled`: only for the
+ * right password, so the answer reveals nothing to a guesser), stores a new session (recording when, from which
+ * address and user agent) and returns its token pair, whose access token carries the user's roles.
+ */
+export async function login(
+  services: Services,
+  credentials: Credentials,
+  client: { ipAddress: string; userAgent: string } = { ipAddress: '', userAgent: '' },
+): Promise<TokenPair> {
+  const { config, users, sessions, accounts } = services;
+  // Fetched first: with the parameter store down nothing is counted or written, the caller gets a 503.
+  const ring = await services.keys.getKeyRing();
+  const { account, needsRehash, record } = await checkPassword(
+    services,
+    credentials.username,
+    credentials.password,
+  );
+  const { userId, username } = account;
+  if (record.failedCount > 0 || record.lockedUntil > 0 || needsRehash) {
     // Also releases the claim on the check, if one was taken.
-    await users.recordSuccess(username, check.needsRehash ? await hashPassword(password) : undefined);
+    await users.recordSuccess(username, needsRehash ? await hashPassword(credentials.password) : undefined);
   }
-  const session = { userId, sid: randomUUID(), authTime: now };
+  // Read after the check, consistently: a revocation or a `disable` that came first is seen.
+  const state = await accounts.getAccount(userId);
+  // A deleted account whose name item is not cleaned up yet: as unknown as any other name.
+  if (state.deleted) throw new ApiError('invalid_credentials');
+  if (state.disabled) throw new ApiError('account_disabled');
+  const now = nowSeconds();
+  const session = { userId, sid: randomUUID(), authTime: now, roles: state.roles };
   const refresh = mintToken(config, ring, 'refresh', session, now);
   // The session (with the refresh token's hash) is stored before any token leaves: no token without its row.
   await sessions.createSession(
     {
       sid: session.sid,
       userId,
-      username: record.account.username,
+      username,
       refreshHash: hashRefreshToken(refresh.token),
       rotatedAt: now,
       authTime: now,
+      generation: state.generation,
+      createdAt: Date.now(),
+      userAgent: client.userAgent,
+      ipAddress: client.ipAddress,
     },
     sessionEnd(config, now),
   );

@@ -22,7 +22,8 @@ const sameHash = (a: string | undefined, b: string) =>
 
 /**
  * Rotates a session's refresh token and issues a new pair, applying API.md's checks in their order. The happy
- * path is one conditional write; only when it fails is the session read to find which check failed first.
+ * path is one consistent read of the session with its account (whole-user revocation, roles) and one
+ * conditional write; only when the write fails is the session read again to find which check failed first.
  * Presenting a rotated-out token (other than a retry within the grace period) revokes the whole session.
  */
 export async function refresh(services: Services, input: RefreshInput): Promise<TokenPair> {
@@ -38,10 +39,23 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
   const notBefore = now - config.sessionMaxAge;
   // Check 6, decided locally: the original design's "access still valid, refresh expired" case.
   const usable = !expired || accessTokenExtends(services, ring, input.accessToken, claims, now);
-  const session = { userId: claims.sub, sid: claims.sid, authTime: claims.auth_time };
+  // The session with its user's account, in one consistent request: whole-user revocation is honoured here
+  // (check 3), and the new access token carries the user's roles as they are now.
+  const read = await sessions.getSessionWithAccount(claims.sid, claims.sub);
+  const session = {
+    userId: claims.sub,
+    sid: claims.sid,
+    authTime: claims.auth_time,
+    roles: read.account.roles,
+  };
 
   let next: { token: string; expiresIn: number; hash: string } | undefined;
-  if (usable && sessionEnd(config, claims.auth_time) > now) {
+  if (
+    usable &&
+    sessionEnd(config, claims.auth_time) > now &&
+    read.session &&
+    sessionState(read.session, read.account, claims.sub, notBefore) === 'live'
+  ) {
     const minted = mintToken(config, ring, 'refresh', session, now);
     next = { ...minted, hash: hashRefreshToken(minted.token) };
     const rotated = await sessions.rotateRefreshToken({
@@ -50,6 +64,7 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
       newHash: next.hash,
       now,
       notBefore,
+      generation: read.session.generation ?? 0,
     });
     if (rotated) {
       countMetric(metricNames.refresh);
@@ -57,8 +72,8 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
     }
   }
 
-  // Failure path: read the session and answer with the first check that fails.
-  const stored = await sessions.getSession(claims.sid);
+  // Failure path: answer with the first check that fails, on a fresh read of the session if a write was tried.
+  const stored = next ? await sessions.getSession(claims.sid) : read.session;
   if (next && stored && !stored.revoked && sameHash(stored.refreshHash, next.hash)) {
     // Our own write landed but its answer was lost (the SDK retried it and the retry's condition failed):
     // this request did rotate the session, so it gets the pair it stored rather than a 409.
@@ -67,7 +82,7 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
   }
   const sessionTooOld = () =>
     new ApiError('token_expired', { message: 'The session has reached its maximum age; log in again.' });
-  const state = sessionState(stored, claims.sub, notBefore);
+  const state = sessionState(stored, read.account, claims.sub, notBefore);
   // Past its end the session's item may already be swept by the TTL; the answer must not depend on that.
   if (state === 'missing' && sessionEnd(config, claims.auth_time) <= now) throw sessionTooOld();
   if (state === 'missing' || state === 'revoked' || !stored) throw new ApiError('session_revoked');

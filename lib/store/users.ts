@@ -1,4 +1,10 @@
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
 
@@ -12,6 +18,8 @@ export interface UserRecord {
   failedCount: number;
   lastFailedAt: number;
   lockedUntil: number;
+  /** Epoch seconds the account was registered (0 when not recorded or no account). */
+  createdAt?: number;
 }
 
 const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._@+-]{2,63}$/;
@@ -202,6 +210,76 @@ export class UserStore {
       ),
     );
   }
+
+  /**
+   * Replaces the password hash of `username` while it is still the account of `userId`, clearing its failure
+   * counters and any claim on a check (as a successful login does). Returns whether it was still that account.
+   */
+  async replacePasswordHash(username: string, userId: string, passwordHash: string): Promise<boolean> {
+    return conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: userKey(username),
+          UpdateExpression:
+            'SET passwordHash = :hash, failedCount = :zero, lockedUntil = :zero REMOVE checkingUntil',
+          ConditionExpression: 'userId = :uid',
+          ExpressionAttributeValues: { ':hash': passwordHash, ':uid': userId, ':zero': 0 },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Deletes the item of `username` (the account and its failure counters: lock state never carries over to an
+   * account registered under the name later), while it is still the account of `userId`. Deleting it twice is
+   * not an error.
+   */
+  async deleteAccount(username: string, userId: string): Promise<void> {
+    await conditional(() =>
+      this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: userKey(username),
+          ConditionExpression: 'userId = :uid',
+          ExpressionAttributeValues: { ':uid': userId },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Every registered account: user id, username and creation time (epoch seconds), never a hash. A scan of the
+   * table (administration only: it reads every item once).
+   */
+  async listAccounts(): Promise<{ userId: string; username: string; createdAt: number }[]> {
+    const accounts: { userId: string; username: string; createdAt: number }[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await storeCall(() =>
+        this.db.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            FilterExpression: 'begins_with(#pk, :user) AND attribute_exists(passwordHash)',
+            ProjectionExpression: 'userId, username, createdAt',
+            ExpressionAttributeNames: { '#pk': tableSchema.partitionKey },
+            ExpressionAttributeValues: { ':user': tableSchema.keyPrefix.user },
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) {
+        if (typeof item.userId === 'string' && typeof item.username === 'string')
+          accounts.push({
+            userId: item.userId,
+            username: item.username,
+            createdAt: typeof item.createdAt === 'number' ? item.createdAt : 0,
+          });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return accounts.sort((a, b) => a.username.localeCompare(b.username));
+  }
 }
 
 function toUserRecord(stored: Record<string, unknown> | undefined): UserRecord {
@@ -218,6 +296,7 @@ function toUserRecord(stored: Record<string, unknown> | undefined): UserRecord {
     failedCount: num(item.failedCount),
     lastFailedAt: num(item.lastFailedAt),
     lockedUntil: num(item.lockedUntil),
+    createdAt: num(item.createdAt),
   };
 }
 

@@ -15,6 +15,8 @@ export interface TokenClaims {
   aud: string;
   token_use: TokenKind;
   auth_time: number;
+  /** Access tokens only: the user's roles when the token was issued (`[]` when none; API.md "Tokens"). */
+  roles?: string[];
 }
 
 /** Tokens longer than this are refused before any parsing. */
@@ -40,6 +42,8 @@ export interface SignInput {
   now: number;
   /** Expiry, epoch seconds; already clamped by the caller to the session's end. */
   exp: number;
+  /** The user's roles: put in access tokens only. */
+  roles?: readonly string[];
 }
 
 /** Signs a token of `kind` with the ring's current key; the header names the key id and the token type. */
@@ -55,6 +59,7 @@ export function signToken(ring: KeyRing, kind: TokenKind, input: SignInput, aud:
     aud: aud.audience,
     token_use: kind,
     auth_time: input.authTime,
+    ...(kind === 'access' && { roles: [...(input.roles ?? [])] }),
   };
   return jwt.sign(claims, key, {
     algorithm: 'HS256',
@@ -127,6 +132,8 @@ export function verifyToken(
     !wholeNumber(claims.exp) ||
     !wholeNumber(claims.iat) ||
     !wholeNumber(claims.auth_time) ||
+    (claims.roles !== undefined &&
+      !(Array.isArray(claims.roles) && claims.roles.every((role) => typeof role === 'string'))) ||
     claims.iat > now
   ) {
     throw new InvalidTokenError('required claims missing or invalid');
