@@ -2,6 +2,7 @@ import {
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -225,6 +226,33 @@ export class UserStore {
             'SET passwordHash = :hash, failedCount = :zero, lockedUntil = :zero REMOVE checkingUntil',
           ConditionExpression: 'userId = :uid',
           ExpressionAttributeValues: { ':hash': passwordHash, ':uid': userId, ':zero': 0 },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Gives a name whose account was deleted (its item left behind by a deletion that could not clean up) to a new
+   * account: one write, conditional on the item still holding the deleted account `previousUserId`. The old
+   * item's counters go with it. Returns whether it did.
+   */
+  async reclaimName(
+    previousUserId: string,
+    input: { userId: string; username: string; passwordHash: string; now: number },
+  ): Promise<boolean> {
+    return conditional(() =>
+      this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...userKey(input.username),
+            userId: input.userId,
+            username: input.username,
+            passwordHash: input.passwordHash,
+            createdAt: input.now,
+          },
+          ConditionExpression: 'userId = :previous',
+          ExpressionAttributeValues: { ':previous': previousUserId },
         }),
       ),
     );

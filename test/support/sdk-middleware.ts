@@ -79,6 +79,8 @@ export interface FaultPlan {
   when?: 'before' | 'after';
   /** How many matching requests fail before the fault heals itself (unlimited when absent). */
   times?: number;
+  /** How many matching requests pass untouched before the fault begins (0 when absent). */
+  skip?: number;
 }
 
 export interface FaultInjector {
@@ -98,6 +100,7 @@ export interface FaultInjector {
 export function injectFaults(client: DynamoDBDocumentClient, name = 'test-fault-injector'): FaultInjector {
   let plan: FaultPlan | undefined;
   let remaining = Number.POSITIVE_INFINITY;
+  let toSkip = 0;
   let failed = 0;
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -107,6 +110,10 @@ export function injectFaults(client: DynamoDBDocumentClient, name = 'test-fault-
         remaining <= 0 ||
         (armed.operation && armed.operation !== operationOf(context.commandName))
       ) {
+        return next(args);
+      }
+      if (toSkip > 0) {
+        toSkip -= 1;
         return next(args);
       }
       remaining -= 1;
@@ -120,6 +127,7 @@ export function injectFaults(client: DynamoDBDocumentClient, name = 'test-fault-
     inject(next) {
       plan = next;
       remaining = next.times ?? Number.POSITIVE_INFINITY;
+      toSkip = next.skip ?? 0;
     },
     heal() {
       plan = undefined;
