@@ -92,7 +92,9 @@ describe('a process killed mid-request', () => {
       }
     };
     const clients = users.map(client);
-    await new Promise((wait) => setTimeout(wait, 1500));
+    // Kill once the clients are well into it (some session rotated and logged in afresh), not after a fixed
+    // time: on a busy machine that might be before the first answer.
+    await until(() => acknowledged.size > users.length, 60_000);
     first.child.kill('SIGKILL');
     await once(first.child, 'exit');
     stop = true;
@@ -134,6 +136,15 @@ describe('a process killed mid-request', () => {
     }
   });
 });
+
+/** Resolves once `condition` holds, polling; rejects after `deadlineMs`. */
+async function until(condition: () => boolean, deadlineMs: number): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${deadlineMs} ms`);
+    await new Promise((wait) => setTimeout(wait, 10));
+  }
+}
 
 function storeItem(sid: string) {
   return store.item(`session#${sid}`);
