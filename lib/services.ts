@@ -47,7 +47,7 @@ export function createServices(
     db,
     users: new UserStore(db, config.tableName),
     sessions: new SessionStore(db, config.tableName),
-    keys: createSsmKeyRingSource(ssm, config.jwtSecretParam, config.keyCacheMaxAge),
+    keys: createSsmKeyRingSource(ssm, config.jwtSecretParam, config.keyCacheMaxAge, config.signingAlg),
     passwords: createPasswordHasher(options.argon2Params),
   };
 }

@@ -1,9 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { defaults } from '../../lib/config.ts';
+import { errorCatalogue } from '../../lib/errors.ts';
 import { type ServiceOptions, setDefaultServiceOptions } from '../../lib/services.ts';
-import { parseKeyRing } from '../../lib/tokens/keyring.ts';
+import {
+  generateSigningKey,
+  isSigningAlgorithm,
+  parseKeyRing,
+  signingAlgorithms,
+} from '../../lib/tokens/keyring.ts';
 import { serveDemoPage } from './demo-page.ts';
 import { createTable, type LocalDynamo, startLocalDynamo } from './dynamo.ts';
 import { createGateway, type Gateway, type Handlers, isRoutePath, loadHandlers } from './gateway.ts';
@@ -12,8 +17,14 @@ import { type SsmStandIn, startSsmStandIn } from './ssm-stand-in.ts';
 export interface LocalServerOptions {
   /** Port for the API on 127.0.0.1; 0 picks a free one. */
   port?: number;
-  /** The signing-key value (single key or JSON ring); a random ephemeral key when absent. */
+  /** The signing-key value (single key or JSON ring); a random ephemeral key of `SIGNING_ALG` when absent. */
   jwtSecret?: string | undefined;
+  /**
+   * `JWT_ISSUER` (unless `env` sets it). With ES256/RS256 it defaults to the server's own base URL, where
+   * verifiers find the discovery document (API.md); with HS256 to the configured default, so that tokens
+   * survive a restart on another port.
+   */
+  issuer?: string | undefined;
   /** An existing DynamoDB-compatible endpoint; an embedded in-memory store when absent. */
   dynamoDbEndpoint?: string | undefined;
   /** Extra environment for the functions (token lifetimes and the like). */
@@ -42,57 +53,79 @@ export interface LocalServer extends Omit<LocalBackend, 'close'> {
  * Starts everything the functions need in this process: the embedded DynamoDB-compatible store (or
  * `dynamoDbEndpoint`) with the table, the SSM stand-in holding the signing key, then the environment and the
  * handlers (imported after it, as Lambda reads its configuration at cold start) behind the gateway.
+ * `baseUrl` is where the service is reached, if anywhere: the default issuer with ES256/RS256.
  */
-export async function startLocalBackend(options: LocalServerOptions = {}): Promise<LocalBackend> {
+export async function startLocalBackend(
+  options: LocalServerOptions & { baseUrl?: string } = {},
+): Promise<LocalBackend> {
+  const algorithm = options.env?.SIGNING_ALG ?? process.env.SIGNING_ALG ?? defaults.SIGNING_ALG;
+  if (!isSigningAlgorithm(algorithm)) {
+    throw new Error(`SIGNING_ALG must be one of ${signingAlgorithms.join(', ')}`);
+  }
   const ephemeralKey = !options.jwtSecret;
-  const secret = options.jwtSecret || randomBytes(48).toString('base64url');
-  parseKeyRing(secret); // refuse a short or malformed key at start-up, with its clear message
+  const secret = options.jwtSecret || generateSigningKey(algorithm);
+  parseKeyRing(secret, algorithm); // refuse a short, malformed or other-algorithm key at start-up, clearly
 
   const dynamo: LocalDynamo | undefined = options.dynamoDbEndpoint ? undefined : await startLocalDynamo();
   const dynamoDbEndpoint = options.dynamoDbEndpoint ?? (dynamo as LocalDynamo).endpoint;
   const ssm = await startSsmStandIn();
-  const tableName = options.env?.TABLE_NAME ?? process.env.TABLE_NAME ?? defaults.TABLE_NAME;
-  const parameterName =
-    options.env?.JWT_SECRET_PARAM ?? process.env.JWT_SECRET_PARAM ?? defaults.JWT_SECRET_PARAM;
-  ssm.setParameter(parameterName, secret);
-  await createTable(dynamoDbEndpoint, tableName);
-
-  // The functions read their configuration once, at import, from the environment: as on Lambda.
-  Object.assign(process.env, {
-    AWS_REGION: process.env.AWS_REGION ?? 'local',
-    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
-    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-    AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,
-    AWS_ENDPOINT_URL_SSM: ssm.url,
-    TABLE_NAME: tableName,
-    JWT_SECRET_PARAM: parameterName,
-    ...options.env,
-  });
-  if (options.services) setDefaultServiceOptions(options.services);
-  const handlers = await loadHandlers();
-  return {
-    gateway: createGateway(handlers),
-    handlers,
-    ssm,
-    dynamoDbEndpoint,
-    ephemeralKey,
-    async close() {
-      await ssm.close();
-      await dynamo?.close();
-    },
+  const closeAll = async () => {
+    await ssm.close();
+    await dynamo?.close();
   };
+  try {
+    const tableName = options.env?.TABLE_NAME ?? process.env.TABLE_NAME ?? defaults.TABLE_NAME;
+    const parameterName =
+      options.env?.JWT_SECRET_PARAM ?? process.env.JWT_SECRET_PARAM ?? defaults.JWT_SECRET_PARAM;
+    ssm.setParameter(parameterName, secret);
+    await createTable(dynamoDbEndpoint, tableName);
+
+    // The functions read their configuration once, at import, from the environment: as on Lambda.
+    const issuer =
+      options.issuer ??
+      (algorithm === 'HS256' ? defaults.JWT_ISSUER : (options.baseUrl ?? defaults.JWT_ISSUER));
+    Object.assign(process.env, {
+      JWT_ISSUER: issuer,
+      AWS_REGION: process.env.AWS_REGION ?? 'local',
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,
+      AWS_ENDPOINT_URL_SSM: ssm.url,
+      TABLE_NAME: tableName,
+      JWT_SECRET_PARAM: parameterName,
+      ...options.env,
+    });
+    if (options.services) setDefaultServiceOptions(options.services);
+    const handlers = await loadHandlers();
+    return {
+      gateway: createGateway(handlers),
+      handlers,
+      ssm,
+      dynamoDbEndpoint,
+      ephemeralKey,
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
 }
 
 /** API Gateway refuses bodies over 10 MB before any function runs; so does this server. */
 const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
 
 /**
- * Starts the service locally: {@link startLocalBackend} and an HTTP server on 127.0.0.1 that hands each request
- * to the gateway (API Gateway's part: routes, CORS, the authorizer, then a REST v1 proxy event).
+ * Starts the service locally: an HTTP server on 127.0.0.1 that hands each request to the gateway of
+ * {@link startLocalBackend} (API Gateway's part: routes, CORS, the authorizer, then a REST v1 proxy event).
  */
 export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
-  const backend = await startLocalBackend(options);
+  // Listening first, so that the server's own URL (the default issuer) is known before the functions load.
+  let backend: LocalBackend | undefined;
   const server: Server = createServer((req, res) => {
+    if (!backend) {
+      const { status, message } = errorCatalogue.service_unavailable;
+      return sendJson(res, status, { error: 'service_unavailable', message }, { 'Retry-After': '1' });
+    }
     serve(req, res, backend.gateway).catch((error: unknown) => {
       console.error('local server: unexpected failure', error instanceof Error ? error.message : error);
       if (!res.headersSent) sendJson(res, 500, { message: 'Internal server error' });
@@ -103,13 +136,21 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     server.listen(options.port ?? 0, '127.0.0.1', resolve);
   });
   const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    backend = await startLocalBackend({ ...options, baseUrl: url });
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+  const started = backend;
   return {
-    ...backend,
-    url: `http://127.0.0.1:${port}`,
+    ...started,
+    url,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await backend.close();
+      await started.close();
     },
   };
 }
