@@ -171,9 +171,21 @@ export async function runLoad(options: LoadOptions, server?: LocalServer): Promi
         const r = await call('me', 'GET', '/me', undefined, session.access);
         if (expectStatus('/me', r, 200) && r.json.sessionId !== session.sid)
           violations.push(`/me answered session ${r.json.sessionId} for ${session.sid}`);
-      } else if (roll < 0.7) {
+      } else if (roll < 0.6) {
         const r = await call('refresh', 'POST', '/auth/refresh', { refreshToken: session.refresh });
         if (expectStatus('refresh', r, 200)) rotate(session, r.json);
+      } else if (roll < 0.7) {
+        // A refresh whose answer is lost: the client still holds only the old token and retries at once; the
+        // retry gets the very pair the lost answer carried, and nothing more is written.
+        const lost = await call('refresh', 'POST', '/auth/refresh', { refreshToken: session.refresh });
+        const r = await call('refresh-lost-retry', 'POST', '/auth/refresh', {
+          refreshToken: session.refresh,
+        });
+        if (expectStatus('refresh', lost, 200) && expectStatus('retry after a lost answer', r, 200)) {
+          if (r.json.refreshToken !== lost.json.refreshToken || r.json.accessToken !== lost.json.accessToken)
+            violations.push('retry after a lost answer: a pair other than the one the lost answer carried');
+          rotate(session, r.json);
+        }
       } else if (roll < 0.77) {
         // A retry of the token just rotated out (well within REFRESH_REUSE_GRACE), as after a lost answer: it
         // gets the very pair that rotation issued, and nothing is written.

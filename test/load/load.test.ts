@@ -14,7 +14,7 @@ describe('a mixed load run against the local server', () => {
     for (const key of [
       'refresh 200',
       'refresh-race 200',
-      'refresh-retry 200',
+      'refresh-lost-retry 200',
       'logout 204',
       'register 201',
     ]) {
