@@ -61,15 +61,17 @@ describe('metrics', () => {
     expect(countsSince(from)).toEqual({ Logins: 1, FailedLogins: 2, Throttles: 1 });
   });
 
-  it('count refreshes and reuse detections', async () => {
+  it('count refreshes, retries answered again and reuse detections', async () => {
     const tokens = await service.signUp('refresher');
     const from = output.length;
     const first = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
+    // The previous token again at once: a retry, answered with the same pair, not a rotation.
+    expect((await service.post('/auth/refresh', { refreshToken: tokens.refreshToken })).status).toBe(200);
     const second = await service.post('/auth/refresh', { refreshToken: first.json.refreshToken });
     expect(second.status).toBe(200);
     // Two rotations old: a replay, not a racing retry.
     expect((await service.post('/auth/refresh', { refreshToken: tokens.refreshToken })).status).toBe(401);
-    expect(countsSince(from)).toEqual({ Refreshes: 2, RefreshTokenReuse: 1 });
+    expect(countsSince(from)).toEqual({ Refreshes: 2, RefreshRetries: 1, RefreshTokenReuse: 1 });
   });
 
   it('count authorizer denials, and nothing for an allowed request', async () => {
