@@ -47,12 +47,13 @@ interface FunctionProfile {
  */
 const profiles: Record<FunctionName, FunctionProfile> = {
   // UserStore.createUser: one conditional UpdateItem, and a GetItem only when its condition fails (to tell a
-  // taken name from its own retried write). It never reads the key ring.
+  // taken name from its own retried write); for a name whose account was deleted, the account's GetItem and
+  // UserStore.reclaimName (a conditional PutItem of the name's item). It never reads the key ring.
   register: {
     memorySize: 1024,
     timeoutSeconds: 10,
-    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user'],
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'account'],
     queriesUserIndex: false,
     readsSigningKey: false,
     http: true,

@@ -2,12 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { countMetric, metricNames } from '../observability/metrics.ts';
-import {
-  DUMMY_PASSWORD_HASH,
-  hashPassword,
-  MAX_PASSWORD_LENGTH,
-  verifyPassword,
-} from '../passwords/argon2.ts';
+import { MAX_PASSWORD_LENGTH } from '../passwords/argon2.ts';
 import type { Services } from '../services.ts';
 import { normaliseUsername, type UserRecord } from '../store/users.ts';
 import { hashRefreshToken } from '../tokens/jwt.ts';
@@ -36,13 +31,13 @@ export async function checkPassword(
   rawUsername: string,
   password: string,
 ): Promise<{ account: NonNullable<UserRecord['account']>; needsRehash: boolean; record: UserRecord }> {
-  const { config, users } = services;
+  const { config, users, passwords } = services;
   if (password.length > MAX_PASSWORD_LENGTH)
     throw new ApiError('invalid_request', { message: 'The password is too long.' });
   const username = normaliseUsername(rawUsername);
   if (!username) {
     // No account can have this name; spend the same time as a real check all the same.
-    await verifyPassword(DUMMY_PASSWORD_HASH, password);
+    await passwords.verify(passwords.dummyHash, password);
     throw new ApiError('invalid_credentials');
   }
   const now = nowSeconds();
@@ -58,7 +53,7 @@ export async function checkPassword(
     if (!claim.claimed) throw new ApiError('too_many_attempts', { retryAfter: claim.retryAfter });
     record = claim.record;
   }
-  const check = await verifyPassword(record.account?.passwordHash ?? DUMMY_PASSWORD_HASH, password);
+  const check = await passwords.verify(record.account?.passwordHash ?? passwords.dummyHash, password);
   if (!record.account || !check.matches) {
     const restart = now - record.lastFailedAt > config.loginFailureWindow;
     const lockFor = (failures: number) =>
@@ -104,7 +99,10 @@ export async function login(
   const { userId, username } = account;
   if (record.failedCount > 0 || record.lockedUntil > 0 || needsRehash) {
     // Also releases the claim on the check, if one was taken.
-    await users.recordSuccess(username, needsRehash ? await hashPassword(credentials.password) : undefined);
+    await users.recordSuccess(
+      username,
+      needsRehash ? await services.passwords.hash(credentials.password) : undefined,
+    );
   }
   // Read after the check, consistently: a revocation or a `disable` that came first is seen.
   const state = await accounts.getAccount(userId);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
-import { hashPassword, MAX_PASSWORD_LENGTH, passwordWeakness } from '../passwords/argon2.ts';
+import { MAX_PASSWORD_LENGTH, passwordWeakness } from '../passwords/argon2.ts';
 import type { Services } from '../services.ts';
 import { normaliseUsername } from '../store/users.ts';
 import type { Credentials } from './login.ts';
@@ -28,7 +28,12 @@ export async function register(
   if (weakness) throw new ApiError('weak_password', { message: weakness });
 
   const userId = randomUUID();
-  const account = { userId, username, passwordHash: await hashPassword(password), now: nowSeconds() };
+  const account = {
+    userId,
+    username,
+    passwordHash: await services.passwords.hash(password),
+    now: nowSeconds(),
+  };
   if (!(await services.users.createUser(account)) && !(await reclaimDeletedName(services, account)))
     throw new ApiError('username_taken');
   return { userId, username };

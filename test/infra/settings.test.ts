@@ -20,7 +20,8 @@ beforeAll(() => {
     logRetentionDays: '90',
   });
   template = synthesized.template;
-});
+  // A synth with cdk-nag is seconds of CPU; on a busy 2-core machine, many more.
+}, 120_000);
 
 describe('settings from CDK context', () => {
   it('sets the authorizer result-cache TTL', () => {
@@ -45,8 +46,8 @@ describe('settings from CDK context', () => {
     const preflights = template.findResources('AWS::ApiGateway::Method', {
       Properties: { HttpMethod: 'OPTIONS' },
     });
-    // The root, /auth, the five /auth/* routes and /me.
-    expect(Object.keys(preflights)).toHaveLength(8);
+    // The root, /auth, the eight /auth/* resources, /auth/sessions/{sessionId} and /me.
+    expect(Object.keys(preflights)).toHaveLength(12);
     for (const method of Object.values(preflights)) {
       expect(method.Properties.AuthorizationType).toBe('NONE');
       expect(method.Properties.Integration.Type).toBe('MOCK');

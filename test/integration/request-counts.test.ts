@@ -33,7 +33,7 @@ describe('DynamoDB requests per flow', () => {
     expect(await sent(() => service.login('count-login'), 200)).toEqual(['GetItem', 'GetItem', 'PutItem']);
   });
 
-  it('the authorizer makes one request (session and account together); a refresh a read and a write; a logout one write', async () => {
+  it('the authorizer makes one request (session and account together); a refresh a read and a write, its retry that read alone; a logout one write', async () => {
     const tokens = await service.signUp('count-flows');
     expect(await sent(() => service.me(tokens.accessToken), 200)).toEqual(['BatchGetItem']);
     let refreshed: any;
@@ -43,6 +43,16 @@ describe('DynamoDB requests per flow', () => {
         return refreshed;
       }, 200),
     ).toEqual(['BatchGetItem', 'UpdateItem']);
+    // The retry path: the read finds the presented token is the previous one and opens the sealed pair; nothing
+    // is written.
+    expect(
+      await sent(async () => {
+        const retried = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
+        expect(retried.json.refreshToken).toBe(refreshed.json.refreshToken);
+        return retried;
+      }, 200),
+    ).toEqual(['BatchGetItem']);
+    expect(counter.applied()).toEqual({ BatchGetItem: 1 });
     expect(
       await sent(() => service.post('/auth/logout', undefined, bearer(refreshed.json.accessToken)), 204),
     ).toEqual(['UpdateItem']);

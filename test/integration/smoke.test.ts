@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimsOf, startTestService, type TestService } from '../support/service.ts';
+import { claimsOf, type HttpTestService, startHttpTestService } from '../support/service.ts';
 
-let service: TestService;
+// Over real HTTP: the local server itself, end to end (the rest of test/integration calls the handlers directly).
+let service: HttpTestService;
 beforeAll(async () => {
-  service = await startTestService();
+  service = await startHttpTestService();
 });
 afterAll(() => service.close());
 
@@ -16,6 +17,7 @@ describe('a session from login to logout', () => {
       userId: claimsOf(tokens.accessToken).sub,
       username: 'smoke-user',
       sessionId: claimsOf(tokens.accessToken).sid,
+      roles: [],
     });
     const refreshed = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
     expect(refreshed.status).toBe(200);
