@@ -30,6 +30,8 @@ async function main(): Promise<void> {
   console.log(`auth service listening on ${url}
 demo page: ${url}/ (sign up, log in and watch the client refresh; a short ACCESS_TOKEN_TTL shows it sooner)
 store: ${process.env.DYNAMODB_ENDPOINT ? process.env.DYNAMODB_ENDPOINT : 'embedded (in memory; gone when the server stops)'}
+DYNAMODB_ENDPOINT=${server.dynamoDbEndpoint}
+  (administration: DYNAMODB_ENDPOINT=${server.dynamoDbEndpoint} npm run admin -- users)
 
 try it:
   curl -s -X POST ${url}/auth/register -H 'content-type: application/json' -d '{"username":"alice","password":"correct horse battery"}'
