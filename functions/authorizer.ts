@@ -6,6 +6,7 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
   APIGatewayTokenAuthorizerEvent,
 } from 'aws-lambda';
+import { isRefusal } from '../lib/errors.ts';
 import { bearerToken, headerValue } from '../lib/http/input.ts';
 import { describeError, logEvent } from '../lib/observability/log.ts';
 import { countMetric, metricNames, observability } from '../lib/observability/metrics.ts';
@@ -59,9 +60,9 @@ async function authorizeEvent(
   try {
     principal = await authorize(services, tokenOf(event));
   } catch (error) {
-    const fault = !(error instanceof Error && error.name === 'AuthorizationRefused');
     countMetric(metricNames.authorizerDenial);
-    logEvent(fault ? 'error' : 'info', 'authorizer refused', describeError(error));
+    // A refusal (the token or its session) is routine; anything else is a fault worth an error line. Both refuse.
+    logEvent(isRefusal(error) ? 'info' : 'error', 'authorizer refused', describeError(error));
     if (isHttpApiEvent(event)) return { isAuthorized: false, context: {} };
     throw new Error('Unauthorized');
   }

@@ -5,7 +5,7 @@ import { httpFunction } from '../lib/http/function.ts';
  * `GET /me`: the example protected route. It trusts only what the authorizer put in the request context
  * (REST APIs: `requestContext.authorizer`; HTTP APIs: `requestContext.authorizer.lambda`).
  */
-export const handler = httpFunction(async (event) => {
+export const handler = httpFunction(async ({ event }) => {
   const authorizer = event.requestContext?.authorizer as Record<string, unknown> | null | undefined;
   const context = (authorizer?.lambda ?? authorizer) as Record<string, unknown> | undefined;
   const { userId, username, sessionId } = context ?? {};

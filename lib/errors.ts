@@ -1,3 +1,12 @@
+import { HttpError } from '@middy/util';
+
+/** middy's `HttpError` as its code constructs it: `(statusCode, message, { cause, expose })` (its .d.ts omits it). */
+const MiddyHttpError = HttpError as unknown as new (
+  statusCode: number,
+  message: string,
+  options: { cause?: unknown; expose?: boolean },
+) => HttpError;
+
 /**
  * The one closed catalogue of error codes the service answers with, each paired with its HTTP status and a
  * default human sentence. Every error a client can see is an {@link ApiError} carrying one of these codes.
@@ -42,20 +51,40 @@ export interface ApiErrorOptions {
   cause?: unknown;
 }
 
-/** An error with a catalogue code: the only kind of error whose code and message reach a client. */
-export class ApiError extends Error {
+/**
+ * An error with a catalogue code: the only kind of error whose code and message reach a client. It is a middy
+ * `HttpError` (`@middy/util`), so it carries its own `statusCode`, `expose` (always true: its message is the
+ * catalogue's or a sentence written for the client, never an internal detail) and response `headers`
+ * (`Retry-After`, RFC 6750 `WWW-Authenticate`). `lib/http/function.ts` renders it, in one place.
+ */
+export class ApiError extends MiddyHttpError {
   readonly code: ErrorCode;
-  readonly status: number;
+  override readonly status: number;
   readonly retryAfter: number | undefined;
   readonly tokenPresented: boolean;
+  /** The headers this answer carries besides the body (RFC 9110 `Retry-After`, RFC 6750 `WWW-Authenticate`). */
+  readonly headers: Record<string, string>;
 
   constructor(code: ErrorCode, options: ApiErrorOptions = {}) {
-    super(options.message ?? errorCatalogue[code].message, { cause: options.cause });
+    const { status } = errorCatalogue[code];
+    super(status, options.message ?? errorCatalogue[code].message, { cause: options.cause, expose: true });
     this.name = 'ApiError';
     this.code = code;
-    this.status = errorCatalogue[code].status;
+    this.status = status;
     this.retryAfter = options.retryAfter;
     this.tokenPresented = options.tokenPresented ?? true;
+    this.headers = {};
+    if (this.retryAfter !== undefined)
+      this.headers['Retry-After'] = String(Math.max(1, Math.ceil(this.retryAfter)));
+    if (status === 401 && code !== 'invalid_credentials') {
+      // RFC 6750 §3: name the error only when a token was actually presented.
+      this.headers['WWW-Authenticate'] = this.tokenPresented ? 'Bearer error="invalid_token"' : 'Bearer';
+    }
+  }
+
+  /** The response body every error answer has (API.md): `{"error": "<code>", "message": "<sentence>"}`. */
+  toJSON(): { error: ErrorCode; message: string } {
+    return { error: this.code, message: this.message };
   }
 }
 
@@ -63,3 +92,10 @@ export class ApiError extends Error {
 export function serviceUnavailable(cause: unknown, retryAfter = 1): ApiError {
   return new ApiError('service_unavailable', { cause, retryAfter });
 }
+
+/**
+ * A refusal: an `ApiError` below 500 (the caller's token, credentials or input were not good enough), as opposed
+ * to a fault of the service or of a dependency. The authorizer logs the two differently; both refuse.
+ */
+export const isRefusal = (error: unknown): error is ApiError =>
+  error instanceof ApiError && error.status < 500;

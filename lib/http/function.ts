@@ -1,5 +1,4 @@
 import middy, { type MiddlewareObj } from '@middy/core';
-import httpErrorHandler from '@middy/http-error-handler';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
@@ -8,7 +7,7 @@ import { ApiError } from '../errors.ts';
 import { describeError, logEvent } from '../observability/log.ts';
 import { countErrorMetric, observability } from '../observability/metrics.ts';
 import { corsHeaders, corsPolicyFromEnv } from './cors.ts';
-import { headerValue } from './input.ts';
+import { bearerToken, bodyObject, headerValue, type JsonBody } from './input.ts';
 
 /** Request bodies over this many bytes are refused with `413 payload_too_large` before they are parsed. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -22,6 +21,38 @@ export interface HttpResult {
   body?: unknown;
   headers?: Record<string, string>;
 }
+
+/**
+ * What an HTTP function's operation receives: the body as a JSON object (`{}` when there is none; JSON that is
+ * not an object is refused with `400 invalid_request` before the operation runs), the Bearer token of the
+ * `Authorization` header (RFC 6750 §2.1; `undefined` without the header, `''` for a malformed one, which never
+ * verifies), and the event itself for anything else (path parameters, the request context).
+ */
+export interface HttpRequest {
+  event: HttpEvent;
+  body: JsonBody;
+  bearerToken: string | undefined;
+  /** Who is calling, as API Gateway saw it (for lockouts and the session list; never for authentication). */
+  client: ClientInfo;
+}
+
+/** Longest `userAgent`/`ipAddress` kept (API.md, `GET /auth/sessions`): longer values are truncated. */
+export const MAX_CLIENT_INFO_LENGTH = 256;
+
+/**
+ * The caller's address and user agent: API Gateway's `requestContext.identity.sourceIp` (the TCP peer it saw,
+ * which a client cannot forge, unlike `X-Forwarded-For`) and the `User-Agent` header; `''` when absent, each at
+ * most {@link MAX_CLIENT_INFO_LENGTH} characters.
+ */
+export interface ClientInfo {
+  ipAddress: string;
+  userAgent: string;
+}
+
+const clientInfo = (event: HttpEvent): ClientInfo => ({
+  ipAddress: (event.requestContext?.identity?.sourceIp ?? '').slice(0, MAX_CLIENT_INFO_LENGTH),
+  userAgent: (event.headers?.['user-agent'] ?? '').slice(0, MAX_CLIENT_INFO_LENGTH),
+});
 
 type Request = middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>;
 
@@ -39,26 +70,21 @@ const bodyLimit = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult>
   },
 });
 
-/** Maps every error to a catalogue response: the one place where errors become HTTP. */
-const errorsToResponses = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
+/**
+ * Renders every error as a catalogue answer: the one place where errors become HTTP. An {@link ApiError} (a
+ * middy `HttpError`) carries its status and headers; anything else is mapped by {@link toApiError}.
+ */
+const errorResponses = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
   onError: (request: Request) => {
     const error = toApiError(request.error);
     countErrorMetric(error.code);
     if (error.status >= 500)
       logEvent('error', 'request failed', { code: error.code, ...describeError(error) });
-    const headers: Record<string, string> = {};
-    if (error.retryAfter !== undefined)
-      headers['Retry-After'] = String(Math.max(1, Math.ceil(error.retryAfter)));
-    if (error.status === 401 && error.code !== 'invalid_credentials') {
-      // RFC 6750: name the error only when a token was actually presented.
-      headers['WWW-Authenticate'] = error.tokenPresented ? 'Bearer error="invalid_token"' : 'Bearer';
-    }
-    // http-error-handler (below) writes this as the response: a JSON body, only the catalogue's words.
-    request.error = Object.assign(new Error(JSON.stringify({ error: error.code, message: error.message })), {
+    request.response = {
       statusCode: error.status,
-      expose: true,
-      headers,
-    });
+      headers: { ...error.headers, 'Content-Type': 'application/json' },
+      body: JSON.stringify(error),
+    };
   },
 });
 
@@ -94,7 +120,7 @@ const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
  * `CORS_ORIGINS`, and structured logs carrying the Lambda context and the invocation's metrics (see
  * `observability.ts`).
  */
-export function httpFunction(operation: (event: HttpEvent) => Promise<HttpResult>) {
+export function httpFunction(operation: (request: HttpRequest) => Promise<HttpResult>) {
   const corsPolicy = corsPolicyFromEnv();
   return (
     middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
@@ -116,13 +142,21 @@ export function httpFunction(operation: (event: HttpEvent) => Promise<HttpResult
       .use(
         responseHeaders((request) => corsHeaders(corsPolicy, headerValue(request.event.headers, 'origin'))),
       )
-      .use(httpErrorHandler({ logger: false }))
       .use(httpHeaderNormalizer())
       .use(bodyLimit())
       .use(httpJsonBodyParser({ disableContentTypeCheck: true }))
-      .use(errorsToResponses())
+      .use(errorResponses())
       .handler(async (event) => {
-        const result = await operation(event as unknown as HttpEvent);
+        const httpEvent = event as unknown as HttpEvent;
+        const result = await operation({
+          event: httpEvent,
+          // Checked only when an operation reads it: a function that takes no body ignores whatever is sent.
+          get body() {
+            return bodyObject(httpEvent.body);
+          },
+          bearerToken: bearerToken(httpEvent.headers?.authorization),
+          client: clientInfo(httpEvent),
+        });
         return {
           statusCode: result.statusCode,
           headers: {
@@ -134,6 +168,3 @@ export function httpFunction(operation: (event: HttpEvent) => Promise<HttpResult
       })
   );
 }
-
-/** The `Authorization` header of a normalised event. */
-export const authorizationHeader = (event: HttpEvent): string | undefined => event.headers?.authorization;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
-import { bodyObject, requiredString } from '../http/input.ts';
+import { countMetric, metricNames } from '../observability/metrics.ts';
 import {
   DUMMY_PASSWORD_HASH,
   hashPassword,
@@ -16,16 +16,20 @@ import { completePair, mintToken, sessionEnd, type TokenPair } from '../tokens/p
 /** Seconds a claimed password check holds off other attempts on the same name, if its outcome is never recorded. */
 const PASSWORD_CHECK_LEASE = 5;
 
+/** A username and password as the client typed them (`POST /auth/register` and `/auth/login`). */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
 /**
  * Logs a user in: checks the password (against a dummy hash for unknown names, so both failures cost the same
  * and answer the same), enforces the per-username lockout, stores a new session and returns its token pair.
  * A failure is counted for the username whether or not it exists, so a 429 says nothing about who exists.
  */
-export async function login(services: Services, body: unknown): Promise<TokenPair> {
+export async function login(services: Services, credentials: Credentials): Promise<TokenPair> {
   const { config, users, sessions } = services;
-  const input = bodyObject(body);
-  const rawUsername = requiredString(input, 'username');
-  const password = requiredString(input, 'password');
+  const { username: rawUsername, password } = credentials;
   if (password.length > MAX_PASSWORD_LENGTH)
     throw new ApiError('invalid_request', { message: 'The password is too long.' });
   // Fetched first: with the parameter store down nothing is counted or written, the caller gets a 503.
@@ -92,5 +96,6 @@ export async function login(services: Services, body: unknown): Promise<TokenPai
     },
     sessionEnd(config, now),
   );
+  countMetric(metricNames.login);
   return completePair(config, ring, session, refresh, now);
 }

@@ -1,8 +1,8 @@
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import type { Services } from '../services.ts';
-import { type TokenKind, verifyToken } from '../tokens/jwt.ts';
-import { audienceOf } from '../tokens/pair.ts';
+import type { TokenKind } from '../tokens/jwt.ts';
+import { verifyPresentedToken } from './authenticate.ts';
 
 /**
  * Logs out the session(s) of the tokens presented (an access token, a refresh token, or both): afterwards the
@@ -25,11 +25,7 @@ export async function logout(
   const now = nowSeconds();
   const sids = new Set<string>();
   for (const [kind, token] of presented) {
-    try {
-      sids.add(verifyToken(ring, kind, token, audienceOf(services.config), now).claims.sid);
-    } catch {
-      throw new ApiError('invalid_token', { message: `The ${kind} token is not valid.` });
-    }
+    sids.add(verifyPresentedToken(services, ring, kind, token, now, { acceptExpired: true }).claims.sid);
   }
   await Promise.all([...sids].map((sid) => services.sessions.revokeSession(sid, now)));
 }

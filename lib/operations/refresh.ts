@@ -1,19 +1,21 @@
 import { timingSafeEqual } from 'node:crypto';
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
+import { logEvent } from '../observability/log.ts';
+import { countMetric, metricNames } from '../observability/metrics.ts';
 import type { Services } from '../services.ts';
-import { hashRefreshToken, type TokenClaims, verifyToken } from '../tokens/jwt.ts';
+import { sessionState } from '../store/sessions.ts';
+import { hashRefreshToken, type TokenClaims } from '../tokens/jwt.ts';
 import type { KeyRing } from '../tokens/keyring.ts';
-import { audienceOf, completePair, mintToken, sessionEnd, type TokenPair } from '../tokens/pair.ts';
+import { completePair, mintToken, sessionEnd, type TokenPair } from '../tokens/pair.ts';
+import { verifyPresentedToken } from './authenticate.ts';
 
+/** `POST /auth/refresh`'s input (API.md). */
 export interface RefreshInput {
   refreshToken: string;
   /** Optional: lets an expired refresh token through while this access token of the same session is valid. */
   accessToken?: string | undefined;
 }
-
-/** What a refresh observed, for metrics and logs (never a token). */
-export type RefreshOutcome = 'rotated' | 'reuse_detected';
 
 const sameHash = (a: string | undefined, b: string) =>
   a !== undefined && a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
@@ -23,21 +25,14 @@ const sameHash = (a: string | undefined, b: string) =>
  * path is one conditional write; only when it fails is the session read to find which check failed first.
  * Presenting a rotated-out token (other than a retry within the grace period) revokes the whole session.
  */
-export async function refresh(
-  services: Services,
-  input: RefreshInput,
-  observe: (outcome: RefreshOutcome, claims: Pick<TokenClaims, 'sub' | 'sid'>) => void = () => {},
-): Promise<TokenPair> {
+export async function refresh(services: Services, input: RefreshInput): Promise<TokenPair> {
   const { config, sessions } = services;
   const ring = await services.keys.getKeyRing();
   const now = nowSeconds();
-  let claims: TokenClaims;
-  let expired: boolean;
-  try {
-    ({ claims, expired } = verifyToken(ring, 'refresh', input.refreshToken, audienceOf(config), now));
-  } catch {
-    throw new ApiError('invalid_token', { message: 'The refresh token is not valid.' });
-  }
+  // Check 2; expiry is judged by check 6.
+  const { claims, expired } = verifyPresentedToken(services, ring, 'refresh', input.refreshToken, now, {
+    acceptExpired: true,
+  });
   const presentedHash = hashRefreshToken(input.refreshToken);
   // A session is live while it began after this instant (check 4).
   const notBefore = now - config.sessionMaxAge;
@@ -57,7 +52,7 @@ export async function refresh(
       notBefore,
     });
     if (rotated) {
-      observe('rotated', claims);
+      countMetric(metricNames.refresh);
       return completePair(config, ring, session, next, now);
     }
   }
@@ -67,15 +62,16 @@ export async function refresh(
   if (next && stored && !stored.revoked && sameHash(stored.refreshHash, next.hash)) {
     // Our own write landed but its answer was lost (the SDK retried it and the retry's condition failed):
     // this request did rotate the session, so it gets the pair it stored rather than a 409.
-    observe('rotated', claims);
+    countMetric(metricNames.refresh);
     return completePair(config, ring, session, next, now);
   }
   const sessionTooOld = () =>
     new ApiError('token_expired', { message: 'The session has reached its maximum age; log in again.' });
+  const state = sessionState(stored, claims.sub, notBefore);
   // Past its end the session's item may already be swept by the TTL; the answer must not depend on that.
-  if (!stored && sessionEnd(config, claims.auth_time) <= now) throw sessionTooOld();
-  if (!stored || stored.revoked || stored.userId !== claims.sub) throw new ApiError('session_revoked');
-  if (stored.authTime <= notBefore) throw sessionTooOld();
+  if (state === 'missing' && sessionEnd(config, claims.auth_time) <= now) throw sessionTooOld();
+  if (state === 'missing' || state === 'revoked' || !stored) throw new ApiError('session_revoked');
+  if (state === 'too_old') throw sessionTooOld();
   if (!sameHash(stored.refreshHash, presentedHash)) {
     if (
       sameHash(stored.previousRefreshHash, presentedHash) &&
@@ -86,7 +82,12 @@ export async function refresh(
     }
     // A replay of a rotated-out token: whoever holds it, the session can no longer be trusted.
     await sessions.revokeSession(claims.sid, now);
-    observe('reuse_detected', claims);
+    countMetric(metricNames.reuseDetected);
+    // Ids, not tokens: enough to find the user and the session the alarm is about.
+    logEvent('warn', 'refresh token reuse detected; the session was revoked', {
+      userId: claims.sub,
+      sessionId: claims.sid,
+    });
     throw new ApiError('refresh_token_reused');
   }
   if (!usable)
@@ -105,11 +106,10 @@ function accessTokenExtends(
 ): boolean {
   if (accessToken === undefined) return false;
   try {
-    const access = verifyToken(ring, 'access', accessToken, audienceOf(services.config), now);
-    return (
-      !access.expired && access.claims.sub === refreshClaims.sub && access.claims.sid === refreshClaims.sid
-    );
+    const access = verifyPresentedToken(services, ring, 'access', accessToken, now);
+    return access.claims.sub === refreshClaims.sub && access.claims.sid === refreshClaims.sid;
   } catch {
+    // API.md: an access token that fails verification is ignored by check 6, never an error.
     return false;
   }
 }

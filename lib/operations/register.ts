@@ -1,19 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
-import { bodyObject, requiredString } from '../http/input.ts';
 import { hashPassword, MAX_PASSWORD_LENGTH, passwordWeakness } from '../passwords/argon2.ts';
 import type { Services } from '../services.ts';
 import { normaliseUsername } from '../store/users.ts';
+import type { Credentials } from './login.ts';
 
 /** Registers an account: `{userId, username}` with the stored (normalised) username. */
 export async function register(
   services: Services,
-  body: unknown,
+  credentials: Credentials,
 ): Promise<{ userId: string; username: string }> {
-  const input = bodyObject(body);
-  const rawUsername = requiredString(input, 'username');
-  const password = requiredString(input, 'password');
+  const { username: rawUsername, password } = credentials;
   const username = normaliseUsername(rawUsername);
   if (!username) {
     throw new ApiError('invalid_request', {

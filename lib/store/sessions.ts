@@ -29,6 +29,28 @@ interface SessionItem extends Session {
   ttl: number;
 }
 
+/**
+ * Where a stored session stands for a token of user `sub`, by the one liveness rule every operation applies
+ * (and {@link LIVE_SESSION_CONDITION} mirrors in DynamoDB): it must exist, belong to `sub`, not be revoked, and
+ * have begun after `notBefore` (now minus `SESSION_MAX_AGE`). Expiry is judged here, never by whether
+ * DynamoDB's TTL sweep has deleted the item yet.
+ */
+export type SessionState = 'live' | 'missing' | 'revoked' | 'too_old';
+
+export function sessionState(stored: Session | undefined, sub: string, notBefore: number): SessionState {
+  // A session of another user is treated as absent for this token: it can never have been issued to it.
+  if (!stored || stored.userId !== sub) return 'missing';
+  if (stored.revoked) return 'revoked';
+  if (stored.authTime <= notBefore) return 'too_old';
+  return 'live';
+}
+
+/**
+ * {@link sessionState}'s "live" as a DynamoDB condition (the owner is checked by the key and the hash the
+ * caller names): binds `:false` and `:notBefore`.
+ */
+const LIVE_SESSION_CONDITION = 'revoked = :false AND authTime > :notBefore';
+
 const SESSION_PREFIX = tableSchema.keyPrefix.session;
 const sessionKey = (sid: string) => ({ [tableSchema.partitionKey]: `${SESSION_PREFIX}${sid}` });
 
@@ -94,7 +116,7 @@ export class SessionStore {
           TableName: this.tableName,
           Key: sessionKey(input.sid),
           UpdateExpression: 'SET refreshHash = :new, previousRefreshHash = :presented, rotatedAt = :now',
-          ConditionExpression: 'refreshHash = :presented AND revoked = :false AND authTime > :notBefore',
+          ConditionExpression: `refreshHash = :presented AND ${LIVE_SESSION_CONDITION}`,
           ExpressionAttributeValues: {
             ':new': input.newHash,
             ':presented': input.presentedHash,
@@ -137,7 +159,7 @@ export class SessionStore {
           TableName: this.tableName,
           Key: sessionKey(sid),
           UpdateExpression: 'SET revoked = :true, revokedAt = :now',
-          ConditionExpression: 'revoked = :false AND authTime > :notBefore',
+          ConditionExpression: LIVE_SESSION_CONDITION,
           ExpressionAttributeValues: { ':true': true, ':false': false, ':now': now, ':notBefore': notBefore },
         }),
       ),

@@ -40,6 +40,7 @@ export function parseKeyRing(value: string): KeyRing {
   try {
     parsed = JSON.parse(trimmed);
   } catch {
+    // The parser's own message quotes the input around the fault, which here is key material: it is dropped.
     throw new KeyRingError('Signing key ring is not valid JSON');
   }
   const { current, keys } = (parsed ?? {}) as { current?: unknown; keys?: unknown };

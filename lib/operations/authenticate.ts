@@ -1,0 +1,66 @@
+import { nowSeconds } from '../config.ts';
+import { ApiError } from '../errors.ts';
+import type { Services } from '../services.ts';
+import { sessionState } from '../store/sessions.ts';
+import { type TokenClaims, type TokenKind, verifyToken } from '../tokens/jwt.ts';
+import type { KeyRing } from '../tokens/keyring.ts';
+import { audienceOf } from '../tokens/pair.ts';
+
+/** Who an authenticated request comes from: what the authorizer hands to the protected route. */
+export interface Principal {
+  userId: string;
+  username: string;
+  sessionId: string;
+}
+
+/**
+ * Verifies a presented token of `kind` (RFC 8725 §3: algorithm, issuer, audience and type pinned; see
+ * `verifyToken`) and returns its claims. Throws `401 invalid_token` when it does not verify, or when it has
+ * expired unless `acceptExpired` (logout and refresh judge an expired but genuine token themselves). The
+ * verifier's reason is kept as the error's `cause`, for logs only.
+ */
+export function verifyPresentedToken(
+  services: Services,
+  ring: KeyRing,
+  kind: TokenKind,
+  token: string,
+  now: number,
+  { acceptExpired = false } = {},
+): { claims: TokenClaims; expired: boolean } {
+  let verified: ReturnType<typeof verifyToken>;
+  try {
+    verified = verifyToken(ring, kind, token, audienceOf(services.config), now);
+  } catch (cause) {
+    throw new ApiError('invalid_token', { message: `The ${kind} token is not valid.`, cause });
+  }
+  if (verified.expired && !acceptExpired)
+    throw new ApiError('invalid_token', { message: `The ${kind} token has expired.` });
+  return verified;
+}
+
+/**
+ * Authenticates a request by its access token: it must verify and be unexpired, and its session (read
+ * consistently, so a logout is seen at once) must be live by the one rule of `sessionState`. This is what
+ * every operation that takes an access token calls.
+ *
+ * Errors: `401 invalid_token` (no token, or one that does not verify or has expired; `tokenPresented` says
+ * which for RFC 6750), `401 session_revoked` (the session is gone, revoked or past `SESSION_MAX_AGE`), `503`
+ * when DynamoDB or SSM fails.
+ */
+export async function authenticate(
+  services: Services,
+  accessToken: string | undefined,
+): Promise<Principal & { claims: TokenClaims }> {
+  if (accessToken === undefined) {
+    throw new ApiError('invalid_token', { message: 'An access token is required.', tokenPresented: false });
+  }
+  const ring = await services.keys.getKeyRing();
+  const now = nowSeconds();
+  const { claims } = verifyPresentedToken(services, ring, 'access', accessToken, now);
+  const session = await services.sessions.getSession(claims.sid);
+  const state = sessionState(session, claims.sub, now - services.config.sessionMaxAge);
+  if (state !== 'live' || !session) {
+    throw new ApiError('session_revoked', { cause: new Error(`session ${state}`) });
+  }
+  return { userId: claims.sub, username: session.username, sessionId: claims.sid, claims };
+}
