@@ -32,7 +32,7 @@ export function createServices(env: Record<string, string | undefined> = process
     db,
     users: new UserStore(db, config.tableName),
     sessions: new SessionStore(db, config.tableName),
-    keys: createSsmKeyRingSource(ssm, config.jwtSecretParam, config.keyCacheMaxAge),
+    keys: createSsmKeyRingSource(ssm, config.jwtSecretParam, config.keyCacheMaxAge, config.signingAlg),
   };
 }
 

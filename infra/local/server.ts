@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type {
@@ -10,7 +9,12 @@ import type {
 import { defaults } from '../../lib/config.ts';
 import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
 import { type CorsPolicy, corsHeaders, corsPolicyFromEnv, preflightHeaders } from '../../lib/http/cors.ts';
-import { parseKeyRing } from '../../lib/tokens/keyring.ts';
+import {
+  generateSigningKey,
+  isSigningAlgorithm,
+  parseKeyRing,
+  signingAlgorithms,
+} from '../../lib/tokens/keyring.ts';
 import { type FunctionName, type Route, routes } from '../routes.ts';
 import { serveDemoPage } from './demo-page.ts';
 import { createTable, type LocalDynamo, startLocalDynamo } from './dynamo.ts';
@@ -20,8 +24,14 @@ import { type SsmStandIn, startSsmStandIn } from './ssm-stand-in.ts';
 export interface LocalServerOptions {
   /** Port for the API on 127.0.0.1; 0 picks a free one. */
   port?: number;
-  /** The signing-key value (single key or JSON ring); a random ephemeral key when absent. */
+  /** The signing-key value (single key or JSON ring); a random ephemeral key of `SIGNING_ALG` when absent. */
   jwtSecret?: string | undefined;
+  /**
+   * `JWT_ISSUER` (unless `env` sets it). With ES256/RS256 it defaults to the server's own base URL, where
+   * verifiers find the discovery document (API.md); with HS256 to the configured default, so that tokens
+   * survive a restart on another port.
+   */
+  issuer?: string | undefined;
   /** An existing DynamoDB-compatible endpoint; an embedded in-memory store when absent. */
   dynamoDbEndpoint?: string | undefined;
   /** Extra environment for the functions (token lifetimes and the like). */
@@ -56,9 +66,13 @@ const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
  * (v1 proxy) event for the real handlers, running the authorizer before protected routes as API Gateway does.
  */
 export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
+  const algorithm = options.env?.SIGNING_ALG ?? process.env.SIGNING_ALG ?? defaults.SIGNING_ALG;
+  if (!isSigningAlgorithm(algorithm)) {
+    throw new Error(`SIGNING_ALG must be one of ${signingAlgorithms.join(', ')}`);
+  }
   const ephemeralKey = !options.jwtSecret;
-  const secret = options.jwtSecret || randomBytes(48).toString('base64url');
-  parseKeyRing(secret); // refuse a short or malformed key at start-up, with its clear message
+  const secret = options.jwtSecret || generateSigningKey(algorithm);
+  parseKeyRing(secret, algorithm); // refuse a short, malformed or other-algorithm key at start-up, clearly
 
   const dynamo: LocalDynamo | undefined = options.dynamoDbEndpoint ? undefined : await startLocalDynamo();
   const dynamoDbEndpoint = options.dynamoDbEndpoint ?? (dynamo as LocalDynamo).endpoint;
@@ -69,21 +83,14 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   ssm.setParameter(parameterName, secret);
   await createTable(dynamoDbEndpoint, tableName);
 
-  // The functions read their configuration once, at import, from the environment: as on Lambda.
-  Object.assign(process.env, {
-    AWS_REGION: process.env.AWS_REGION ?? 'local',
-    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
-    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-    AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,
-    AWS_ENDPOINT_URL_SSM: ssm.url,
-    TABLE_NAME: tableName,
-    JWT_SECRET_PARAM: parameterName,
-    ...options.env,
-  });
-  const handlers = await loadHandlers();
-  const corsPolicy = corsPolicyFromEnv();
-
+  // Listening first, so that the server's own URL (the default issuer) is known before the functions load.
+  let handlers: Handlers | undefined;
+  let corsPolicy: CorsPolicy | undefined;
   const server: Server = createServer((req, res) => {
+    if (!handlers || !corsPolicy) {
+      const { status, message } = errorCatalogue.service_unavailable;
+      return sendJson(res, status, { error: 'service_unavailable', message }, { 'Retry-After': '1' });
+    }
     serve(req, res, handlers, corsPolicy).catch((error: unknown) => {
       console.error('local server: unexpected failure', error instanceof Error ? error.message : error);
       if (!res.headersSent) sendJson(res, 500, { message: 'Internal server error' });
@@ -94,8 +101,32 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     server.listen(options.port ?? 0, '127.0.0.1', resolve);
   });
   const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+
+  // The functions read their configuration once, at import, from the environment: as on Lambda.
+  const issuer = options.issuer ?? (algorithm === 'HS256' ? defaults.JWT_ISSUER : url);
+  Object.assign(process.env, {
+    JWT_ISSUER: issuer,
+    AWS_REGION: process.env.AWS_REGION ?? 'local',
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,
+    AWS_ENDPOINT_URL_SSM: ssm.url,
+    TABLE_NAME: tableName,
+    JWT_SECRET_PARAM: parameterName,
+    ...options.env,
+  });
+  try {
+    handlers = await loadHandlers();
+    corsPolicy = corsPolicyFromEnv();
+  } catch (error) {
+    server.close();
+    await ssm.close();
+    await dynamo?.close();
+    throw error;
+  }
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     ssm,
     dynamoDbEndpoint,
     ephemeralKey,

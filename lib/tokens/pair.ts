@@ -23,6 +23,8 @@ export interface SessionIdentity {
 export const audienceOf = (config: Config): TokenAudience => ({
   issuer: config.issuer,
   audience: config.audience,
+  refreshAudience: config.refreshAudience,
+  clientId: config.clientId,
 });
 
 /** The epoch second at which a session that began at `authTime` ends, however it is refreshed. */
