@@ -49,7 +49,8 @@ describe('TokenAuthService in a consumer app', () => {
     service = Template.fromJSON(assembly.getStackByName('Auth').template);
     consumer = Template.fromJSON(assembly.getStackByName('Orders').template);
     authorizerFunctionId = lambdaOf(service, 'authorizer').id;
-  });
+    // A synth is seconds of CPU, and far longer by the clock on a busy shared machine.
+  }, 120_000);
 
   it('builds the whole service: the table, one function per entry point, its API', () => {
     service.resourceCountIs('AWS::DynamoDB::Table', 1);

@@ -20,7 +20,8 @@ beforeAll(() => {
     logRetentionDays: '90',
   });
   template = synthesized.template;
-});
+  // A synth is seconds of CPU, and far longer by the clock on a busy shared machine.
+}, 120_000);
 
 describe('settings from CDK context', () => {
   it('sets the authorizer result-cache TTL', () => {

@@ -8,7 +8,8 @@ let template: Template;
 beforeAll(() => {
   synthesized = synthTemplate();
   template = synthesized.template;
-});
+  // A synth is seconds of CPU, and far longer by the clock on a busy shared machine.
+}, 120_000);
 
 const KEY_PARAMETER_ARN =
   'arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/auth-service/jwt-signing-keys';
