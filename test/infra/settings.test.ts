@@ -20,7 +20,7 @@ beforeAll(() => {
     logRetentionDays: '90',
   });
   template = synthesized.template;
-  // A synth is seconds of CPU, and far longer by the clock on a busy shared machine.
+  // A synth with cdk-nag is seconds of CPU; on a busy 2-core machine, many more.
 }, 120_000);
 
 describe('settings from CDK context', () => {
