@@ -35,7 +35,8 @@ async function admin(...args: string[]): Promise<{ code: number; stdout: string;
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-describe('npm run admin', () => {
+// Each command is a node process: on a shared 2-core machine each may take seconds.
+describe('npm run admin', { timeout: 120_000 }, () => {
   it('lists users and shows one, never with a hash or a token', async () => {
     const tokens = await service.signUp('cli-alice');
     await service.signUp('cli-bob');
@@ -102,20 +103,22 @@ describe('npm run admin', () => {
   });
 
   it('exits 1 with one line for an unknown user, a bad role, bad usage and an unreachable store', async () => {
-    for (const args of [
+    const cases = [
       ['show', 'nobody-at-all'],
       ['disable', 'nobody-at-all'],
       ['roles', 'cli-alice', '--add', 'has,comma'],
       ['frobnicate', 'cli-alice'],
       ['roles', 'cli-alice', '--add'],
       [],
-    ]) {
-      const result = await admin(...args);
+    ];
+    const results = await Promise.all(cases.map((args) => admin(...args)));
+    for (const [i, args] of cases.entries()) {
+      const result = results[i] as Awaited<ReturnType<typeof admin>>;
       expect(result.code, args.join(' ')).toBe(1);
       expect(result.stdout, args.join(' ')).toBe('');
       expect(result.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
     }
-    expect((await admin('show', 'nobody-at-all')).stderr.trim()).toBe('error: No user "nobody-at-all".');
+    expect(results[0]?.stderr.trim()).toBe('error: No user "nobody-at-all".');
     const { code, stderr } = await run(process.execPath, [ADMIN, 'users'], {
       env: { PATH: process.env.PATH, DYNAMODB_ENDPOINT: 'http://127.0.0.1:9' },
       timeout: 30_000,
