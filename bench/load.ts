@@ -3,6 +3,7 @@
  * races), logouts and logout-alls against the local server on loopback, bounded in time and in requests.
  * Afterwards the invariants are checked from the store itself. `npm run load -- --duration 60`.
  */
+import './quiet.ts';
 import { parseArgs } from 'node:util';
 import { type LocalServer, startLocalServer } from '../infra/local/server.ts';
 import { defaultServices } from '../lib/services.ts';

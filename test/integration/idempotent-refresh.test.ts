@@ -22,7 +22,11 @@ beforeAll(async () => {
   restore = () => {
     process.stdout.write = write;
   };
-  service = await startTestService({ REFRESH_REUSE_GRACE: String(GRACE) });
+  // The suite keeps EMF lines off (vitest.config.ts); this file reads them.
+  service = await startTestService({
+    REFRESH_REUSE_GRACE: String(GRACE),
+    POWERTOOLS_METRICS_DISABLED: 'false',
+  });
 });
 afterAll(async () => {
   restore();
