@@ -9,7 +9,12 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultServices } from '../../lib/services.ts';
 import { countRequests, injectFaults, type RequestCounter } from '../support/sdk-middleware.ts';
-import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
+import {
+  claimsOf,
+  DEFAULT_PASSWORD,
+  type HttpTestService,
+  startHttpTestService,
+} from '../support/service.ts';
 
 /**
  * The client against contract v2's idempotent refresh: an answer lost on the way back is retried once with the
@@ -19,10 +24,10 @@ import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '
  * The clients' clocks are moved forward instead of waiting for tokens to expire: a client whose clock says its
  * access token is about to expire refreshes before its next call (the service needs no expiry to refresh).
  */
-let service: TestService;
+let service: HttpTestService;
 let counter: RequestCounter;
 beforeAll(async () => {
-  service = await startTestService();
+  service = await startHttpTestService();
   counter = countRequests(defaultServices().db, 'client-lost-answers-counter');
 });
 afterAll(async () => {
