@@ -24,8 +24,13 @@ function floorSign(key: KeyObject, header: object, payload: object): string {
 
 export async function benchTokens(): Promise<Row[]> {
   const ring = parseKeyRing('bench-signing-key-0123456789-0123456789-abcdef');
-  const key = ring.keys.get(ring.currentKid) as KeyObject;
-  const aud = { issuer: 'auth-service', audience: 'auth-service-api' };
+  const key = ring.keys.get(ring.currentKid)?.signingKey as KeyObject;
+  const aud = {
+    issuer: 'auth-service',
+    audience: 'auth-service-api',
+    refreshAudience: 'auth-service/auth/refresh',
+    clientId: 'auth-service-client',
+  };
   const now = Math.floor(Date.now() / 1000);
   const input = { sub: randomUUID(), sid: randomUUID(), authTime: now, now, exp: now + 600 };
   const token = signToken(ring, 'access', input, aud);
@@ -43,6 +48,7 @@ export async function benchTokens(): Promise<Row[]> {
     aud: aud.audience,
     token_use: 'access',
     auth_time: now,
+    client_id: aud.clientId,
   });
 
   const iterations = 4000;

@@ -1,3 +1,5 @@
+import { isSigningAlgorithm, type SigningAlgorithm, signingAlgorithms } from './tokens/keyring.ts';
+
 /** Service configuration, parsed and validated once at cold start from the environment. */
 export interface Config {
   tableName: string;
@@ -7,8 +9,16 @@ export interface Config {
   refreshTokenTtl: number;
   sessionMaxAge: number;
   refreshReuseGrace: number;
+  /** `iss` of every token; with ES256/RS256 a URL, under which the discovery document is served. */
   issuer: string;
+  /** `aud` of access tokens. */
   audience: string;
+  /** `aud` of refresh tokens: `<issuer>/auth/refresh`, the endpoint they are for; never equal to `audience`. */
+  refreshAudience: string;
+  /** `client_id` of access tokens (RFC 9068, 2.2). */
+  clientId: string;
+  /** The JWS algorithm every token is signed with, and the only one accepted (`SIGNING_ALG`). */
+  signingAlg: SigningAlgorithm;
   /** Seconds the key ring read from SSM is cached before it is read again (rotation propagates within it). */
   keyCacheMaxAge: number;
   /**
@@ -34,6 +44,8 @@ export const defaults = {
   REFRESH_REUSE_GRACE: '10',
   JWT_ISSUER: 'auth-service',
   JWT_AUDIENCE: 'auth-service-api',
+  JWT_CLIENT_ID: 'auth-service-client',
+  SIGNING_ALG: 'HS256',
   KEY_CACHE_MAX_AGE: '300',
   LOGIN_MAX_FAILURES: '5',
   LOGIN_LOCKOUT_BASE: '30',
@@ -67,6 +79,12 @@ export function loadConfig(env: Env = process.env): Config {
       if (!env[name]) throw new Error(`Configuration error: ${name} is required on AWS Lambda`);
     }
   }
+  const signingAlg = text(env, 'SIGNING_ALG');
+  if (!isSigningAlgorithm(signingAlg)) {
+    throw new Error(`Configuration error: SIGNING_ALG must be one of ${signingAlgorithms.join(', ')}`);
+  }
+  const issuer = text(env, 'JWT_ISSUER');
+  if (signingAlg !== 'HS256') assertIssuerUrl(issuer);
   const config: Config = {
     tableName: text(env, 'TABLE_NAME'),
     jwtSecretParam: text(env, 'JWT_SECRET_PARAM'),
@@ -74,8 +92,11 @@ export function loadConfig(env: Env = process.env): Config {
     refreshTokenTtl: positiveInt(env, 'REFRESH_TOKEN_TTL'),
     sessionMaxAge: positiveInt(env, 'SESSION_MAX_AGE'),
     refreshReuseGrace: positiveInt(env, 'REFRESH_REUSE_GRACE', 0),
-    issuer: text(env, 'JWT_ISSUER'),
+    issuer,
     audience: text(env, 'JWT_AUDIENCE'),
+    refreshAudience: `${issuer}/auth/refresh`,
+    clientId: text(env, 'JWT_CLIENT_ID'),
+    signingAlg,
     keyCacheMaxAge: positiveInt(env, 'KEY_CACHE_MAX_AGE', 0),
     loginMaxFailures: positiveInt(env, 'LOGIN_MAX_FAILURES'),
     loginLockoutBase: positiveInt(env, 'LOGIN_LOCKOUT_BASE'),
@@ -86,7 +107,35 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.accessTokenTtl > config.sessionMaxAge || config.refreshTokenTtl > config.sessionMaxAge) {
     throw new Error('Configuration error: token lifetimes must not exceed SESSION_MAX_AGE');
   }
+  if (config.refreshAudience === config.audience) {
+    throw new Error("Configuration error: JWT_AUDIENCE must differ from the refresh tokens' audience");
+  }
   return config;
+}
+
+/**
+ * With public keys, the issuer is where verifiers find them: `issuer + "/.well-known/openid-configuration"`
+ * (OpenID Connect Discovery 1.0, 4), so it must be an absolute http(s) URL without query, fragment or
+ * trailing slash.
+ */
+function assertIssuerUrl(issuer: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(issuer);
+  } catch {
+    url = undefined;
+  }
+  if (
+    !url ||
+    (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+    url.search !== '' ||
+    url.hash !== '' ||
+    issuer.endsWith('/')
+  ) {
+    throw new Error(
+      `Configuration error: with SIGNING_ALG ES256 or RS256, JWT_ISSUER must be an http(s) URL without query, fragment or trailing slash (got "${issuer}")`,
+    );
+  }
 }
 
 /** Current time in whole epoch seconds: the unit of every JWT claim and every stored timestamp. */

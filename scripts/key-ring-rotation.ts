@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { parseKeyRing, SINGLE_KEY_KID } from '../lib/tokens/keyring.ts';
+import {
+  algorithmOfKey,
+  generateSigningKey,
+  KeyRingError,
+  parseKeyRing,
+  SINGLE_KEY_KID,
+  type SigningAlgorithm,
+} from '../lib/tokens/keyring.ts';
 
 /**
  * The signing-key ring as stored in SSM (API.md): `{"current": "<kid>", "keys": {"<kid>": "<key>", ...}}`.
@@ -12,20 +19,23 @@ import { parseKeyRing, SINGLE_KEY_KID } from '../lib/tokens/keyring.ts';
  *   their tokens refused. A staged key has been in every cache since the previous rotation when it is promoted.
  *
  * A rotation promotes `next` to `current`, `current` to `previous`, stages a fresh `next`, and drops every key
- * older than the old `current`: those signed nothing since the rotation before last, so once that lies a refresh
- * token's lifetime (1 day by default) in the past, no live token names them.
+ * older than the old `current`: those signed nothing since the rotation before last (give or take the functions'
+ * key cache), so once that lies a refresh token's lifetime plus `KEY_CACHE_MAX_AGE` in the past, no live token
+ * names them. The JWKS publishes every key of the ring, so a retired key stays published exactly as long.
+ *
+ * Every key of a ring is of one algorithm (`SIGNING_ALG`): HS256 secrets, or ES256 / RS256 PKCS#8 PEMs.
  */
 export interface StoredKeyRing {
   current: string;
   keys: Record<string, string>;
 }
 
-/** Bytes of randomness per key; its base64url text (86 characters) is the HMAC key. */
+/** Bytes of randomness per HS256 key; its base64url text (86 characters) is the HMAC key. */
 export const KEY_BYTES = 64;
 
-/** A new random key: 64 bytes, base64url (the ring stores text; `parseKeyRing` takes it as the key's bytes). */
-export function newKey(): string {
-  return randomBytes(KEY_BYTES).toString('base64url');
+/** A new random key of `algorithm`, as the ring stores it (see `generateSigningKey`). */
+export function newKey(algorithm: SigningAlgorithm = 'HS256'): string {
+  return generateSigningKey(algorithm);
 }
 
 const KID_TIME = /^k(\d{8}T\d{6}Z)-[0-9a-f]{6}$/;
@@ -49,19 +59,43 @@ export function kidCreatedAt(kid: string): Date | undefined {
   );
 }
 
-/** A first ring: a current key and a staged next one. */
-export function initialKeyRing(now: Date, makeKey = newKey): StoredKeyRing {
+/** A first ring of `algorithm`: a current key and a staged next one. */
+export function initialKeyRing(
+  now: Date,
+  algorithm: SigningAlgorithm = 'HS256',
+  makeKey = () => newKey(algorithm),
+): StoredKeyRing {
   const current = newKid(now);
   const next = newKid(now);
   return { current, keys: { [current]: makeKey(), [next]: makeKey() } };
 }
 
-/** Reads a stored value in either form API.md allows (one key, or the ring), validating it as the functions do. */
-export function readStoredKeyRing(value: string): StoredKeyRing {
-  parseKeyRing(value); // the functions' own validation: a value they would refuse is refused here first
-  if (!value.trim().startsWith('{')) return { current: SINGLE_KEY_KID, keys: { [SINGLE_KEY_KID]: value } };
+/** The algorithm of a stored value, read from its current key (every key of a valid ring has the same). */
+export function algorithmOfValue(value: string): SigningAlgorithm {
+  if (!value.trim().startsWith('{')) return algorithmOfKey(SINGLE_KEY_KID, value);
+  let current: unknown;
+  let keys: unknown;
+  try {
+    ({ current, keys } = JSON.parse(value) as { current?: unknown; keys?: unknown });
+  } catch {
+    throw new KeyRingError('Signing key ring is not valid JSON');
+  }
+  const key = typeof current === 'string' ? (keys as Record<string, unknown> | null)?.[current] : undefined;
+  return typeof key === 'string' ? algorithmOfKey(current as string, key) : 'HS256';
+}
+
+/**
+ * Reads a stored value in either form API.md allows (one key, or the ring), validating it as the functions do
+ * for its algorithm; returns the ring and that algorithm.
+ */
+export function readStoredKeyRing(value: string): StoredKeyRing & { algorithm: SigningAlgorithm } {
+  const algorithm = algorithmOfValue(value);
+  parseKeyRing(value, algorithm); // the functions' own validation: a value they would refuse is refused here first
+  if (!value.trim().startsWith('{')) {
+    return { algorithm, current: SINGLE_KEY_KID, keys: { [SINGLE_KEY_KID]: value } };
+  }
   const { current, keys } = JSON.parse(value) as StoredKeyRing;
-  return { current, keys: { ...keys } };
+  return { algorithm, current, keys: { ...keys } };
 }
 
 export interface Rotation {
@@ -81,7 +115,11 @@ export interface Rotation {
  * stages a new key and drops the rest. A ring with no key after `current` (a single-key value, or one made by
  * hand) gets a staged key only, and loses nothing: run the rotation again once every function has seen it.
  */
-export function rotateKeyRing(stored: StoredKeyRing, now: Date, makeKey = newKey): Rotation {
+export function rotateKeyRing(
+  stored: StoredKeyRing,
+  now: Date,
+  makeKey = () => newKey(algorithmOfValue(JSON.stringify(stored))),
+): Rotation {
   const kids = Object.keys(stored.keys);
   const position = kids.indexOf(stored.current);
   if (position < 0) throw new Error(`the ring's current kid "${stored.current}" has no key`);

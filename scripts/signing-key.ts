@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { GetParameterCommand, ParameterNotFound, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { defaults } from '../lib/config.ts';
+import { isSigningAlgorithm, type SigningAlgorithm, signingAlgorithms } from '../lib/tokens/keyring.ts';
 import {
   initialKeyRing,
   readStoredKeyRing,
@@ -15,6 +16,11 @@ import {
  */
 export interface SigningKeyOptions {
   name: string;
+  /**
+   * The keys' algorithm: what `init` creates (HS256 when absent); for `rotate`, a check that the ring is of it
+   * (a ring is of one algorithm: changing it is a new ring, and everyone logs in again).
+   */
+  algorithm?: SigningAlgorithm | undefined;
   /** A customer-managed KMS key for the SecureString (init only); SSM's AWS-managed key when absent. */
   kmsKeyId?: string | undefined;
   /** Refuse to rotate again sooner than this many seconds after the last rotation (unless `force`). */
@@ -45,10 +51,12 @@ export async function initSigningKey(ssm: SSMClient, options: SigningKeyOptions)
   const existing = await readParameter(ssm, options.name);
   if (existing) {
     const ring = readStoredKeyRing(existing.value);
-    print(`${options.name} already exists (current kid ${ring.current}); nothing changed.`);
+    print(
+      `${options.name} already exists (${ring.algorithm}, current kid ${ring.current}); nothing changed.`,
+    );
     return false;
   }
-  const ring = initialKeyRing(options.now ?? new Date());
+  const ring = initialKeyRing(options.now ?? new Date(), options.algorithm ?? 'HS256');
   await ssm.send(
     new PutParameterCommand({
       Name: options.name,
@@ -61,7 +69,9 @@ export async function initSigningKey(ssm: SSMClient, options: SigningKeyOptions)
     }),
   );
   const [current, next] = Object.keys(ring.keys);
-  print(`created ${options.name}: current kid ${current}, staged kid ${next}`);
+  print(
+    `created ${options.name} (${options.algorithm ?? 'HS256'}): current kid ${current}, staged kid ${next}`,
+  );
   return true;
 }
 
@@ -72,7 +82,12 @@ export async function rotateSigningKey(ssm: SSMClient, options: SigningKeyOption
   const existing = await readParameter(ssm, options.name);
   if (!existing) throw new Error(`${options.name} does not exist: run npm run secret:init first`);
   const stored = readStoredKeyRing(existing.value);
-  const rotation = rotateKeyRing(stored, now);
+  if (options.algorithm && options.algorithm !== stored.algorithm) {
+    throw new Error(
+      `${options.name} holds ${stored.algorithm} keys, not ${options.algorithm}: a ring has one algorithm. To change it, create a new ring (secret:init --alg ${options.algorithm} --name <new name>), point JWT_SECRET_PARAM and SIGNING_ALG at it together, and everyone logs in again.`,
+    );
+  }
+  const rotation = rotateKeyRing({ current: stored.current, keys: stored.keys }, now);
   const since = secondsSinceLastRotation(stored, now);
   // Only a rotation that drops a key can log anyone out; the first one after init drops nothing.
   if (
@@ -102,7 +117,7 @@ export async function rotateSigningKey(ssm: SSMClient, options: SigningKeyOption
   }
   if (rotation.stagedOnly) {
     print(
-      `${options.name} had no staged key: staged ${rotation.next}; ${rotation.current} still signs. Run secret:rotate again after KEY_CACHE_MAX_AGE (5 minutes) to promote it.`,
+      `${options.name} had no staged key: staged ${rotation.next}; ${rotation.current} still signs. Run secret:rotate again after KEY_CACHE_MAX_AGE plus the JWKS cache time (10 minutes) to promote it, so that every function and verifier knows it first.`,
     );
   } else {
     print(
@@ -112,7 +127,14 @@ export async function rotateSigningKey(ssm: SSMClient, options: SigningKeyOption
   return rotation.current;
 }
 
-const USAGE = `usage: node scripts/signing-key.ts <init|rotate> [--name /auth-service/jwt-signing-keys] [--kms-key-id <key>] [--min-interval-seconds 86400] [--force]`;
+/**
+ * A key stops signing at a rotation, but warm functions keep signing with it for up to `KEY_CACHE_MAX_AGE`
+ * after that; its last token then lives a refresh token's lifetime. Only after both may the key leave the ring
+ * (and the JWKS).
+ */
+const DEFAULT_MIN_INTERVAL = String(Number(defaults.REFRESH_TOKEN_TTL) + Number(defaults.KEY_CACHE_MAX_AGE));
+
+const USAGE = `usage: node scripts/signing-key.ts <init|rotate> [--alg HS256|ES256|RS256] [--name /auth-service/jwt-signing-keys] [--kms-key-id <key>] [--min-interval-seconds ${DEFAULT_MIN_INTERVAL}] [--force]`;
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
@@ -120,14 +142,19 @@ async function main(): Promise<void> {
     options: {
       name: { type: 'string', default: process.env.JWT_SECRET_PARAM ?? defaults.JWT_SECRET_PARAM },
       'kms-key-id': { type: 'string' },
-      'min-interval-seconds': { type: 'string', default: defaults.REFRESH_TOKEN_TTL },
+      alg: { type: 'string', default: process.env.SIGNING_ALG },
+      'min-interval-seconds': { type: 'string', default: DEFAULT_MIN_INTERVAL },
       force: { type: 'boolean', default: false },
     },
   });
   const minIntervalSeconds = Number(values['min-interval-seconds']);
   if (!Number.isSafeInteger(minIntervalSeconds) || minIntervalSeconds < 0) throw new Error(USAGE);
+  if (values.alg !== undefined && !isSigningAlgorithm(values.alg)) {
+    throw new Error(`--alg must be one of ${signingAlgorithms.join(', ')}\n${USAGE}`);
+  }
   const options: SigningKeyOptions = {
     name: values.name,
+    algorithm: values.alg,
     kmsKeyId: values['kms-key-id'],
     minIntervalSeconds,
     force: values.force,

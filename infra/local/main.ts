@@ -11,6 +11,7 @@ async function main(): Promise<void> {
     server = await startLocalServer({
       port,
       jwtSecret: process.env.JWT_SECRET,
+      issuer: process.env.JWT_ISSUER,
       dynamoDbEndpoint: process.env.DYNAMODB_ENDPOINT,
     });
   } catch (error) {

@@ -2,6 +2,12 @@
  * CORS for browsers on other origins: an exact allow-list of origins (`CORS_ORIGINS`, comma-separated; empty
  * or unset means no CORS at all). The API authenticates with bearer tokens, never cookies, so credentials are
  * not allowed and an allowed origin is echoed back exactly, never `*`.
+ *
+ * Written here rather than with `@middy/http-cors`: that middleware adds `Access-Control-Expose-Headers` (and,
+ * with one allowed origin, omits `Vary: Origin`) whatever the request's origin, and lower-cases and wildcards
+ * origins, where this contract gives a disallowed origin no CORS header at all and compares exactly; and this
+ * one policy also serves the local server's own answers (preflights, the authorizer's 401, 404), which stand in
+ * for API Gateway's and are not middy handlers.
  */
 export interface CorsPolicy {
   readonly allowedOrigins: ReadonlySet<string>;

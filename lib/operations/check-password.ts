@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
-import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from '../passwords/argon2.ts';
+import type { PasswordHasher } from '../passwords/argon2.ts';
 import { normalisePassword } from '../passwords/normalise.ts';
 import type { Services } from '../services.ts';
 import { addressWait } from '../store/login-attempts.ts';
@@ -35,7 +35,7 @@ export interface PasswordCheckInput {
  * with older parameters or from the password's raw (pre-normalisation) form. Returns the account.
  */
 export async function checkPassword(services: Services, input: PasswordCheckInput): Promise<UserAccount> {
-  const { attempts } = services;
+  const { attempts, passwords } = services;
   const policy = attempts.policy;
   const password = normalisePassword(input.password);
   const address = input.client.ipAddress;
@@ -48,7 +48,7 @@ export async function checkPassword(services: Services, input: PasswordCheckInpu
   const username = normaliseUsername(input.username);
   if (!username) {
     // No account can have this name: spend the time of a real check all the same, and count it for the address.
-    await verifyPassword(DUMMY_PASSWORD_HASH, password);
+    await passwords.verify(passwords.dummyHash, password);
     await attempts.recordAddressFailure(address, addressCount, now);
     throw new ApiError('invalid_credentials');
   }
@@ -57,7 +57,12 @@ export async function checkPassword(services: Services, input: PasswordCheckInpu
   if (!admission.admitted) throw new ApiError('too_many_attempts', { retryAfter: admission.retryAfter });
 
   const account = accountOf(admission.state.item);
-  const check = await verifyNormalised(account?.passwordHash ?? DUMMY_PASSWORD_HASH, password, input.password);
+  const check = await verifyNormalised(
+    passwords,
+    account?.passwordHash ?? passwords.dummyHash,
+    password,
+    input.password,
+  );
   if (!account || !check.matches) {
     await Promise.all([
       attempts.recordFailure({ username, address, admission, now }),
@@ -70,7 +75,7 @@ export async function checkPassword(services: Services, input: PasswordCheckInpu
     address,
     admission,
     now,
-    newPasswordHash: check.needsRehash ? await hashPassword(password) : undefined,
+    newPasswordHash: check.needsRehash ? await passwords.hash(password) : undefined,
     leaseProvenBySession: input.sessionId !== undefined,
   });
   return account;
@@ -82,12 +87,13 @@ export async function checkPassword(services: Services, input: PasswordCheckInpu
  * normalised form at this login. Both forms are tried for unknown names too, so the time says nothing about them.
  */
 async function verifyNormalised(
+  passwords: PasswordHasher,
   stored: string,
   normalised: string,
   raw: string,
 ): Promise<{ matches: boolean; needsRehash: boolean }> {
-  const check = await verifyPassword(stored, normalised);
+  const check = await passwords.verify(stored, normalised);
   if (check.matches || raw === normalised) return check;
-  const legacy = await verifyPassword(stored, raw);
+  const legacy = await passwords.verify(stored, raw);
   return { matches: legacy.matches, needsRehash: legacy.matches };
 }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
-import { hashPassword } from '../passwords/argon2.ts';
 import { normalisePassword } from '../passwords/normalise.ts';
 import { passwordWeakness } from '../passwords/strength.ts';
 import type { Services } from '../services.ts';
@@ -34,7 +33,7 @@ export async function register(
   const created = await services.users.createUser({
     userId,
     username,
-    passwordHash: await hashPassword(password),
+    passwordHash: await services.passwords.hash(password),
     now: nowSeconds(),
   });
   if (!created) throw new ApiError('username_taken');

@@ -1,10 +1,13 @@
-import { createHash, type KeyObject, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import type { KeyRing } from './keyring.ts';
+import type { KeyRing, SigningKey } from './keyring.ts';
 
 export type TokenKind = 'access' | 'refresh';
 
-/** The claims of both token kinds (API.md, "Tokens"). `auth_time` is the session's login time. */
+/**
+ * The claims of both token kinds (API.md, "Tokens"). `auth_time` is the session's login time; `client_id`
+ * (RFC 9068, 2.2) is in access tokens only.
+ */
 export interface TokenClaims {
   sub: string;
   sid: string;
@@ -15,22 +18,35 @@ export interface TokenClaims {
   aud: string;
   token_use: TokenKind;
   auth_time: number;
+  client_id?: string;
 }
 
 /** Tokens longer than this are refused before any parsing. */
 export const MAX_TOKEN_LENGTH = 4096;
 const TYP: Record<TokenKind, string> = { access: 'at+jwt', refresh: 'rt+jwt' };
-const ALGORITHMS: jwt.Algorithm[] = ['HS256'];
 
 /** The token failed verification. Deliberately carries no detail a client could use to probe the verifier. */
 export class InvalidTokenError extends Error {
   override name = 'InvalidTokenError';
 }
 
+/**
+ * Who a token is from and for. The two kinds have different audiences (RFC 8725, 3.9), so that a verifier that
+ * checks only the signature, `iss`, `aud` and `exp` (API Gateway's JWT authorizer, a downstream service) never
+ * takes a refresh token for an access token.
+ */
 export interface TokenAudience {
   issuer: string;
+  /** `aud` of access tokens: the APIs they are for. */
   audience: string;
+  /** `aud` of refresh tokens: this service's own refresh endpoint; never equal to `audience`. */
+  refreshAudience: string;
+  /** `client_id` of access tokens (RFC 9068, 2.2): the client they were issued to. */
+  clientId: string;
 }
+
+const audienceFor = (kind: TokenKind, aud: TokenAudience) =>
+  kind === 'access' ? aud.audience : aud.refreshAudience;
 
 export interface SignInput {
   sub: string;
@@ -40,25 +56,35 @@ export interface SignInput {
   now: number;
   /** Expiry, epoch seconds; already clamped by the caller to the session's end. */
   exp: number;
+  /**
+   * Further claims of an access token (API.md: `roles`). Written before the registered claims, so they can
+   * never replace `sub`, `aud`, `token_use` and the rest. Ignored for refresh tokens.
+   */
+  accessClaims?: Readonly<Record<string, unknown>>;
 }
 
-/** Signs a token of `kind` with the ring's current key; the header names the key id and the token type. */
+/**
+ * Signs a token of `kind` with the ring's current key and algorithm; the header names the algorithm, the key id
+ * and the token type (API.md, "Tokens").
+ */
 export function signToken(ring: KeyRing, kind: TokenKind, input: SignInput, aud: TokenAudience): string {
-  const key = ring.keys.get(ring.currentKid) as KeyObject;
+  const key = ring.keys.get(ring.currentKid) as SigningKey;
   const claims: TokenClaims = {
+    ...(kind === 'access' ? input.accessClaims : undefined),
     sub: input.sub,
     sid: input.sid,
     jti: randomUUID(),
     iat: input.now,
     exp: input.exp,
     iss: aud.issuer,
-    aud: aud.audience,
+    aud: audienceFor(kind, aud),
     token_use: kind,
     auth_time: input.authTime,
+    ...(kind === 'access' && { client_id: aud.clientId }),
   };
-  return jwt.sign(claims, key, {
-    algorithm: 'HS256',
-    header: { alg: 'HS256', typ: TYP[kind], kid: ring.currentKid },
+  return jwt.sign(claims, key.signingKey, {
+    algorithm: ring.algorithm,
+    header: { alg: ring.algorithm, typ: TYP[kind], kid: key.kid },
   });
 }
 
@@ -73,8 +99,9 @@ const wholeNumber = (value: unknown): value is number =>
   typeof value === 'number' && Number.isSafeInteger(value);
 
 /**
- * Verifies a token of `kind`: HS256 only, the key its `kid` names, issuer, audience, `typ` and `token_use`,
- * and the claims jsonwebtoken alone lets through (no `exp`, a future `iat`, an empty `sub`, no `jti`/`sid`).
+ * Verifies a token of `kind`: the ring's one algorithm only (RFC 8725, 3.1), the key its `kid` names, issuer,
+ * the audience of its kind, `typ` and `token_use`, and the claims jsonwebtoken alone lets through (no `exp`, a
+ * future `iat`, an empty `sub`, no `jti`/`sid`; an access token without `client_id`).
  * Expiry is reported rather than thrown, so that refresh and logout can judge an expired but genuine token.
  * Throws {@link InvalidTokenError} on any failure.
  */
@@ -98,12 +125,14 @@ export function verifyToken(
       // No extension is understood here, so a token that marks one critical is refused (RFC 7515, 4.1.11).
       if (!key || header.typ !== TYP[kind] || 'crit' in header) {
         provide(new InvalidTokenError('unknown kid, wrong typ or a critical extension'));
-      } else provide(null, key);
+        // For ES256/RS256 this is the public key, and jsonwebtoken refuses it as an HMAC secret; `algorithms`
+        // below refuses any alg but the ring's before that (the HS256-with-public-key confusion, RFC 8725 2.1).
+      } else provide(null, key.verificationKey);
     },
     {
-      algorithms: ALGORITHMS,
+      algorithms: [ring.algorithm],
       issuer: aud.issuer,
-      audience: aud.audience,
+      audience: audienceFor(kind, aud),
       ignoreExpiration: true,
       clockTimestamp: now,
       complete: true,
@@ -127,6 +156,7 @@ export function verifyToken(
     !wholeNumber(claims.exp) ||
     !wholeNumber(claims.iat) ||
     !wholeNumber(claims.auth_time) ||
+    (kind === 'access' && !nonEmptyString(claims.client_id)) ||
     claims.iat > now
   ) {
     throw new InvalidTokenError('required claims missing or invalid');

@@ -1,7 +1,7 @@
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { serviceUnavailable } from '../errors.ts';
-import { type KeyRing, parseKeyRing } from './keyring.ts';
+import { type KeyRing, parseKeyRing, type SigningAlgorithm } from './keyring.ts';
 
 /** Where the functions get the signing keys from: a cached read of one SSM SecureString. */
 export interface KeyRingSource {
@@ -18,6 +18,7 @@ export function createSsmKeyRingSource(
   ssm: SSMClient,
   parameterName: string,
   maxAgeSeconds: number,
+  algorithm: SigningAlgorithm,
 ): KeyRingSource {
   const provider = new SSMProvider({ awsSdkV3Client: ssm });
   let parsedFrom: string | undefined;
@@ -34,7 +35,7 @@ export function createSsmKeyRingSource(
         throw serviceUnavailable(new Error(`SSM parameter ${parameterName} is empty`));
       if (value !== parsedFrom || !parsed) {
         // A malformed or short key is a deployment fault: refuse to sign or verify with it, loudly.
-        parsed = parseKeyRing(value);
+        parsed = parseKeyRing(value, algorithm);
         parsedFrom = value;
       }
       return parsed;

@@ -8,7 +8,8 @@ let template: Template;
 beforeAll(() => {
   synthesized = synthTemplate();
   template = synthesized.template;
-});
+  // A synth with cdk-nag is seconds of CPU; on a busy 2-core machine, many more.
+}, 120_000);
 
 const KEY_PARAMETER_ARN =
   'arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/auth-service/jwt-signing-keys';

@@ -1,4 +1,3 @@
-import { request as httpRequest } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NAME_FAILURES_PER_HOUR } from '../../lib/store/login-attempts.ts';
@@ -6,7 +5,7 @@ import { useFakeClock } from '../support/clock.ts';
 import { DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 
 // API.md "Brute force", issue 9 class 1: every rule below is driven over HTTP from real, distinct client
-// addresses (the local server passes the socket's peer address as API Gateway's sourceIp).
+// addresses (API Gateway's sourceIp, which the gateway hands to the functions).
 const MAX_FAILURES = 5;
 const LOCKOUT_BASE = 30;
 const LOCKOUT_MAX = 600;
@@ -27,10 +26,12 @@ afterAll(() => service.close());
 const clock = useFakeClock();
 
 let used = 0;
-/** A loopback address no other test has used: each is a client of its own. */
+/** A client address (IPv4 or IPv6, from the documentation ranges) that no other test has used. */
 function freshAddress(): string {
   used += 1;
-  return `127.0.${Math.floor(used / 250) + 1}.${(used % 250) + 2}`;
+  return used % 2 === 0
+    ? `198.51.${100 + Math.floor(used / 250)}.${used % 250}`
+    : `2001:db8::${used.toString(16)}`;
 }
 const freshName = (prefix: string) => `${prefix}-${used}-${Math.random().toString(36).slice(2, 8)}`;
 
@@ -39,32 +40,14 @@ interface Answer {
   retryAfter: number | undefined;
 }
 
-/** `POST /auth/login` sent from `address` (a loopback address the socket binds to). */
-function loginFrom(address: string, username: string, password: string): Promise<Answer> {
-  const body = JSON.stringify({ username, password });
-  const url = new URL(`${service.url}/auth/login`);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'POST',
-        localAddress: address,
-        agent: false,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => {
-          const header = res.headers['retry-after'];
-          resolve({ status: res.statusCode ?? 0, retryAfter: header === undefined ? undefined : Number(header) });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
+/** `POST /auth/login` as API Gateway passes it on from a client at `address` (its `sourceIp`). */
+async function loginFrom(address: string, username: string, password: string): Promise<Answer> {
+  const response = await service.request('POST', '/auth/login', {
+    body: { username, password },
+    sourceIp: address,
   });
+  const header = response.headers.get('retry-after');
+  return { status: response.status, retryAfter: header === null ? undefined : Number(header) };
 }
 
 const register = async (username: string) =>

@@ -165,3 +165,39 @@ describe('the ring logic', () => {
     expect(Object.keys(rotation.ring.keys)).toEqual(['a', 'b', rotation.next]);
   });
 });
+
+describe.each(['ES256', 'RS256'] as const)('secret:init and secret:rotate with --alg %s', (algorithm) => {
+  it('creates a ring of two PKCS#8 private keys of that algorithm that the functions accept', async () => {
+    await initSigningKey(fake.ssm, options({ now: T0, algorithm }));
+    const ring = fake.ring();
+    for (const key of Object.values(ring.keys)) expect(key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    const parsed = parseKeyRing(fake.state.value as string, algorithm);
+    expect(parsed.algorithm).toBe(algorithm);
+    expect(() => parseKeyRing(fake.state.value as string, 'HS256')).toThrow(/SIGNING_ALG is HS256/);
+    expect(printed.join('\n')).toContain(algorithm);
+  });
+
+  it('rotates with new keys of the ring own algorithm, without being told it', async () => {
+    await initSigningKey(fake.ssm, options({ now: T0, algorithm }));
+    await rotateSigningKey(fake.ssm, options({ now: new Date(T0.getTime() + 2 * DAY) }));
+    const ring = fake.ring();
+    expect(Object.keys(ring.keys)).toHaveLength(3);
+    expect(parseKeyRing(fake.state.value as string, algorithm).keys.size).toBe(3);
+  });
+
+  it('refuses to rotate a ring into another algorithm, and changes nothing', async () => {
+    await initSigningKey(fake.ssm, options({ now: T0 }));
+    await expect(
+      rotateSigningKey(fake.ssm, options({ now: new Date(T0.getTime() + 2 * DAY), algorithm })),
+    ).rejects.toThrow(/holds HS256 keys/);
+    expect(fake.mock.commandCalls(PutParameterCommand)).toHaveLength(1);
+  });
+
+  it('never prints key material', async () => {
+    await initSigningKey(fake.ssm, options({ now: T0, algorithm }));
+    await rotateSigningKey(fake.ssm, options({ now: new Date(T0.getTime() + 2 * DAY) }));
+    const output = printed.join('\n');
+    expect(output).not.toContain('PRIVATE KEY');
+    for (const key of Object.values(fake.ring().keys)) expect(output).not.toContain(key.slice(40, 100));
+  });
+});

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createPublicKey, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   hashRefreshToken,
@@ -7,12 +7,17 @@ import {
   signToken,
   verifyToken,
 } from '../../lib/tokens/jwt.ts';
-import { parseKeyRing } from '../../lib/tokens/keyring.ts';
+import { generateSigningKey, parseKeyRing } from '../../lib/tokens/keyring.ts';
 
 const KEY_A = 'key-a-0123456789abcdefghijklmnopqrstuvwxyz';
 const KEY_B = 'key-b-0123456789abcdefghijklmnopqrstuvwxyz';
 const ring = parseKeyRing(JSON.stringify({ current: 'a', keys: { a: KEY_A } }));
-const aud = { issuer: 'test-issuer', audience: 'test-audience' };
+const aud = {
+  issuer: 'test-issuer',
+  audience: 'test-audience',
+  refreshAudience: 'test-issuer/auth/refresh',
+  clientId: 'test-client',
+};
 const NOW = 1_800_000_000;
 const identity = { sub: 'user-1', sid: 'session-1', authTime: NOW, now: NOW, exp: NOW + 600 };
 
@@ -22,7 +27,7 @@ const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('
 function forge(
   header: Record<string, unknown>,
   claims: Record<string, unknown>,
-  options: { key?: string; hash?: 'sha256' | 'sha384' | 'sha512'; signature?: string } = {},
+  options: { key?: string | Buffer; hash?: 'sha256' | 'sha384' | 'sha512'; signature?: string } = {},
 ): string {
   const input = `${b64url(header)}.${b64url(claims)}`;
   const signature =
@@ -44,6 +49,7 @@ const goodClaims = {
   aud: aud.audience,
   token_use: 'access',
   auth_time: NOW,
+  client_id: 'test-client',
 };
 
 const verifyAccess = (token: unknown, now = NOW) => verifyToken(ring, 'access', token, aud, now);
@@ -126,6 +132,11 @@ describe('refusing hostile and malformed tokens', () => {
     ['an iat in the future', () => forge(goodHeader, { ...goodClaims, iat: NOW + 60 })],
     ['no jti', () => forge(goodHeader, { ...goodClaims, jti: undefined })],
     ['no sid', () => forge(goodHeader, { ...goodClaims, sid: undefined })],
+    ['no client_id in an access token', () => forge(goodHeader, { ...goodClaims, client_id: undefined })],
+    [
+      'the refresh audience in an access token',
+      () => forge(goodHeader, { ...goodClaims, aud: aud.refreshAudience }),
+    ],
     ['an empty sub', () => forge(goodHeader, { ...goodClaims, sub: '' })],
     ['a numeric sub', () => forge(goodHeader, { ...goodClaims, sub: 42 })],
     ['an unknown kid', () => forge({ ...goodHeader, kid: 'z' }, goodClaims)],
@@ -191,5 +202,126 @@ describe('refresh-token hashing', () => {
     expect(hashRefreshToken(token)).toBe(hashRefreshToken(token));
     expect(hashRefreshToken(token)).not.toBe(hashRefreshToken(signToken(ring, 'refresh', identity, aud)));
     expect(hashRefreshToken(token)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describe('the claims of each kind', () => {
+  it('gives access tokens client_id and the access audience, refresh tokens another audience and no client_id', () => {
+    const access = verifyAccess(signToken(ring, 'access', identity, aud)).claims;
+    const refresh = verifyToken(ring, 'refresh', signToken(ring, 'refresh', identity, aud), aud, NOW).claims;
+    expect(access).toMatchObject({ aud: 'test-audience', client_id: 'test-client' });
+    expect(refresh.aud).toBe('test-issuer/auth/refresh');
+    expect(refresh.aud).not.toBe(access.aud);
+    expect(refresh).not.toHaveProperty('client_id');
+  });
+
+  it('adds further access claims, which can never replace a registered one', () => {
+    const token = signToken(
+      ring,
+      'access',
+      { ...identity, accessClaims: { roles: ['admin'], sub: 'someone-else', token_use: 'refresh' } },
+      aud,
+    );
+    const { claims } = verifyAccess(token);
+    expect(claims).toMatchObject({ roles: ['admin'], sub: 'user-1', token_use: 'access' });
+    const refresh = signToken(ring, 'refresh', { ...identity, accessClaims: { roles: ['admin'] } }, aud);
+    expect(verifyToken(ring, 'refresh', refresh, aud, NOW).claims).not.toHaveProperty('roles');
+  });
+
+  it('refuses a refresh token that carries the access audience', () => {
+    const token = forge(
+      { ...goodHeader, typ: 'rt+jwt' },
+      { ...goodClaims, token_use: 'refresh', client_id: undefined },
+    );
+    expect(() => verifyToken(ring, 'refresh', token, aud, NOW)).toThrow(InvalidTokenError);
+    const right = forge(
+      { ...goodHeader, typ: 'rt+jwt' },
+      { ...goodClaims, token_use: 'refresh', aud: aud.refreshAudience },
+    );
+    expect(verifyToken(ring, 'refresh', right, aud, NOW).claims.token_use).toBe('refresh');
+  });
+});
+
+describe.each(['ES256', 'RS256'] as const)('%s keys', (algorithm) => {
+  const pemA = generateSigningKey(algorithm);
+  const pemB = generateSigningKey(algorithm);
+  const asymmetric = parseKeyRing(JSON.stringify({ current: 'a', keys: { a: pemA, b: pemB } }), algorithm);
+  const publicPem = createPublicKey(pemA).export({ type: 'spki', format: 'pem' }) as string;
+  const claims = { ...goodClaims };
+  const sign = (header: Record<string, unknown>, body: Record<string, unknown>, key = pemA) => {
+    const input = `${b64url(header)}.${b64url(body)}`;
+    const signature = cryptoSign('sha256', Buffer.from(input), {
+      key,
+      ...(algorithm === 'ES256' && { dsaEncoding: 'ieee-p1363' as const }),
+    }).toString('base64url');
+    return `${input}.${signature}`;
+  };
+  const verify = (token: unknown) => verifyToken(asymmetric, 'access', token, aud, NOW);
+
+  it(`signs with ${algorithm} and the current kid, and verifies with the public key`, () => {
+    const token = signToken(asymmetric, 'access', identity, aud);
+    const header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString());
+    expect(header).toEqual({ alg: algorithm, typ: 'at+jwt', kid: 'a' });
+    expect(verify(token).claims.sub).toBe('user-1');
+    // The signature checks out with nothing but the public key (what a third party has).
+    const [h, p, sig] = token.split('.') as [string, string, string];
+    expect(
+      cryptoVerify(
+        'sha256',
+        Buffer.from(`${h}.${p}`),
+        { key: publicPem, ...(algorithm === 'ES256' && { dsaEncoding: 'ieee-p1363' as const }) },
+        Buffer.from(sig, 'base64url'),
+      ),
+    ).toBe(true);
+  });
+
+  it('accepts a hand-built token signed with the private key (the helper is sound)', () => {
+    expect(verify(sign({ alg: algorithm, typ: 'at+jwt', kid: 'a' }, claims)).claims.jti).toBe('jti-1');
+  });
+
+  it('refuses the HS256 confusion token: an HMAC keyed with the public key, in any form it is published', () => {
+    const jwk = JSON.stringify(asymmetric.keys.get('a')?.publicJwk);
+    const der = createPublicKey(pemA).export({ type: 'spki', format: 'der' });
+    for (const secret of [publicPem, publicPem.trim(), jwk, der]) {
+      for (const alg of ['HS256', 'HS384', 'HS512']) {
+        const token = forge({ alg, typ: 'at+jwt', kid: 'a' }, claims, {
+          key: secret as string,
+          hash: `sha${alg.slice(2)}` as 'sha256',
+        });
+        expect(() => verify(token), `${alg} keyed with ${typeof secret}`).toThrow(InvalidTokenError);
+      }
+    }
+  });
+
+  it('refuses alg none and the other asymmetric algorithm', () => {
+    expect(() => verify(forge({ alg: 'none', typ: 'at+jwt', kid: 'a' }, claims, { signature: '' }))).toThrow(
+      InvalidTokenError,
+    );
+    const other = algorithm === 'ES256' ? 'RS256' : 'ES256';
+    expect(() => verify(sign({ alg: other, typ: 'at+jwt', kid: 'a' }, claims))).toThrow(InvalidTokenError);
+  });
+
+  it('refuses a token signed by a key that is not the one its kid names', () => {
+    expect(() => verify(sign({ alg: algorithm, typ: 'at+jwt', kid: 'a' }, claims, pemB))).toThrow(
+      InvalidTokenError,
+    );
+    expect(() =>
+      verify(sign({ alg: algorithm, typ: 'at+jwt', kid: 'a' }, claims, generateSigningKey(algorithm))),
+    ).toThrow(InvalidTokenError);
+  });
+
+  it('refuses tokens of a kid once its key has left the ring, and verifies those of the previous kid before', () => {
+    const old = signToken(asymmetric, 'access', identity, aud);
+    const rotated = parseKeyRing(JSON.stringify({ current: 'b', keys: { a: pemA, b: pemB } }), algorithm);
+    expect(verifyToken(rotated, 'access', old, aud, NOW).claims.sub).toBe('user-1');
+    const dropped = parseKeyRing(JSON.stringify({ current: 'b', keys: { b: pemB } }), algorithm);
+    expect(() => verifyToken(dropped, 'access', old, aud, NOW)).toThrow(InvalidTokenError);
+  });
+
+  it('never accepts an HS256 token in an asymmetric ring, nor an asymmetric token in an HS256 ring', () => {
+    const hs = signToken(ring, 'access', identity, aud);
+    expect(() => verify(hs)).toThrow(InvalidTokenError);
+    const asym = signToken(asymmetric, 'access', identity, aud);
+    expect(() => verifyAccess(asym)).toThrow(InvalidTokenError);
   });
 });

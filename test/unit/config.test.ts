@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lib/config.ts';
+
+describe('token configuration', () => {
+  it('defaults to HS256, with a refresh audience that differs from the access audience', () => {
+    const config = loadConfig({});
+    expect(config.signingAlg).toBe('HS256');
+    expect(config.refreshAudience).not.toBe(config.audience);
+    expect(config.refreshAudience).toBe(`${config.issuer}/auth/refresh`);
+    expect(config.clientId).toBe('auth-service-client');
+  });
+
+  it('refuses an unknown SIGNING_ALG, including a lowercase or "none"', () => {
+    for (const alg of ['none', 'es256', 'HS512', 'PS256']) {
+      expect(() => loadConfig({ SIGNING_ALG: alg }), alg).toThrow(/SIGNING_ALG must be one of/);
+    }
+  });
+
+  it('with ES256 or RS256 requires an issuer URL without trailing slash, query or fragment', () => {
+    expect(loadConfig({ SIGNING_ALG: 'ES256', JWT_ISSUER: 'https://auth.example.com/prod' }).issuer).toBe(
+      'https://auth.example.com/prod',
+    );
+    for (const issuer of [
+      'auth-service',
+      'https://auth.example.com/',
+      'https://a.example?x=1',
+      'ftp://a.example',
+    ]) {
+      expect(() => loadConfig({ SIGNING_ALG: 'RS256', JWT_ISSUER: issuer }), issuer).toThrow(/JWT_ISSUER/);
+    }
+  });
+
+  it('refuses an access audience equal to the refresh audience', () => {
+    expect(() =>
+      loadConfig({ JWT_ISSUER: 'https://a.example', JWT_AUDIENCE: 'https://a.example/auth/refresh' }),
+    ).toThrow(/JWT_AUDIENCE/);
+  });
+});
