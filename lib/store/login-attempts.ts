@@ -166,12 +166,7 @@ const hourRoom = (policy: LockoutPolicy) => Math.max(0, NAME_FAILURES_PER_HOUR -
 /** Seconds until an address may have passwords checked again (0: now), from its failure count. */
 export function addressWait(count: FailureCount | undefined, now: number, policy: LockoutPolicy): number {
   if (!count || now - count.lastFailedAt > policy.failureWindow) return 0;
-  const lock = lockSeconds(
-    count.failures,
-    policy.addressMaxFailures,
-    policy.lockoutBase,
-    policy.lockoutMax,
-  );
+  const lock = lockSeconds(count.failures, policy.addressMaxFailures, policy.lockoutBase, policy.lockoutMax);
   return Math.max(0, count.lastFailedAt + lock - now);
 }
 
@@ -424,9 +419,7 @@ export class LoginAttemptStore {
     if (entries.length < PRUNE_FROM) return;
     const stale = entries.filter(
       ([other, count]) =>
-        other !== address &&
-        count.lockedUntil <= now &&
-        now - count.lastFailedAt > this.policy.failureWindow,
+        other !== address && count.lockedUntil <= now && now - count.lastFailedAt > this.policy.failureWindow,
     );
     for (const [other, count] of stale.slice(0, PRUNE_BATCH)) {
       const name = update.name(other);
@@ -530,7 +523,8 @@ export class LoginAttemptStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: addressKey(address),
-          UpdateExpression: 'SET failures = if_not_exists(failures, :zero) + :one, #ttl = :ttl, lastFailedAt = :now',
+          UpdateExpression:
+            'SET failures = if_not_exists(failures, :zero) + :one, #ttl = :ttl, lastFailedAt = :now',
           ExpressionAttributeNames: { '#ttl': tableSchema.ttlAttribute },
           ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':now': now, ':ttl': ttl },
         }),

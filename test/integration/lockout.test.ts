@@ -54,7 +54,8 @@ const register = async (username: string) =>
   expect((await service.post('/auth/register', { username, password: DEFAULT_PASSWORD })).status).toBe(201);
 const wrong = (i: number) => `wrong guess number ${i}`;
 const statuses = (answers: Answer[]) => answers.map((answer) => answer.status);
-const count = (answers: Answer[], status: number) => answers.filter((answer) => answer.status === status).length;
+const count = (answers: Answer[], status: number) =>
+  answers.filter((answer) => answer.status === status).length;
 
 /** Every refusal is a 429 with a Retry-After of at least one second. */
 function expectRefusalsWellFormed(answers: Answer[]) {
@@ -68,7 +69,9 @@ describe('concurrent guesses for one name', () => {
     const name = freshName('burst');
     await register(name);
     const attacker = freshAddress();
-    const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => loginFrom(attacker, name, wrong(i))));
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => loginFrom(attacker, name, wrong(i))),
+    );
     expect(count(burst, 401)).toBe(MAX_FAILURES);
     expect(count(burst, 429)).toBe(20 - MAX_FAILURES);
     expectRefusalsWellFormed(burst);
@@ -85,23 +88,26 @@ describe('concurrent guesses for one name', () => {
     [4, 1],
     [9, 1],
     [19, 1],
-  ])('of %i wrong guesses and the right one in one burst, at most LOGIN_MAX_FAILURES wrong ones are checked', async (wrongs, rights) => {
-    const name = freshName('mixed');
-    await register(name);
-    const from = freshAddress();
-    const guesses = [
-      ...Array.from({ length: wrongs }, (_, i) => wrong(i)),
-      ...Array.from({ length: rights }, () => DEFAULT_PASSWORD),
-    ];
-    const answers = await Promise.all(guesses.map((password) => loginFrom(from, name, password)));
-    // The right password takes no failure slot: only wrong guesses are limited (a success frees its slot).
-    expect(count(answers, 401)).toBeLessThanOrEqual(MAX_FAILURES);
-    expect(count(answers, 200)).toBeLessThanOrEqual(rights);
-    expect(count(answers, 401) + count(answers, 200) + count(answers, 429)).toBe(guesses.length);
-    expectRefusalsWellFormed(answers);
-    // A burst no larger than the limit is checked whole, the right password included.
-    if (guesses.length <= MAX_FAILURES) expect(count(answers, 200)).toBe(rights);
-  });
+  ])(
+    'of %i wrong guesses and the right one in one burst, at most LOGIN_MAX_FAILURES wrong ones are checked',
+    async (wrongs, rights) => {
+      const name = freshName('mixed');
+      await register(name);
+      const from = freshAddress();
+      const guesses = [
+        ...Array.from({ length: wrongs }, (_, i) => wrong(i)),
+        ...Array.from({ length: rights }, () => DEFAULT_PASSWORD),
+      ];
+      const answers = await Promise.all(guesses.map((password) => loginFrom(from, name, password)));
+      // The right password takes no failure slot: only wrong guesses are limited (a success frees its slot).
+      expect(count(answers, 401)).toBeLessThanOrEqual(MAX_FAILURES);
+      expect(count(answers, 200)).toBeLessThanOrEqual(rights);
+      expect(count(answers, 401) + count(answers, 200) + count(answers, 429)).toBe(guesses.length);
+      expectRefusalsWellFormed(answers);
+      // A burst no larger than the limit is checked whole, the right password included.
+      if (guesses.length <= MAX_FAILURES) expect(count(answers, 200)).toBe(rights);
+    },
+  );
 
   it('checks at most LOGIN_MAX_FAILURES of any burst (5..40 guesses), fresh or previously failed, and counts every check', async () => {
     await fc.assert(
@@ -216,7 +222,8 @@ describe('one address guessing over many names', () => {
       fc.asyncProperty(fc.integer({ min: 1, max: ADDRESS_MAX_FAILURES + 4 }), async (names) => {
         const sprayer = freshAddress();
         const answers: Answer[] = [];
-        for (let i = 0; i < names; i += 1) answers.push(await loginFrom(sprayer, freshName('spray'), wrong(i)));
+        for (let i = 0; i < names; i += 1)
+          answers.push(await loginFrom(sprayer, freshName('spray'), wrong(i)));
         expect(count(answers, 401)).toBe(Math.min(names, ADDRESS_MAX_FAILURES));
         expect(count(answers, 429)).toBe(Math.max(0, names - ADDRESS_MAX_FAILURES));
         expectRefusalsWellFormed(answers);
@@ -236,23 +243,29 @@ describe('one address guessing over many names', () => {
     expect(refused).toEqual({ status: 429, retryAfter: LOCKOUT_BASE });
     clock.advance(LOCKOUT_BASE);
     expect((await loginFrom(sprayer, freshName('spray'), wrong(99))).status).toBe(401);
-    expect(await loginFrom(sprayer, name, DEFAULT_PASSWORD)).toEqual({ status: 429, retryAfter: 2 * LOCKOUT_BASE });
+    expect(await loginFrom(sprayer, name, DEFAULT_PASSWORD)).toEqual({
+      status: 429,
+      retryAfter: 2 * LOCKOUT_BASE,
+    });
   });
 });
 
 describe('lock state of a name before it is registered', () => {
-  it.each([1, MAX_FAILURES, MAX_FAILURES + 2])('never carries over to the account registered under it (%i failures before)', async (failures) => {
-    const name = freshName('late');
-    const guesser = freshAddress();
-    for (let i = 0; i < failures; i += 1) {
-      const answer = await loginFrom(guesser, name, wrong(i));
-      if (answer.status === 429) clock.advance(answer.retryAfter ?? 1);
-    }
-    await register(name);
-    const item = await service.storedItem(`user#${name}`);
-    expect(item?.pairs).toBeUndefined();
-    expect(item?.ttl).toBeUndefined();
-    // The new owner logs in at once, even from the address that guessed.
-    expect((await loginFrom(guesser, name, DEFAULT_PASSWORD)).status).toBe(200);
-  });
+  it.each([1, MAX_FAILURES, MAX_FAILURES + 2])(
+    'never carries over to the account registered under it (%i failures before)',
+    async (failures) => {
+      const name = freshName('late');
+      const guesser = freshAddress();
+      for (let i = 0; i < failures; i += 1) {
+        const answer = await loginFrom(guesser, name, wrong(i));
+        if (answer.status === 429) clock.advance(answer.retryAfter ?? 1);
+      }
+      await register(name);
+      const item = await service.storedItem(`user#${name}`);
+      expect(item?.pairs).toBeUndefined();
+      expect(item?.ttl).toBeUndefined();
+      // The new owner logs in at once, even from the address that guessed.
+      expect((await loginFrom(guesser, name, DEFAULT_PASSWORD)).status).toBe(200);
+    },
+  );
 });
