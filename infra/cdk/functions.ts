@@ -44,26 +44,29 @@ export interface FunctionProfile {
  * DynamoDB calls. Timeouts cover the SDK's bounded retries (3 attempts, 1 s connect, 2 s request) and no more.
  */
 export const functionProfiles: Record<FunctionName, FunctionProfile> = {
-  // UserStore.createUser: one conditional UpdateItem, and a GetItem only when its condition fails (to tell a
-  // taken name from its own retried write); for a name whose account was deleted, the account's GetItem and
-  // UserStore.reclaimName (a conditional PutItem of the name's item). It never reads the key ring.
+  // UserStore.createUser: one conditional PutItem (a whole new item, so no lock state of the name carries over),
+  // and a GetItem only when its condition fails (to tell a taken name from its own retried write); for a name
+  // whose account was deleted, the account's GetItem and UserStore.reclaimName (a conditional PutItem of the
+  // name's item). It never reads the key ring.
   register: {
     memorySize: 1024,
     timeoutSeconds: 10,
-    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
     itemKinds: ['user', 'account'],
     queriesUserIndex: false,
     readsSigningKey: false,
     http: true,
     serviceEnv: true,
   },
-  // UserStore.getUser (GetItem), recordFailure/lock/recordSuccess (UpdateItem), AccountStore.getAccount
-  // (GetItem: roles, disabled, generation), SessionStore.createSession (PutItem).
+  // checkPassword: LoginAttemptStore reads and counts the address item (GetItem, UpdateItem), takes a check slot
+  // and records the outcome on the user item (UpdateItem, GetItem on contention), and reads a session item to see
+  // that a slot's login is over (GetItem); AccountStore.getAccount (GetItem: roles, disabled, generation);
+  // SessionStore.createSession (PutItem).
   login: {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'account'],
+    itemKinds: ['user', 'session', 'address', 'account'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -127,26 +130,27 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
-  // authenticate (BatchGetItem), the password check (GetItem, UpdateItem of the name's item), revokeAllBut
-  // (UpdateItem of the account), carryOver (UpdateItem of the session), replacePasswordHash (UpdateItem). Sized
-  // as login: it checks and hashes passwords.
+  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items),
+  // revokeAllBut (UpdateItem of the account), carryOver (UpdateItem of the session), replacePasswordHash
+  // (UpdateItem). Sized as login: it checks and hashes passwords.
   'change-password': {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'account'],
+    itemKinds: ['user', 'session', 'address', 'account'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
   },
-  // authenticate (BatchGetItem), the password check (GetItem, UpdateItem), listLiveSessionIds (Query),
-  // markDeleted (UpdateItem of the account), then DeleteItem of the name's item and of the sessions.
+  // authenticate (BatchGetItem), checkPassword (GetItem, UpdateItem of the address and the name's items),
+  // listLiveSessionIds (Query), markDeleted (UpdateItem of the account), then DeleteItem of the name's item and of
+  // the sessions.
   'delete-account': {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-    itemKinds: ['user', 'session', 'account'],
+    itemKinds: ['user', 'session', 'address', 'account'],
     queriesUserIndex: true,
     readsSigningKey: true,
     http: true,

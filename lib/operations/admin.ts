@@ -2,7 +2,8 @@ import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { type AccountState, ROLE_PATTERN } from '../store/accounts.ts';
-import { normaliseUsername } from '../store/users.ts';
+import { nameWait } from '../store/login-attempts.ts';
+import { accountOf, normaliseUsername } from '../store/users.ts';
 
 /*
  * The administration operations behind `npm run admin` (API.md "Administration"): thin over the same stores and
@@ -19,8 +20,9 @@ export interface UserSummary {
   createdAt: string | null;
   roles: string[];
   disabled: boolean;
-  /** ISO 8601 UTC while the name is locked out by failed logins, else `null`. */
+  /** ISO 8601 UTC while the name refuses password checks after failed logins, else `null`. */
   lockedUntil: string | null;
+  /** Failed logins for the name in its current hourly period, from all addresses. */
   failedLogins: number;
 }
 
@@ -28,26 +30,34 @@ const iso = (epochSeconds: number) => new Date(epochSeconds * 1000).toISOString(
 
 async function findUser(services: Services, rawUsername: string) {
   const username = normaliseUsername(rawUsername);
-  const record = username ? await services.users.getUser(username) : undefined;
-  if (!record?.account) throw new ApiError('not_found', { message: `No user "${rawUsername}".` });
-  const state = await services.accounts.getAccount(record.account.userId);
-  if (state.deleted) throw new ApiError('not_found', { message: `No user "${rawUsername}".` });
-  return { record, account: record.account, state };
+  const lock = username ? await services.attempts.nameState(username) : undefined;
+  const account = accountOf(lock?.item);
+  const unknown = () => new ApiError('not_found', { message: `No user "${rawUsername}".` });
+  if (!account || !lock) throw unknown();
+  const state = await services.accounts.getAccount(account.userId);
+  if (state.deleted) throw unknown();
+  return { lock, account, state };
 }
 
-const summary = (
+function summary(
+  services: Services,
   found: Awaited<ReturnType<typeof findUser>>,
   state: AccountState = found.state,
-  createdAt?: number,
-): UserSummary => ({
-  userId: found.account.userId,
-  username: found.account.username,
-  createdAt: createdAt ? iso(createdAt) : null,
-  roles: state.roles,
-  disabled: state.disabled,
-  lockedUntil: found.record.lockedUntil > nowSeconds() ? iso(found.record.lockedUntil) : null,
-  failedLogins: found.record.failedCount,
-});
+): UserSummary {
+  const now = nowSeconds();
+  // A check from an address the name has no failures from: what every lock of the name itself still refuses.
+  const wait = nameWait(found.lock, '', now, services.attempts.policy);
+  const createdAt = found.lock.item?.createdAt;
+  return {
+    userId: found.account.userId,
+    username: found.account.username,
+    createdAt: typeof createdAt === 'number' ? iso(createdAt) : null,
+    roles: state.roles,
+    disabled: state.disabled,
+    lockedUntil: wait > 0 ? iso(now + wait) : null,
+    failedLogins: found.lock.hourCount,
+  };
+}
 
 /** Every registered account (a table scan), by username. */
 export async function listUsers(services: Services): Promise<{ userId: string; username: string }[]> {
@@ -56,8 +66,7 @@ export async function listUsers(services: Services): Promise<{ userId: string; u
 
 /** One user's summary. Errors: `not_found` for an unknown (or deleted) user. */
 export async function showUser(services: Services, username: string): Promise<UserSummary> {
-  const found = await findUser(services, username);
-  return summary(found, found.state, found.record.createdAt);
+  return summary(services, await findUser(services, username));
 }
 
 /**
@@ -66,26 +75,30 @@ export async function showUser(services: Services, username: string): Promise<Us
  */
 export async function disableUser(services: Services, username: string): Promise<UserSummary> {
   const found = await findUser(services, username);
-  return summary(found, await services.accounts.revokeAllSessions(found.account.userId, { disabled: true }));
+  return summary(
+    services,
+    found,
+    await services.accounts.revokeAllSessions(found.account.userId, { disabled: true }),
+  );
 }
 
 /** Enables a disabled user again (the sessions it had stay revoked). */
 export async function enableUser(services: Services, username: string): Promise<UserSummary> {
   const found = await findUser(services, username);
-  return summary(found, await services.accounts.enable(found.account.userId));
+  return summary(services, found, await services.accounts.enable(found.account.userId));
 }
 
-/** Lifts a lockout by failed logins: the name's failure counters are cleared, as by a successful login. */
+/** Lifts a lockout by failed logins: the name's check slots and failure counts are cleared. */
 export async function unlockUser(services: Services, username: string): Promise<UserSummary> {
   const found = await findUser(services, username);
-  await services.users.recordSuccess(found.account.username);
-  return { ...summary(found), lockedUntil: null, failedLogins: 0 };
+  await services.attempts.unlock(found.account.username);
+  return { ...summary(services, found), lockedUntil: null, failedLogins: 0 };
 }
 
 /** Revokes every session of a user at once (what the user's own logout-all does). */
 export async function revokeUserSessions(services: Services, username: string): Promise<UserSummary> {
   const found = await findUser(services, username);
-  return summary(found, await services.accounts.revokeAllSessions(found.account.userId));
+  return summary(services, found, await services.accounts.revokeAllSessions(found.account.userId));
 }
 
 /**
@@ -105,5 +118,5 @@ export async function updateUserRoles(
     }
   }
   const found = await findUser(services, username);
-  return summary(found, await services.accounts.updateRoles(found.account.userId, change));
+  return summary(services, found, await services.accounts.updateRoles(found.account.userId, change));
 }

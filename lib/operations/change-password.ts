@@ -1,8 +1,10 @@
 import { ApiError } from '../errors.ts';
-import { hashPassword, MAX_PASSWORD_LENGTH, passwordWeakness } from '../passwords/argon2.ts';
+import type { ClientInfo } from '../http/function.ts';
+import { normalisePassword } from '../passwords/normalise.ts';
+import { passwordWeakness } from '../passwords/strength.ts';
 import type { Services } from '../services.ts';
 import { authenticate } from './authenticate.ts';
-import { checkPassword } from './login.ts';
+import { checkPassword } from './check-password.ts';
 
 /** `POST /auth/password`'s input (API.md). */
 export interface PasswordChange {
@@ -28,21 +30,19 @@ export async function changePassword(
   services: Services,
   accessToken: string | undefined,
   change: PasswordChange,
+  client: ClientInfo,
 ): Promise<void> {
   const caller = await authenticate(services, accessToken);
   const { userId, username, sessionId, account, session } = caller;
-  if (change.newPassword.length > MAX_PASSWORD_LENGTH) {
-    throw new ApiError('invalid_request', {
-      message: `The password must be at most ${MAX_PASSWORD_LENGTH} characters.`,
-    });
-  }
-  // Checked before the current password: a weak choice costs no attempt of the lockout and no argon2 run.
-  const weakness = passwordWeakness(change.newPassword, username);
+  // Register's rules, on the NFKC form the hash is made from (API.md "Passwords"). Checked before the current
+  // password: a weak choice costs no attempt of the lockout and no argon2 run.
+  const newPassword = normalisePassword(change.newPassword);
+  const weakness = passwordWeakness(newPassword, username);
   if (weakness) throw new ApiError('weak_password', { message: weakness });
-  const checked = await checkPassword(services, username, change.currentPassword);
+  const checked = await checkPassword(services, { username, password: change.currentPassword, client });
   // The name now belongs to another account (this one was deleted and the name taken): not this user's password.
-  if (checked.account.userId !== userId) throw new ApiError('session_revoked');
-  const passwordHash = await hashPassword(change.newPassword);
+  if (checked.userId !== userId) throw new ApiError('session_revoked');
+  const passwordHash = await services.passwords.hash(newPassword);
 
   const raced = () => new ApiError('session_revoked', { message: 'The session was revoked meanwhile.' });
   if (!(await services.accounts.revokeAllBut(userId, account.generation, sessionId))) throw raced();

@@ -1,9 +1,10 @@
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
+import type { ClientInfo } from '../http/function.ts';
 import { describeError, logEvent } from '../observability/log.ts';
 import type { Services } from '../services.ts';
 import { authenticate } from './authenticate.ts';
-import { checkPassword } from './login.ts';
+import { checkPassword } from './check-password.ts';
 
 /** How many session items account deletion deletes at once. */
 const DELETE_CONCURRENCY = 10;
@@ -24,11 +25,12 @@ export async function deleteAccount(
   services: Services,
   accessToken: string | undefined,
   password: string,
+  client: ClientInfo,
 ): Promise<void> {
   const caller = await authenticate(services, accessToken);
   const { userId, username, sessionId, account } = caller;
-  const checked = await checkPassword(services, username, password);
-  if (checked.account.userId !== userId) throw new ApiError('session_revoked');
+  const checked = await checkPassword(services, { username, password, client });
+  if (checked.userId !== userId) throw new ApiError('session_revoked');
   const sessionIds = new Set(await services.sessions.listLiveSessionIds(userId, account.generation));
   sessionIds.add(sessionId);
 

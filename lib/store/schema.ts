@@ -13,5 +13,5 @@ export const tableSchema = {
    */
   liveSessionIndex: { name: 'liveSessionsByUser', partitionKey: 'liveUserKey' },
   /** Every item's partition key starts with its kind; the stack's IAM conditions name these prefixes. */
-  keyPrefix: { user: 'user#', session: 'session#', account: 'account#' },
+  keyPrefix: { user: 'user#', session: 'session#', address: 'address#', account: 'account#' },
 } as const;

@@ -176,7 +176,8 @@ describe('DELETE /auth/account', () => {
     const answer = await deleteAccount(caller.accessToken, { password: 'not my password at all' });
     expect(answer.status).toBe(401);
     expect(answer.json.error).toBe('invalid_credentials');
-    expect((await service.storedItem(`user#${name}`))?.failedCount).toBe(1);
+    // Counted toward the lockout: this hour's failures of the name.
+    expect((await service.storedItem(`user#${name}`))?.hourCount).toBe(1);
     expect((await service.me(caller.accessToken)).status).toBe(200);
     const missing = await deleteAccount(caller.accessToken, {});
     expect(missing.status).toBe(400);

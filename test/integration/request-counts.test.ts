@@ -1,13 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultServices } from '../../lib/services.ts';
+import { CHECK_LEASE } from '../../lib/store/login-attempts.ts';
+import { useFakeClock } from '../support/clock.ts';
 import { countRequests, type RequestCounter } from '../support/sdk-middleware.ts';
 import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 
-// The DynamoDB request budget of each flow (issues 4 and 11), counted at the functions' own SDK client.
+// The DynamoDB request budget of each flow (issues 4, 9 and 11), counted at the functions' own SDK client.
+const MAX_FAILURES = 5;
+const LEASE_AND_BASE = Math.max(CHECK_LEASE, 30) + 1;
 let service: TestService;
 let counter: RequestCounter;
+const clock = useFakeClock();
 beforeAll(async () => {
-  service = await startTestService();
+  service = await startTestService({ LOGIN_MAX_FAILURES: String(MAX_FAILURES), LOGIN_LOCKOUT_BASE: '30' });
   counter = countRequests(defaultServices().db);
 });
 afterAll(() => service.close());
@@ -28,9 +33,36 @@ async function withSessions(name: string, sessions: number) {
 }
 
 describe('DynamoDB requests per flow', () => {
-  it('a successful login reads the user and its account, and writes the session: 3 requests', async () => {
+  it('a login: 4 requests when clean, 4 for a wrong password, 5 for a success that clears failures, 1-3 for a 429', async () => {
+    // Each login below happens once the slots of earlier checks have lapsed (LOGIN_LOCKOUT_BASE for a failure,
+    // the check lease for a login): a slot that is still held costs a re-read and a second try.
+    const lapse = () => clock.advance(LEASE_AND_BASE);
     await service.post('/auth/register', { username: 'count-login', password: DEFAULT_PASSWORD });
-    expect(await sent(() => service.login('count-login'), 200)).toEqual(['GetItem', 'GetItem', 'PutItem']);
+    // The address's count (read), a check slot taken with the account read back, the account state (roles,
+    // disabled, generation), the session.
+    expect(await sent(() => service.login('count-login'), 200)).toEqual([
+      'GetItem',
+      'GetItem',
+      'PutItem',
+      'UpdateItem',
+    ]);
+    lapse();
+    // ...and for a wrong password: the address read, the slot, the name's and the address's failure counts.
+    const wrong = ['GetItem', 'UpdateItem', 'UpdateItem', 'UpdateItem'];
+    expect(await sent(() => service.login('count-login', 'not the password'), 401)).toEqual(wrong);
+    expect(await sent(() => service.login('count-nobody', 'not the password'), 401)).toEqual(wrong);
+    lapse();
+    // A success after a failure also clears it: one more write.
+    expect(await sent(() => service.login('count-login'), 200)).toEqual([
+      'GetItem',
+      'GetItem',
+      'PutItem',
+      'UpdateItem',
+      'UpdateItem',
+    ]);
+    // Locked: the pair's lock refuses the slot; one read says for how long.
+    for (let i = 0; i < MAX_FAILURES; i += 1) await service.login('count-login', 'not the password');
+    expect(await sent(() => service.login('count-login'), 429)).toEqual(['GetItem', 'GetItem', 'UpdateItem']);
   });
 
   it('the authorizer makes one request (session and account together); a refresh a read and a write, its retry that read alone; a logout one write', async () => {
@@ -89,8 +121,10 @@ describe('DynamoDB requests per flow', () => {
     ).toEqual(['BatchGetItem', 'UpdateItem']);
   });
 
-  it('a password change is the authentication read, the password check and three writes', async () => {
+  it('a password change is the authentication read, the password check (a read and two writes) and three writes', async () => {
     const last = await withSessions('count-password', 3);
+    // The logins' check slots lapse first, so the check takes a free slot at its first try.
+    clock.advance(LEASE_AND_BASE);
     expect(
       await sent(
         () =>
@@ -101,11 +135,20 @@ describe('DynamoDB requests per flow', () => {
           ),
         204,
       ),
-    ).toEqual(['BatchGetItem', 'GetItem', 'UpdateItem', 'UpdateItem', 'UpdateItem']);
+    ).toEqual([
+      'BatchGetItem',
+      'GetItem',
+      'UpdateItem',
+      'UpdateItem',
+      'UpdateItem',
+      'UpdateItem',
+      'UpdateItem',
+    ]);
   });
 
-  it('an account deletion is the reads, one query, the commit write and one delete per item', async () => {
+  it('an account deletion is the reads, the password check, one query, the commit write and one delete per item', async () => {
     const last = await withSessions('count-delete', 2);
+    clock.advance(LEASE_AND_BASE);
     expect(
       await sent(
         () =>
@@ -115,6 +158,16 @@ describe('DynamoDB requests per flow', () => {
           }),
         204,
       ),
-    ).toEqual(['BatchGetItem', 'DeleteItem', 'DeleteItem', 'DeleteItem', 'GetItem', 'Query', 'UpdateItem']);
+    ).toEqual([
+      'BatchGetItem',
+      'DeleteItem',
+      'DeleteItem',
+      'DeleteItem',
+      'GetItem',
+      'Query',
+      'UpdateItem',
+      'UpdateItem',
+      'UpdateItem',
+    ]);
   });
 });
