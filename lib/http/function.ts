@@ -56,8 +56,22 @@ const clientInfo = (event: HttpEvent): ClientInfo => ({
 
 type Request = middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>;
 
-/** Refuses oversized bodies and treats an absent body as `{}` so that the JSON parser sees one. */
-const bodyLimit = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
+/**
+ * Whether a `Content-Type` names JSON: the media type `application/json` in any case, with any parameters (such
+ * as `charset=utf-8`) after it (RFC 9110 §8.3.1).
+ */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
+  return mediaType === 'application/json';
+}
+
+/**
+ * The rules on a request body, before it is parsed: over 64 KiB is `413 payload_too_large`; one sent without
+ * `Content-Type: application/json` is `415 unsupported_media_type` (API.md), so that a page on another origin
+ * cannot post a login from a visitor's browser as a "simple" request (`text/plain`, a form) that skips the CORS
+ * preflight. No body at all (logout with only its header) is `{}` for the JSON parser, whatever the headers say.
+ */
+const bodyRules = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
   before: (request: Request) => {
     const { body, isBase64Encoded } = request.event;
     if (body === null || body === undefined || body === '') {
@@ -67,6 +81,9 @@ const bodyLimit = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult>
     }
     const bytes = isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body, 'utf8');
     if (bytes > MAX_BODY_BYTES) throw new ApiError('payload_too_large');
+    if (!isJsonContentType(headerValue(request.event.headers, 'content-type'))) {
+      throw new ApiError('unsupported_media_type');
+    }
   },
 });
 
@@ -143,7 +160,7 @@ export function httpFunction(operation: (request: HttpRequest) => Promise<HttpRe
         responseHeaders((request) => corsHeaders(corsPolicy, headerValue(request.event.headers, 'origin'))),
       )
       .use(httpHeaderNormalizer())
-      .use(bodyLimit())
+      .use(bodyRules())
       .use(httpJsonBodyParser({ disableContentTypeCheck: true }))
       .use(errorResponses())
       .handler(async (event) => {
