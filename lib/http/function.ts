@@ -3,7 +3,7 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { ApiError } from '../errors.ts';
+import { ApiError, serviceUnavailable } from '../errors.ts';
 import { describeError, logEvent } from '../observability/log.ts';
 import { countErrorMetric, observability } from '../observability/metrics.ts';
 import { corsHeaders, corsPolicyFromEnv } from './cors.ts';
@@ -108,6 +108,10 @@ const errorResponses = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyRe
 /** Turns anything thrown into an `ApiError`; an unexpected error becomes a bare 500 that reveals nothing. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
+  // The request could not be served in time: middy's early timeout (a `TimeoutError` "[AbortError]"), an aborted
+  // call, the SDK's own socket timeout. Overload or a slow dependency, not a fault of the request: 503.
+  const name = (error as { name?: unknown })?.name;
+  if (name === 'TimeoutError' || name === 'AbortError') return serviceUnavailable(error, TIMEOUT_RETRY_AFTER);
   const status = (error as { statusCode?: unknown })?.statusCode;
   if (status === 413) return new ApiError('payload_too_large');
   // middy's body parser: 415 (content type) and 422 (malformed JSON) are both "not JSON" here.
@@ -116,6 +120,16 @@ export function toApiError(error: unknown): ApiError {
   }
   return new ApiError('internal_error', { cause: error });
 }
+
+/** Seconds a client is asked to wait after a request that ran out of time. */
+const TIMEOUT_RETRY_AFTER = 2;
+
+/**
+ * Milliseconds before the Lambda timeout at which middy gives up on the operation and answers: enough for the
+ * error middleware to render the 503 and flush logs and metrics, so that a request running into its function's
+ * timeout is a 503 with Retry-After, not API Gateway's bare 502/504.
+ */
+export const TIMEOUT_EARLY_MS = 500;
 
 /** Adds the headers `headersFor` gives to every answer, success or error. */
 const responseHeaders = (
@@ -140,7 +154,12 @@ const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 export function httpFunction(operation: (request: HttpRequest) => Promise<HttpResult>) {
   const corsPolicy = corsPolicyFromEnv();
   return (
-    middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    middy<APIGatewayProxyEvent, APIGatewayProxyResult>({
+      timeoutEarlyInMillis: TIMEOUT_EARLY_MS,
+      timeoutEarlyResponse: () => {
+        throw serviceUnavailable(new Error('the function ran out of time'), TIMEOUT_RETRY_AFTER);
+      },
+    })
       // First in, so its `after`/`onError` run last: the metrics an error counts are flushed with the rest.
       .use(observability())
       // A JSON API needs the headers that stop sniffing, framing and caching, not a browser page's policies.
