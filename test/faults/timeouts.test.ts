@@ -22,7 +22,13 @@ function hangDynamoDb(): { release(): void } {
     release = resolve;
   });
   const name = 'test-hang-dynamodb';
-  db.middlewareStack.add((next) => async (args) => (await gate, next(args)), { step: 'initialize', name });
+  db.middlewareStack.add(
+    (next) => async (args) => {
+      await gate;
+      return next(args);
+    },
+    { step: 'initialize', name },
+  );
   return {
     release() {
       db.middlewareStack.remove(name);
