@@ -108,6 +108,16 @@ const profiles: Record<FunctionName, FunctionProfile> = {
     readsSigningKey: false,
     http: true,
   },
+  // The JWKS and discovery documents: the key ring (its public halves) and nothing of the table.
+  discovery: {
+    memorySize: 256,
+    timeoutSeconds: 6,
+    tableActions: [],
+    itemKinds: [],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+  },
   // authorize(): getSession (GetItem) and the key ring.
   authorizer: {
     memorySize: 256,
