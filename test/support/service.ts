@@ -47,17 +47,21 @@ export const DEFAULT_PASSWORD = 'correct horse battery staple';
 
 /**
  * Starts the whole service in this process, as `npm start` does (real handlers, the embedded dynalite store,
- * the SSM stand-in), with `env` overriding the functions' configuration. One per test file: the functions
+ * the SSM stand-in), with `env` overriding the functions' configuration and `options.jwtSecret` the signing-key
+ * value (the HS256 {@link TEST_SECRET} by default). One per test file: the functions
  * read their configuration once, at import.
  *
  * With `TEST_DYNAMODB_ENDPOINT` set (`npm run test:ddb-local` sets it to DynamoDB Local), the service uses that
  * store instead, in a table of its own, so that test files running side by side never share state.
  */
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+export async function startTestService(
+  env: Record<string, string> = {},
+  options: { jwtSecret?: string } = {},
+): Promise<TestService> {
   const dynamoDbEndpoint = process.env.TEST_DYNAMODB_ENDPOINT || undefined;
   const server = await startLocalServer({
     port: 0,
-    jwtSecret: TEST_SECRET,
+    jwtSecret: options.jwtSecret ?? TEST_SECRET,
     dynamoDbEndpoint,
     env: dynamoDbEndpoint ? { TABLE_NAME: `auth-test-${randomUUID()}`, ...env } : env,
   });
