@@ -34,6 +34,8 @@ export interface LocalServerOptions {
   issuer?: string | undefined;
   /** An existing DynamoDB-compatible endpoint; an embedded in-memory store when absent. */
   dynamoDbEndpoint?: string | undefined;
+  /** An HTTP status the SSM stand-in fails with from the start, before the functions load (a test fault). */
+  ssmFault?: number | undefined;
   /** Extra environment for the functions (token lifetimes and the like). */
   env?: Record<string, string>;
 }
@@ -81,6 +83,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const parameterName =
     options.env?.JWT_SECRET_PARAM ?? process.env.JWT_SECRET_PARAM ?? defaults.JWT_SECRET_PARAM;
   ssm.setParameter(parameterName, secret);
+  ssm.failWith(options.ssmFault);
   await createTable(dynamoDbEndpoint, tableName);
 
   // Listening first, so that the server's own URL (the default issuer) is known before the functions load.

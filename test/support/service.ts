@@ -56,12 +56,13 @@ export const DEFAULT_PASSWORD = 'correct horse battery staple';
  */
 export async function startTestService(
   env: Record<string, string> = {},
-  options: { jwtSecret?: string } = {},
+  options: { jwtSecret?: string; ssmFault?: number } = {},
 ): Promise<TestService> {
   const dynamoDbEndpoint = process.env.TEST_DYNAMODB_ENDPOINT || undefined;
   const server = await startLocalServer({
     port: 0,
     jwtSecret: options.jwtSecret ?? TEST_SECRET,
+    ssmFault: options.ssmFault,
     dynamoDbEndpoint,
     env: dynamoDbEndpoint ? { TABLE_NAME: `auth-test-${randomUUID()}`, ...env } : env,
   });
