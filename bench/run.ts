@@ -3,6 +3,7 @@
  * met. Each figure is a ratio against a baseline measured in the same run (these machines are shared and
  * noisy), or a count; medians of several rounds throughout.
  */
+import './quiet.ts';
 import { startLocalServer } from '../infra/local/server.ts';
 import { benchAuthorizer } from './authorizer.ts';
 import { benchColdStart } from './cold-start.ts';

@@ -1,6 +1,11 @@
 /**
  * The API's routes and the functions behind them: the one table that both the local server and the AWS stack
  * are built from, so the two cannot drift apart.
+ *
+ * To add a route: its entry point `functions/<name>.ts` (exporting `handler`); the name in `functionNames`;
+ * one line in `routes`; and the function's profile (size and exact grants) in `functionProfiles` of
+ * infra/cdk/functions.ts, which the type checker then asks for. The stack, its IAM roles, alarms and the local
+ * server follow from those.
  */
 export const functionNames = [
   'register',

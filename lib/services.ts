@@ -1,5 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Config, loadConfig } from './config.ts';
+import { type Argon2Params, createPasswordHasher, type PasswordHasher } from './passwords/argon2.ts';
 import { createDocumentClient, createDynamoDbClient } from './store/dynamodb.ts';
 import { SessionStore } from './store/sessions.ts';
 import { UserStore } from './store/users.ts';
@@ -17,10 +18,24 @@ export interface Services {
   users: UserStore;
   sessions: SessionStore;
   keys: KeyRingSource;
+  /** Password hashing at the process's argon2id parameters (the production ones unless a test injects others). */
+  passwords: PasswordHasher;
+}
+
+/** What a caller may choose beyond the environment: only tests choose anything. */
+export interface ServiceOptions {
+  /**
+   * argon2id parameters for new hashes, the rehash check and the dummy hash. Absent: the production parameters
+   * (`CURRENT_ARGON2_PARAMS`). Not configurable from the environment, so that no deployment can weaken them.
+   */
+  argon2Params?: Argon2Params;
 }
 
 /** Builds the services from the environment (the clients are created here, connections on first use). */
-export function createServices(env: Record<string, string | undefined> = process.env): Services {
+export function createServices(
+  env: Record<string, string | undefined> = process.env,
+  options: ServiceOptions = {},
+): Services {
   const config = loadConfig(env);
   const db = createDocumentClient(createDynamoDbClient());
   // Bounded as the SDK client was: 3 attempts of at most 2 s each.
@@ -36,13 +51,27 @@ export function createServices(env: Record<string, string | undefined> = process
       config.keyCacheMaxAge,
       config.signingAlg,
     ),
+    passwords: createPasswordHasher(options.argon2Params),
   };
 }
 
 let shared: Services | undefined;
+let sharedOptions: ServiceOptions = {};
 
 /** The services of this process, created on first use (a Lambda cold start) and then reused. */
 export function defaultServices(): Services {
-  shared ??= createServices();
+  shared ??= createServices(process.env, sharedOptions);
   return shared;
+}
+
+/**
+ * For tests (the in-process tier): the options the process's services will be created with. Must come before
+ * the first {@link defaultServices} call, i.e. before any function is imported; throws after it.
+ */
+export function setDefaultServiceOptions(options: ServiceOptions): void {
+  if (shared)
+    throw new Error(
+      'the services of this process already exist: set their options before importing a function',
+    );
+  sharedOptions = options;
 }

@@ -124,3 +124,11 @@ export function settingsFromContext(lookup: Lookup): StackSettings {
     alarmTopicArn: text(lookup, 'alarmTopicArn', d.alarmTopicArn),
   };
 }
+
+/**
+ * The settings of a construct's props, each optional and checked exactly as the same context value would be
+ * (a wildcard origin, an out-of-range TTL or a retention CloudWatch does not offer stop the synth).
+ */
+export function resolveSettings(props: Partial<StackSettings> = {}): StackSettings {
+  return settingsFromContext((key) => (props as Record<string, unknown>)[key]);
+}

@@ -1,24 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type {
-  APIGatewayProxyEvent,
-  APIGatewayProxyResult,
-  APIGatewayTokenAuthorizerEvent,
-  Context,
-} from 'aws-lambda';
 import { defaults } from '../../lib/config.ts';
-import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
-import { type CorsPolicy, corsHeaders, corsPolicyFromEnv, preflightHeaders } from '../../lib/http/cors.ts';
+import { errorCatalogue } from '../../lib/errors.ts';
+import { type ServiceOptions, setDefaultServiceOptions } from '../../lib/services.ts';
 import {
   generateSigningKey,
   isSigningAlgorithm,
   parseKeyRing,
   signingAlgorithms,
 } from '../../lib/tokens/keyring.ts';
-import { type FunctionName, type Route, routes } from '../routes.ts';
 import { serveDemoPage } from './demo-page.ts';
 import { createTable, type LocalDynamo, startLocalDynamo } from './dynamo.ts';
-import { lambdaContext, proxyEvent } from './events.ts';
+import { createGateway, type Gateway, type Handlers, isRoutePath, loadHandlers } from './gateway.ts';
 import { type SsmStandIn, startSsmStandIn } from './ssm-stand-in.ts';
 
 export interface LocalServerOptions {
@@ -38,10 +31,14 @@ export interface LocalServerOptions {
   ssmFault?: number | undefined;
   /** Extra environment for the functions (token lifetimes and the like). */
   env?: Record<string, string>;
+  /** What the functions' services are created with beyond the environment (tests: cheaper argon2id). */
+  services?: ServiceOptions;
 }
 
-export interface LocalServer {
-  url: string;
+/** The service without its HTTP listener: the store, the SSM stand-in, the handlers and the gateway in front. */
+export interface LocalBackend {
+  gateway: Gateway;
+  handlers: Handlers;
   ssm: SsmStandIn;
   dynamoDbEndpoint: string;
   /** True when the signing key was generated for this run only. */
@@ -49,25 +46,21 @@ export interface LocalServer {
   close(): Promise<void>;
 }
 
-type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
-type AuthorizerHandler = (
-  event: APIGatewayTokenAuthorizerEvent,
-  context: Context,
-) => Promise<{
-  principalId: string;
-  policyDocument: { Statement: { Effect: string }[] };
-  context?: Record<string, unknown>;
-}>;
-
-/** API Gateway refuses bodies over 10 MB before any function runs; so does this server. */
-const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
+export interface LocalServer extends Omit<LocalBackend, 'close'> {
+  url: string;
+  close(): Promise<void>;
+}
 
 /**
- * Starts the service locally: the embedded DynamoDB-compatible store (or `dynamoDbEndpoint`), the SSM
- * stand-in holding the signing key, and an HTTP server that turns each request into an API Gateway REST
- * (v1 proxy) event for the real handlers, running the authorizer before protected routes as API Gateway does.
+ * Starts everything the functions need in this process: the embedded DynamoDB-compatible store (or
+ * `dynamoDbEndpoint`) with the table, the SSM stand-in holding the signing key, then the environment and the
+ * handlers (imported after it, as Lambda reads its configuration at cold start) behind the gateway.
+ * `baseUrl` is where the service is reached, if anywhere: the default issuer with ES256/RS256 (which must be a
+ * URL; `http://localhost` for a backend with no listener).
  */
-export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
+export async function startLocalBackend(
+  options: LocalServerOptions & { baseUrl?: string } = {},
+): Promise<LocalBackend> {
   const algorithm = options.env?.SIGNING_ALG ?? process.env.SIGNING_ALG ?? defaults.SIGNING_ALG;
   if (!isSigningAlgorithm(algorithm)) {
     throw new Error(`SIGNING_ALG must be one of ${signingAlgorithms.join(', ')}`);
@@ -79,22 +72,65 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const dynamo: LocalDynamo | undefined = options.dynamoDbEndpoint ? undefined : await startLocalDynamo();
   const dynamoDbEndpoint = options.dynamoDbEndpoint ?? (dynamo as LocalDynamo).endpoint;
   const ssm = await startSsmStandIn();
-  const tableName = options.env?.TABLE_NAME ?? process.env.TABLE_NAME ?? defaults.TABLE_NAME;
-  const parameterName =
-    options.env?.JWT_SECRET_PARAM ?? process.env.JWT_SECRET_PARAM ?? defaults.JWT_SECRET_PARAM;
-  ssm.setParameter(parameterName, secret);
-  ssm.failWith(options.ssmFault);
-  await createTable(dynamoDbEndpoint, tableName);
+  const closeAll = async () => {
+    await ssm.close();
+    await dynamo?.close();
+  };
+  try {
+    const tableName = options.env?.TABLE_NAME ?? process.env.TABLE_NAME ?? defaults.TABLE_NAME;
+    const parameterName =
+      options.env?.JWT_SECRET_PARAM ?? process.env.JWT_SECRET_PARAM ?? defaults.JWT_SECRET_PARAM;
+    ssm.setParameter(parameterName, secret);
+    ssm.failWith(options.ssmFault);
+    await createTable(dynamoDbEndpoint, tableName);
 
+    // The functions read their configuration once, at import, from the environment: as on Lambda.
+    const issuer =
+      options.issuer ??
+      (algorithm === 'HS256' ? defaults.JWT_ISSUER : (options.baseUrl ?? 'http://localhost'));
+    Object.assign(process.env, {
+      JWT_ISSUER: issuer,
+      AWS_REGION: process.env.AWS_REGION ?? 'local',
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,
+      AWS_ENDPOINT_URL_SSM: ssm.url,
+      TABLE_NAME: tableName,
+      JWT_SECRET_PARAM: parameterName,
+      ...options.env,
+    });
+    if (options.services) setDefaultServiceOptions(options.services);
+    const handlers = await loadHandlers();
+    return {
+      gateway: createGateway(handlers),
+      handlers,
+      ssm,
+      dynamoDbEndpoint,
+      ephemeralKey,
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** API Gateway refuses bodies over 10 MB before any function runs; so does this server. */
+const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
+
+/**
+ * Starts the service locally: an HTTP server on 127.0.0.1 that hands each request to the gateway of
+ * {@link startLocalBackend} (API Gateway's part: routes, CORS, the authorizer, then a REST v1 proxy event).
+ */
+export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
   // Listening first, so that the server's own URL (the default issuer) is known before the functions load.
-  let handlers: Handlers | undefined;
-  let corsPolicy: CorsPolicy | undefined;
+  let backend: LocalBackend | undefined;
   const server: Server = createServer((req, res) => {
-    if (!handlers || !corsPolicy) {
+    if (!backend) {
       const { status, message } = errorCatalogue.service_unavailable;
       return sendJson(res, status, { error: 'service_unavailable', message }, { 'Retry-After': '1' });
     }
-    serve(req, res, handlers, corsPolicy).catch((error: unknown) => {
+    serve(req, res, backend.gateway).catch((error: unknown) => {
       console.error('local server: unexpected failure', error instanceof Error ? error.message : error);
       if (!res.headersSent) sendJson(res, 500, { message: 'Internal server error' });
     });
@@ -105,53 +141,22 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
-
-  // The functions read their configuration once, at import, from the environment: as on Lambda.
-  const issuer = options.issuer ?? (algorithm === 'HS256' ? defaults.JWT_ISSUER : url);
-  Object.assign(process.env, {
-    JWT_ISSUER: issuer,
-    AWS_REGION: process.env.AWS_REGION ?? 'local',
-    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
-    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-    AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,
-    AWS_ENDPOINT_URL_SSM: ssm.url,
-    TABLE_NAME: tableName,
-    JWT_SECRET_PARAM: parameterName,
-    ...options.env,
-  });
   try {
-    handlers = await loadHandlers();
-    corsPolicy = corsPolicyFromEnv();
+    backend = await startLocalBackend({ ...options, baseUrl: url });
   } catch (error) {
     server.close();
-    await ssm.close();
-    await dynamo?.close();
     throw error;
   }
+  const started = backend;
   return {
+    ...started,
     url,
-    ssm,
-    dynamoDbEndpoint,
-    ephemeralKey,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await ssm.close();
-      await dynamo?.close();
+      await started.close();
     },
   };
-}
-
-interface Handlers {
-  functions: Record<Route['function'], ProxyHandler>;
-  authorizer: AuthorizerHandler;
-}
-
-async function loadHandlers(): Promise<Handlers> {
-  const load = async (name: FunctionName) => (await import(`../../functions/${name}.ts`)).handler;
-  const functions = {} as Record<Route['function'], ProxyHandler>;
-  for (const route of routes) functions[route.function] = await load(route.function);
-  return { functions, authorizer: await load('authorizer') };
 }
 
 function sendJson(
@@ -162,10 +167,6 @@ function sendJson(
 ): void {
   res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
-}
-
-function sendError(res: ServerResponse, code: ErrorCode): void {
-  sendJson(res, errorCatalogue[code].status, { error: code, message: errorCatalogue[code].message });
 }
 
 async function readBody(req: IncomingMessage): Promise<string | undefined> {
@@ -187,68 +188,19 @@ function singleValueHeaders(req: IncomingMessage): Record<string, string> {
   return headers;
 }
 
-async function serve(
-  req: IncomingMessage,
-  res: ServerResponse,
-  handlers: Handlers,
-  corsPolicy: CorsPolicy,
-): Promise<void> {
+async function serve(req: IncomingMessage, res: ServerResponse, gateway: Gateway): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  const matching = routes.filter((route) => route.path === url.pathname);
-  if (matching.length === 0 && (await serveDemoPage(req, res, url.pathname))) return;
-  // What API Gateway does for the routes' CORS: answer preflights itself and put the headers on its own
-  // errors (404/405, the authorizer's 401/403). The functions' answers carry their own (lib/http/function.ts).
-  const ownCors = corsHeaders(corsPolicy, req.headers.origin);
-  for (const [name, value] of Object.entries(ownCors)) res.setHeader(name, value);
-  if (matching.length > 0 && req.method === 'OPTIONS' && corsPolicy.allowedOrigins.size > 0) {
-    const methods = matching.map((candidate) => candidate.method);
-    res.writeHead(204, preflightHeaders(corsPolicy, req.headers.origin, methods));
-    return void res.end();
-  }
-  if (matching.length === 0) return sendError(res, 'not_found');
-  const route = matching.find((candidate) => candidate.method === req.method);
-  if (!route) return sendError(res, 'method_not_allowed');
-
+  if (!isRoutePath(url.pathname) && (await serveDemoPage(req, res, url.pathname))) return;
   const body = await readBody(req);
-  if (body === undefined) return sendError(res, 'payload_too_large');
-  const headers = singleValueHeaders(req);
-  const methodArn = `arn:aws:execute-api:local:000000000000:local/local/${route.method}${route.path}`;
-
-  let authorizerContext: Record<string, unknown> | null = null;
-  if (route.authorized) {
-    // As API Gateway: no identity source means no call at all; a throw is 401; a Deny is 403.
-    const authorization = headers.authorization;
-    const unauthorized = () =>
-      sendJson(res, 401, { message: 'Unauthorized' }, { 'WWW-Authenticate': 'Bearer' });
-    if (!authorization) return unauthorized();
-    try {
-      const result = await handlers.authorizer(
-        { type: 'TOKEN', authorizationToken: authorization, methodArn },
-        lambdaContext('authorizer'),
-      );
-      if (result.policyDocument.Statement.some((statement) => statement.Effect !== 'Allow')) {
-        return sendJson(res, 403, { message: 'User is not authorized to access this resource' });
-      }
-      authorizerContext = { principalId: result.principalId, ...result.context };
-    } catch {
-      return unauthorized();
-    }
-  }
-
-  const event = proxyEvent({
-    method: route.method,
-    path: route.path,
-    headers,
-    body,
+  const answer = await gateway.handle({
+    method: req.method ?? 'GET',
+    path: url.pathname,
     query: Object.fromEntries(url.searchParams),
+    headers: singleValueHeaders(req),
+    body: body ?? '',
+    bodyTooLarge: body === undefined,
     sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
-    authorizer: authorizerContext,
   });
-
-  const result = await handlers.functions[route.function](event, lambdaContext(route.function));
-  for (const name of Object.keys(ownCors)) res.removeHeader(name);
-  const responseHeaders: Record<string, string> = {};
-  for (const [name, value] of Object.entries(result.headers ?? {})) responseHeaders[name] = String(value);
-  res.writeHead(result.statusCode, responseHeaders);
-  res.end(result.body ?? '');
+  res.writeHead(answer.status, answer.headers);
+  res.end(answer.body);
 }

@@ -13,6 +13,8 @@ export const metricNames = {
   login: 'Logins',
   failedLogin: 'FailedLogins',
   refresh: 'Refreshes',
+  /** A refresh answered again, within `REFRESH_REUSE_GRACE`, with the pair an earlier rotation issued. */
+  refreshRetried: 'RefreshRetries',
   reuseDetected: 'RefreshTokenReuse',
   throttled: 'Throttles',
   authorizerDenial: 'AuthorizerDenials',

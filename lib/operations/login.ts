@@ -2,12 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { countMetric, metricNames } from '../observability/metrics.ts';
-import {
-  DUMMY_PASSWORD_HASH,
-  hashPassword,
-  MAX_PASSWORD_LENGTH,
-  verifyPassword,
-} from '../passwords/argon2.ts';
+import { MAX_PASSWORD_LENGTH } from '../passwords/argon2.ts';
 import type { Services } from '../services.ts';
 import { normaliseUsername } from '../store/users.ts';
 import { hashRefreshToken } from '../tokens/jwt.ts';
@@ -28,7 +23,7 @@ export interface Credentials {
  * A failure is counted for the username whether or not it exists, so a 429 says nothing about who exists.
  */
 export async function login(services: Services, credentials: Credentials): Promise<TokenPair> {
-  const { config, users, sessions } = services;
+  const { config, users, sessions, passwords } = services;
   const { username: rawUsername, password } = credentials;
   if (password.length > MAX_PASSWORD_LENGTH)
     throw new ApiError('invalid_request', { message: 'The password is too long.' });
@@ -38,7 +33,7 @@ export async function login(services: Services, credentials: Credentials): Promi
   const username = normaliseUsername(rawUsername);
   if (!username) {
     // No account can have this name; spend the same time as a real check all the same.
-    await verifyPassword(DUMMY_PASSWORD_HASH, password);
+    await passwords.verify(passwords.dummyHash, password);
     throw new ApiError('invalid_credentials');
   }
   const now = nowSeconds();
@@ -54,7 +49,7 @@ export async function login(services: Services, credentials: Credentials): Promi
     if (!claim.claimed) throw new ApiError('too_many_attempts', { retryAfter: claim.retryAfter });
     record = claim.record;
   }
-  const check = await verifyPassword(record.account?.passwordHash ?? DUMMY_PASSWORD_HASH, password);
+  const check = await passwords.verify(record.account?.passwordHash ?? passwords.dummyHash, password);
   if (!record.account || !check.matches) {
     const restart = now - record.lastFailedAt > config.loginFailureWindow;
     const lockFor = (failures: number) =>
@@ -80,7 +75,7 @@ export async function login(services: Services, credentials: Credentials): Promi
   const { userId } = record.account;
   if (record.failedCount > 0 || record.lockedUntil > 0 || check.needsRehash) {
     // Also releases the claim on the check, if one was taken.
-    await users.recordSuccess(username, check.needsRehash ? await hashPassword(password) : undefined);
+    await users.recordSuccess(username, check.needsRehash ? await passwords.hash(password) : undefined);
   }
   const session = { userId, sid: randomUUID(), authTime: now };
   const refresh = mintToken(config, ring, 'refresh', session, now);

@@ -1,13 +1,14 @@
 import { timingSafeEqual } from 'node:crypto';
 import { nowSeconds } from '../config.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, serviceUnavailable } from '../errors.ts';
 import { logEvent } from '../observability/log.ts';
 import { countMetric, metricNames } from '../observability/metrics.ts';
 import type { Services } from '../services.ts';
 import { sessionState } from '../store/sessions.ts';
 import { hashRefreshToken, type TokenClaims } from '../tokens/jwt.ts';
 import type { KeyRing } from '../tokens/keyring.ts';
-import { completePair, mintToken, sessionEnd, type TokenPair } from '../tokens/pair.ts';
+import { mintPair, reissuedPair, sessionEnd, type TokenPair } from '../tokens/pair.ts';
+import { openSuccessorPair, sealSuccessorPair } from '../tokens/successor.ts';
 import { verifyPresentedToken } from './authenticate.ts';
 
 /** `POST /auth/refresh`'s input (API.md). */
@@ -17,13 +18,27 @@ export interface RefreshInput {
   accessToken?: string | undefined;
 }
 
+/**
+ * How many conditional writes one refresh may try. A write fails while a fresh read then passes every check
+ * only if something changed the session in between without rotating it; that cannot repeat without end, and
+ * a refresh never loops: past this bound it is a 503 (nothing written, no token).
+ */
+const MAX_ROTATION_ATTEMPTS = 2;
+
 const sameHash = (a: string | undefined, b: string) =>
   a !== undefined && a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 /**
- * Rotates a session's refresh token and issues a new pair, applying API.md's checks in their order. The happy
- * path is one conditional write; only when it fails is the session read to find which check failed first.
- * Presenting a rotated-out token (other than a retry within the grace period) revokes the whole session.
+ * Rotates a session's refresh token and issues a new pair, applying API.md's checks in their order
+ * (RFC 6749 §6, RFC 9700 §4.14.2: refresh-token rotation with reuse detection). The happy path is one
+ * conditional write; only when it fails is the session read to find which check failed first.
+ *
+ * Idempotent within `REFRESH_REUSE_GRACE` (checks 5 and 7): the previous token, presented within that many
+ * seconds of the rotation that replaced it (a retry whose answer was lost, racing tabs, a request that lost the
+ * race), is answered `200` with the very pair that rotation issued, opened from the session's sealed copy with
+ * the presented token, and nothing is written. Any older token revokes the whole session
+ * (`401 refresh_token_reused`). Errors: `401 invalid_token | session_revoked | token_expired |
+ * refresh_token_reused`, `503` when DynamoDB or SSM fails (never with a token that was not stored).
  */
 export async function refresh(services: Services, input: RefreshInput): Promise<TokenPair> {
   const { config, sessions } = services;
@@ -33,54 +48,64 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
   const { claims, expired } = verifyPresentedToken(services, ring, 'refresh', input.refreshToken, now, {
     acceptExpired: true,
   });
-  const presentedHash = hashRefreshToken(input.refreshToken);
+  const presented = { refreshToken: input.refreshToken, hash: hashRefreshToken(input.refreshToken) };
   // A session is live while it began after this instant (check 4).
   const notBefore = now - config.sessionMaxAge;
   // Check 6, decided locally: the original design's "access still valid, refresh expired" case.
   const usable = !expired || accessTokenExtends(services, ring, input.accessToken, claims, now);
   const session = { userId: claims.sub, sid: claims.sid, authTime: claims.auth_time };
-
-  let next: { token: string; expiresIn: number; hash: string } | undefined;
-  if (usable && sessionEnd(config, claims.auth_time) > now) {
-    const minted = mintToken(config, ring, 'refresh', session, now);
-    next = { ...minted, hash: hashRefreshToken(minted.token) };
-    const rotated = await sessions.rotateRefreshToken({
-      sid: claims.sid,
-      presentedHash,
-      newHash: next.hash,
-      now,
-      notBefore,
-    });
-    if (rotated) {
-      countMetric(metricNames.refresh);
-      return completePair(config, ring, session, next, now);
-    }
-  }
-
-  // Failure path: read the session and answer with the first check that fails.
-  const stored = await sessions.getSession(claims.sid);
-  if (next && stored && !stored.revoked && sameHash(stored.refreshHash, next.hash)) {
-    // Our own write landed but its answer was lost (the SDK retried it and the retry's condition failed):
-    // this request did rotate the session, so it gets the pair it stored rather than a 409.
-    countMetric(metricNames.refresh);
-    return completePair(config, ring, session, next, now);
-  }
   const sessionTooOld = () =>
     new ApiError('token_expired', { message: 'The session has reached its maximum age; log in again.' });
-  const state = sessionState(stored, claims.sub, notBefore);
-  // Past its end the session's item may already be swept by the TTL; the answer must not depend on that.
-  if (state === 'missing' && sessionEnd(config, claims.auth_time) <= now) throw sessionTooOld();
-  if (state === 'missing' || state === 'revoked' || !stored) throw new ApiError('session_revoked');
-  if (state === 'too_old') throw sessionTooOld();
-  if (!sameHash(stored.refreshHash, presentedHash)) {
+
+  for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt += 1) {
+    if (usable && sessionEnd(config, claims.auth_time) > now) {
+      // The whole pair is minted before the write and sealed into it, so that whoever presents this token
+      // again within the grace window gets these very strings. None of it leaves unless the write succeeds.
+      const pair = mintPair(config, ring, session, now);
+      const rotated = await sessions.rotateRefreshToken({
+        sid: claims.sid,
+        presentedHash: presented.hash,
+        newHash: hashRefreshToken(pair.refreshToken),
+        sealedSuccessor: sealSuccessorPair(pair, presented, claims.sid),
+        now,
+        notBefore,
+      });
+      if (rotated) {
+        countMetric(metricNames.refresh);
+        return reissuedPair(pair, now);
+      }
+    }
+
+    // Failure path: read the session and answer with the first check that fails.
+    const stored = await sessions.getSession(claims.sid);
+    const state = sessionState(stored, claims.sub, notBefore);
+    // Past its end the session's item may already be swept by the TTL; the answer must not depend on that.
+    if (state === 'missing' && sessionEnd(config, claims.auth_time) <= now) throw sessionTooOld();
+    if (state === 'missing' || state === 'revoked' || !stored) throw new ApiError('session_revoked');
+    if (state === 'too_old') throw sessionTooOld();
+    if (sameHash(stored.refreshHash, presented.hash)) {
+      if (!usable)
+        throw new ApiError('token_expired', { message: 'The refresh token has expired; log in again.' });
+      // Every check passes on a fresh read, so the write lost to a request that changed the session without
+      // rotating it: try the write again (bounded).
+      continue;
+    }
     if (
-      sameHash(stored.previousRefreshHash, presentedHash) &&
+      sameHash(stored.previousRefreshHash, presented.hash) &&
       now - stored.rotatedAt <= config.refreshReuseGrace
     ) {
-      // A retry or a racing tab: the session is left untouched; the client should use the newest pair.
+      // Checks 5 and 7: a retry whose answer was lost, a racing tab, or a racer that lost the write (our own
+      // write, applied but its answer lost to the SDK, lands here too). Answer with the pair the rotation
+      // issued; nothing is written, and the session stays as it is.
+      const successor = openSuccessorPair(stored.sealedSuccessor, presented, claims.sid);
+      if (successor && sameHash(stored.refreshHash, hashRefreshToken(successor.refreshToken))) {
+        countMetric(metricNames.refreshRetried);
+        return reissuedPair(successor, now);
+      }
+      // Only a rotation written by an earlier version of the service has no sealed pair: answer as it did.
       throw new ApiError('refresh_conflict');
     }
-    // A replay of a rotated-out token: whoever holds it, the session can no longer be trusted.
+    // Check 5: a replay of a rotated-out token. Whoever holds it, the session can no longer be trusted.
     await sessions.revokeSession(claims.sid, now);
     countMetric(metricNames.reuseDetected);
     // Ids, not tokens: enough to find the user and the session the alarm is about.
@@ -90,10 +115,7 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
     });
     throw new ApiError('refresh_token_reused');
   }
-  if (!usable)
-    throw new ApiError('token_expired', { message: 'The refresh token has expired; log in again.' });
-  // Every check passes on a fresh read, so the write lost to a request that changed the session meanwhile.
-  throw new ApiError('refresh_conflict');
+  throw serviceUnavailable(new Error('the rotation kept losing to concurrent changes of the session'));
 }
 
 /** Whether an access token sent along is valid, unexpired and of the same user and session (else ignored). */

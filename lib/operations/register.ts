@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
-import { hashPassword, MAX_PASSWORD_LENGTH, passwordWeakness } from '../passwords/argon2.ts';
+import { MAX_PASSWORD_LENGTH, passwordWeakness } from '../passwords/argon2.ts';
 import type { Services } from '../services.ts';
 import { normaliseUsername } from '../store/users.ts';
 import type { Credentials } from './login.ts';
@@ -31,7 +31,7 @@ export async function register(
   const created = await services.users.createUser({
     userId,
     username,
-    passwordHash: await hashPassword(password),
+    passwordHash: await services.passwords.hash(password),
     now: nowSeconds(),
   });
   if (!created) throw new ApiError('username_taken');

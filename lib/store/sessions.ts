@@ -19,6 +19,12 @@ export interface Session {
   previousRefreshHash?: string;
   /** Epoch seconds of the last rotation (or of the login). */
   rotatedAt: number;
+  /**
+   * The pair the last rotation issued, sealed (AES-256-GCM) under a key derived from the token it replaced
+   * (`lib/tokens/successor.ts`): only a holder of that previous token can open it, to be answered again within
+   * `REFRESH_REUSE_GRACE`. Absent until the first rotation.
+   */
+  sealedSuccessor?: string;
   /** Epoch seconds of the login: the session ends `SESSION_MAX_AGE` after it. */
   authTime: number;
   revoked: boolean;
@@ -69,7 +75,7 @@ export class SessionStore {
    * item some time after that, but expiry is always judged in code, never by whether the item is gone.
    */
   async createSession(
-    session: Omit<Session, 'revoked' | 'previousRefreshHash'>,
+    session: Omit<Session, 'revoked' | 'previousRefreshHash' | 'sealedSuccessor'>,
     expiresAt: number,
   ): Promise<void> {
     const item: SessionItem = {
@@ -102,11 +108,17 @@ export class SessionStore {
    * Makes `newHash` the session's current refresh token in one conditional write: it succeeds only while
    * `presentedHash` is still current, the session is not revoked and it began after `notBefore`. Of any
    * number of racing rotations with the same token exactly one succeeds. Returns whether this one did.
+   *
+   * The same write moves the presented hash to `previousRefreshHash` and stores `sealedSuccessor`, the new
+   * pair sealed under the presented token, so a retry or a racing request with that token can be answered
+   * with this very pair (RFC 9700 §4.14.2 rotation, made idempotent for the grace window) without a second
+   * write on the happy path.
    */
   async rotateRefreshToken(input: {
     sid: string;
     presentedHash: string;
     newHash: string;
+    sealedSuccessor: string;
     now: number;
     notBefore: number;
   }): Promise<boolean> {
@@ -115,11 +127,24 @@ export class SessionStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: sessionKey(input.sid),
-          UpdateExpression: 'SET refreshHash = :new, previousRefreshHash = :presented, rotatedAt = :now',
+          // What the item keeps of a rotation, and why (all in this one write, so the fields always describe
+          // the same rotation):
+          // - refreshHash: SHA-256 of the new token, for the compare-and-set; a hash is useless as a token.
+          // - previousRefreshHash: to tell the previous token (a retry, a racing tab: answered again) from any
+          //   older one (a replay: the session is revoked). One slot: only the previous token is re-answered.
+          // - rotatedAt: the start of the grace window, judged in code.
+          // - sealedSuccessor: the issued pair, so a retry gets the very same strings; sealed under a key only
+          //   the previous token yields (HKDF of it), never under a server key, since the service's own role
+          //   could then turn a leaked table into live tokens. Not removed when the window closes (that would
+          //   be a second write): it stays unopenable without the previous token, and the next rotation or a
+          //   revocation replaces or removes it.
+          UpdateExpression:
+            'SET refreshHash = :new, previousRefreshHash = :presented, sealedSuccessor = :sealed, rotatedAt = :now',
           ConditionExpression: `refreshHash = :presented AND ${LIVE_SESSION_CONDITION}`,
           ExpressionAttributeValues: {
             ':new': input.newHash,
             ':presented': input.presentedHash,
+            ':sealed': input.sealedSuccessor,
             ':now': input.now,
             ':false': false,
             ':notBefore': input.notBefore,
@@ -139,7 +164,9 @@ export class SessionStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: sessionKey(sid),
-          UpdateExpression: 'SET revoked = :true, revokedAt = if_not_exists(revokedAt, :now)',
+          // A revoked session answers no retry: its sealed pair goes with it.
+          UpdateExpression:
+            'SET revoked = :true, revokedAt = if_not_exists(revokedAt, :now) REMOVE sealedSuccessor',
           ConditionExpression: 'attribute_exists(#pk)',
           ExpressionAttributeNames: { '#pk': tableSchema.partitionKey },
           ExpressionAttributeValues: { ':true': true, ':now': now },
@@ -158,7 +185,7 @@ export class SessionStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: sessionKey(sid),
-          UpdateExpression: 'SET revoked = :true, revokedAt = :now',
+          UpdateExpression: 'SET revoked = :true, revokedAt = :now REMOVE sealedSuccessor',
           ConditionExpression: LIVE_SESSION_CONDITION,
           ExpressionAttributeValues: { ':true': true, ':false': false, ':now': now, ':notBefore': notBefore },
         }),

@@ -66,3 +66,35 @@ export function completePair(
     refreshExpiresIn: refresh.expiresIn,
   };
 }
+
+/**
+ * Mints a whole pair at `now` (both tokens clamped to the session's end), before anything is stored: a refresh
+ * seals it into the same write that rotates the session, so that a retry can be answered with it.
+ */
+export function mintPair(
+  config: Config,
+  ring: KeyRing,
+  session: SessionIdentity,
+  now: number,
+): TokenPair & { accessExp: number; refreshExp: number } {
+  const refresh = mintToken(config, ring, 'refresh', session, now);
+  const pair = completePair(config, ring, session, refresh, now);
+  return { ...pair, accessExp: now + pair.expiresIn, refreshExp: now + pair.refreshExpiresIn };
+}
+
+/**
+ * The body that answers again with a pair issued earlier (a retry within `REFRESH_REUSE_GRACE`): the same
+ * strings, with each token's remaining lifetime at `now` (never negative).
+ */
+export function reissuedPair(
+  pair: { accessToken: string; refreshToken: string; accessExp: number; refreshExp: number },
+  now: number,
+): TokenPair {
+  return {
+    accessToken: pair.accessToken,
+    refreshToken: pair.refreshToken,
+    tokenType: 'Bearer',
+    expiresIn: Math.max(0, pair.accessExp - now),
+    refreshExpiresIn: Math.max(0, pair.refreshExp - now),
+  };
+}

@@ -22,6 +22,10 @@ describe('a login while a refresh of the previous session is in flight', () => {
     // The server is scripted: each login gets a new pair; the refresh answers only when the test says so.
     let logins = 0;
     let answerRefresh: (response: Response) => void = () => {};
+    let refreshWasSent: () => void = () => {};
+    const refreshSent = new Promise<void>((resolve) => {
+      refreshWasSent = resolve;
+    });
     const fetch = async (url: string | URL | Request) => {
       const path = new URL(String(url)).pathname;
       if (path === '/auth/login') {
@@ -34,7 +38,10 @@ describe('a login while a refresh of the previous session is in flight', () => {
           refreshExpiresIn: 86400,
         });
       }
-      if (path === '/auth/refresh') return new Promise<Response>((resolve) => (answerRefresh = resolve));
+      if (path === '/auth/refresh') {
+        refreshWasSent();
+        return new Promise<Response>((resolve) => (answerRefresh = resolve));
+      }
       return json(200, {});
     };
     let now = 1_000_000;
@@ -42,9 +49,11 @@ describe('a login while a refresh of the previous session is in flight', () => {
     await client.login('alice', 'pw');
     now += 590_000; // the access token is about to expire: the next call refreshes first
     const call = client.fetch('/me').catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await refreshSent;
     const secondLogin = client.login('bob', 'pw');
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    // Lets a login that does not wait for the refresh finish first (a correct one waits); the scripted
+    // server answers at once, so a few turns of the event loop are enough, without a wall-clock wait.
+    for (let turn = 0; turn < 20; turn += 1) await new Promise((resolve) => setImmediate(resolve));
     answerRefresh(refreshAnswer());
     await secondLogin;
     await call;

@@ -20,7 +20,8 @@ beforeAll(async () => {
     output += chunk.toString();
   });
   url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${output}`)), 20_000);
+    // A deadline, not a wait: on a busy machine npm and a cold node can take a while to come up.
+    const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${output}`)), 60_000);
     const check = () => {
       const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (match?.[1]) {
@@ -31,7 +32,7 @@ beforeAll(async () => {
     child.stdout?.on('data', check);
     child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
   });
-});
+}, 90_000);
 
 afterAll(() => {
   try {

@@ -1,9 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useFakeClock } from '../support/clock.ts';
 import { startTestService, type TestService } from '../support/service.ts';
 import { storeReader } from '../support/store.ts';
 
-// The key ring is cached for one second, so a cache refresh can be provoked without a long wait.
+// The key ring is cached for one second; the fake clock steps past it, so a cache refresh needs no wait.
 const KEY_CACHE_MAX_AGE = 1;
 let service: TestService;
 
@@ -12,6 +12,7 @@ beforeAll(async () => {
   service = await startTestService({ KEY_CACHE_MAX_AGE: String(KEY_CACHE_MAX_AGE) }, { ssmFault: 503 });
 });
 afterAll(() => service.close());
+const clock = useFakeClock();
 
 function expectServiceUnavailable(response: { status: number; headers: Headers; json: any }) {
   expect(response.status).toBe(503);
@@ -53,7 +54,7 @@ describe('SSM Parameter Store unavailable', () => {
     const tokens = await service.signUp('ssm-warm');
     expect((await service.me(tokens.accessToken)).status).toBe(200);
     const readsBefore = service.server.ssm.calls;
-    await sleep(KEY_CACHE_MAX_AGE * 1000 + 100); // the cached ring is now stale
+    clock.advance(KEY_CACHE_MAX_AGE + 1); // the cached ring is now stale
     service.server.ssm.failWith(500);
 
     const refused = await service.me(tokens.accessToken);

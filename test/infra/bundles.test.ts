@@ -1,13 +1,11 @@
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../infra/cdk/assembly.ts';
 import { createTable, type LocalDynamo, startLocalDynamo } from '../../infra/local/dynamo.ts';
 import { lambdaContext, proxyEvent } from '../../infra/local/events.ts';
 import { type SsmStandIn, startSsmStandIn } from '../../infra/local/ssm-stand-in.ts';
 import type { FunctionName } from '../../infra/routes.ts';
+import { builtBundles } from '../support/bundles.ts';
 import { TEST_SECRET } from '../support/service.ts';
 
 /**
@@ -17,23 +15,14 @@ import { TEST_SECRET } from '../support/service.ts';
  */
 type Handler = (event: unknown, context: unknown) => Promise<any>;
 
-const outdir = mkdtempSync(join(tmpdir(), 'auth-bundles-'));
-const bundles = {} as Record<FunctionName, string>;
+let bundles = {} as Record<FunctionName, string>;
 const handlers = {} as Record<FunctionName, Handler>;
 let dynamo: LocalDynamo;
 let ssm: SsmStandIn;
 
 beforeAll(async () => {
-  const { app, stack } = createApp({ outdir });
-  const template = app.synth().getStackArtifact(stack.artifactId).template;
-  for (const resource of Object.values(template.Resources) as any[]) {
-    if (resource.Type !== 'AWS::Lambda::Function') continue;
-    const name = String(resource.Properties.Description).replace('auth service: ', '') as FunctionName;
-    // The asset's directory in the cloud assembly is named by the hash its S3 key carries.
-    const hash = String(resource.Properties.Code.S3Key).replace(/\.zip$/, '');
-    bundles[name] = join(outdir, `asset.${hash}`, 'index.mjs');
-  }
-
+  // Built once per set of inputs and shared (test/support/bundles.ts): a synth with esbuild takes a while.
+  ({ bundles } = await builtBundles());
   dynamo = await startLocalDynamo();
   ssm = await startSsmStandIn();
   const tableName = 'auth-bundle-smoke';
@@ -53,7 +42,8 @@ beforeAll(async () => {
   for (const name of ['register', 'login', 'authorizer', 'me', 'refresh', 'logout'] as const) {
     handlers[name] = (await import(pathToFileURL(bundles[name]).href)).handler;
   }
-}, 120_000);
+  // A synth with seven esbuild runs, on a 2-core machine that may be busy with other work.
+}, 300_000);
 
 afterAll(async () => {
   await dynamo?.close();

@@ -20,7 +20,8 @@ beforeAll(() => {
     logRetentionDays: '90',
   });
   template = synthesized.template;
-});
+  // A synth with cdk-nag is seconds of CPU; on a busy 2-core machine, many more.
+}, 120_000);
 
 describe('settings from CDK context', () => {
   it('sets the authorizer result-cache TTL', () => {

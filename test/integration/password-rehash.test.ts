@@ -2,12 +2,19 @@ import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localDynamoClient } from '../../infra/local/dynamo.ts';
 import { defaults } from '../../lib/config.ts';
-import { CURRENT_ARGON2_PARAMS, hashPassword } from '../../lib/passwords/argon2.ts';
-import { DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
+import { hashPassword } from '../../lib/passwords/argon2.ts';
+import {
+  DEFAULT_PASSWORD,
+  startTestService,
+  TEST_ARGON2_PARAMS,
+  type TestService,
+} from '../support/service.ts';
 
-/** Parameters weaker than today's, as an older release might have stored them. */
+/** Parameters other than the service's current ones, as an older release might have stored them. */
 const OLDER_PARAMS = { memory: 4096, passes: 1, parallelism: 1 };
-const currentPrefix = `$argon2id$v=19$m=${CURRENT_ARGON2_PARAMS.memory},t=${CURRENT_ARGON2_PARAMS.passes},p=${CURRENT_ARGON2_PARAMS.parallelism}$`;
+/** The PHC prefix of a hash at the service's current parameters (the test tier's, see TEST_ARGON2_PARAMS). */
+const { memory, passes, parallelism } = TEST_ARGON2_PARAMS;
+const currentPrefix = `$argon2id$v=19$m=${memory},t=${passes},p=${parallelism}$`;
 
 let service: TestService;
 let db: DynamoDBDocumentClient;

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultServices } from '../../lib/services.ts';
+import { hashRefreshToken } from '../../lib/tokens/jwt.ts';
 import { useFakeClock } from '../support/clock.ts';
+import { countRequests } from '../support/sdk-middleware.ts';
 import { claimsOf, startTestService, type TestService, type TokenPairBody } from '../support/service.ts';
 
 // Short lifetimes so the clock can walk a session through every state of API.md's refresh table.
@@ -192,15 +195,35 @@ describe('check 4: the session is younger than SESSION_MAX_AGE', () => {
 });
 
 describe('check 5: the token is the current one', () => {
-  it('answers 409 refresh_conflict for the previous token within the grace period, leaving the session untouched', async () => {
+  it('answers the previous token within the grace period with the very pair its rotation issued, writing nothing', async () => {
     const tokens = await newSession();
     const first = await refresh(tokens.refreshToken);
+    expect(first.status).toBe(200);
+    const before = await sessionItem(tokens);
     clock.advance(GRACE - 1);
     const retry = await refresh(tokens.refreshToken);
-    expect(retry.status).toBe(409);
-    expect(retry.json.error).toBe('refresh_conflict');
-    expect((await sessionItem(tokens))?.revoked).toBe(false);
-    expect((await refresh(first.json.refreshToken)).status).toBe(200);
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('cache-control')).toBe('no-store');
+    expect(retry.json.accessToken).toBe(first.json.accessToken);
+    expect(retry.json.refreshToken).toBe(first.json.refreshToken);
+    // The remaining lifetimes, not the configured ones: the same tokens are GRACE - 1 seconds older.
+    expect(retry.json).toMatchObject({
+      tokenType: 'Bearer',
+      expiresIn: ACCESS_TTL - (GRACE - 1),
+      refreshExpiresIn: REFRESH_TTL - (GRACE - 1),
+    });
+    expect(await sessionItem(tokens)).toEqual(before);
+    expect((await service.me(retry.json.accessToken)).status).toBe(200);
+    expect((await refresh(retry.json.refreshToken)).status).toBe(200);
+  });
+
+  it('answers the previous token at the last second of the grace period, and revokes the session one second later', async () => {
+    const tokens = await newSession();
+    const first = await refresh(tokens.refreshToken);
+    clock.advance(GRACE);
+    expect((await refresh(tokens.refreshToken)).json.refreshToken).toBe(first.json.refreshToken);
+    clock.advance(1);
+    expect((await refresh(tokens.refreshToken)).json.error).toBe('refresh_token_reused');
   });
 
   it('revokes the whole session when the previous token is replayed after the grace period', async () => {
@@ -215,7 +238,7 @@ describe('check 5: the token is the current one', () => {
     expect((await service.me(first.json.accessToken)).status).toBe(401);
   });
 
-  it('treats a token two rotations old as a replay even within the grace period', async () => {
+  it('treats the grand-parent token as a replay even within the grace period', async () => {
     const tokens = await newSession();
     const first = await refresh(tokens.refreshToken);
     const second = await refresh(first.json.refreshToken);
@@ -223,6 +246,16 @@ describe('check 5: the token is the current one', () => {
     const replay = await refresh(tokens.refreshToken);
     expect(replay.json.error).toBe('refresh_token_reused');
     expect((await service.me(second.json.accessToken)).status).toBe(401);
+    expect((await refresh(second.json.refreshToken)).json.error).toBe('session_revoked');
+  });
+
+  it('answers nothing again once the session is logged out, even within the grace period', async () => {
+    const tokens = await newSession();
+    const first = await refresh(tokens.refreshToken);
+    expect((await service.post('/auth/logout', { refreshToken: first.json.refreshToken })).status).toBe(204);
+    expect((await refresh(tokens.refreshToken)).json.error).toBe('session_revoked');
+    // Revocation drops the sealed pair along with the session.
+    expect((await sessionItem(tokens))?.sealedSuccessor).toBeUndefined();
   });
 
   it('takes check 5 before check 6: an expired rotated-out token is a replay', async () => {
@@ -253,16 +286,30 @@ describe('check 6: the refresh token has not expired', () => {
 });
 
 describe('check 7: racing refreshes', () => {
-  it('lets exactly one of 12 racing refreshes win; the others get 409 and the winner keeps working', async () => {
-    const tokens = await newSession();
-    const results = await Promise.all(Array.from({ length: 12 }, () => refresh(tokens.refreshToken)));
-    const winners = results.filter((r) => r.status === 200);
-    const conflicts = results.filter((r) => r.status === 409);
-    expect(winners).toHaveLength(1);
-    expect(conflicts).toHaveLength(11);
-    for (const conflict of conflicts) expect(conflict.json.error).toBe('refresh_conflict');
-    const winner = winners[0]?.json as TokenPairBody;
-    expect((await service.me(winner.accessToken)).status).toBe(200);
-    expect((await refresh(winner.refreshToken)).status).toBe(200);
-  });
+  it.each([12, 40])(
+    'answers all of %i racing refreshes with one identical pair, and writes exactly one rotation',
+    async (racers) => {
+      const tokens = await newSession();
+      const counter = countRequests(defaultServices().db, `racing-${racers}`);
+      let results: Awaited<ReturnType<typeof refresh>>[];
+      try {
+        results = await Promise.all(Array.from({ length: racers }, () => refresh(tokens.refreshToken)));
+      } finally {
+        counter.remove();
+      }
+      expect(results.map((r) => r.status)).toEqual(Array(racers).fill(200));
+      const pairs = new Set(results.map((r) => `${r.json.accessToken} ${r.json.refreshToken}`));
+      expect(pairs.size).toBe(1);
+      // One rotation stored: the current hash is the pair's, the previous the presented token's.
+      const item = await sessionItem(tokens);
+      const winner = results[0]?.json as TokenPairBody;
+      expect(item?.refreshHash).toBe(hashRefreshToken(winner.refreshToken));
+      expect(item?.previousRefreshHash).toBe(hashRefreshToken(tokens.refreshToken));
+      // Each racer tried its one conditional write; the losers read once and wrote nothing more.
+      expect(counter.counts()).toEqual({ UpdateItem: racers, GetItem: racers - 1 });
+      expect(counter.applied().UpdateItem).toBe(1);
+      expect((await service.me(winner.accessToken)).status).toBe(200);
+      expect((await refresh(winner.refreshToken)).status).toBe(200);
+    },
+  );
 });

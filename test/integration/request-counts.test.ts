@@ -27,7 +27,7 @@ describe('DynamoDB requests per flow', () => {
     expect(await sent(() => service.login('count-login'), 200)).toEqual(['GetItem', 'PutItem']);
   });
 
-  it('the authorizer reads the session once; a refresh is one conditional write; a logout one write', async () => {
+  it('the authorizer reads the session once; a refresh is one conditional write, its retry that write and a read; a logout one write', async () => {
     const tokens = await service.signUp('count-flows');
     expect(await sent(() => service.me(tokens.accessToken), 200)).toEqual(['GetItem']);
     let refreshed: any;
@@ -37,6 +37,15 @@ describe('DynamoDB requests per flow', () => {
         return refreshed;
       }, 200),
     ).toEqual(['UpdateItem']);
+    // The retry path: its write fails its condition, one read finds the sealed pair; nothing is written.
+    expect(
+      await sent(async () => {
+        const retried = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
+        expect(retried.json.refreshToken).toBe(refreshed.json.refreshToken);
+        return retried;
+      }, 200),
+    ).toEqual(['GetItem', 'UpdateItem']);
+    expect(counter.applied()).toEqual({ GetItem: 1 });
     expect(
       await sent(
         () =>

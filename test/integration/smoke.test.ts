@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimsOf, startTestService, type TestService } from '../support/service.ts';
+import { claimsOf, type HttpTestService, startHttpTestService } from '../support/service.ts';
 
-let service: TestService;
+// Over real HTTP: the local server itself, end to end (the rest of test/integration calls the handlers directly).
+let service: HttpTestService;
 beforeAll(async () => {
-  service = await startTestService();
+  service = await startHttpTestService();
 });
 afterAll(() => service.close());
 

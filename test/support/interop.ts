@@ -9,7 +9,7 @@ import { loadConfig } from '../../lib/config.ts';
 import { signToken } from '../../lib/tokens/jwt.ts';
 import { generateSigningKey, parseKeyRing, type SigningAlgorithm } from '../../lib/tokens/keyring.ts';
 import { audienceOf } from '../../lib/tokens/pair.ts';
-import { headerOf, startTestService, type TestService } from './service.ts';
+import { type HttpTestService, headerOf, startHttpTestService } from './service.ts';
 
 /**
  * aws-jwt-verify's own fetcher speaks HTTPS only (as it should in production); the local server is plain HTTP
@@ -64,14 +64,14 @@ export function describeThirdPartyVerifiers(algorithm: Exclude<SigningAlgorithm,
   const ringOf = (current: string, ...kids: (keyof typeof keys)[]) =>
     JSON.stringify({ current, keys: Object.fromEntries(kids.map((kid) => [kid, keys[kid]])) });
 
-  let service: TestService;
+  let service: HttpTestService;
   let discovery: Discovery;
   let verifiers: ReturnType<typeof verifiersFor>;
   let audience: string;
   const parameterName = '/auth-service/jwt-signing-keys';
 
   beforeAll(async () => {
-    service = await startTestService(
+    service = await startHttpTestService(
       {
         SIGNING_ALG: algorithm,
         KEY_CACHE_MAX_AGE: String(KEY_CACHE_MAX_AGE),

@@ -12,6 +12,11 @@ export interface RequestCounter {
   readonly sent: readonly string[];
   /** How many requests of each operation since the last `reset`. */
   counts(): Record<string, number>;
+  /**
+   * How many requests of each operation succeeded since the last `reset`: a conditional write whose condition
+   * failed (or any request that failed) is not counted, so `applied().UpdateItem` counts writes made.
+   */
+  applied(): Record<string, number>;
   reset(): void;
   remove(): void;
 }
@@ -25,22 +30,29 @@ export function countRequests(
   name = 'bench-request-counter',
 ): RequestCounter {
   const sent: string[] = [];
+  const succeeded: string[] = [];
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      sent.push(operationOf(context.commandName));
-      return next(args);
+      const operation = operationOf(context.commandName);
+      sent.push(operation);
+      const result = await next(args);
+      succeeded.push(operation);
+      return result;
     },
     { step: 'initialize', name },
   );
+  const tally = (ops: readonly string[]) => {
+    const counts: Record<string, number> = {};
+    for (const op of ops) counts[op] = (counts[op] ?? 0) + 1;
+    return counts;
+  };
   return {
     sent,
-    counts() {
-      const counts: Record<string, number> = {};
-      for (const op of sent) counts[op] = (counts[op] ?? 0) + 1;
-      return counts;
-    },
+    counts: () => tally(sent),
+    applied: () => tally(succeeded),
     reset() {
       sent.length = 0;
+      succeeded.length = 0;
     },
     remove() {
       client.middlewareStack.remove(name);

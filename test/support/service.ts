@@ -1,8 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { localDynamoClient } from '../../infra/local/dynamo.ts';
-import { type LocalServer, startLocalServer } from '../../infra/local/server.ts';
+import type { GatewayRequest, GatewayResponse } from '../../infra/local/gateway.ts';
+import {
+  type LocalBackend,
+  type LocalServer,
+  type LocalServerOptions,
+  startLocalBackend,
+  startLocalServer,
+} from '../../infra/local/server.ts';
 import { defaults } from '../../lib/config.ts';
+import type { Argon2Params } from '../../lib/passwords/argon2.ts';
 
 /** The signing key the tests' services use (a test value, not a secret). */
 export const TEST_SECRET = 'test-signing-key-for-the-test-suite-only-0123456789';
@@ -15,14 +23,22 @@ export interface ApiResponse {
   text: string;
 }
 
+export interface RequestInit {
+  /** Sent as JSON, with `content-type: application/json` unless a content type is given. */
+  body?: unknown;
+  /** Sent as it is. */
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * The service under test, with one way to call it whatever carries the requests: {@link startTestService} calls
+ * the handlers in this process (the fast tier), {@link startHttpTestService} goes over loopback HTTP.
+ */
 export interface TestService {
-  server: LocalServer;
-  url: string;
-  request(
-    method: string,
-    path: string,
-    init?: { body?: unknown; rawBody?: string; headers?: Record<string, string> },
-  ): Promise<ApiResponse>;
+  /** The parts of the local service a test may reach into: the SSM stand-in and the store's endpoint. */
+  server: Pick<LocalBackend, 'ssm' | 'dynamoDbEndpoint' | 'handlers'>;
+  request(method: string, path: string, init?: RequestInit): Promise<ApiResponse>;
   post(path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
   /** Registers `username` and logs in, returning the login response body. */
   signUp(username: string, password?: string): Promise<TokenPairBody>;
@@ -35,6 +51,12 @@ export interface TestService {
   close(): Promise<void>;
 }
 
+/** The service behind a real HTTP server on 127.0.0.1, for clients that need a URL. */
+export interface HttpTestService extends TestService {
+  server: LocalServer;
+  url: string;
+}
+
 export interface TokenPairBody {
   accessToken: string;
   refreshToken: string;
@@ -45,51 +67,117 @@ export interface TokenPairBody {
 
 export const DEFAULT_PASSWORD = 'correct horse battery staple';
 
+/** Beyond the environment: the signing-key value (the HS256 {@link TEST_SECRET} by default) and an SSM fault from the start. */
+export interface TestServiceOptions {
+  jwtSecret?: string;
+  ssmFault?: number;
+}
+
 /**
- * Starts the whole service in this process, as `npm start` does (real handlers, the embedded dynalite store,
- * the SSM stand-in), with `env` overriding the functions' configuration and `options.jwtSecret` the signing-key
- * value (the HS256 {@link TEST_SECRET} by default). One per test file: the functions
- * read their configuration once, at import.
- *
- * With `TEST_DYNAMODB_ENDPOINT` set (`npm run test:ddb-local` sets it to DynamoDB Local), the service uses that
- * store instead, in a table of its own, so that test files running side by side never share state.
+ * The argon2id parameters of the services under test: the least node accepts, so that a login costs
+ * microseconds instead of tens of milliseconds. The production parameters (`CURRENT_ARGON2_PARAMS`) keep their
+ * own tests (test/unit/passwords.test.ts) and are what `npm start`, the bundles and the bench run.
  */
-export async function startTestService(
-  env: Record<string, string> = {},
-  options: { jwtSecret?: string; ssmFault?: number } = {},
-): Promise<TestService> {
+export const TEST_ARGON2_PARAMS: Argon2Params = { memory: 8, passes: 1, parallelism: 1 };
+
+/**
+ * The options of the local service under test: the test key, and with `TEST_DYNAMODB_ENDPOINT` set
+ * (`npm run test:ddb-local` sets it to DynamoDB Local) that store, in a table of its own, so that test files
+ * running side by side never share state.
+ */
+function testServiceOptions(env: Record<string, string>, options: TestServiceOptions): LocalServerOptions {
   const dynamoDbEndpoint = process.env.TEST_DYNAMODB_ENDPOINT || undefined;
-  const server = await startLocalServer({
+  return {
     port: 0,
     jwtSecret: options.jwtSecret ?? TEST_SECRET,
     ssmFault: options.ssmFault,
     dynamoDbEndpoint,
     env: dynamoDbEndpoint ? { TABLE_NAME: `auth-test-${randomUUID()}`, ...env } : env,
-  });
-  const db = DynamoDBDocumentClient.from(localDynamoClient(server.dynamoDbEndpoint));
+    services: { argon2Params: TEST_ARGON2_PARAMS },
+  };
+}
+
+/**
+ * The fast tier: the real handlers, called in this process with API Gateway events (REST v1 proxy, and the
+ * TOKEN authorizer before protected routes) by the same gateway code the local server runs
+ * (`infra/local/gateway.ts`), against the in-process dynalite store and the SSM stand-in. No HTTP between the
+ * test and the functions. `env` overrides the functions' configuration; one per test file, since the
+ * functions read their configuration once, at import (vitest gives each file its own modules).
+ */
+export async function startTestService(
+  env: Record<string, string> = {},
+  options: TestServiceOptions = {},
+): Promise<TestService> {
+  const backend = await startLocalBackend(testServiceOptions(env, options));
+  return testService(
+    backend,
+    (request) => backend.gateway.handle(request),
+    () => backend.close(),
+  );
+}
+
+/**
+ * The whole service in this process as `npm start` runs it, behind a real HTTP server on 127.0.0.1: for the
+ * tests of what only HTTP shows (the client SDK, body limits on the wire, the server itself).
+ */
+export async function startHttpTestService(
+  env: Record<string, string> = {},
+  options: TestServiceOptions = {},
+): Promise<HttpTestService> {
+  const server = await startLocalServer(testServiceOptions(env, options));
+  const overHttp = async (request: GatewayRequest): Promise<GatewayResponse> => {
+    const query = new URLSearchParams(request.query ?? {}).toString();
+    const response = await fetch(`${server.url}${request.path}${query ? `?${query}` : ''}`, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+    });
+    return {
+      status: response.status,
+      headers: Object.fromEntries(response.headers),
+      body: await response.text(),
+    };
+  };
+  return { ...testService(server, overHttp, () => server.close()), server, url: server.url };
+}
+
+function testService(
+  backend: LocalBackend | LocalServer,
+  send: (request: GatewayRequest) => Promise<GatewayResponse>,
+  closeBackend: () => Promise<void>,
+): TestService {
+  const db = DynamoDBDocumentClient.from(localDynamoClient(backend.dynamoDbEndpoint));
   const request: TestService['request'] = async (method, path, init = {}) => {
-    const headers: Record<string, string> = { ...init.headers };
+    // Lower-case names, as Node's HTTP server hands them to the gateway.
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(init.headers ?? {})) headers[name.toLowerCase()] = value;
     let body: string | undefined = init.rawBody;
     if (init.body !== undefined) {
       body = JSON.stringify(init.body);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(server.url + path, { method, headers, body });
-    const text = await response.text();
+    const [pathname = '/', search = ''] = path.split('?');
+    const answer = await send({
+      method,
+      path: pathname,
+      query: Object.fromEntries(new URLSearchParams(search)),
+      headers,
+      body,
+    });
     let json: unknown;
     try {
-      json = text === '' ? undefined : JSON.parse(text);
+      json = answer.body === '' ? undefined : JSON.parse(answer.body);
     } catch {
       json = undefined;
     }
-    return { status: response.status, headers: response.headers, json, text };
+    return { status: answer.status, headers: new Headers(answer.headers), json, text: answer.body };
   };
   const post: TestService['post'] = (path, body, headers) => request('POST', path, { body, headers });
   const login: TestService['login'] = (username, password = DEFAULT_PASSWORD) =>
     post('/auth/login', { username, password });
+  const tableName = () => process.env.TABLE_NAME ?? defaults.TABLE_NAME;
   return {
-    server,
-    url: server.url,
+    server: backend,
     request,
     post,
     login,
@@ -103,19 +191,17 @@ export async function startTestService(
     },
     me: (accessToken) => request('GET', '/me', { headers: { authorization: `Bearer ${accessToken}` } }),
     async deleteItem(pk) {
-      const tableName = process.env.TABLE_NAME ?? defaults.TABLE_NAME;
-      await db.send(new DeleteCommand({ TableName: tableName, Key: { pk } }));
+      await db.send(new DeleteCommand({ TableName: tableName(), Key: { pk } }));
     },
     async storedItem(pk) {
-      const tableName = process.env.TABLE_NAME ?? defaults.TABLE_NAME;
       const { Item } = await db.send(
-        new GetCommand({ TableName: tableName, Key: { pk }, ConsistentRead: true }),
+        new GetCommand({ TableName: tableName(), Key: { pk }, ConsistentRead: true }),
       );
       return Item;
     },
     async close() {
       db.destroy();
-      await server.close();
+      await closeBackend();
     },
   };
 }
