@@ -207,6 +207,8 @@ export interface AuthFunctionsProps {
  */
 export class AuthFunctions extends Construct {
   readonly byName: Record<FunctionName, lambda.Function>;
+  /** The functions that read the service's settings (and so `JWT_ISSUER`) from their environment. */
+  readonly withServiceEnv: lambda.Function[] = [];
 
   constructor(scope: Construct, id: string, props: AuthFunctionsProps) {
     super(scope, id);
@@ -233,6 +235,7 @@ export class AuthFunctions extends Construct {
       JWT_SECRET_PARAM: settings.signingKeyParameterName,
       JWT_ISSUER: settings.jwtIssuer,
       JWT_AUDIENCE: settings.jwtAudience,
+      SIGNING_ALG: settings.signingAlg,
     };
 
     const byName = {} as Record<FunctionName, lambda.Function>;
@@ -286,6 +289,8 @@ export class AuthFunctions extends Construct {
         },
       });
     }
+    for (const name of functionNames)
+      if (functionProfiles[name].serviceEnv) this.withServiceEnv.push(byName[name]);
     this.byName = byName;
   }
 }
