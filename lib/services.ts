@@ -2,6 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Config, loadConfig } from './config.ts';
 import { type Argon2Params, createPasswordHasher, type PasswordHasher } from './passwords/argon2.ts';
 import { createDocumentClient, createDynamoDbClient } from './store/dynamodb.ts';
+import { LoginAttemptStore } from './store/login-attempts.ts';
 import { SessionStore } from './store/sessions.ts';
 import { UserStore } from './store/users.ts';
 import { createSsmKeyRingSource, type KeyRingSource } from './tokens/key-source.ts';
@@ -16,6 +17,8 @@ export interface Services {
    */
   db: DynamoDBDocumentClient;
   users: UserStore;
+  /** The brute-force counters (per name, per (name, address) pair, per address) and check admission. */
+  attempts: LoginAttemptStore;
   sessions: SessionStore;
   keys: KeyRingSource;
   /** Password hashing at the process's argon2id parameters (the production ones unless a test injects others). */
@@ -44,6 +47,13 @@ export function createServices(
     config,
     db,
     users: new UserStore(db, config.tableName),
+    attempts: new LoginAttemptStore(db, config.tableName, {
+      maxFailures: config.loginMaxFailures,
+      lockoutBase: config.loginLockoutBase,
+      lockoutMax: config.loginLockoutMax,
+      failureWindow: config.loginFailureWindow,
+      addressMaxFailures: config.loginAddressMaxFailures,
+    }),
     sessions: new SessionStore(db, config.tableName),
     keys: createSsmKeyRingSource(
       readParameter,

@@ -44,24 +44,27 @@ export interface FunctionProfile {
  * DynamoDB calls. Timeouts cover the SDK's bounded retries (3 attempts, 1 s connect, 2 s request) and no more.
  */
 export const functionProfiles: Record<FunctionName, FunctionProfile> = {
-  // UserStore.createUser: one conditional UpdateItem, and a GetItem only when its condition fails (to tell a
-  // taken name from its own retried write). It never reads the key ring.
+  // UserStore.createUser: one conditional PutItem (a whole new item, so no lock state of the name carries over),
+  // and a GetItem only when its condition fails (to tell a taken name from its own retried write). It never
+  // reads the key ring.
   register: {
     memorySize: 1024,
     timeoutSeconds: 10,
-    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
     itemKinds: ['user'],
     queriesUserIndex: false,
     readsSigningKey: false,
     http: true,
     serviceEnv: true,
   },
-  // UserStore.getUser (GetItem), recordFailure/lock/recordSuccess (UpdateItem), SessionStore.createSession (PutItem).
+  // checkPassword: LoginAttemptStore reads and counts the address item (GetItem, UpdateItem), takes a check slot
+  // and records the outcome on the user item (UpdateItem, GetItem on contention), and reads a session item to see
+  // that a slot's login is over (GetItem); SessionStore.createSession (PutItem).
   login: {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session'],
+    itemKinds: ['user', 'session', 'address'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,

@@ -29,6 +29,8 @@ export interface RequestInit {
   /** Sent as it is. */
   rawBody?: string;
   headers?: Record<string, string>;
+  /** The caller's address as API Gateway would see it (its `sourceIp`); 127.0.0.1 when absent. */
+  sourceIp?: string;
 }
 
 /**
@@ -163,6 +165,7 @@ function testService(
       query: Object.fromEntries(new URLSearchParams(search)),
       headers,
       body,
+      ...(init.sourceIp !== undefined && { sourceIp: init.sourceIp }),
     });
     let json: unknown;
     try {
