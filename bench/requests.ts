@@ -123,6 +123,24 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
     );
     if (retried?.json.refreshToken !== refreshed?.json.refreshToken)
       throw new Error('the retry of the previous token was not answered with the pair its rotation issued');
+    // What a rotation writes: DynamoDB bills a write by the item's size, in 1 KB units (names plus values).
+    const sid = JSON.parse(
+      Buffer.from(login.json.refreshToken.split('.')[1] ?? '', 'base64url').toString(),
+    ).sid;
+    const item = await defaultServices().sessions.getSession(sid);
+    const bytes = Object.entries(item ?? {}).reduce(
+      (sum, [name, value]) =>
+        sum +
+        Buffer.byteLength(name) +
+        (value instanceof Uint8Array ? value.byteLength : Buffer.byteLength(String(value))),
+      0,
+    );
+    rows.push({
+      figure: 'DynamoDB item: a session after a rotation (with its sealed pair)',
+      value: `${bytes} bytes = ${Math.ceil(bytes / 1024)} write unit(s)`,
+      budget: '-',
+      met: undefined,
+    });
     row(
       'logout',
       await measure(() => call('POST', '/auth/logout', undefined, refreshed?.json.accessToken), 204),
