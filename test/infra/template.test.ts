@@ -71,6 +71,7 @@ describe('the functions', () => {
       logout: [256, 8],
       'logout-all': [256, 8],
       me: [128, 3],
+      discovery: [256, 6],
       authorizer: [256, 6],
     });
   });
