@@ -16,6 +16,7 @@ export type ApiErrorCode =
   | 'username_taken'
   | 'refresh_conflict'
   | 'payload_too_large'
+  | 'unsupported_media_type'
   | 'too_many_attempts'
   | 'internal_error'
   | 'service_unavailable';
@@ -59,6 +60,7 @@ const apiErrorCodes: ReadonlySet<string> = new Set<ApiErrorCode>([
   'username_taken',
   'refresh_conflict',
   'payload_too_large',
+  'unsupported_media_type',
   'too_many_attempts',
   'internal_error',
   'service_unavailable',

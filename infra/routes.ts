@@ -18,6 +18,7 @@ export const functionNames = [
   'change-password',
   'delete-account',
   'me',
+  'discovery',
   'authorizer',
 ] as const;
 export type FunctionName = (typeof functionNames)[number];
@@ -42,6 +43,9 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/auth/password', function: 'change-password', authorized: false },
   { method: 'DELETE', path: '/auth/account', function: 'delete-account', authorized: false },
   { method: 'GET', path: '/me', function: 'me', authorized: true },
+  // Public by nature (OpenID Connect Discovery 1.0; RFC 7517): no authorizer, ever.
+  { method: 'GET', path: '/.well-known/openid-configuration', function: 'discovery', authorized: false },
+  { method: 'GET', path: '/.well-known/jwks.json', function: 'discovery', authorized: false },
 ];
 
 /**

@@ -1,4 +1,3 @@
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Config, loadConfig } from './config.ts';
 import { type Argon2Params, createPasswordHasher, type PasswordHasher } from './passwords/argon2.ts';
@@ -8,6 +7,7 @@ import { LoginAttemptStore } from './store/login-attempts.ts';
 import { SessionStore } from './store/sessions.ts';
 import { UserStore } from './store/users.ts';
 import { createSsmKeyRingSource, type KeyRingSource } from './tokens/key-source.ts';
+import { createSsmParameterReader } from './tokens/ssm-parameter.ts';
 
 /** Everything an operation needs, built once per cold start and shared by every invocation. */
 export interface Services {
@@ -43,10 +43,8 @@ export function createServices(
 ): Services {
   const config = loadConfig(env);
   const db = createDocumentClient(createDynamoDbClient());
-  const ssm = new SSMClient({
-    maxAttempts: 3,
-    requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
-  });
+  // Bounded as the SDK client was: 3 attempts of at most 2 s each.
+  const readParameter = createSsmParameterReader(env, { maxAttempts: 3, attemptTimeoutMs: 2000 });
   return {
     config,
     db,
@@ -60,7 +58,12 @@ export function createServices(
     }),
     sessions: new SessionStore(db, config.tableName),
     accounts: new AccountStore(db, config.tableName),
-    keys: createSsmKeyRingSource(ssm, config.jwtSecretParam, config.keyCacheMaxAge, config.signingAlg),
+    keys: createSsmKeyRingSource(
+      readParameter,
+      config.jwtSecretParam,
+      config.keyCacheMaxAge,
+      config.signingAlg,
+    ),
     passwords: createPasswordHasher(options.argon2Params),
   };
 }

@@ -167,6 +167,17 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: false,
   },
+  // The JWKS and discovery documents: the key ring (its public halves) and nothing of the table.
+  discovery: {
+    memorySize: 256,
+    timeoutSeconds: 6,
+    tableActions: [],
+    itemKinds: [],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
   // authorize(): getSessionWithAccount (one BatchGetItem of the session and its account) and the key ring.
   authorizer: {
     memorySize: 256,
@@ -251,6 +262,8 @@ export interface AuthFunctionsProps {
  */
 export class AuthFunctions extends Construct {
   readonly byName: Record<FunctionName, lambda.Function>;
+  /** The functions that read the service's settings (and so `JWT_ISSUER`) from their environment. */
+  readonly withServiceEnv: lambda.Function[] = [];
 
   constructor(scope: Construct, id: string, props: AuthFunctionsProps) {
     super(scope, id);
@@ -277,6 +290,7 @@ export class AuthFunctions extends Construct {
       JWT_SECRET_PARAM: settings.signingKeyParameterName,
       JWT_ISSUER: settings.jwtIssuer,
       JWT_AUDIENCE: settings.jwtAudience,
+      SIGNING_ALG: settings.signingAlg,
     };
 
     const byName = {} as Record<FunctionName, lambda.Function>;
@@ -330,6 +344,8 @@ export class AuthFunctions extends Construct {
         },
       });
     }
+    for (const name of functionNames)
+      if (functionProfiles[name].serviceEnv) this.withServiceEnv.push(byName[name]);
     this.byName = byName;
   }
 }

@@ -75,6 +75,7 @@ describe('the functions', () => {
       'change-password': [1024, 10],
       'delete-account': [1024, 10],
       me: [128, 3],
+      discovery: [256, 6],
       authorizer: [256, 6],
     });
   });
