@@ -1,6 +1,13 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
+// `lambda-token-auth/client` and `/cdk` resolve to the TypeScript sources here (package.json's exports), and
+// to the compiled dist/ everywhere else: the tests need no build.
+const sourceConditions = ['lambda-token-auth:source', ...defaultServerConditions];
+
 export default defineConfig({
+  resolve: { conditions: sourceConditions },
+  ssr: { resolve: { conditions: sourceConditions } },
   test: {
     include: ['test/**/*.test.ts'],
     // The real-browser test needs Chromium, which a fresh machine does not have: it runs with
