@@ -1,13 +1,18 @@
-import { defaultServerConditions } from 'vite';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-// `lambda-token-auth/client` and `/cdk` resolve to the TypeScript sources here (package.json's exports), and
-// to the compiled dist/ everywhere else: the tests need no build.
-const sourceConditions = ['lambda-token-auth:source', ...defaultServerConditions];
+// `lambda-token-auth/client` and `/cdk` are the TypeScript sources here, and the compiled dist/ for everyone
+// else (package.json's exports): the tests need no build. (An alias, not a resolve condition: replacing
+// Vite's conditions would change how every dependency resolves.)
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 export default defineConfig({
-  resolve: { conditions: sourceConditions },
-  ssr: { resolve: { conditions: sourceConditions } },
+  resolve: {
+    alias: {
+      'lambda-token-auth/client': source('./client/index.ts'),
+      'lambda-token-auth/cdk': source('./infra/cdk/index.ts'),
+    },
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // The real-browser test needs Chromium, which a fresh machine does not have: it runs with
