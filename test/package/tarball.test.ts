@@ -125,6 +125,44 @@ describe('the packed package', () => {
     expect(result).toEqual({ functions: 7, assetsPresent: true, ordersProtected: true });
   });
 
+  it("type-checks a consumer's TypeScript against the shipped declarations (strict, library checks on)", async () => {
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2024',
+          lib: ['esnext', 'DOM'],
+          types: [],
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+        },
+        files: ['consumer.ts'],
+      }),
+    );
+    // Correct uses, and one misuse: the only error must be the misuse (the declarations resolve, check and
+    // carry real types). One run: checking aws-cdk-lib's own declarations takes a while.
+    writeFileSync(
+      join(project, 'consumer.ts'),
+      `import { createAuthClient, type AuthClient } from 'lambda-token-auth/client';
+       import { TokenAuthService, type TokenAuthServiceProps } from 'lambda-token-auth/cdk';
+       const auth: AuthClient = createAuthClient({ baseUrl: 'https://auth.example.com' });
+       const props: TokenAuthServiceProps = { corsOrigins: ['https://app.example.com'] };
+       export const used = [auth, props, TokenAuthService];
+       export const wrong: number = createAuthClient({ baseUrl: 'x' });\n`,
+    );
+    const tsc = join(root, 'node_modules', '.bin', 'tsc');
+    const failed = await run(tsc, ['-p', project], { cwd: project }).catch((error) => error);
+    const errors = String(failed.stdout)
+      .split('\n')
+      .filter((line) => /error TS/.test(line));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^consumer\.ts\(6,.*'AuthClient' is not assignable to type 'number'/);
+    // Checking aws-cdk-lib's own declarations takes a while.
+  }, 240_000);
+
   it('bundles the client for a browser: no Node built-in in it', async () => {
     const entry = join(project, 'browser-entry.js');
     writeFileSync(
