@@ -52,6 +52,14 @@ describe('the README walk-through', () => {
     expect(expectedOutputs(script).length).toBeGreaterThanOrEqual(7);
   });
 
+  it('tries the deployed API with the same commands, from the stack output ApiUrl', () => {
+    const deployed = shellBlock('### Try the deployed API');
+    expect(deployed).toContain("OutputKey=='ApiUrl'");
+    for (const line of deployed.split('\n').filter((l) => l.startsWith('curl') || l.startsWith('json='))) {
+      expect(script).toContain(`${line}\n`);
+    }
+  });
+
   it('runs as written against npm start, each command printing what the README says', async () => {
     const run = script.replace('API=http://127.0.0.1:3000\n', `API=${server.url}\n`);
     const bin = join(dirname(new URL(import.meta.url).pathname), '../../node_modules/.bin');

@@ -102,6 +102,16 @@ describe('the packed package', () => {
     expect(result.storageError.message).toMatch(/memoryStorage/);
   });
 
+  it("runs the README's Node client example as written (only the port differs)", async () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const example = /\*\*In Node\*\*[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toContain("baseUrl: 'http://127.0.0.1:3000'");
+    const file = join(project, 'demo.mjs');
+    writeFileSync(file, (example as string).replace('http://127.0.0.1:3000', server.url));
+    const { stdout } = await run(node, [file], { cwd: project });
+    expect(stdout).toBe('logged in as bob\n');
+  });
+
   it("in plain Node 24: the construct synthesizes a consumer's API protected by the service's authorizer, from the shipped bundles", async () => {
     const result = await runNode(`
       import { mkdtempSync, existsSync } from 'node:fs';
