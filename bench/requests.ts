@@ -50,10 +50,56 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
   try {
     const username = `bench-${Date.now()}`;
     await call('POST', '/auth/register', { username, password: PASSWORD });
+    // A login (checkPassword, lib/operations/check-password.ts): the address's failure count (read), a check slot
+    // of the name taken by a conditional write that also reads the account back, then the session.
     row(
       'login (success)',
       await measure(() => call('POST', '/auth/login', { username, password: PASSWORD }), 200),
-      { GetItem: 1, PutItem: 1 },
+      { GetItem: 1, UpdateItem: 1, PutItem: 1 },
+    );
+    const fresh = async (tag: string) => {
+      const name = `${username}-${tag}`;
+      await call('POST', '/auth/register', { username: name, password: PASSWORD });
+      return name;
+    };
+    const wrong = (name: string) =>
+      call('POST', '/auth/login', { username: name, password: 'wrong password 1' });
+    // A wrong password (or an unknown name): the address read, the slot, then the name's and the address's counts.
+    row('login (wrong password)', await measure(() => wrong(username), 401), { GetItem: 1, UpdateItem: 3 });
+    row('login (unknown name)', await measure(() => wrong(`${username}-nobody`), 401), {
+      GetItem: 1,
+      UpdateItem: 3,
+    });
+    // A success after a failure also clears it (one more write). The failure's slot is held for LOGIN_LOCKOUT_BASE:
+    // a slot pick that meets it (1 in LOGIN_MAX_FAILURES) costs a read and a second try, so the cheapest of a few
+    // fresh names is the flow's cost and the dearest shows that case.
+    const afterFailure: Record<string, number>[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const name = await fresh(`after-failure-${i}`);
+      await wrong(name);
+      afterFailure.push(
+        await measure(() => call('POST', '/auth/login', { username: name, password: PASSWORD }), 200),
+      );
+    }
+    const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+    afterFailure.sort((a, b) => total(a) - total(b));
+    row('login (success after a failure: clears it)', afterFailure[0] ?? {}, {
+      GetItem: 1,
+      UpdateItem: 2,
+      PutItem: 1,
+    });
+    row(
+      'login (same, its slot pick meeting a held slot; dearest of 5)',
+      afterFailure.at(-1) ?? {},
+      undefined,
+    );
+    // Locked (the (name, address) pair): the address read, the refused slot, one read for Retry-After.
+    const locked = await fresh('locked');
+    for (let i = 0; i < defaultServices().config.loginMaxFailures; i += 1) await wrong(locked);
+    row(
+      'login (429 too_many_attempts)',
+      await measure(() => call('POST', '/auth/login', { username: locked, password: PASSWORD }), 429),
+      { GetItem: 2, UpdateItem: 1 },
     );
     const login = await call('POST', '/auth/login', { username, password: PASSWORD });
     const me = await measure(() => call('GET', '/me', undefined, login.json.accessToken), 200);
@@ -77,6 +123,24 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
     );
     if (retried?.json.refreshToken !== refreshed?.json.refreshToken)
       throw new Error('the retry of the previous token was not answered with the pair its rotation issued');
+    // What a rotation writes: DynamoDB bills a write by the item's size, in 1 KB units (names plus values).
+    const sid = JSON.parse(
+      Buffer.from(login.json.refreshToken.split('.')[1] ?? '', 'base64url').toString(),
+    ).sid;
+    const item = await defaultServices().sessions.getSession(sid);
+    const bytes = Object.entries(item ?? {}).reduce(
+      (sum, [name, value]) =>
+        sum +
+        Buffer.byteLength(name) +
+        (value instanceof Uint8Array ? value.byteLength : Buffer.byteLength(String(value))),
+      0,
+    );
+    rows.push({
+      figure: 'DynamoDB item: a session after a rotation (with its sealed pair)',
+      value: `${bytes} bytes = ${Math.ceil(bytes / 1024)} write unit(s)`,
+      budget: '-',
+      met: undefined,
+    });
     row(
       'logout',
       await measure(() => call('POST', '/auth/logout', undefined, refreshed?.json.accessToken), 204),

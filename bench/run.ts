@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every figure of issue 4 with its budget, as one table. Exits non-zero when a budget is not
+ * `npm run bench`: every figure of issues 4 and 12 with its budget, as one table. Exits non-zero when a budget is not
  * met. Each figure is a ratio against a baseline measured in the same run (these machines are shared and
  * noisy), or a count; medians of several rounds throughout.
  */
@@ -7,11 +7,12 @@ import './quiet.ts';
 import { startLocalServer } from '../infra/local/server.ts';
 import { benchAuthorizer } from './authorizer.ts';
 import { benchColdStart } from './cold-start.ts';
+import { benchEs256InChild } from './es256.ts';
 import { benchLoginCost } from './login-cost.ts';
 import { printTable, type Row } from './measure.ts';
 import { benchRequestsPerFlow } from './requests.ts';
 import { benchThroughput } from './throughput.ts';
-import { benchTokens } from './tokens.ts';
+import { benchAsymmetricTokens, benchTokens } from './tokens.ts';
 
 const rows: Row[] = [];
 const section = async (name: string, run: () => Promise<Row[]>) => {
@@ -22,6 +23,7 @@ const section = async (name: string, run: () => Promise<Row[]>) => {
 };
 
 await section('token verify and sign', benchTokens);
+await section('ES256 and RS256 verify and sign', benchAsymmetricTokens);
 await section('login cost', benchLoginCost);
 const server = await startLocalServer({ jwtSecret: 'bench-signing-key-0123456789-0123456789-abcdef' });
 try {
@@ -32,6 +34,8 @@ try {
   await server.close();
 }
 await section('cold start', () => benchColdStart({ runs: 25 }));
+// The ES256 authorizer, the JWKS endpoint and the authorizer's first answer, in a process of their own.
+await section('ES256 mode', async () => benchEs256InChild());
 
 console.log();
 printTable(rows);

@@ -14,6 +14,7 @@ export const functionNames = [
   'logout',
   'logout-all',
   'me',
+  'discovery',
   'authorizer',
 ] as const;
 export type FunctionName = (typeof functionNames)[number];
@@ -33,4 +34,7 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/auth/logout', function: 'logout', authorized: false },
   { method: 'POST', path: '/auth/logout-all', function: 'logout-all', authorized: false },
   { method: 'GET', path: '/me', function: 'me', authorized: true },
+  // Public by nature (OpenID Connect Discovery 1.0; RFC 7517): no authorizer, ever.
+  { method: 'GET', path: '/.well-known/openid-configuration', function: 'discovery', authorized: false },
+  { method: 'GET', path: '/.well-known/jwks.json', function: 'discovery', authorized: false },
 ];

@@ -54,24 +54,27 @@ export interface FunctionProfile {
  * DynamoDB calls. Timeouts cover the SDK's bounded retries (3 attempts, 1 s connect, 2 s request) and no more.
  */
 export const functionProfiles: Record<FunctionName, FunctionProfile> = {
-  // UserStore.createUser: one conditional UpdateItem, and a GetItem only when its condition fails (to tell a
-  // taken name from its own retried write). It never reads the key ring.
+  // UserStore.createUser: one conditional PutItem (a whole new item, so no lock state of the name carries over),
+  // and a GetItem only when its condition fails (to tell a taken name from its own retried write). It never
+  // reads the key ring.
   register: {
     memorySize: 1024,
     timeoutSeconds: 10,
-    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
     itemKinds: ['user'],
     queriesUserIndex: false,
     readsSigningKey: false,
     http: true,
     serviceEnv: true,
   },
-  // UserStore.getUser (GetItem), recordFailure/lock/recordSuccess (UpdateItem), SessionStore.createSession (PutItem).
+  // checkPassword: LoginAttemptStore reads and counts the address item (GetItem, UpdateItem), takes a check slot
+  // and records the outcome on the user item (UpdateItem, GetItem on contention), and reads a session item to see
+  // that a slot's login is over (GetItem); SessionStore.createSession (PutItem).
   login: {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session'],
+    itemKinds: ['user', 'session', 'address'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -121,6 +124,17 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     readsSigningKey: false,
     http: true,
     serviceEnv: false,
+  },
+  // The JWKS and discovery documents: the key ring (its public halves) and nothing of the table.
+  discovery: {
+    memorySize: 256,
+    timeoutSeconds: 6,
+    tableActions: [],
+    itemKinds: [],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
   },
   // authorize(): getSession (GetItem) and the key ring.
   authorizer: {
@@ -206,6 +220,8 @@ export interface AuthFunctionsProps {
  */
 export class AuthFunctions extends Construct {
   readonly byName: Record<FunctionName, lambda.Function>;
+  /** The functions that read the service's settings (and so `JWT_ISSUER`) from their environment. */
+  readonly withServiceEnv: lambda.Function[] = [];
 
   constructor(scope: Construct, id: string, props: AuthFunctionsProps) {
     super(scope, id);
@@ -232,6 +248,7 @@ export class AuthFunctions extends Construct {
       JWT_SECRET_PARAM: settings.signingKeyParameterName,
       JWT_ISSUER: settings.jwtIssuer,
       JWT_AUDIENCE: settings.jwtAudience,
+      SIGNING_ALG: settings.signingAlg,
     };
 
     const byName = {} as Record<FunctionName, lambda.Function>;
@@ -297,6 +314,8 @@ export class AuthFunctions extends Construct {
         },
       });
     }
+    for (const name of functionNames)
+      if (functionProfiles[name].serviceEnv) this.withServiceEnv.push(byName[name]);
     this.byName = byName;
   }
 }

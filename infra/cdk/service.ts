@@ -1,14 +1,18 @@
 import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as apigatewayv2 from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import {
+  HttpJwtAuthorizer,
+  HttpLambdaAuthorizer,
+  HttpLambdaResponseType,
+} from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct, type IConstruct } from 'constructs';
 import type { FunctionName } from '../routes.ts';
 import { AuthAlarms } from './alarms.ts';
-import { AuthApi, addGatewayResponses, bearerChallengeResponses } from './api.ts';
+import { AuthApi, addGatewayResponses, bearerChallengeResponses, STAGE_NAME } from './api.ts';
 import { AuthFunctions } from './functions.ts';
 import { resolveSettings, type StackSettings } from './settings.ts';
 import { AuthTables } from './tables.ts';
@@ -65,9 +69,15 @@ export class TokenAuthService extends Construct {
   /** The service API's base URL, without a trailing slash: `${url}/auth/login`. */
   readonly url: string;
   readonly alarms: cloudwatch.Alarm[];
+  /**
+   * `iss` of the tokens. With ES256/RS256 a URL: the `jwtIssuer` setting, or else the stage URL, under which
+   * `/.well-known/openid-configuration` and `/.well-known/jwks.json` are served (no authorizer on them).
+   */
+  readonly issuer: string;
   private readonly ownAuthorizer: apigateway.TokenAuthorizer;
   private readonly restAuthorizers = new Map<apigateway.IRestApi, apigateway.IAuthorizer>();
   private readonly httpAuthorizers = new Map<apigatewayv2.IHttpApi, apigatewayv2.IHttpRouteAuthorizer>();
+  private readonly jwtAuthorizers = new Map<apigatewayv2.IHttpApi, HttpJwtAuthorizer>();
 
   constructor(scope: Construct, id: string, props: TokenAuthServiceProps = {}) {
     super(scope, id);
@@ -92,6 +102,48 @@ export class TokenAuthService extends Construct {
     this.url = api.url;
     this.ownAuthorizer = api.authorizer;
     this.alarms = alarms.alarms;
+
+    const { signingAlg, jwtIssuer } = this.settings;
+    if (signingAlg !== 'HS256' && !jwtIssuer.startsWith('https://')) {
+      // The stage URL from the API's id, not from its deployment stage: the functions' environment may refer
+      // to the RestApi (which refers to no function) but not to the stage (whose deployment refers to every
+      // method, and so to every function): that would be a cycle.
+      const stack = Stack.of(this);
+      this.issuer = `https://${this.api.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}/${STAGE_NAME}`;
+      for (const fn of functions.withServiceEnv) fn.addEnvironment('JWT_ISSUER', this.issuer);
+    } else {
+      this.issuer = jwtIssuer;
+    }
+  }
+
+  /**
+   * Opt-in: API Gateway's native JWT authorizer for a route of your own HTTP API, validating the access token's
+   * signature, `iss`, `aud` and `exp` against this service's discovery document itself, with no Lambda
+   * invocation and no DynamoDB read per request:
+   * `httpApi.addRoutes({ path, integration, authorizer: auth.jwtAuthorizerFor(httpApi) })`.
+   *
+   * The price is revocation: a logged-out, revoked or disabled user's access token keeps working there until it
+   * expires (`ACCESS_TOKEN_TTL`, 10 minutes by default), where {@link httpAuthorizerFor} refuses it at once.
+   * Refresh tokens are refused (their `aud` differs). HTTP API JWT authorizers accept RSA signatures only, so
+   * this needs `signingAlg` RS256; API Gateway caches the keys up to two hours, which the ring's staged key
+   * (published a rotation before it signs) covers.
+   */
+  jwtAuthorizerFor(api: apigatewayv2.IHttpApi): apigatewayv2.IHttpRouteAuthorizer {
+    if (this.settings.signingAlg !== 'RS256') {
+      throw new Error(
+        `TokenAuthService.jwtAuthorizerFor needs signingAlg RS256 (API Gateway's HTTP API JWT authorizer verifies RSA signatures only; this service signs with ${this.settings.signingAlg})`,
+      );
+    }
+    // One per API: a CDK route authorizer binds to the first API it is used on.
+    let authorizer = this.jwtAuthorizers.get(api);
+    if (!authorizer) {
+      authorizer = new HttpJwtAuthorizer(`${this.node.id}JwtAuthorizer`, this.issuer, {
+        jwtAudience: [this.settings.jwtAudience],
+        identitySource: ['$request.header.Authorization'],
+      });
+      this.jwtAuthorizers.set(api, authorizer);
+    }
+    return authorizer;
   }
 
   /** The TOKEN/REQUEST/HTTP-API Lambda authorizer function. */

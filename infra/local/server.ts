@@ -33,6 +33,8 @@ export interface LocalServerOptions {
    * accounts, sessions and tokens valid (infra/local/data-dir.ts). Absent: nothing is kept.
    */
   dataDir?: string | undefined;
+  /** An HTTP status the SSM stand-in fails with from the start, before the functions load (a test fault). */
+  ssmFault?: number | undefined;
   /** Extra environment for the functions (token lifetimes and the like). */
   env?: Record<string, string>;
   /** What the functions' services are created with beyond the environment (tests: cheaper argon2id). */
@@ -61,7 +63,8 @@ export interface LocalServer extends Omit<LocalBackend, 'close'> {
  * Starts everything the functions need in this process: the embedded DynamoDB-compatible store (or
  * `dynamoDbEndpoint`) with the table, the SSM stand-in holding the signing key, then the environment and the
  * handlers (imported after it, as Lambda reads its configuration at cold start) behind the gateway.
- * `baseUrl` is where the service is reached, if anywhere: the default issuer with ES256/RS256.
+ * `baseUrl` is where the service is reached, if anywhere: the default issuer with ES256/RS256 (which must be a
+ * URL; `http://localhost` for a backend with no listener).
  */
 export async function startLocalBackend(
   options: LocalServerOptions & { baseUrl?: string } = {},
@@ -104,12 +107,13 @@ export async function startLocalBackend(
     const parameterName =
       options.env?.JWT_SECRET_PARAM ?? process.env.JWT_SECRET_PARAM ?? defaults.JWT_SECRET_PARAM;
     ssm.setParameter(parameterName, secret);
+    ssm.failWith(options.ssmFault);
     await createTable(dynamoDbEndpoint, tableName);
 
     // The functions read their configuration once, at import, from the environment: as on Lambda.
     const issuer =
       options.issuer ??
-      (algorithm === 'HS256' ? defaults.JWT_ISSUER : (options.baseUrl ?? defaults.JWT_ISSUER));
+      (algorithm === 'HS256' ? defaults.JWT_ISSUER : (options.baseUrl ?? 'http://localhost'));
     Object.assign(process.env, {
       JWT_ISSUER: issuer,
       AWS_REGION: process.env.AWS_REGION ?? 'local',

@@ -137,7 +137,13 @@ export function httpFunction(operation: (request: HttpRequest) => Promise<HttpRe
           originAgentCluster: false,
         }),
       )
-      .use(responseHeaders(() => NO_STORE))
+      // An answer whose operation chose its own caching (the public discovery documents) keeps it; every other
+      // answer, and every error, is no-store.
+      .use(
+        responseHeaders((request) =>
+          request.error == null && request.response?.headers?.['Cache-Control'] ? {} : NO_STORE,
+        ),
+      )
       // CORS headers for an allow-listed origin, errors included (see `cors.ts`).
       .use(
         responseHeaders((request) => corsHeaders(corsPolicy, headerValue(request.event.headers, 'origin'))),

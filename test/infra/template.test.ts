@@ -71,6 +71,7 @@ describe('the functions', () => {
       logout: [256, 8],
       'logout-all': [256, 8],
       me: [128, 3],
+      discovery: [256, 6],
       authorizer: [256, 6],
     });
   });
@@ -109,10 +110,10 @@ describe('the functions', () => {
 });
 
 describe('least privilege: each function may do exactly what its code does', () => {
-  it('register: GetItem and UpdateItem on the table, no key', () => {
+  it('register: GetItem and PutItem on the table, no key', () => {
     expect(grantsOf(template, 'register')).toEqual([
       'dynamodb:GetItem Table.Arn',
-      'dynamodb:UpdateItem Table.Arn',
+      'dynamodb:PutItem Table.Arn',
       ...logs('Register'),
     ]);
   });
@@ -164,7 +165,7 @@ describe('least privilege: each function may do exactly what its code does', () 
 
   it.each([
     ['register', ['user#*']],
-    ['login', ['user#*', 'session#*']],
+    ['login', ['user#*', 'session#*', 'address#*']],
     ['refresh', ['session#*']],
     ['logout', ['session#*']],
     ['logout-all', ['session#*']],
