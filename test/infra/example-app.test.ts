@@ -5,6 +5,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createConsumerApp } from '../../examples/consumer-app/app.ts';
+import { functionNames } from '../../infra/routes.ts';
 import { lambdaOf } from './template-helpers.ts';
 
 /** examples/consumer-app, synthesized as `cdk synth` would (bundling skipped), and its templates asserted. */
@@ -63,7 +64,7 @@ describe('the example consumer app', () => {
 
   it('deploys the whole service in its own stack', () => {
     auth.resourceCountIs('AWS::DynamoDB::Table', 1);
-    auth.resourceCountIs('AWS::Lambda::Function', 7);
+    auth.resourceCountIs('AWS::Lambda::Function', functionNames.length);
     orders.resourceCountIs('AWS::DynamoDB::Table', 0);
   });
 });
