@@ -51,11 +51,12 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
     const username = `bench-${Date.now()}`;
     await call('POST', '/auth/register', { username, password: PASSWORD });
     // A login (checkPassword, lib/operations/check-password.ts): the address's failure count (read), a check slot
-    // of the name taken by a conditional write that also reads the account back, then the session.
+    // of the name taken by a conditional write that also reads the account back, the user's account state (roles,
+    // disabled, revocation generation), then the session.
     row(
       'login (success)',
       await measure(() => call('POST', '/auth/login', { username, password: PASSWORD }), 200),
-      { GetItem: 1, UpdateItem: 1, PutItem: 1 },
+      { GetItem: 2, UpdateItem: 1, PutItem: 1 },
     );
     const fresh = async (tag: string) => {
       const name = `${username}-${tag}`;
@@ -84,7 +85,7 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
     const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
     afterFailure.sort((a, b) => total(a) - total(b));
     row('login (success after a failure: clears it)', afterFailure[0] ?? {}, {
-      GetItem: 1,
+      GetItem: 2,
       UpdateItem: 2,
       PutItem: 1,
     });
@@ -103,15 +104,17 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
     );
     const login = await call('POST', '/auth/login', { username, password: PASSWORD });
     const me = await measure(() => call('GET', '/me', undefined, login.json.accessToken), 200);
-    row('authorizer (GET /me)', me, { GetItem: 1 });
+    // One request: the session and its user's account (whole-user revocation) in one consistent BatchGetItem.
+    row('authorizer (GET /me)', me, { BatchGetItem: 1 });
     let refreshed: { status: number; json: { refreshToken: string; accessToken: string } } | undefined;
     const refresh = await measure(async () => {
       refreshed = await call('POST', '/auth/refresh', { refreshToken: login.json.refreshToken });
       return refreshed;
     }, 200);
-    row('refresh (success)', refresh, { UpdateItem: 1 });
-    // The retry path (a lost answer, a racing tab): its conditional write fails, one read finds the previous
-    // token within the grace window, and the sealed pair is answered again; nothing more is written.
+    // The session with its account (whole-user revocation, the roles for the new access token), then the write.
+    row('refresh (success)', refresh, { BatchGetItem: 1, UpdateItem: 1 });
+    // The retry path (a lost answer, a racing tab): the read finds the previous token within the grace window,
+    // and the sealed pair is answered again; nothing is written.
     let retried: { status: number; json: { refreshToken: string } } | undefined;
     row(
       'refresh (retry of the previous token: same pair again)',
@@ -119,7 +122,7 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
         retried = await call('POST', '/auth/refresh', { refreshToken: login.json.refreshToken });
         return retried;
       }, 200),
-      { UpdateItem: 1, GetItem: 1 },
+      { BatchGetItem: 1 },
     );
     if (retried?.json.refreshToken !== refreshed?.json.refreshToken)
       throw new Error('the retry of the previous token was not answered with the pair its rotation issued');
@@ -146,17 +149,79 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
       await measure(() => call('POST', '/auth/logout', undefined, refreshed?.json.accessToken), 204),
       { UpdateItem: 1 },
     );
-    // A user of its own, so that exactly `sessions` sessions are live.
-    const sessions = 3;
-    const other = `${username}-all`;
-    await call('POST', '/auth/register', { username: other, password: PASSWORD });
-    let last: { json: { accessToken: string } } | undefined;
-    for (let i = 0; i < sessions; i += 1)
-      last = await call('POST', '/auth/login', { username: other, password: PASSWORD });
+    // Session management: a user of its own per figure, with exactly `sessions` live sessions (and, for the
+    // listing, as many revoked ones: the sparse index keeps them out of what a listing costs).
+    const userWith = async (tag: string, sessions: number, revoked = 0) => {
+      const name = await fresh(tag);
+      let last: { json: { accessToken: string } } | undefined;
+      for (let i = 0; i < sessions + revoked; i += 1) {
+        last = await call('POST', '/auth/login', { username: name, password: PASSWORD });
+        if (i < revoked) await call('POST', '/auth/logout', undefined, last.json.accessToken);
+      }
+      return { name, access: last?.json.accessToken as string };
+    };
+    for (const sessions of [1, 100, 1000]) {
+      const listed = await userWith(`list-${sessions}`, sessions, sessions === 100 ? 100 : 0);
+      const started = performance.now();
+      const counts = await measure(() => call('GET', '/auth/sessions', undefined, listed.access), 200);
+      const ms = performance.now() - started;
+      row(
+        `list sessions (${sessions} live${sessions === 100 ? ' + 100 revoked' : ''}; ${ms.toFixed(0)} ms locally)`,
+        counts,
+        // The authentication read, one index query, and one BatchGetItem per 100 other sessions.
+        sessions === 1
+          ? { BatchGetItem: 1, Query: 1 }
+          : { BatchGetItem: 1 + Math.ceil((sessions - 1) / 100), Query: 1 },
+      );
+      const started2 = performance.now();
+      const all = await measure(() => call('POST', '/auth/logout-all', undefined, listed.access), 204);
+      const ms2 = performance.now() - started2;
+      // Whatever the number of sessions: the authentication read and the one write that moves the generation.
+      row(`logout-all (${sessions} live sessions; ${ms2.toFixed(0)} ms locally)`, all, {
+        BatchGetItem: 1,
+        UpdateItem: 1,
+      });
+    }
+    const revoking = await userWith('revoke-one', 2);
+    const victim = await call('POST', '/auth/login', { username: revoking.name, password: PASSWORD });
+    const victimSid = JSON.parse(
+      Buffer.from(victim.json.accessToken.split('.')[1] ?? '', 'base64url').toString(),
+    ).sid;
     row(
-      `logout-all (${sessions} live sessions)`,
-      await measure(() => call('POST', '/auth/logout-all', undefined, last?.json.accessToken), 204),
-      { Query: 1, UpdateItem: sessions },
+      'revoke one session (DELETE /auth/sessions/{id})',
+      await measure(() => call('DELETE', `/auth/sessions/${victimSid}`, undefined, revoking.access), 204),
+      { BatchGetItem: 1, UpdateItem: 1 },
+    );
+    // A password change: the authentication read, the password check (the address read, a check slot, its
+    // release), then the three writes (the other sessions revoked, this one carried over, the new hash). The
+    // check slots of the user's logins are held a while: the cheapest of a few users is the flow's cost.
+    const changes: Record<string, number>[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const changing = await userWith(`password-${i}`, 2);
+      changes.push(
+        await measure(
+          () =>
+            call(
+              'POST',
+              '/auth/password',
+              { currentPassword: PASSWORD, newPassword: 'an entirely new passphrase' },
+              changing.access,
+            ),
+          204,
+        ),
+      );
+    }
+    changes.sort((a, b) => total(a) - total(b));
+    row('password change (2 sessions; cheapest of 3)', changes[0] ?? {}, {
+      BatchGetItem: 1,
+      GetItem: 1,
+      UpdateItem: 5,
+    });
+    const deleting = await userWith('delete', 2);
+    row(
+      'account deletion (2 sessions)',
+      await measure(() => call('DELETE', '/auth/account', { password: PASSWORD }, deleting.access), 204),
+      undefined,
     );
   } finally {
     counter.remove();
