@@ -4,6 +4,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { errorCatalogue } from '../../lib/errors.ts';
+import { EXPOSED_HEADERS } from '../../lib/http/cors.ts';
 import { type FunctionName, type Route, routes as serviceRoutes } from '../routes.ts';
 import type { StackSettings } from './settings.ts';
 
@@ -95,14 +96,18 @@ export const serviceGatewayResponses: readonly GatewayResponseSpec[] = [
   },
 ];
 
-/** The CORS headers of a gateway response for the allowed origins (none: no headers). */
+/**
+ * The CORS headers of a gateway response for the allowed origins (none: no headers). They expose the same
+ * headers as the functions' answers do (`Retry-After` of a 429 or 503, the 401's `WWW-Authenticate`): without
+ * that, a browser on an allowed origin could not read them on the gateway's own answers.
+ */
 export function corsResponseHeaders(corsOrigins: readonly string[]): Record<string, string> {
   if (corsOrigins.length === 0) return {};
-  if (corsOrigins.length === 1)
-    return { 'Access-Control-Allow-Origin': `'${corsOrigins[0]}'`, Vary: "'Origin'" };
+  const expose = { 'Access-Control-Expose-Headers': `'${EXPOSED_HEADERS}'`, Vary: "'Origin'" };
+  if (corsOrigins.length === 1) return { 'Access-Control-Allow-Origin': `'${corsOrigins[0]}'`, ...expose };
   // A gateway response cannot choose among several origins; it echoes the caller's. Its bodies are fixed
   // sentences, so no origin learns anything from reading them.
-  return { 'Access-Control-Allow-Origin': 'method.request.header.Origin', Vary: "'Origin'" };
+  return { 'Access-Control-Allow-Origin': 'method.request.header.Origin', ...expose };
 }
 
 /** Adds the given gateway responses to `api` (ids prefixed with `idPrefix`), with the common and CORS headers. */

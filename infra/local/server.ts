@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { defaults } from '../../lib/config.ts';
-import { errorCatalogue } from '../../lib/errors.ts';
+import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
 import { type ServiceOptions, setDefaultServiceOptions } from '../../lib/services.ts';
 import {
   generateSigningKey,
@@ -126,14 +126,21 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   // Listening first, so that the server's own URL (the default issuer) is known before the functions load.
   let backend: LocalBackend | undefined;
   const server: Server = createServer((req, res) => {
-    if (!backend) {
-      const { status, message } = errorCatalogue.service_unavailable;
-      return sendJson(res, status, { error: 'service_unavailable', message }, { 'Retry-After': '1' });
-    }
+    if (!backend) return sendError(res, 'service_unavailable', { 'Retry-After': '1' });
     serve(req, res, backend.gateway).catch((error: unknown) => {
+      // Never a 500 (API.md): whatever failed here is the server's own trouble, and a retry may well succeed.
       console.error('local server: unexpected failure', error instanceof Error ? error.message : error);
-      if (!res.headersSent) sendJson(res, 500, { message: 'Internal server error' });
+      if (!res.headersSent) sendError(res, 'service_unavailable', { 'Retry-After': '1' });
     });
+  });
+  // What Node's HTTP parser refuses before any handler runs (a malformed request line or header): answered in the
+  // contract's shape instead of Node's bare 400.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    const body = JSON.stringify(errorBody('invalid_request', 'The request is not valid HTTP.'));
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -159,14 +166,42 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   };
 }
 
+const errorBody = (code: ErrorCode, message: string = errorCatalogue[code].message) => ({
+  error: code,
+  message,
+});
+
+function sendError(
+  res: ServerResponse,
+  code: ErrorCode,
+  headers: Record<string, string> = {},
+  message?: string,
+) {
+  sendJson(res, errorCatalogue[code].status, errorBody(code, message), headers);
+}
+
+/** The request target as a URL, or `undefined` when it is not one (`http://[`, a port out of range). */
+function requestUrl(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
 function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': String(Buffer.byteLength(text)),
+    ...headers,
+  });
+  res.end(text);
 }
 
 async function readBody(req: IncomingMessage): Promise<string | undefined> {
@@ -189,7 +224,12 @@ function singleValueHeaders(req: IncomingMessage): Record<string, string> {
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse, gateway: Gateway): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req.url);
+  if (!url) {
+    // API Gateway never passes such a target on; a client that sends one gets the contract's 400.
+    req.resume();
+    return sendError(res, 'invalid_request', {}, 'The request target is not a valid URL.');
+  }
   if (!isRoutePath(url.pathname) && (await serveDemoPage(req, res, url.pathname))) return;
   const body = await readBody(req);
   const answer = await gateway.handle({

@@ -109,6 +109,7 @@ describe('TokenAuthService in a consumer app', () => {
         ResponseParameters: Match.objectLike({
           'gatewayresponse.header.WWW-Authenticate': "'Bearer'",
           'gatewayresponse.header.Access-Control-Allow-Origin': "'https://app.example.com'",
+          'gatewayresponse.header.Access-Control-Expose-Headers': "'Retry-After, WWW-Authenticate'",
         }),
         ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"message"') },
       });
