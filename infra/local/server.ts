@@ -73,8 +73,11 @@ export async function startLocalBackend(
   if (!isSigningAlgorithm(algorithm)) {
     throw new Error(`SIGNING_ALG must be one of ${signingAlgorithms.join(', ')}`);
   }
-  // Claimed first: nothing of another server's store or key is touched when the directory is taken.
-  const release = options.dataDir ? claimDataDir(options.dataDir) : () => {};
+  // The embedded store's files allow one process: claimed first, so nothing of another server's store or key
+  // is touched when the directory is taken. (With DYNAMODB_ENDPOINT there is no store there to claim, and with
+  // JWT_SECRET too, the directory is not even created.)
+  const storeDir = options.dataDir && !options.dynamoDbEndpoint ? options.dataDir : undefined;
+  const release = storeDir ? claimDataDir(storeDir) : () => {};
   let kept: ReturnType<typeof keptSigningKey> | undefined;
   try {
     kept = !options.jwtSecret && options.dataDir ? keptSigningKey(options.dataDir, algorithm) : undefined;
@@ -95,7 +98,7 @@ export async function startLocalBackend(
     parseKeyRing(secret, algorithm); // refuse a short, malformed or other-algorithm key at start-up, clearly
     dynamo = options.dynamoDbEndpoint
       ? undefined
-      : await startLocalDynamo(0, { path: options.dataDir && storePath(options.dataDir) });
+      : await startLocalDynamo(0, { path: storeDir && storePath(storeDir) });
     ssm = await startSsmStandIn();
   } catch (error) {
     await closeAll();

@@ -2,7 +2,9 @@ import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startLocalDynamo } from '../../infra/local/dynamo.ts';
 import { type NpmStart, npmStart, npmStartFailing } from '../support/npm-start.ts';
+import { TEST_SECRET } from '../support/service.ts';
 
 /**
  * `npm start` keeps its data under LOCAL_DATA_DIR (API.md, local settings): a restart keeps accounts, sessions
@@ -67,6 +69,23 @@ describe('npm start with LOCAL_DATA_DIR', () => {
     // The session lives on too: its refresh token rotates.
     expect((await post(again.url, '/auth/refresh', { refreshToken: pair.refreshToken })).status).toBe(200);
     await stopAndExpectGone(again);
+  });
+
+  it('writes nothing there when both the store and the key come from elsewhere (DYNAMODB_ENDPOINT, JWT_SECRET)', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'auth-local-data-')), 'data');
+    const dynamo = await startLocalDynamo();
+    try {
+      const run = await start([], {
+        LOCAL_DATA_DIR: dataDir,
+        DYNAMODB_ENDPOINT: dynamo.endpoint,
+        JWT_SECRET: TEST_SECRET,
+      });
+      expect((await post(run.url, '/auth/register', credentials)).status).toBe(201);
+      await stopAndExpectGone(run);
+      expect(existsSync(dataDir)).toBe(false);
+    } finally {
+      await dynamo.close();
+    }
   });
 
   it('--in-memory keeps nothing: no file is written, and after a restart the account and its tokens are gone', async () => {
