@@ -193,8 +193,10 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
       { BatchGetItem: 1, UpdateItem: 1 },
     );
     // A password change: the authentication read, the password check (the address read, a check slot, its
-    // release), then the three writes (the other sessions revoked, this one carried over, the new hash). The
-    // check slots of the user's logins are held a while: the cheapest of a few users is the flow's cost.
+    // release), then the three writes (the other sessions revoked, this one carried over, the new hash): 1
+    // BatchGetItem + 1 GetItem + 5 UpdateItem once the check slots of the user's logins have lapsed (as
+    // test/integration/request-counts.test.ts asserts with a fake clock). Here, right after those logins, the
+    // check meets a held slot (a read and a second try); the cheapest of a few users is shown.
     const changes: Record<string, number>[] = [];
     for (let i = 0; i < 3; i += 1) {
       const changing = await userWith(`password-${i}`, 2);
@@ -212,14 +214,12 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
       );
     }
     changes.sort((a, b) => total(a) - total(b));
-    row('password change (2 sessions; cheapest of 3)', changes[0] ?? {}, {
-      BatchGetItem: 1,
-      GetItem: 1,
-      UpdateItem: 5,
-    });
+    row('password change (2 sessions, right after their logins; cheapest of 3)', changes[0] ?? {}, undefined);
+    // An account deletion: the authentication read, the password check, the index query, the commit write,
+    // then one DeleteItem per item (the name's, and each session's); right after the logins, as above.
     const deleting = await userWith('delete', 2);
     row(
-      'account deletion (2 sessions)',
+      'account deletion (2 sessions, right after their logins)',
       await measure(() => call('DELETE', '/auth/account', { password: PASSWORD }, deleting.access), 204),
       undefined,
     );
