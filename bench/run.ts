@@ -33,7 +33,7 @@ const sections: Section[] = [
     title: 'local server throughput',
     run: (server) => benchThroughput(server, { duration: 5, connections: 10 }),
   },
-  { name: 'cold-start', title: 'cold start', run: (server) => benchColdStart(server, { runs: 7 }) },
+  { name: 'cold-start', title: 'cold start', run: (server) => benchColdStart(server, { runs: 5 }) },
 ];
 
 const { values } = parseArgs({ options: { only: { type: 'string' } } });
