@@ -21,6 +21,12 @@ interface Path {
   name: string;
   expect: number;
   budget: Counts;
+  /**
+   * Runs of the path, each on fresh state; the budget is held against the cheapest, and a dearer run is shown
+   * beside it. For paths with a random branch (a login's check-slot pick may meet a held slot: a read and
+   * another try).
+   */
+  samples?: number;
   run(api: Api): Promise<Answer>;
 }
 
@@ -37,14 +43,16 @@ interface Api {
 const paths: Path[] = [
   {
     name: 'register',
+    // A new user item written whole (PutItem), conditional on no account under the name.
     expect: 201,
-    budget: { UpdateItem: 1 },
+    budget: { PutItem: 1 },
     run: (api) => api.call('POST', '/auth/register', { username: api.user(), password: PASSWORD }),
   },
   {
     name: 'register (name taken)',
+    // The conditional write fails; one read tells someone else's account from our own retried write.
     expect: 409,
-    budget: { UpdateItem: 1, GetItem: 1 },
+    budget: { PutItem: 1, GetItem: 1 },
     async run(api) {
       const username = api.user();
       await api.signUp(username, 0);
@@ -53,8 +61,10 @@ const paths: Path[] = [
   },
   {
     name: 'login (clean account)',
+    // The address's failure count (read), a check slot of the name taken by a conditional write that also reads
+    // the account back, then the session (lib/operations/check-password.ts).
     expect: 200,
-    budget: { GetItem: 1, PutItem: 1 },
+    budget: { GetItem: 1, UpdateItem: 1, PutItem: 1 },
     async run(api) {
       const username = api.user();
       await api.signUp(username, 0);
@@ -63,8 +73,9 @@ const paths: Path[] = [
   },
   {
     name: 'login (wrong password)',
+    // The address read, the slot, then the name's and the address's failure counts.
     expect: 401,
-    budget: { GetItem: 1, UpdateItem: 1 },
+    budget: { GetItem: 1, UpdateItem: 3 },
     async run(api) {
       const username = api.user();
       await api.signUp(username, 0);
@@ -73,15 +84,17 @@ const paths: Path[] = [
   },
   {
     name: 'login (unknown name)',
+    // As a wrong password, so that the cost says nothing about who exists.
     expect: 401,
-    budget: { GetItem: 1, UpdateItem: 1 },
+    budget: { GetItem: 1, UpdateItem: 3 },
     run: (api) => api.call('POST', '/auth/login', { username: api.user(), password: WRONG }),
   },
   {
     name: 'login after a failure (success)',
+    samples: 5,
     expect: 200,
-    // The read, the claim on the check (failures on record serialise checks), the success that clears the
-    // counters and releases the claim, and the session.
+    // A clean login's three, and the write that clears the failure. The failure's slot stays held for a while:
+    // a slot pick that meets it (1 in LOGIN_MAX_FAILURES) costs a read and another try, hence five samples.
     budget: { GetItem: 1, UpdateItem: 2, PutItem: 1 },
     async run(api) {
       const username = api.user();
@@ -92,8 +105,9 @@ const paths: Path[] = [
   },
   {
     name: 'login after a failure (wrong again)',
+    samples: 5,
     expect: 401,
-    budget: { GetItem: 1, UpdateItem: 2 },
+    budget: { GetItem: 1, UpdateItem: 3 },
     async run(api) {
       const username = api.user();
       await api.signUp(username, 0);
@@ -103,8 +117,9 @@ const paths: Path[] = [
   },
   {
     name: 'login (locked: 429)',
+    // The address read, the refused slot, one read for Retry-After.
     expect: 429,
-    budget: { GetItem: 1 },
+    budget: { GetItem: 2, UpdateItem: 1 },
     async run(api) {
       const username = api.user();
       await api.signUp(username, 0);
@@ -253,24 +268,54 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
   const rows: Row[] = [];
   try {
     for (const path of paths) {
-      measuredCounts = undefined;
-      counter.reset();
-      const answer = await path.run(api);
-      // A path without a setup is counted whole; one with a setup marks its measured step itself.
-      const counts = measuredCounts ?? counter.counts();
-      if (answer.status !== path.expect)
-        throw new Error(`${path.name}: answered ${answer.status}, expected ${path.expect}`);
+      const runs: Counts[] = [];
+      for (let sample = 0; sample < (path.samples ?? 1); sample += 1) {
+        measuredCounts = undefined;
+        counter.reset();
+        const answer = await path.run(api);
+        // A path without a setup is counted whole; one with a setup marks its measured step itself.
+        runs.push(measuredCounts ?? counter.counts());
+        if (answer.status !== path.expect)
+          throw new Error(`${path.name}: answered ${answer.status}, expected ${path.expect}`);
+      }
+      runs.sort((a, b) => total(a) - total(b));
+      const counts = runs[0] ?? {};
+      const dearest = runs.at(-1) ?? {};
       rows.push({
         figure: `DynamoDB requests: ${path.name}`,
-        value: show(counts),
+        value:
+          show(counts) +
+          (total(dearest) > total(counts) ? ` (dearest of ${runs.length}: ${show(dearest)})` : ''),
         budget: show(path.budget),
         met:
           Object.entries(path.budget).every(([op, n]) => counts[op] === n) &&
           total(counts) === total(path.budget),
       });
     }
+    rows.push(await sessionItemSize(api));
   } finally {
     counter.remove();
   }
   return rows;
+}
+
+/** What a rotation writes: DynamoDB bills a write by the item's size, in 1 KB units (names plus values). */
+async function sessionItemSize(api: Api): Promise<Row> {
+  const [tokens] = await api.signUp(api.user());
+  await api.call('POST', '/auth/refresh', { refreshToken: tokens?.refreshToken });
+  const sid = JSON.parse(Buffer.from(tokens?.refreshToken.split('.')[1] ?? '', 'base64url').toString()).sid;
+  const item = await defaultServices().sessions.getSession(sid);
+  const bytes = Object.entries(item ?? {}).reduce(
+    (sum, [name, value]) =>
+      sum +
+      Buffer.byteLength(name) +
+      (value instanceof Uint8Array ? value.byteLength : Buffer.byteLength(String(value))),
+    0,
+  );
+  return {
+    figure: 'DynamoDB item: a session after a rotation (with its sealed pair)',
+    value: `${bytes} bytes = ${Math.ceil(bytes / 1024)} write unit(s)`,
+    budget: '-',
+    met: undefined,
+  };
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every figure with its budget, as one table; exits non-zero when a budget is not met. Each
+ * `npm run bench`: every figure with its budget (issues 4, 8 and 12), as one table; exits non-zero when a budget is not met. Each
  * budget is a ratio against a baseline measured in the same run (these machines are shared and noisy), CPU
  * time where wall time would measure the neighbours, or a count; medians of several rounds throughout.
  *
@@ -11,11 +11,12 @@ import { parseArgs } from 'node:util';
 import { type LocalServer, startLocalServer } from '../infra/local/server.ts';
 import { benchAuthorizer } from './authorizer.ts';
 import { benchColdStart } from './cold-start.ts';
+import { benchEs256InChild } from './es256.ts';
 import { benchLoginCost } from './login-cost.ts';
 import { printTable, type Row } from './measure.ts';
 import { benchRequestsPerFlow } from './requests.ts';
 import { benchThroughput } from './throughput.ts';
-import { benchTokens } from './tokens.ts';
+import { benchAsymmetricTokens, benchTokens } from './tokens.ts';
 
 interface Section {
   name: string;
@@ -25,6 +26,11 @@ interface Section {
 
 const sections: Section[] = [
   { name: 'tokens', title: 'token verify and sign', run: () => benchTokens() },
+  {
+    name: 'asymmetric-tokens',
+    title: 'ES256 and RS256 verify and sign',
+    run: () => benchAsymmetricTokens(),
+  },
   { name: 'login-cost', title: 'login cost (argon2id CPU)', run: () => benchLoginCost() },
   { name: 'requests', title: 'DynamoDB requests per path', run: (server) => benchRequestsPerFlow(server) },
   { name: 'authorizer', title: 'authorizer per request', run: (server) => benchAuthorizer(server) },
@@ -34,6 +40,8 @@ const sections: Section[] = [
     run: (server) => benchThroughput(server, { duration: 5, connections: 10 }),
   },
   { name: 'cold-start', title: 'cold start', run: (server) => benchColdStart(server, { runs: 5 }) },
+  // The ES256 authorizer, the JWKS endpoint and the authorizer's first answer, in a process of their own.
+  { name: 'es256', title: 'ES256 mode', run: async () => benchEs256InChild() },
 ];
 
 const { values } = parseArgs({ options: { only: { type: 'string' } } });

@@ -6,7 +6,7 @@ import type { Row } from './measure.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
-interface Load {
+export interface Load {
   rps: number;
   p50: number;
   p99: number;
@@ -15,7 +15,7 @@ interface Load {
   errors: number;
 }
 
-async function cannon(options: autocannon.Options): Promise<Load> {
+export async function cannon(options: autocannon.Options): Promise<Load> {
   const result = await autocannon(options);
   return {
     rps: result.requests.average,
@@ -27,7 +27,7 @@ async function cannon(options: autocannon.Options): Promise<Load> {
   };
 }
 
-const show = (load: Load) =>
+export const show = (load: Load) =>
   `${load.rps.toFixed(0)} req/s, p50 ${load.p50} ms, p99 ${load.p99} ms` +
   (load.non2xx + load.errors > 0 ? `, ${load.non2xx} non-2xx, ${load.errors} errors` : '');
 

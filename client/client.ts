@@ -18,6 +18,12 @@ export interface AuthClientOptions {
    * that a hung refresh cannot hold the cross-tab lock, and so every other tab, forever.
    */
   requestTimeoutSeconds?: number;
+  /**
+   * Seconds before one refresh attempt is given up as lost and sent once more (default 4; never more than
+   * `requestTimeoutSeconds`). Keep it under half the service's `REFRESH_REUSE_GRACE` (10 s by default): the
+   * service answers the retry with the very pair the lost attempt was given only within that window.
+   */
+  refreshTimeoutSeconds?: number;
   /** The `fetch` to use; the global one by default. */
   fetch?: typeof globalThis.fetch;
   /** The clock, in epoch milliseconds (for tests). */
@@ -44,15 +50,21 @@ const sessionEndingCodes = new Set([
   'invalid_token',
 ]);
 
-/** Refresh attempts per refresh (each after a `409 refresh_conflict`); bounds every retry path. */
-const MAX_REFRESH_ATTEMPTS = 3;
-/** After a 409, how long to wait (ms, cumulative ~1.6 s) for the winner's new pair to reach the storage. */
-const CONFLICT_WAITS = [0, 25, 50, 100, 200, 400, 800];
 /**
- * After waiting for the cross-tab lock, how long to wait (ms, cumulative ~0.6 s) for the holder's new pair
- * to show in this tab: localStorage reaches other tabs asynchronously, sometimes after the lock does.
+ * Sends of one refresh: the first, and one retry when its answer is lost (no answer, or a gateway's 502/503/504
+ * that may come after the service wrote the rotation). The service answers the retry, presented with the
+ * same token within `REFRESH_REUSE_GRACE`, with the very pair the lost answer carried.
  */
-const CONTENDED_WAITS = [0, 10, 20, 40, 80, 160, 320];
+const MAX_REFRESH_SENDS = 2;
+/** Answers that may hide a rotation the service did write: the request is retried, once. */
+const LOST_ANSWER_STATUSES = new Set([502, 503, 504]);
+/** The longest wait before that retry (ms), whatever `Retry-After` says: it must land within the grace window. */
+const LOST_ANSWER_RETRY_MAX_DELAY = 1_000;
+/**
+ * Servers before contract v2 answer a refresh that lost a race `409 refresh_conflict`: then wait this long
+ * (ms, cumulative ~0.8 s) for the winner's pair to reach the shared storage. A v2 server never answers 409.
+ */
+const LEGACY_CONFLICT_WAITS = [0, 25, 50, 100, 200, 400];
 /** Background refresh after a transient failure: first retry, doubling up to the cap (ms). */
 const RETRY_FIRST = 1_000;
 const RETRY_MAX = 60_000;
@@ -64,8 +76,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /**
  * A client of the auth service for browsers and Node: logs in, keeps the token pair, adds
  * `Authorization: Bearer` to API calls and refreshes the pair the way the service expects: both tokens sent,
- * once for any number of concurrent callers (and, with shared storage, across tabs), recovering from
- * `409 refresh_conflict` and signing out, never looping, when the session is over.
+ * once for any number of concurrent callers (and, with shared storage, across tabs), sent once more when its
+ * answer is lost (the service answers that retry with the same pair), and signing out, never looping, when
+ * the session is over. A `409 refresh_conflict` from a server before contract v2 is tolerated too.
  */
 export class AuthClient {
   readonly #baseUrl: string;
@@ -73,6 +86,7 @@ export class AuthClient {
   readonly #fetch: typeof globalThis.fetch;
   readonly #leewayMs: number;
   readonly #timeoutMs: number;
+  readonly #refreshTimeoutMs: number;
   readonly #autoRefresh: boolean;
   readonly #now: () => number;
   readonly #listeners: { [K in keyof AuthEvents]: Set<(event: AuthEvents[K]) => void> } = {
@@ -84,8 +98,6 @@ export class AuthClient {
   #refreshing: Promise<StoredTokens> | null = null;
   /** The tail of this client's refresh/logout queue. */
   #queue: Promise<unknown> = Promise.resolve();
-  /** Whether the operation now running had to wait for another context's Web Lock. */
-  #lockWasHeldElsewhere = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #retryDelay = RETRY_FIRST;
   #signedIn = false;
@@ -98,6 +110,10 @@ export class AuthClient {
     this.#fetch = (input, init) => fetchImpl(input, init);
     this.#leewayMs = Math.max(0, options.refreshLeewaySeconds ?? 30) * 1000;
     this.#timeoutMs = Math.max(1, options.requestTimeoutSeconds ?? 30) * 1000;
+    this.#refreshTimeoutMs = Math.min(
+      this.#timeoutMs,
+      Math.max(1, options.refreshTimeoutSeconds ?? 4) * 1000,
+    );
     this.#autoRefresh = options.autoRefresh ?? false;
     this.#now = options.now ?? Date.now;
     this.#unsubscribe = this.#storage.subscribe?.(() => void this.#onStorageChange()) ?? (() => {});
@@ -225,13 +241,18 @@ export class AuthClient {
     }
   }
 
-  async #post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  async #post(
+    path: string,
+    body: unknown,
+    headers: Record<string, string> = {},
+    timeoutMs = this.#timeoutMs,
+  ): Promise<Response> {
     try {
       return await this.#fetch(this.#url(path), {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...headers },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (cause) {
       throw new AuthError('network_error', 'The API could not be reached.', { cause });
@@ -293,61 +314,72 @@ export class AuthClient {
   async #withWebLock<T>(operation: () => Promise<T>): Promise<T> {
     const locks = (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;
     const name = this.#storage.lockName;
-    this.#lockWasHeldElsewhere = false;
     if (!name || typeof locks?.request !== 'function') return operation();
-    // First without waiting, to learn whether another context holds the lock (it is probably refreshing).
-    const immediate = await locks.request(name, { ifAvailable: true }, async (lock) =>
-      lock ? { value: await operation() } : null,
-    );
-    if (immediate) return immediate.value;
-    return locks.request(name, () => {
-      this.#lockWasHeldElsewhere = true;
-      return operation();
-    });
+    return locks.request(name, () => operation());
   }
 
   async #refreshUnderLock(stale: StoredTokens): Promise<StoredTokens> {
-    let seen = stale.refreshToken;
-    if (this.#lockWasHeldElsewhere) {
-      // Another tab just held the lock, most likely rotating this very pair: give its write a moment to
-      // arrive here rather than present the old pair and get a 409.
-      await this.#awaitNewerTokens(seen, CONTENDED_WAITS);
-    }
-    for (let attempt = 0; attempt < MAX_REFRESH_ATTEMPTS; attempt++) {
-      const current = await this.#storage.get();
-      if (!current) throw await this.#endSession('cleared_elsewhere');
-      // Another tab or client already rotated the pair we had: continue from theirs.
-      if (current.refreshToken !== seen && !this.#needsRefresh(current)) return this.#adopt(current);
+    const current = await this.#storage.get();
+    if (!current) throw await this.#endSession('cleared_elsewhere');
+    // Another tab or client already rotated the pair we had: continue from theirs. (When its pair has not
+    // reached this tab's storage yet, presenting the old token is harmless: within REFRESH_REUSE_GRACE the
+    // service answers it with that same new pair, so the tabs converge without waiting for each other.)
+    if (current.refreshToken !== stale.refreshToken && !this.#needsRefresh(current))
+      return this.#adopt(current);
 
-      // Both tokens, as the original design says: the access token lets an expired refresh token through.
-      const response = await this.#post('/auth/refresh', {
-        refreshToken: current.refreshToken,
-        accessToken: current.accessToken,
-      });
+    const outcome = await this.#sendRefresh(current);
+    if ('tokens' in outcome) {
+      await this.#storage.set(outcome.tokens);
+      this.#retryDelay = RETRY_FIRST;
+      this.#schedule(outcome.tokens);
+      this.#emit('refreshed', expiries(outcome.tokens));
+      return outcome.tokens;
+    }
+    const { error } = outcome;
+    if (sessionEndingCodes.has(error.code)) throw await this.#endSession(error.code as SignOutReason, error);
+    if (error.code === 'refresh_conflict' && (await this.#awaitNewerTokens(current.refreshToken))) {
+      // A server before contract v2: another context won the race, and its pair has reached the storage.
+      const newer = await this.#storage.get();
+      if (newer) return this.#adopt(newer);
+    }
+    throw error; // 429, 5xx, a 409 with nothing newer: the session may be fine; keep it
+  }
+
+  /**
+   * Sends one refresh with both tokens (the original design: the access token lets an expired refresh token
+   * through), and sends it once more, with the same tokens, when the answer is lost. Returns the new tokens,
+   * or the error the service (or the network) answered.
+   */
+  async #sendRefresh(current: StoredTokens): Promise<{ tokens: StoredTokens } | { error: AuthError }> {
+    const body = { refreshToken: current.refreshToken, accessToken: current.accessToken };
+    for (let send = 1; ; send += 1) {
+      const last = send >= MAX_REFRESH_SENDS;
+      let response: Response;
+      try {
+        response = await this.#post('/auth/refresh', body, {}, this.#refreshTimeoutMs);
+      } catch (error) {
+        // No answer (a dropped connection, a timeout): the service may have rotated all the same.
+        if (last) return { error: error as AuthError };
+        continue;
+      }
       if (response.status === 200) {
-        const tokens = await this.#tokensFrom(response);
-        await this.#storage.set(tokens);
-        this.#retryDelay = RETRY_FIRST;
-        this.#schedule(tokens);
-        this.#emit('refreshed', expiries(tokens));
-        return tokens;
+        try {
+          return { tokens: await this.#tokensFrom(response) };
+        } catch (error) {
+          // The answer broke off mid-body: as lost as no answer at all.
+          if (last) return { error: error as AuthError };
+          continue;
+        }
       }
       const error = await errorFromResponse(response);
-      if (sessionEndingCodes.has(error.code))
-        throw await this.#endSession(error.code as SignOutReason, error);
-      if (error.code !== 'refresh_conflict') throw error; // 429, 5xx: the session may be fine; keep it
-      // 409: someone rotated this pair a moment ago. Their new pair is (or will shortly be) in the storage.
-      seen = current.refreshToken;
-      if (!(await this.#awaitNewerTokens(seen))) throw error;
+      if (last || !LOST_ANSWER_STATUSES.has(response.status)) return { error };
+      await sleep(Math.min(LOST_ANSWER_RETRY_MAX_DELAY, (error.retryAfter ?? 0) * 1000));
     }
-    throw new AuthError('refresh_conflict', 'The tokens kept being rotated elsewhere; try again.', {
-      status: 409,
-    });
   }
 
   /** Waits, bounded, for a pair other than `seen` to reach the storage; false if none arrives. */
-  async #awaitNewerTokens(seen: string, waits = CONFLICT_WAITS): Promise<boolean> {
-    for (const wait of waits) {
+  async #awaitNewerTokens(seen: string): Promise<boolean> {
+    for (const wait of LEGACY_CONFLICT_WAITS) {
       await sleep(wait);
       const tokens = await this.#storage.get();
       if (!tokens) throw await this.#endSession('cleared_elsewhere');

@@ -15,6 +15,7 @@ export type ApiErrorCode =
   | 'username_taken'
   | 'refresh_conflict'
   | 'payload_too_large'
+  | 'unsupported_media_type'
   | 'too_many_attempts'
   | 'internal_error'
   | 'service_unavailable';
@@ -57,6 +58,7 @@ const apiErrorCodes: ReadonlySet<string> = new Set<ApiErrorCode>([
   'username_taken',
   'refresh_conflict',
   'payload_too_large',
+  'unsupported_media_type',
   'too_many_attempts',
   'internal_error',
   'service_unavailable',

@@ -15,6 +15,15 @@ import { defaultServices } from '../lib/services.ts';
 
 const services = defaultServices();
 
+// Cold start: read and parse the key ring during init (full CPU on Lambda, and before the first call waits
+// on it) rather than on the first call. This await never throws: with SSM down the init still completes, and
+// each call then tries again and refuses on failure, as it would for a warm function (API.md: no allow on an
+// error, never a crashed init).
+await services.keys.getKeyRing().then(
+  () => undefined,
+  (error: unknown) => logEvent('warn', 'key ring not loaded at init', describeError(error)),
+);
+
 type AuthorizerEvent =
   | APIGatewayTokenAuthorizerEvent
   | APIGatewayRequestAuthorizerEvent

@@ -6,10 +6,11 @@ import { defaultServices } from '../lib/services.ts';
 const services = defaultServices();
 
 /** `POST /auth/login`: checks the password and starts a session with a new token pair. */
-export const handler = httpFunction(async ({ body }) => ({
+export const handler = httpFunction(async ({ body, client }) => ({
   statusCode: 200,
   body: await login(services, {
     username: requiredString(body, 'username'),
     password: requiredString(body, 'password'),
+    client,
   }),
 }));

@@ -1,6 +1,11 @@
 /**
  * The API's routes and the functions behind them: the one table that both the local server and the AWS stack
  * are built from, so the two cannot drift apart.
+ *
+ * To add a route: its entry point `functions/<name>.ts` (exporting `handler`); the name in `functionNames`;
+ * one line in `routes`; and the function's profile (size and exact grants) in `functionProfiles` of
+ * infra/cdk/functions.ts, which the type checker then asks for. The stack, its IAM roles, alarms and the local
+ * server follow from those.
  */
 export const functionNames = [
   'register',
@@ -9,6 +14,7 @@ export const functionNames = [
   'logout',
   'logout-all',
   'me',
+  'discovery',
   'authorizer',
 ] as const;
 export type FunctionName = (typeof functionNames)[number];
@@ -28,4 +34,7 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/auth/logout', function: 'logout', authorized: false },
   { method: 'POST', path: '/auth/logout-all', function: 'logout-all', authorized: false },
   { method: 'GET', path: '/me', function: 'me', authorized: true },
+  // Public by nature (OpenID Connect Discovery 1.0; RFC 7517): no authorizer, ever.
+  { method: 'GET', path: '/.well-known/openid-configuration', function: 'discovery', authorized: false },
+  { method: 'GET', path: '/.well-known/jwks.json', function: 'discovery', authorized: false },
 ];

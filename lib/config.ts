@@ -21,13 +21,18 @@ export interface Config {
   signingAlg: SigningAlgorithm;
   /** Seconds the key ring read from SSM is cached before it is read again (rotation propagates within it). */
   keyCacheMaxAge: number;
-  /** Failed logins for one username before it is locked. */
+  /**
+   * Failed password checks for one username (from one address, or concurrently from any) before it answers
+   * `429 too_many_attempts` (API.md "Brute force").
+   */
   loginMaxFailures: number;
   /** Seconds of the first lock; each further failure doubles it, up to `loginLockoutMax`. */
   loginLockoutBase: number;
   loginLockoutMax: number;
-  /** Seconds after the last failure at which an account's failure count starts again from zero. */
+  /** Seconds after the last failure at which a failure count starts again from zero. */
   loginFailureWindow: number;
+  /** Failed password checks from one client address, over all usernames, per `loginFailureWindow` before 429. */
+  loginAddressMaxFailures: number;
 }
 
 export const defaults = {
@@ -46,6 +51,7 @@ export const defaults = {
   LOGIN_LOCKOUT_BASE: '30',
   LOGIN_LOCKOUT_MAX: '900',
   LOGIN_FAILURE_WINDOW: '900',
+  LOGIN_ADDRESS_MAX_FAILURES: '100',
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -96,6 +102,7 @@ export function loadConfig(env: Env = process.env): Config {
     loginLockoutBase: positiveInt(env, 'LOGIN_LOCKOUT_BASE'),
     loginLockoutMax: positiveInt(env, 'LOGIN_LOCKOUT_MAX'),
     loginFailureWindow: positiveInt(env, 'LOGIN_FAILURE_WINDOW'),
+    loginAddressMaxFailures: positiveInt(env, 'LOGIN_ADDRESS_MAX_FAILURES'),
   };
   if (config.accessTokenTtl > config.sessionMaxAge || config.refreshTokenTtl > config.sessionMaxAge) {
     throw new Error('Configuration error: token lifetimes must not exceed SESSION_MAX_AGE');

@@ -33,6 +33,10 @@ export const errorCatalogue = {
     message: 'This refresh token was just rotated by another request; use the newest tokens.',
   },
   payload_too_large: { status: 413, message: 'The request body is larger than 64 KiB.' },
+  unsupported_media_type: {
+    status: 415,
+    message: 'A request body must be sent with Content-Type: application/json.',
+  },
   too_many_attempts: { status: 429, message: 'Too many failed attempts; try again later.' },
   internal_error: { status: 500, message: 'Something went wrong on our side.' },
   service_unavailable: { status: 503, message: 'The service is briefly unavailable; try again shortly.' },

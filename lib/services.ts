@@ -1,11 +1,12 @@
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Config, loadConfig } from './config.ts';
 import { type Argon2Params, createPasswordHasher, type PasswordHasher } from './passwords/argon2.ts';
 import { createDocumentClient, createDynamoDbClient } from './store/dynamodb.ts';
+import { LoginAttemptStore } from './store/login-attempts.ts';
 import { SessionStore } from './store/sessions.ts';
 import { UserStore } from './store/users.ts';
 import { createSsmKeyRingSource, type KeyRingSource } from './tokens/key-source.ts';
+import { createSsmParameterReader } from './tokens/ssm-parameter.ts';
 
 /** Everything an operation needs, built once per cold start and shared by every invocation. */
 export interface Services {
@@ -16,6 +17,8 @@ export interface Services {
    */
   db: DynamoDBDocumentClient;
   users: UserStore;
+  /** The brute-force counters (per name, per (name, address) pair, per address) and check admission. */
+  attempts: LoginAttemptStore;
   sessions: SessionStore;
   keys: KeyRingSource;
   /** Password hashing at the process's argon2id parameters (the production ones unless a test injects others). */
@@ -38,16 +41,26 @@ export function createServices(
 ): Services {
   const config = loadConfig(env);
   const db = createDocumentClient(createDynamoDbClient());
-  const ssm = new SSMClient({
-    maxAttempts: 3,
-    requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
-  });
+  // Bounded as the SDK client was: 3 attempts of at most 2 s each.
+  const readParameter = createSsmParameterReader(env, { maxAttempts: 3, attemptTimeoutMs: 2000 });
   return {
     config,
     db,
     users: new UserStore(db, config.tableName),
+    attempts: new LoginAttemptStore(db, config.tableName, {
+      maxFailures: config.loginMaxFailures,
+      lockoutBase: config.loginLockoutBase,
+      lockoutMax: config.loginLockoutMax,
+      failureWindow: config.loginFailureWindow,
+      addressMaxFailures: config.loginAddressMaxFailures,
+    }),
     sessions: new SessionStore(db, config.tableName),
-    keys: createSsmKeyRingSource(ssm, config.jwtSecretParam, config.keyCacheMaxAge, config.signingAlg),
+    keys: createSsmKeyRingSource(
+      readParameter,
+      config.jwtSecretParam,
+      config.keyCacheMaxAge,
+      config.signingAlg,
+    ),
     passwords: createPasswordHasher(options.argon2Params),
   };
 }

@@ -117,7 +117,7 @@ export async function rotateSigningKey(ssm: SSMClient, options: SigningKeyOption
   }
   if (rotation.stagedOnly) {
     print(
-      `${options.name} had no staged key: staged ${rotation.next}; ${rotation.current} still signs. Run secret:rotate again after KEY_CACHE_MAX_AGE plus the JWKS cache time (10 minutes) to promote it, so that every function and verifier knows it first.`,
+      `${options.name} had no staged key: staged ${rotation.next}; ${rotation.current} still signs. Run secret:rotate again after KEY_CACHE_MAX_AGE plus the JWKS cache time (10 minutes; 2 hours if API Gateway JWT authorizers verify your tokens) to promote it, so that every function and verifier knows it first.`,
     );
   } else {
     print(

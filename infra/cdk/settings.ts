@@ -1,4 +1,5 @@
 import { defaults } from '../../lib/config.ts';
+import { isSigningAlgorithm, type SigningAlgorithm, signingAlgorithms } from '../../lib/tokens/keyring.ts';
 
 /**
  * What a deployer may choose, from CDK context (`cdk.json` or `-c name=value`). Secrets are never settings:
@@ -15,8 +16,15 @@ export interface StackSettings {
   signingKeyParameterName: string;
   /** ARN of a customer-managed KMS key encrypting that parameter; unset for SSM's AWS-managed key. */
   signingKeyKmsKeyArn: string | undefined;
+  /**
+   * `iss` of the tokens. With HS256 any name (default `auth-service`). With ES256/RS256 an https URL where
+   * `/.well-known/openid-configuration` is served, such as a custom domain mapped to the stage; left at its
+   * default, the issuer is the stage URL itself (`https://<api>.execute-api.<region>.amazonaws.com/v1`).
+   */
   jwtIssuer: string;
   jwtAudience: string;
+  /** `SIGNING_ALG` of the functions: HS256 (default), ES256 or RS256; the key ring in SSM must be of it. */
+  signingAlg: SigningAlgorithm;
   /** Retention of the functions' and the access logs' log groups. */
   logRetentionDays: number;
   /** Stage-wide steady rate (requests/second) and burst. */
@@ -37,6 +45,7 @@ export const defaultSettings: StackSettings = {
   signingKeyKmsKeyArn: undefined,
   jwtIssuer: defaults.JWT_ISSUER,
   jwtAudience: defaults.JWT_AUDIENCE,
+  signingAlg: 'HS256',
   logRetentionDays: 30,
   apiRateLimit: 100,
   apiBurstLimit: 200,
@@ -107,6 +116,16 @@ export function settingsFromContext(lookup: Lookup): StackSettings {
       'Context signingKeyParameterName must be a hierarchical SSM name like /auth-service/keys',
     );
   }
+  const signingAlg = text(lookup, 'signingAlg', d.signingAlg) as string;
+  if (!isSigningAlgorithm(signingAlg)) {
+    throw new Error(`Context signingAlg must be one of ${signingAlgorithms.join(', ')}`);
+  }
+  const jwtIssuer = text(lookup, 'jwtIssuer', d.jwtIssuer) as string;
+  if (signingAlg !== 'HS256' && jwtIssuer !== d.jwtIssuer && !/^https:\/\/[^?#]*[^/?#]$/.test(jwtIssuer)) {
+    throw new Error(
+      `Context jwtIssuer must be an https URL without a trailing slash with signingAlg ${signingAlg} (verifiers fetch <issuer>/.well-known/openid-configuration); leave it unset for the stage URL`,
+    );
+  }
   return {
     deletionProtection: bool(lookup, 'deletionProtection', d.deletionProtection),
     // API Gateway accepts 0-3600 seconds.
@@ -114,8 +133,9 @@ export function settingsFromContext(lookup: Lookup): StackSettings {
     corsOrigins: origins(lookup, 'corsOrigins'),
     signingKeyParameterName: parameterName,
     signingKeyKmsKeyArn: text(lookup, 'signingKeyKmsKeyArn', d.signingKeyKmsKeyArn),
-    jwtIssuer: text(lookup, 'jwtIssuer', d.jwtIssuer) as string,
+    jwtIssuer,
     jwtAudience: text(lookup, 'jwtAudience', d.jwtAudience) as string,
+    signingAlg,
     logRetentionDays,
     apiRateLimit: int(lookup, 'apiRateLimit', d.apiRateLimit, 1, 10_000),
     apiBurstLimit: int(lookup, 'apiBurstLimit', d.apiBurstLimit, 1, 5_000),
@@ -123,4 +143,12 @@ export function settingsFromContext(lookup: Lookup): StackSettings {
     passwordRouteBurstLimit: int(lookup, 'passwordRouteBurstLimit', d.passwordRouteBurstLimit, 1, 5_000),
     alarmTopicArn: text(lookup, 'alarmTopicArn', d.alarmTopicArn),
   };
+}
+
+/**
+ * The settings of a construct's props, each optional and checked exactly as the same context value would be
+ * (a wildcard origin, an out-of-range TTL or a retention CloudWatch does not offer stop the synth).
+ */
+export function resolveSettings(props: Partial<StackSettings> = {}): StackSettings {
+  return settingsFromContext((key) => (props as Record<string, unknown>)[key]);
 }

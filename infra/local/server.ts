@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { defaults } from '../../lib/config.ts';
-import { errorCatalogue } from '../../lib/errors.ts';
+import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
 import { type ServiceOptions, setDefaultServiceOptions } from '../../lib/services.ts';
 import {
   generateSigningKey,
@@ -27,6 +27,8 @@ export interface LocalServerOptions {
   issuer?: string | undefined;
   /** An existing DynamoDB-compatible endpoint; an embedded in-memory store when absent. */
   dynamoDbEndpoint?: string | undefined;
+  /** An HTTP status the SSM stand-in fails with from the start, before the functions load (a test fault). */
+  ssmFault?: number | undefined;
   /** Extra environment for the functions (token lifetimes and the like). */
   env?: Record<string, string>;
   /** What the functions' services are created with beyond the environment (tests: cheaper argon2id). */
@@ -53,7 +55,8 @@ export interface LocalServer extends Omit<LocalBackend, 'close'> {
  * Starts everything the functions need in this process: the embedded DynamoDB-compatible store (or
  * `dynamoDbEndpoint`) with the table, the SSM stand-in holding the signing key, then the environment and the
  * handlers (imported after it, as Lambda reads its configuration at cold start) behind the gateway.
- * `baseUrl` is where the service is reached, if anywhere: the default issuer with ES256/RS256.
+ * `baseUrl` is where the service is reached, if anywhere: the default issuer with ES256/RS256 (which must be a
+ * URL; `http://localhost` for a backend with no listener).
  */
 export async function startLocalBackend(
   options: LocalServerOptions & { baseUrl?: string } = {},
@@ -78,12 +81,13 @@ export async function startLocalBackend(
     const parameterName =
       options.env?.JWT_SECRET_PARAM ?? process.env.JWT_SECRET_PARAM ?? defaults.JWT_SECRET_PARAM;
     ssm.setParameter(parameterName, secret);
+    ssm.failWith(options.ssmFault);
     await createTable(dynamoDbEndpoint, tableName);
 
     // The functions read their configuration once, at import, from the environment: as on Lambda.
     const issuer =
       options.issuer ??
-      (algorithm === 'HS256' ? defaults.JWT_ISSUER : (options.baseUrl ?? defaults.JWT_ISSUER));
+      (algorithm === 'HS256' ? defaults.JWT_ISSUER : (options.baseUrl ?? 'http://localhost'));
     Object.assign(process.env, {
       JWT_ISSUER: issuer,
       AWS_REGION: process.env.AWS_REGION ?? 'local',
@@ -122,14 +126,21 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   // Listening first, so that the server's own URL (the default issuer) is known before the functions load.
   let backend: LocalBackend | undefined;
   const server: Server = createServer((req, res) => {
-    if (!backend) {
-      const { status, message } = errorCatalogue.service_unavailable;
-      return sendJson(res, status, { error: 'service_unavailable', message }, { 'Retry-After': '1' });
-    }
+    if (!backend) return sendError(res, 'service_unavailable', { 'Retry-After': '1' });
     serve(req, res, backend.gateway).catch((error: unknown) => {
+      // Never a 500 (API.md): whatever failed here is the server's own trouble, and a retry may well succeed.
       console.error('local server: unexpected failure', error instanceof Error ? error.message : error);
-      if (!res.headersSent) sendJson(res, 500, { message: 'Internal server error' });
+      if (!res.headersSent) sendError(res, 'service_unavailable', { 'Retry-After': '1' });
     });
+  });
+  // What Node's HTTP parser refuses before any handler runs (a malformed request line or header): answered in the
+  // contract's shape instead of Node's bare 400.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    const body = JSON.stringify(errorBody('invalid_request', 'The request is not valid HTTP.'));
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -155,14 +166,42 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   };
 }
 
+const errorBody = (code: ErrorCode, message: string = errorCatalogue[code].message) => ({
+  error: code,
+  message,
+});
+
+function sendError(
+  res: ServerResponse,
+  code: ErrorCode,
+  headers: Record<string, string> = {},
+  message?: string,
+) {
+  sendJson(res, errorCatalogue[code].status, errorBody(code, message), headers);
+}
+
+/** The request target as a URL, or `undefined` when it is not one (`http://[`, a port out of range). */
+function requestUrl(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
 function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': String(Buffer.byteLength(text)),
+    ...headers,
+  });
+  res.end(text);
 }
 
 async function readBody(req: IncomingMessage): Promise<string | undefined> {
@@ -185,7 +224,12 @@ function singleValueHeaders(req: IncomingMessage): Record<string, string> {
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse, gateway: Gateway): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req.url);
+  if (!url) {
+    // API Gateway never passes such a target on; a client that sends one gets the contract's 400.
+    req.resume();
+    return sendError(res, 'invalid_request', {}, 'The request target is not a valid URL.');
+  }
   if (!isRoutePath(url.pathname) && (await serveDemoPage(req, res, url.pathname))) return;
   const body = await readBody(req);
   const answer = await gateway.handle({

@@ -15,8 +15,11 @@ export interface CorsPolicy {
 
 /** Methods and request headers a cross-origin caller may use (the API's own: JSON bodies and bearer tokens). */
 const ALLOWED_HEADERS = 'Authorization, Content-Type';
-/** Response headers a cross-origin client must be able to read (back-off and the RFC 6750 challenge). */
-const EXPOSED_HEADERS = 'Retry-After, WWW-Authenticate';
+/**
+ * Response headers a cross-origin client must be able to read (back-off and the RFC 6750 challenge): on the
+ * functions' answers here, and on API Gateway's own answers in the AWS stack (`infra/cdk/api.ts`).
+ */
+export const EXPOSED_HEADERS = 'Retry-After, WWW-Authenticate';
 /** Seconds a browser may cache a preflight answer. */
 const PREFLIGHT_MAX_AGE = '600';
 

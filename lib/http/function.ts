@@ -3,7 +3,7 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { ApiError } from '../errors.ts';
+import { ApiError, serviceUnavailable } from '../errors.ts';
 import { describeError, logEvent } from '../observability/log.ts';
 import { countErrorMetric, observability } from '../observability/metrics.ts';
 import { corsHeaders, corsPolicyFromEnv } from './cors.ts';
@@ -56,8 +56,22 @@ const clientInfo = (event: HttpEvent): ClientInfo => ({
 
 type Request = middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>;
 
-/** Refuses oversized bodies and treats an absent body as `{}` so that the JSON parser sees one. */
-const bodyLimit = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
+/**
+ * Whether a `Content-Type` names JSON: the media type `application/json` in any case, with any parameters (such
+ * as `charset=utf-8`) after it (RFC 9110 §8.3.1).
+ */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
+  return mediaType === 'application/json';
+}
+
+/**
+ * The rules on a request body, before it is parsed: over 64 KiB is `413 payload_too_large`; one sent without
+ * `Content-Type: application/json` is `415 unsupported_media_type` (API.md), so that a page on another origin
+ * cannot post a login from a visitor's browser as a "simple" request (`text/plain`, a form) that skips the CORS
+ * preflight. No body at all (logout with only its header) is `{}` for the JSON parser, whatever the headers say.
+ */
+const bodyRules = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> => ({
   before: (request: Request) => {
     const { body, isBase64Encoded } = request.event;
     if (body === null || body === undefined || body === '') {
@@ -67,6 +81,9 @@ const bodyLimit = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult>
     }
     const bytes = isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body, 'utf8');
     if (bytes > MAX_BODY_BYTES) throw new ApiError('payload_too_large');
+    if (!isJsonContentType(headerValue(request.event.headers, 'content-type'))) {
+      throw new ApiError('unsupported_media_type');
+    }
   },
 });
 
@@ -91,6 +108,10 @@ const errorResponses = (): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyRe
 /** Turns anything thrown into an `ApiError`; an unexpected error becomes a bare 500 that reveals nothing. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
+  // The request could not be served in time: middy's early timeout (a `TimeoutError` "[AbortError]"), an aborted
+  // call, the SDK's own socket timeout. Overload or a slow dependency, not a fault of the request: 503.
+  const name = (error as { name?: unknown })?.name;
+  if (name === 'TimeoutError' || name === 'AbortError') return serviceUnavailable(error, TIMEOUT_RETRY_AFTER);
   const status = (error as { statusCode?: unknown })?.statusCode;
   if (status === 413) return new ApiError('payload_too_large');
   // middy's body parser: 415 (content type) and 422 (malformed JSON) are both "not JSON" here.
@@ -99,6 +120,16 @@ export function toApiError(error: unknown): ApiError {
   }
   return new ApiError('internal_error', { cause: error });
 }
+
+/** Seconds a client is asked to wait after a request that ran out of time. */
+const TIMEOUT_RETRY_AFTER = 2;
+
+/**
+ * Milliseconds before the Lambda timeout at which middy gives up on the operation and answers: enough for the
+ * error middleware to render the 503 and flush logs and metrics, so that a request running into its function's
+ * timeout is a 503 with Retry-After, not API Gateway's bare 502/504.
+ */
+export const TIMEOUT_EARLY_MS = 500;
 
 /** Adds the headers `headersFor` gives to every answer, success or error. */
 const responseHeaders = (
@@ -123,7 +154,12 @@ const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 export function httpFunction(operation: (request: HttpRequest) => Promise<HttpResult>) {
   const corsPolicy = corsPolicyFromEnv();
   return (
-    middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    middy<APIGatewayProxyEvent, APIGatewayProxyResult>({
+      timeoutEarlyInMillis: TIMEOUT_EARLY_MS,
+      timeoutEarlyResponse: () => {
+        throw serviceUnavailable(new Error('the function ran out of time'), TIMEOUT_RETRY_AFTER);
+      },
+    })
       // First in, so its `after`/`onError` run last: the metrics an error counts are flushed with the rest.
       .use(observability())
       // A JSON API needs the headers that stop sniffing, framing and caching, not a browser page's policies.
@@ -137,13 +173,19 @@ export function httpFunction(operation: (request: HttpRequest) => Promise<HttpRe
           originAgentCluster: false,
         }),
       )
-      .use(responseHeaders(() => NO_STORE))
+      // An answer whose operation chose its own caching (the public discovery documents) keeps it; every other
+      // answer, and every error, is no-store.
+      .use(
+        responseHeaders((request) =>
+          request.error == null && request.response?.headers?.['Cache-Control'] ? {} : NO_STORE,
+        ),
+      )
       // CORS headers for an allow-listed origin, errors included (see `cors.ts`).
       .use(
         responseHeaders((request) => corsHeaders(corsPolicy, headerValue(request.event.headers, 'origin'))),
       )
       .use(httpHeaderNormalizer())
-      .use(bodyLimit())
+      .use(bodyRules())
       .use(httpJsonBodyParser({ disableContentTypeCheck: true }))
       .use(errorResponses())
       .handler(async (event) => {

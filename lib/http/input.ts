@@ -27,6 +27,17 @@ export function optionalString(body: JsonBody, field: string): string | undefine
 }
 
 /**
+ * An optional token field that is ignored unless usable: its value when it is a non-empty string, otherwise
+ * `undefined`, so that an absent, empty or wrong-typed field (`123`, `true`, `{}`) never fails the request nor
+ * hides a token sent another way. For fields the contract lets a request carry but ignores when they fail
+ * verification (API.md, `POST /auth/refresh`: the access token).
+ */
+export function ignorableToken(body: JsonBody, field: string): string | undefined {
+  const value = body[field];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
  * The token of an `Authorization: Bearer <token>` header: `undefined` when there is no header, and an empty
  * string (which never verifies) when the header is not of the Bearer scheme: a bare token is malformed too.
  */

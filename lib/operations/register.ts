@@ -1,17 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
-import { MAX_PASSWORD_LENGTH, passwordWeakness } from '../passwords/argon2.ts';
+import { normalisePassword } from '../passwords/normalise.ts';
+import { passwordWeakness } from '../passwords/strength.ts';
 import type { Services } from '../services.ts';
 import { normaliseUsername } from '../store/users.ts';
 import type { Credentials } from './login.ts';
 
-/** Registers an account: `{userId, username}` with the stored (normalised) username. */
+/**
+ * Registers an account: `{userId, username}` with the stored (normalised) username. The password is normalised
+ * (NFKC) before the strength rule and the hash (API.md "Passwords"); the new item replaces whatever failed logins
+ * left under the name.
+ */
 export async function register(
   services: Services,
   credentials: Credentials,
 ): Promise<{ userId: string; username: string }> {
-  const { username: rawUsername, password } = credentials;
+  const { username: rawUsername } = credentials;
   const username = normaliseUsername(rawUsername);
   if (!username) {
     throw new ApiError('invalid_request', {
@@ -19,11 +24,8 @@ export async function register(
         'The username must be 3-64 characters of a-z, 0-9, ".", "_", "@", "+", "-", starting with a letter or digit.',
     });
   }
-  if (password.length > MAX_PASSWORD_LENGTH) {
-    throw new ApiError('invalid_request', {
-      message: `The password must be at most ${MAX_PASSWORD_LENGTH} characters.`,
-    });
-  }
+  // The strength rule judges, and the hash is made from, one and the same string: the NFKC form.
+  const password = normalisePassword(credentials.password);
   const weakness = passwordWeakness(password, username);
   if (weakness) throw new ApiError('weak_password', { message: weakness });
 

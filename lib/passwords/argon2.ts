@@ -100,39 +100,3 @@ export const DUMMY_PASSWORD_HASH = production.dummyHash;
 export function verifyPassword(stored: string, password: string): Promise<PasswordCheck> {
   return production.verify(stored, password);
 }
-
-const COMMON_PASSWORDS = new Set([
-  'password',
-  'password1',
-  'password123',
-  '12345678',
-  '123456789',
-  '1234567890',
-  'qwertyuiop',
-  'qwerty123',
-  'iloveyou',
-  'letmein1',
-  'sunshine',
-  'football',
-  'baseball',
-  'welcome1',
-  'abc12345',
-  '11111111',
-  '00000000',
-  'passw0rd',
-  'trustno1',
-  'superman',
-]);
-
-export const MIN_PASSWORD_LENGTH = 8;
-export const MAX_PASSWORD_LENGTH = 1024;
-
-/** Why a password is too weak to accept, or `undefined` when it is acceptable (NIST SP 800-63B style). */
-export function passwordWeakness(password: string, username: string): string | undefined {
-  if ([...password].length < MIN_PASSWORD_LENGTH) return `Use at least ${MIN_PASSWORD_LENGTH} characters.`;
-  const lower = password.toLowerCase();
-  if (COMMON_PASSWORDS.has(lower)) return 'That password is too common.';
-  if (lower === username || lower.includes(username)) return 'The password must not contain the username.';
-  if (new Set(password).size < 3) return 'Use more than two different characters.';
-  return undefined;
-}

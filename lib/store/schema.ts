@@ -6,5 +6,5 @@ export const tableSchema = {
   ttlAttribute: 'ttl',
   userIndex: { name: 'byUserId', partitionKey: 'userId' },
   /** Every item's partition key starts with its kind; the stack's IAM conditions name these prefixes. */
-  keyPrefix: { user: 'user#', session: 'session#' },
+  keyPrefix: { user: 'user#', session: 'session#', address: 'address#' },
 } as const;

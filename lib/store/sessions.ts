@@ -24,7 +24,7 @@ export interface Session {
    * (`lib/tokens/successor.ts`): only a holder of that previous token can open it, to be answered again within
    * `REFRESH_REUSE_GRACE`. Absent until the first rotation.
    */
-  sealedSuccessor?: string;
+  sealedSuccessor?: Uint8Array;
   /** Epoch seconds of the login: the session ends `SESSION_MAX_AGE` after it. */
   authTime: number;
   revoked: boolean;
@@ -118,7 +118,7 @@ export class SessionStore {
     sid: string;
     presentedHash: string;
     newHash: string;
-    sealedSuccessor: string;
+    sealedSuccessor: Uint8Array;
     now: number;
     notBefore: number;
   }): Promise<boolean> {

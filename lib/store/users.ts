@@ -1,17 +1,23 @@
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
 
-/**
- * What is stored under one (normalised) username: the account, if registered, and its failed-login counters.
- * Counters are kept for unknown usernames too, so that a lockout says nothing about who exists.
- */
-export interface UserRecord {
-  /** Present only for a registered account. */
-  account?: { userId: string; username: string; passwordHash: string };
-  failedCount: number;
-  lastFailedAt: number;
-  lockedUntil: number;
+/** A registered account, as stored under its normalised username. */
+export interface UserAccount {
+  userId: string;
+  username: string;
+  passwordHash: string;
+}
+
+/** The account an item under a username holds, or `undefined` for an unregistered name (or no item). */
+export function accountOf(stored: Record<string, unknown> | undefined): UserAccount | undefined {
+  if (
+    typeof stored?.passwordHash !== 'string' ||
+    typeof stored.userId !== 'string' ||
+    typeof stored.username !== 'string'
+  )
+    return undefined;
+  return { userId: stored.userId, username: stored.username, passwordHash: stored.passwordHash };
 }
 
 const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._@+-]{2,63}$/;
@@ -30,7 +36,11 @@ const userKey = (username: string) => ({
   [tableSchema.partitionKey]: `${tableSchema.keyPrefix.user}${username}`,
 });
 
-/** The user store: accounts and their failed-login counters, one item per normalised username. */
+/**
+ * The user store: one item per normalised username holding the account. The same item carries the name's
+ * login-attempt state (see `login-attempts.ts`), for unknown names too, so that a lockout says nothing about who
+ * exists.
+ */
 export class UserStore {
   private readonly db: DynamoDBDocumentClient;
   private readonly tableName: string;
@@ -62,32 +72,30 @@ export class UserStore {
   }): Promise<boolean> {
     return conditional(() =>
       this.db.send(
-        new UpdateCommand({
+        new PutCommand({
           TableName: this.tableName,
-          Key: userKey(input.username),
-          // Counters left by failed logins for this name before it existed are kept; their TTL is removed so
-          // that DynamoDB never sweeps a real account away.
-          UpdateExpression:
-            'SET userId = :id, username = :name, passwordHash = :hash, createdAt = :now REMOVE #ttl',
-          ConditionExpression: 'attribute_not_exists(passwordHash)',
-          ExpressionAttributeNames: { '#ttl': tableSchema.ttlAttribute },
-          ExpressionAttributeValues: {
-            ':id': input.userId,
-            ':name': input.username,
-            ':hash': input.passwordHash,
-            ':now': input.now,
+          // A whole new item: whatever failed logins left under this name before it was registered (check slots,
+          // pair counts, the hourly period, the TTL) is gone, so no lock carries over to the new account
+          // (API.md "Brute force").
+          Item: {
+            ...userKey(input.username),
+            userId: input.userId,
+            username: input.username,
+            passwordHash: input.passwordHash,
+            createdAt: input.now,
           },
+          ConditionExpression: 'attribute_not_exists(passwordHash)',
         }),
       ),
     );
   }
 
-  /** Reads what is stored under a username (strongly consistent, so lockouts are seen at once). */
-  async getUser(username: string): Promise<UserRecord> {
-    return toUserRecord(await this.#readItem(username));
+  /** The account registered under a username, if any (strongly consistent read). */
+  async getAccount(username: string): Promise<UserAccount | undefined> {
+    return accountOf(await this.#readItem(username));
   }
 
-  /** The raw item under a username, read strongly consistently (a lock or a claim is seen at once). */
+  /** The raw item under a username, read strongly consistently. */
   async #readItem(username: string): Promise<Record<string, unknown> | undefined> {
     const { Item } = await storeCall(() =>
       this.db.send(
@@ -96,135 +104,4 @@ export class UserStore {
     );
     return Item;
   }
-
-  /**
-   * Claims the one password check allowed at a time for a username: an atomic conditional write, so racing
-   * attempts cannot all be checked before their failures are counted. It fails while the name is locked or
-   * another check holds the claim (until `leaseUntil`, or until that check's outcome is recorded). Returns the
-   * stored record, or the seconds to wait.
-   */
-  async claimCheck(
-    username: string,
-    now: number,
-    leaseUntil: number,
-  ): Promise<{ claimed: true; record: UserRecord } | { claimed: false; retryAfter: number }> {
-    const claimed = await conditionalResult(() =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: userKey(username),
-          UpdateExpression: 'SET checkingUntil = :lease',
-          ConditionExpression:
-            '(attribute_not_exists(lockedUntil) OR lockedUntil <= :now) AND (attribute_not_exists(checkingUntil) OR checkingUntil <= :now)',
-          ExpressionAttributeValues: { ':lease': leaseUntil, ':now': now },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
-    if (claimed) return { claimed: true, record: toUserRecord(claimed.Attributes) };
-    const item = await this.#readItem(username);
-    const { lockedUntil } = toUserRecord(item);
-    const checkingUntil = typeof item?.checkingUntil === 'number' ? item.checkingUntil : 0;
-    return {
-      claimed: false,
-      retryAfter: Math.max(1, (lockedUntil > now ? lockedUntil : checkingUntil) - now),
-    };
-  }
-
-  /**
-   * Counts one failed login atomically (racing attempts all count) and returns the new count. `restart`
-   * starts the count again from one (the previous failures are older than the window). For a name with no
-   * account the item gets a TTL of `forgetAt`, so that guessed names do not accumulate forever. `lockUntil`
-   * locks the name in the same write that releases the claim on the check, so no attempt slips in between.
-   */
-  async recordFailure(input: {
-    username: string;
-    now: number;
-    restart: boolean;
-    forgetAt: number;
-    registered: boolean;
-    lockUntil?: number | undefined;
-  }): Promise<number> {
-    const lock = input.lockUntil !== undefined;
-    const send = (withTtl: boolean) =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: userKey(input.username),
-          UpdateExpression: `SET failedCount = ${input.restart ? ':one' : 'if_not_exists(failedCount, :zero) + :one'}, lastFailedAt = :now${withTtl ? ', #ttl = :forget' : ''}${lock ? ', lockedUntil = :until' : ''} REMOVE checkingUntil`,
-          // A TTL must never land on an account registered between our read and this write.
-          ...(withTtl && { ConditionExpression: 'attribute_not_exists(passwordHash)' }),
-          ExpressionAttributeNames: withTtl ? { '#ttl': tableSchema.ttlAttribute } : undefined,
-          ExpressionAttributeValues: {
-            ':one': 1,
-            ':now': input.now,
-            ...(!input.restart && { ':zero': 0 }),
-            ...(withTtl && { ':forget': input.forgetAt }),
-            ...(lock && { ':until': input.lockUntil }),
-          },
-          ReturnValues: 'UPDATED_NEW',
-        }),
-      );
-    let result = input.registered ? undefined : await conditionalResult(() => send(true));
-    if (!result) result = await storeCall(() => send(false));
-    return Number(result.Attributes?.failedCount ?? 1);
-  }
-
-  /** Locks a username against logins until `lockedUntil` (epoch seconds), unless it is locked longer already. */
-  async lock(username: string, lockedUntil: number): Promise<void> {
-    // Conditional, so that a slower racer with a shorter lock can never shorten a longer one.
-    await conditional(() =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: userKey(username),
-          UpdateExpression: 'SET lockedUntil = :until',
-          ConditionExpression: 'attribute_not_exists(lockedUntil) OR lockedUntil < :until',
-          ExpressionAttributeValues: { ':until': lockedUntil },
-        }),
-      ),
-    );
-  }
-
-  /**
-   * After a successful login: clears the failure counters and, when given, replaces the password hash (one
-   * made with older parameters is upgraded on the user's next successful login).
-   */
-  async recordSuccess(username: string, newPasswordHash?: string): Promise<void> {
-    await storeCall(() =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: userKey(username),
-          UpdateExpression: `SET failedCount = :zero, lockedUntil = :zero${newPasswordHash ? ', passwordHash = :hash' : ''} REMOVE checkingUntil`,
-          ExpressionAttributeValues: { ':zero': 0, ...(newPasswordHash && { ':hash': newPasswordHash }) },
-        }),
-      ),
-    );
-  }
-}
-
-function toUserRecord(stored: Record<string, unknown> | undefined): UserRecord {
-  const item = (stored ?? {}) as Record<string, unknown>;
-  const num = (value: unknown) => (typeof value === 'number' ? value : 0);
-  const account =
-    typeof item.passwordHash === 'string' &&
-    typeof item.userId === 'string' &&
-    typeof item.username === 'string'
-      ? { userId: item.userId, username: item.username, passwordHash: item.passwordHash }
-      : undefined;
-  return {
-    ...(account && { account }),
-    failedCount: num(item.failedCount),
-    lastFailedAt: num(item.lastFailedAt),
-    lockedUntil: num(item.lockedUntil),
-  };
-}
-
-async function conditionalResult<T>(call: () => Promise<T>): Promise<T | undefined> {
-  let result: T | undefined;
-  const applied = await conditional(async () => {
-    result = await call();
-  });
-  return applied ? result : undefined;
 }

@@ -1,7 +1,6 @@
-import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
-import type { SSMClient } from '@aws-sdk/client-ssm';
 import { serviceUnavailable } from '../errors.ts';
 import { type KeyRing, parseKeyRing, type SigningAlgorithm } from './keyring.ts';
+import type { SsmParameterReader } from './ssm-parameter.ts';
 
 /** Where the functions get the signing keys from: a cached read of one SSM SecureString. */
 export interface KeyRingSource {
@@ -11,34 +10,46 @@ export interface KeyRingSource {
 
 /**
  * A key-ring source over SSM Parameter Store (SecureString, decrypted), cached for `maxAgeSeconds` so that a
- * rotated key reaches every warm function within that time. The ring is parsed (and its keys turned into
- * `KeyObject`s) only when the parameter's value changes, not on every cache refresh.
+ * rotated key reaches every warm function within that time. Concurrent callers share one read. The ring is
+ * parsed (and its keys turned into `KeyObject`s) only when the parameter's value changes. A failed read is
+ * never cached and never answered with a stale ring: the caller gets a 503 (or the authorizer a refusal), and
+ * the next call reads again.
  */
 export function createSsmKeyRingSource(
-  ssm: SSMClient,
+  read: SsmParameterReader,
   parameterName: string,
   maxAgeSeconds: number,
   algorithm: SigningAlgorithm,
+  clock: () => number = () => Date.now(),
 ): KeyRingSource {
-  const provider = new SSMProvider({ awsSdkV3Client: ssm });
   let parsedFrom: string | undefined;
   let parsed: KeyRing | undefined;
+  let fetchedAt = Number.NEGATIVE_INFINITY;
+  let inFlight: Promise<KeyRing> | undefined;
+
+  const load = async (): Promise<KeyRing> => {
+    let value: string;
+    try {
+      value = await read(parameterName);
+    } catch (error) {
+      throw serviceUnavailable(error);
+    }
+    if (value !== parsedFrom || !parsed) {
+      // A malformed or short key is a deployment fault: refuse to sign or verify with it, loudly.
+      parsed = parseKeyRing(value, algorithm);
+      parsedFrom = value;
+    }
+    fetchedAt = clock();
+    return parsed;
+  };
+
   return {
-    async getKeyRing() {
-      let value: string | undefined;
-      try {
-        value = await provider.get(parameterName, { decrypt: true, maxAge: maxAgeSeconds });
-      } catch (error) {
-        throw serviceUnavailable(error);
-      }
-      if (typeof value !== 'string')
-        throw serviceUnavailable(new Error(`SSM parameter ${parameterName} is empty`));
-      if (value !== parsedFrom || !parsed) {
-        // A malformed or short key is a deployment fault: refuse to sign or verify with it, loudly.
-        parsed = parseKeyRing(value, algorithm);
-        parsedFrom = value;
-      }
-      return parsed;
+    getKeyRing() {
+      if (parsed && clock() - fetchedAt < maxAgeSeconds * 1000) return Promise.resolve(parsed);
+      inFlight ??= load().finally(() => {
+        inFlight = undefined;
+      });
+      return inFlight;
     },
   };
 }

@@ -69,6 +69,15 @@ describe('npm start', () => {
     const refreshed = await post('/auth/refresh', { refreshToken: tokens.refreshToken });
     expect(refreshed.status).toBe(200);
     const next = (await refreshed.json()) as { accessToken: string; refreshToken: string };
+    // That answer lost on the way back: the retry with the login's token gets the very same pair.
+    const retried = await post('/auth/refresh', { refreshToken: tokens.refreshToken });
+    expect(retried.status).toBe(200);
+    expect(await retried.json()).toMatchObject({
+      accessToken: next.accessToken,
+      refreshToken: next.refreshToken,
+    });
+    const stillMe = await fetch(`${url}/me`, { headers: { authorization: `Bearer ${next.accessToken}` } });
+    expect(stillMe.status).toBe(200);
 
     expect(
       (await post('/auth/logout', undefined, { authorization: `Bearer ${next.accessToken}` })).status,

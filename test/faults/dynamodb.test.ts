@@ -57,12 +57,17 @@ describe.each(faultKinds)('DynamoDB %s', (fault) => {
     expect((await service.login(username)).status).toBe(200);
   });
 
-  it('login answers 503 when the user cannot be read, and counts no failure', async () => {
+  it.each([
+    ['the address count cannot be read', 'GetItem'],
+    ['no check slot can be taken', 'UpdateItem'],
+  ])('login answers 503 when %s, and counts no failure', async (_case, operation) => {
     const { username } = await signedUp();
-    faults.inject({ fault, operation: 'GetItem' });
+    faults.inject({ fault, operation });
     expectServiceUnavailable(await service.login(username, 'not the password at all'));
     faults.heal();
-    expect((await service.storedItem(`user#${username}`))?.failedCount ?? 0).toBe(0);
+    const item = await service.storedItem(`user#${username}`);
+    expect(item?.hourCount).toBeUndefined();
+    expect(item?.pairs).toBeUndefined();
   });
 
   it('refresh answers 503 with no token when the rotation fails, and the old refresh token stays current', async () => {
@@ -226,7 +231,7 @@ describe('the SDK retries (maxAttempts 3) beneath the service', () => {
     const attemptFaults = injectAttemptFaults(defaultServices().db);
     let response: Awaited<ReturnType<TestService['post']>>;
     try {
-      attemptFaults.loseAttemptAnswers('UpdateItem', 1);
+      attemptFaults.loseAttemptAnswers('PutItem', 1);
       response = await service.post('/auth/register', { username, password: DEFAULT_PASSWORD });
       expect(attemptFaults.attempts).toBe(2);
     } finally {

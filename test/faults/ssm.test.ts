@@ -8,7 +8,8 @@ const KEY_CACHE_MAX_AGE = 1;
 let service: TestService;
 
 beforeAll(async () => {
-  service = await startTestService({ KEY_CACHE_MAX_AGE: String(KEY_CACHE_MAX_AGE) });
+  // SSM is down from the start: the functions' cold start (the authorizer reads the ring during init) meets it.
+  service = await startTestService({ KEY_CACHE_MAX_AGE: String(KEY_CACHE_MAX_AGE) }, { ssmFault: 503 });
 });
 afterAll(() => service.close());
 const clock = useFakeClock();
@@ -22,16 +23,17 @@ function expectServiceUnavailable(response: { status: number; headers: Headers; 
 
 // One file, in order: the functions' key cache is per process, so the cold start must come first.
 describe('SSM Parameter Store unavailable', () => {
-  it('at cold start: login and refresh answer 503, nothing is written, and service resumes without a restart', async () => {
+  it('at cold start: the functions load, login and refresh answer 503, the authorizer refuses, nothing is written, and service resumes without a restart', async () => {
     const registered = await service.post('/auth/register', {
       username: 'ssm-cold',
       password: 'correct horse battery staple',
     });
     expect(registered.status).toBe(201); // registering needs no signing key
-    expect(service.server.ssm.calls).toBe(0); // nothing has read the key yet: this is the cold start
-    service.server.ssm.failWith(503);
+    expect(service.server.ssm.calls).toBe(0); // no read has succeeded yet: the init's read failed
 
     expectServiceUnavailable(await service.login('ssm-cold'));
+    const refused = await service.me('x.y.z');
+    expect(refused.status).toBe(401);
     expectServiceUnavailable(await service.post('/auth/refresh', { refreshToken: 'x.y.z' }));
     expectServiceUnavailable(await service.post('/auth/logout', { refreshToken: 'x.y.z' }));
     const store = storeReader(service.server.dynamoDbEndpoint);

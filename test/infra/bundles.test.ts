@@ -78,7 +78,7 @@ describe('the built bundles', () => {
     }
   });
 
-  it('drive register -> login -> authorizer -> /me -> refresh -> logout, and refuse the session afterwards', async () => {
+  it('drive register -> login -> authorizer -> /me -> refresh (and its retry) -> logout, and refuse the session afterwards', async () => {
     const password = 'a bundle smoke password';
     const registered = await post('register', '/auth/register', { username: 'bundle-user', password });
     expect(registered.statusCode, registered.body).toBe(201);
@@ -106,6 +106,13 @@ describe('the built bundles', () => {
     expect(refreshed.statusCode, refreshed.body).toBe(200);
     const next = JSON.parse(refreshed.body);
     expect(next.refreshToken).not.toBe(tokens.refreshToken);
+    // That answer lost on the way back: the retry with the login's token gets the very same pair.
+    const retried = await post('refresh', '/auth/refresh', { refreshToken: tokens.refreshToken });
+    expect(retried.statusCode, retried.body).toBe(200);
+    expect(JSON.parse(retried.body)).toMatchObject({
+      accessToken: next.accessToken,
+      refreshToken: next.refreshToken,
+    });
 
     const logout = await post('logout', '/auth/logout', {}, { authorization: `Bearer ${next.accessToken}` });
     expect(logout.statusCode, logout.body).toBe(204);

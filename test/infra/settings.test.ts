@@ -46,8 +46,8 @@ describe('settings from CDK context', () => {
     const preflights = template.findResources('AWS::ApiGateway::Method', {
       Properties: { HttpMethod: 'OPTIONS' },
     });
-    // The root, /auth, the five /auth/* routes and /me.
-    expect(Object.keys(preflights)).toHaveLength(8);
+    // The root, /auth, the five /auth/* routes, /me, /.well-known and its two documents.
+    expect(Object.keys(preflights)).toHaveLength(11);
     for (const method of Object.values(preflights)) {
       expect(method.Properties.AuthorizationType).toBe('NONE');
       expect(method.Properties.Integration.Type).toBe('MOCK');
@@ -77,6 +77,27 @@ describe('settings from CDK context', () => {
       });
     }
   });
+
+  it.each([
+    ['UNAUTHORIZED', '401'],
+    ['ACCESS_DENIED', '403'],
+    ['MISSING_AUTHENTICATION_TOKEN', '404'],
+    ['REQUEST_TOO_LARGE', '413'],
+    ['THROTTLED', '429'],
+    ['DEFAULT_5XX', '503'],
+  ])(
+    'lets a browser on an allowed origin read Retry-After and WWW-Authenticate on the gateway %s (%s)',
+    (type, status) => {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        StatusCode: status,
+        ResponseParameters: Match.objectLike({
+          'gatewayresponse.header.Access-Control-Allow-Origin': 'method.request.header.Origin',
+          'gatewayresponse.header.Access-Control-Expose-Headers': "'Retry-After, WWW-Authenticate'",
+        }),
+      });
+    },
+  );
 
   it('grants kms:Decrypt on a customer-managed key only through SSM, only to the functions reading the key', () => {
     for (const name of functionNames) {

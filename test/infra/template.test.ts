@@ -71,6 +71,7 @@ describe('the functions', () => {
       logout: [256, 8],
       'logout-all': [256, 8],
       me: [128, 3],
+      discovery: [256, 6],
       authorizer: [256, 6],
     });
   });
@@ -109,10 +110,10 @@ describe('the functions', () => {
 });
 
 describe('least privilege: each function may do exactly what its code does', () => {
-  it('register: GetItem and UpdateItem on the table, no key', () => {
+  it('register: GetItem and PutItem on the table, no key', () => {
     expect(grantsOf(template, 'register')).toEqual([
       'dynamodb:GetItem Table.Arn',
-      'dynamodb:UpdateItem Table.Arn',
+      'dynamodb:PutItem Table.Arn',
       ...logs('Register'),
     ]);
   });
@@ -164,7 +165,7 @@ describe('least privilege: each function may do exactly what its code does', () 
 
   it.each([
     ['register', ['user#*']],
-    ['login', ['user#*', 'session#*']],
+    ['login', ['user#*', 'session#*', 'address#*']],
     ['refresh', ['session#*']],
     ['logout', ['session#*']],
     ['logout-all', ['session#*']],
@@ -301,6 +302,26 @@ describe('the REST API', () => {
   });
 });
 
+describe('logical ids', () => {
+  // The stack became a thin user of the TokenAuthService construct; a deployed stack must update in place.
+  it('are those of the stack from before the construct split, so an update replaces no table, role or log group', () => {
+    const ids = Object.keys(template.toJSON().Resources);
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'TableCD117FA1',
+        'LoginFunction66F090C6',
+        'LoginRoleEBF30D19',
+        'LoginLogs2DAE3E89',
+        'AuthorizerFunctionB4DBAA43',
+        'ApiF70053CD',
+        'ApiAccessLogsE9DF007D',
+        'TokenAuthorizer82AECDDC',
+        'RefreshTokenReuseAlarm76870CF5',
+      ]),
+    );
+  });
+});
+
 describe('alarms and outputs', () => {
   it('alarms on every function error and on any refresh-token reuse', () => {
     for (const name of functionNames) {
@@ -320,6 +341,15 @@ describe('alarms and outputs', () => {
       Statistic: 'Sum',
       Threshold: 1,
     });
+  });
+
+  it('outputs the API URL once, without a trailing slash, so that $API/auth/login has no //', () => {
+    const urls = Object.entries(template.toJSON().Outputs as Record<string, any>).filter(([, output]) =>
+      JSON.stringify(output.Value).includes('execute-api'),
+    );
+    expect(urls.map(([id]) => id)).toEqual(['ApiUrl']);
+    const parts = urls[0]?.[1].Value['Fn::Join'][1] as unknown[];
+    expect(parts.at(-1)).toBe('/v1');
   });
 
   it('outputs the API URL and exports the authorizer function ARN', () => {

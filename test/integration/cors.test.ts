@@ -107,7 +107,12 @@ describe('CORS on the local server', () => {
 
 describe('CORS in the Lambda functions themselves (lib/http/function.ts)', () => {
   const event = (origin: string) =>
-    proxyEvent({ method: 'POST', path: '/auth/logout', headers: { Origin: origin }, body: '{}' });
+    proxyEvent({
+      method: 'POST',
+      path: '/auth/logout',
+      headers: { Origin: origin, 'Content-Type': 'application/json' },
+      body: '{}',
+    });
 
   it('adds the headers to success and error responses, whatever the case of the Origin header', async () => {
     process.env.CORS_ORIGINS = ALLOWED;

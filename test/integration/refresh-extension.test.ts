@@ -100,3 +100,38 @@ describe('check 6: "access token still valid, refresh token expired" (the origin
     expect(Math.floor(Date.now() / 1000)).toBeGreaterThanOrEqual(sessionEnd - REFRESH_TTL);
   });
 });
+
+// Issue 9 class 4: the access token is optional and ignored when it fails verification; so is one that is not a
+// usable string, and an empty one never hides the Authorization header.
+describe('an access token in the body that is empty or not a string', () => {
+  it.each([
+    ['123', 123],
+    ['true', true],
+    ['{}', {}],
+    ['[]', []],
+    ['null', null],
+    ['""', ''],
+  ])('%s with a valid current refresh token: 200, as if it were absent', async (_name, accessToken) => {
+    const tokens = await newSession();
+    const response = await refresh({ refreshToken: tokens.refreshToken, accessToken });
+    expect(response.status).toBe(200);
+    expect((await service.me(response.json.accessToken)).status).toBe(200);
+  });
+
+  it.each([
+    ['""', ''],
+    ['123', 123],
+    ['{}', {}],
+  ])(
+    '%s does not hide a valid Authorization: Bearer that extends an expired refresh token',
+    async (_name, accessToken) => {
+      const tokens = await newSession();
+      clock.advance(REFRESH_TTL + 5);
+      const response = await refresh(
+        { refreshToken: tokens.refreshToken, accessToken },
+        { authorization: `Bearer ${tokens.accessToken}` },
+      );
+      expect(response.status).toBe(200);
+    },
+  );
+});

@@ -1,13 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultServices } from '../../lib/services.ts';
+import { CHECK_LEASE } from '../../lib/store/login-attempts.ts';
+import { useFakeClock } from '../support/clock.ts';
 import { countRequests, type RequestCounter } from '../support/sdk-middleware.ts';
-import { startTestService, type TestService } from '../support/service.ts';
+import { DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 
 // The DynamoDB request budget of each flow (issue 4), counted at the functions' own SDK client.
+const MAX_FAILURES = 5;
+const LEASE_AND_BASE = Math.max(CHECK_LEASE, 30) + 1;
 let service: TestService;
 let counter: RequestCounter;
+const clock = useFakeClock();
 beforeAll(async () => {
-  service = await startTestService();
+  service = await startTestService({ LOGIN_MAX_FAILURES: String(MAX_FAILURES), LOGIN_LOCKOUT_BASE: '30' });
   counter = countRequests(defaultServices().db);
 });
 afterAll(() => service.close());
@@ -19,12 +24,29 @@ async function sent(flow: () => Promise<{ status: number }>, status: number): Pr
 }
 
 describe('DynamoDB requests per flow', () => {
-  it('a successful login reads the user and writes the session: 2 requests', async () => {
-    await service.post('/auth/register', {
-      username: 'count-login',
-      password: 'correct horse battery staple',
-    });
-    expect(await sent(() => service.login('count-login'), 200)).toEqual(['GetItem', 'PutItem']);
+  it('a login: 3 requests when clean, 4 for a wrong password, 4 for a success that clears failures, 1-3 for a 429', async () => {
+    // Each login below happens once the slots of earlier checks have lapsed (LOGIN_LOCKOUT_BASE for a failure,
+    // the check lease for a login): a slot that is still held costs a re-read and a second try.
+    const lapse = () => clock.advance(LEASE_AND_BASE);
+    await service.post('/auth/register', { username: 'count-login', password: DEFAULT_PASSWORD });
+    // The address's count (read), a check slot taken with the account read back, the session.
+    expect(await sent(() => service.login('count-login'), 200)).toEqual(['GetItem', 'PutItem', 'UpdateItem']);
+    lapse();
+    // ...and for a wrong password: the address read, the slot, the name's and the address's failure counts.
+    const wrong = ['GetItem', 'UpdateItem', 'UpdateItem', 'UpdateItem'];
+    expect(await sent(() => service.login('count-login', 'not the password'), 401)).toEqual(wrong);
+    expect(await sent(() => service.login('count-nobody', 'not the password'), 401)).toEqual(wrong);
+    lapse();
+    // A success after a failure also clears it: one more write.
+    expect(await sent(() => service.login('count-login'), 200)).toEqual([
+      'GetItem',
+      'PutItem',
+      'UpdateItem',
+      'UpdateItem',
+    ]);
+    // Locked: the pair's lock refuses the slot; one read says for how long.
+    for (let i = 0; i < MAX_FAILURES; i += 1) await service.login('count-login', 'not the password');
+    expect(await sent(() => service.login('count-login'), 429)).toEqual(['GetItem', 'GetItem', 'UpdateItem']);
   });
 
   it('the authorizer reads the session once; a refresh is one conditional write, its retry that write and a read; a logout one write', async () => {

@@ -16,13 +16,15 @@ describe('the stores, through the API', () => {
   it('counts failures for a name before it exists, and registering it keeps no TTL on the account', async () => {
     expect((await service.login('early-bird', 'not the password at all')).status).toBe(401);
     const counted = await service.storedItem('user#early-bird');
-    expect(counted).toMatchObject({ failedCount: 1 });
+    expect(counted).toMatchObject({ hourCount: 1 });
+    expect(Object.values(counted?.pairs ?? {})).toEqual([expect.objectContaining({ f: 1 })]);
     expect(typeof counted?.ttl).toBe('number');
 
     await service.signUp('early-bird');
     const account = await service.storedItem('user#early-bird');
     expect(account?.ttl).toBeUndefined();
-    expect(account?.failedCount).toBe(0);
+    expect(account?.pairs).toBeUndefined();
+    expect(account?.hourCount).toBeUndefined();
   });
 
   it('locks a name after repeated failures and answers 429 with Retry-After', async () => {
@@ -45,7 +47,7 @@ describe('the stores, through the API', () => {
     expect(answers[0]?.json.refreshToken).toBe(answers[1]?.json.refreshToken);
     // The sealed pair went in with the rotation's SET; logout's REMOVE takes it out again.
     const sid = JSON.parse(Buffer.from(tokens.accessToken.split('.')[1] ?? '', 'base64url').toString()).sid;
-    expect((await service.storedItem(`session#${sid}`))?.sealedSuccessor).toEqual(expect.any(String));
+    expect((await service.storedItem(`session#${sid}`))?.sealedSuccessor).toBeInstanceOf(Uint8Array);
     expect((await service.post('/auth/logout', { refreshToken: answers[0]?.json.refreshToken })).status).toBe(
       204,
     );

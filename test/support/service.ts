@@ -29,6 +29,8 @@ export interface RequestInit {
   /** Sent as it is. */
   rawBody?: string;
   headers?: Record<string, string>;
+  /** The caller's address as API Gateway would see it (its `sourceIp`); 127.0.0.1 when absent. */
+  sourceIp?: string;
 }
 
 /**
@@ -67,6 +69,12 @@ export interface TokenPairBody {
 
 export const DEFAULT_PASSWORD = 'correct horse battery staple';
 
+/** Beyond the environment: the signing-key value (the HS256 {@link TEST_SECRET} by default) and an SSM fault from the start. */
+export interface TestServiceOptions {
+  jwtSecret?: string;
+  ssmFault?: number;
+}
+
 /**
  * The argon2id parameters of the services under test: the least node accepts, so that a login costs
  * microseconds instead of tens of milliseconds. The production parameters (`CURRENT_ARGON2_PARAMS`) keep their
@@ -79,11 +87,12 @@ export const TEST_ARGON2_PARAMS: Argon2Params = { memory: 8, passes: 1, parallel
  * (`npm run test:ddb-local` sets it to DynamoDB Local) that store, in a table of its own, so that test files
  * running side by side never share state.
  */
-function testServiceOptions(env: Record<string, string>): LocalServerOptions {
+function testServiceOptions(env: Record<string, string>, options: TestServiceOptions): LocalServerOptions {
   const dynamoDbEndpoint = process.env.TEST_DYNAMODB_ENDPOINT || undefined;
   return {
     port: 0,
-    jwtSecret: TEST_SECRET,
+    jwtSecret: options.jwtSecret ?? TEST_SECRET,
+    ssmFault: options.ssmFault,
     dynamoDbEndpoint,
     env: dynamoDbEndpoint ? { TABLE_NAME: `auth-test-${randomUUID()}`, ...env } : env,
     services: { argon2Params: TEST_ARGON2_PARAMS },
@@ -97,8 +106,11 @@ function testServiceOptions(env: Record<string, string>): LocalServerOptions {
  * test and the functions. `env` overrides the functions' configuration; one per test file, since the
  * functions read their configuration once, at import (vitest gives each file its own modules).
  */
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
-  const backend = await startLocalBackend(testServiceOptions(env));
+export async function startTestService(
+  env: Record<string, string> = {},
+  options: TestServiceOptions = {},
+): Promise<TestService> {
+  const backend = await startLocalBackend(testServiceOptions(env, options));
   return testService(
     backend,
     (request) => backend.gateway.handle(request),
@@ -110,8 +122,11 @@ export async function startTestService(env: Record<string, string> = {}): Promis
  * The whole service in this process as `npm start` runs it, behind a real HTTP server on 127.0.0.1: for the
  * tests of what only HTTP shows (the client SDK, body limits on the wire, the server itself).
  */
-export async function startHttpTestService(env: Record<string, string> = {}): Promise<HttpTestService> {
-  const server = await startLocalServer(testServiceOptions(env));
+export async function startHttpTestService(
+  env: Record<string, string> = {},
+  options: TestServiceOptions = {},
+): Promise<HttpTestService> {
+  const server = await startLocalServer(testServiceOptions(env, options));
   const overHttp = async (request: GatewayRequest): Promise<GatewayResponse> => {
     const query = new URLSearchParams(request.query ?? {}).toString();
     const response = await fetch(`${server.url}${request.path}${query ? `?${query}` : ''}`, {
@@ -150,6 +165,7 @@ function testService(
       query: Object.fromEntries(new URLSearchParams(search)),
       headers,
       body,
+      ...(init.sourceIp !== undefined && { sourceIp: init.sourceIp }),
     });
     let json: unknown;
     try {

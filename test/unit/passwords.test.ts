@@ -3,9 +3,9 @@ import {
   CURRENT_ARGON2_PARAMS,
   DUMMY_PASSWORD_HASH,
   hashPassword,
-  passwordWeakness,
   verifyPassword,
 } from '../../lib/passwords/argon2.ts';
+import { passwordWeakness } from '../../lib/passwords/strength.ts';
 
 describe('password hashing', () => {
   it('stores a self-describing argon2id PHC string at the current parameters', async () => {

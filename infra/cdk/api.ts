@@ -1,0 +1,279 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { errorCatalogue } from '../../lib/errors.ts';
+import { EXPOSED_HEADERS } from '../../lib/http/cors.ts';
+import { type FunctionName, type Route, routes as serviceRoutes } from '../routes.ts';
+import type { StackSettings } from './settings.ts';
+
+/** The stage the API is deployed to (the last segment of the API URL). */
+export const STAGE_NAME = 'v1';
+
+/** The routes whose stage throttling is tighter: each request costs an argon2id hash. */
+export const passwordRoutes = ['/auth/login', '/auth/register'];
+
+/** One answer API Gateway gives itself, without calling a function. */
+export interface GatewayResponseSpec {
+  /** The construct id of the gateway response. */
+  id: string;
+  type: apigateway.ResponseType;
+  statusCode: string;
+  /** Extra headers, as API Gateway mapping expressions (a literal is in single quotes). */
+  headers: Record<string, string>;
+  /** The JSON body. */
+  body: string;
+}
+
+/** Headers on every gateway response of the service, and on the 401/403 it adds to a consumer's API. */
+export const gatewayResponseHeaders: Record<string, string> = {
+  'Content-Type': "'application/json'",
+  'Cache-Control': "'no-store'",
+};
+
+const catalogueBody = (code: keyof typeof errorCatalogue) =>
+  JSON.stringify({ error: code, message: errorCatalogue[code].message });
+
+/**
+ * The authorizer's refusals with RFC 6750's `WWW-Authenticate: Bearer` challenge and API.md's bodies. A
+ * thrown `Unauthorized` and a missing Authorization header (no identity source) are both the 401.
+ */
+export const bearerChallengeResponses: readonly GatewayResponseSpec[] = [
+  {
+    id: 'Unauthorized',
+    type: apigateway.ResponseType.UNAUTHORIZED,
+    statusCode: '401',
+    headers: { 'WWW-Authenticate': "'Bearer'" },
+    body: '{"message":"Unauthorized"}',
+  },
+  {
+    id: 'AccessDenied',
+    type: apigateway.ResponseType.ACCESS_DENIED,
+    statusCode: '403',
+    headers: { 'WWW-Authenticate': "'Bearer'" },
+    body: '{"message":"User is not authorized to access this resource"}',
+  },
+];
+
+/**
+ * The service API's other answers, in the service's `{error, message}` form, so a client parses every error
+ * the same way.
+ */
+export const serviceGatewayResponses: readonly GatewayResponseSpec[] = [
+  ...bearerChallengeResponses,
+  // API Gateway's name for "no such route or method" (it answers 403 by default): 404, as the local server.
+  {
+    id: 'NotFound',
+    type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+    statusCode: '404',
+    headers: {},
+    body: catalogueBody('not_found'),
+  },
+  {
+    id: 'Throttled',
+    type: apigateway.ResponseType.THROTTLED,
+    statusCode: '429',
+    headers: { 'Retry-After': "'1'" },
+    body: JSON.stringify({
+      error: 'too_many_attempts',
+      message: 'Too many requests; slow down and try again.',
+    }),
+  },
+  {
+    id: 'TooLarge',
+    type: apigateway.ResponseType.REQUEST_TOO_LARGE,
+    statusCode: '413',
+    headers: {},
+    body: catalogueBody('payload_too_large'),
+  },
+  {
+    id: 'Default5xx',
+    type: apigateway.ResponseType.DEFAULT_5XX,
+    statusCode: '503',
+    headers: { 'Retry-After': "'1'" },
+    body: catalogueBody('service_unavailable'),
+  },
+];
+
+/**
+ * The CORS headers of a gateway response for the allowed origins (none: no headers). They expose the same
+ * headers as the functions' answers do (`Retry-After` of a 429 or 503, the 401's `WWW-Authenticate`): without
+ * that, a browser on an allowed origin could not read them on the gateway's own answers.
+ */
+export function corsResponseHeaders(corsOrigins: readonly string[]): Record<string, string> {
+  if (corsOrigins.length === 0) return {};
+  const expose = { 'Access-Control-Expose-Headers': `'${EXPOSED_HEADERS}'`, Vary: "'Origin'" };
+  if (corsOrigins.length === 1) return { 'Access-Control-Allow-Origin': `'${corsOrigins[0]}'`, ...expose };
+  // A gateway response cannot choose among several origins; it echoes the caller's. Its bodies are fixed
+  // sentences, so no origin learns anything from reading them.
+  return { 'Access-Control-Allow-Origin': 'method.request.header.Origin', ...expose };
+}
+
+/** Adds the given gateway responses to `api` (ids prefixed with `idPrefix`), with the common and CORS headers. */
+export function addGatewayResponses(
+  api: apigateway.IRestApi,
+  responses: readonly GatewayResponseSpec[],
+  corsOrigins: readonly string[],
+  idPrefix = '',
+): void {
+  for (const response of responses) {
+    // Scoped to the API (as RestApi.addGatewayResponse does), so each API's responses stay with it.
+    new apigateway.GatewayResponse(api as unknown as Construct, `${idPrefix}${response.id}`, {
+      restApi: api,
+      type: response.type,
+      statusCode: response.statusCode,
+      responseHeaders: {
+        ...gatewayResponseHeaders,
+        ...response.headers,
+        ...corsResponseHeaders(corsOrigins),
+      },
+      templates: { 'application/json': response.body },
+    });
+  }
+}
+
+export interface AuthApiProps {
+  functions: Record<FunctionName, lambda.IFunction>;
+  settings: StackSettings;
+  /** Default `${stackName}-api`. */
+  restApiName?: string;
+  /** Default: the route table of infra/routes.ts. */
+  routes?: readonly Route[];
+}
+
+/**
+ * The service's REST API: one stage with access logs and throttling (tighter on the password routes), CORS
+ * preflight for the configured origins, the TOKEN authorizer, one method per route of infra/routes.ts, and the
+ * gateway responses of API.md.
+ */
+export class AuthApi extends Construct {
+  readonly api: apigateway.RestApi;
+  readonly authorizer: apigateway.TokenAuthorizer;
+  /** The stage's base URL, without a trailing slash: `${url}/auth/login`. */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: AuthApiProps) {
+    super(scope, id);
+    const { settings, functions } = props;
+    const retention = settings.logRetentionDays as logs.RetentionDays;
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
+      retention,
+      removalPolicy: settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    const throttledMethods: Record<string, apigateway.MethodDeploymentOptions> = {};
+    for (const path of passwordRoutes) {
+      throttledMethods[`${path}/POST`] = {
+        throttlingRateLimit: settings.passwordRouteRateLimit,
+        throttlingBurstLimit: settings.passwordRouteBurstLimit,
+      };
+    }
+    const cors = settings.corsOrigins.length > 0;
+    this.api = new apigateway.RestApi(this, 'Api', {
+      restApiName: props.restApiName ?? `${Stack.of(this).stackName}-api`,
+      description: 'Auth service: login, refresh, logout, and routes behind the token authorizer',
+      endpointTypes: [apigateway.EndpointType.REGIONAL],
+      // The account-wide CloudWatch role is an account setting, not this stack's to own (see the APIG6 note).
+      cloudWatchRole: false,
+      deployOptions: {
+        stageName: STAGE_NAME,
+        throttlingRateLimit: settings.apiRateLimit,
+        throttlingBurstLimit: settings.apiBurstLimit,
+        methodOptions: throttledMethods,
+        // Access logs name who called what and how it went; never a header or a body, so never a token.
+        accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: apigateway.AccessLogField.contextRequestId(),
+            requestTime: apigateway.AccessLogField.contextRequestTime(),
+            ip: apigateway.AccessLogField.contextIdentitySourceIp(),
+            userAgent: apigateway.AccessLogField.contextIdentityUserAgent(),
+            method: apigateway.AccessLogField.contextHttpMethod(),
+            resourcePath: apigateway.AccessLogField.contextResourcePath(),
+            status: apigateway.AccessLogField.contextStatus(),
+            responseLength: apigateway.AccessLogField.contextResponseLength(),
+            responseLatency: apigateway.AccessLogField.contextResponseLatency(),
+            principalId: apigateway.AccessLogField.contextAuthorizerPrincipalId(),
+            authorizerStatus: apigateway.AccessLogField.contextAuthorizerStatus(),
+            error: apigateway.AccessLogField.contextErrorMessage(),
+            errorType: apigateway.AccessLogField.contextErrorResponseType(),
+          }),
+        ),
+        dataTraceEnabled: false,
+      },
+      ...(cors && {
+        // Preflight answered by API Gateway itself; the functions add the CORS headers to real responses.
+        defaultCorsPreflightOptions: {
+          allowOrigins: settings.corsOrigins,
+          allowMethods: ['GET', 'POST', 'OPTIONS'],
+          allowHeaders: ['Authorization', 'Content-Type'],
+          maxAge: Duration.hours(1),
+        },
+      }),
+    });
+    // RestApi adds an output of its own (`Endpoint`, the stage URL with a trailing slash); the stack's one output
+    // is enough, and `${url}/auth/...` must not become `//auth`.
+    this.api.node.tryRemoveChild('Endpoint');
+    const stack = Stack.of(this);
+    this.url = `https://${this.api.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}/${STAGE_NAME}`;
+
+    this.authorizer = new apigateway.TokenAuthorizer(this, 'TokenAuthorizer', {
+      handler: functions.authorizer,
+      identitySource: apigateway.IdentitySource.header('Authorization'),
+      resultsCacheTtl: Duration.seconds(settings.authorizerCacheTtlSeconds),
+    });
+
+    const integrations = new Map<FunctionName, apigateway.LambdaIntegration>();
+    for (const route of props.routes ?? serviceRoutes) {
+      let integration = integrations.get(route.function);
+      if (!integration) {
+        // No test-invoke permission: only the deployed stage may call the functions.
+        integration = new apigateway.LambdaIntegration(functions[route.function], { allowTestInvoke: false });
+        integrations.set(route.function, integration);
+      }
+      const method = this.api.root
+        .resourceForPath(route.path)
+        .addMethod(
+          route.method,
+          integration,
+          route.authorized
+            ? { authorizer: this.authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM }
+            : { authorizationType: apigateway.AuthorizationType.NONE },
+        );
+      if (!route.authorized) {
+        const reason = `${route.method} ${route.path} is how a caller gets or gives up its tokens, so it cannot require one: the function itself verifies whatever token the route takes (API.md).`;
+        Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason });
+        Validations.of(method).acknowledge({ id: 'AwsSolutions-COG4', reason });
+      } else {
+        Validations.of(method).acknowledge({
+          id: 'AwsSolutions-COG4',
+          reason:
+            'This service is the token issuer; its own Lambda TOKEN authorizer (checked against the session store, so logout is immediate) guards the route instead of Cognito.',
+        });
+      }
+    }
+    // (The preflight OPTIONS methods need no acknowledgement: cdk-nag's APIG4/COG4 exempt them.)
+    addGatewayResponses(this.api, serviceGatewayResponses, settings.corsOrigins);
+    this.acknowledgeFindings();
+  }
+
+  /** cdk-nag findings on the API as a whole, each with the reason a reviewer would want. */
+  private acknowledgeFindings(): void {
+    const stage = this.api.deploymentStage;
+    Validations.of(stage).acknowledge({
+      id: 'AwsSolutions-APIG6',
+      reason:
+        'Access logging is on for every request (the ApiAccessLogs group). Execution logging needs the account-wide API Gateway CloudWatch role, an account setting this stack must not take over; and at INFO it would record request details we keep out of logs. Enable it per account if wanted.',
+    });
+    Validations.of(stage).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason:
+        "A WAF web ACL is the deployer's choice and cost ($5/month + per-request); associate your own with the stage. The stack already throttles the stage and, tighter, login and register, and login locks an account after repeated failures.",
+    });
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG2',
+      reason:
+        "Each function validates its own body so that a bad request gets the contract's 400 invalid_request JSON (API.md); a gateway request validator would answer with a different body.",
+    });
+  }
+}

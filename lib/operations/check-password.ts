@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { nowSeconds } from '../config.ts';
+import { ApiError } from '../errors.ts';
+import type { PasswordHasher } from '../passwords/argon2.ts';
+import { normalisePassword } from '../passwords/normalise.ts';
+import type { Services } from '../services.ts';
+import { addressWait } from '../store/login-attempts.ts';
+import { accountOf, normaliseUsername, type UserAccount } from '../store/users.ts';
+
+/** What a password check needs: the name and password as the client sent them, and where the request came from. */
+export interface PasswordCheckInput {
+  /** The username as typed (normalised here) or as stored. */
+  username: string;
+  /** The password as sent: normalised here (NFKC); ill-formed UTF-16 is `400 invalid_request`. */
+  password: string;
+  /** The caller's address (API Gateway's `sourceIp`), by which failures are also counted. */
+  client: { ipAddress: string };
+  /**
+   * Login only: the id of the session it stores when the check succeeds. It names the check's slot, so that the
+   * slot need not be released by a write of its own (the stored session shows the check is over).
+   */
+  sessionId?: string;
+}
+
+/**
+ * The one lockout-guarded password check (API.md "Brute force"), used by login and by every operation whose
+ * wrong password "counts toward the lockout". Before any hash is computed:
+ * - the client address must not be locked (`LOGIN_ADDRESS_MAX_FAILURES` failures over all names per window);
+ * - the name must admit the check: one of its `LOGIN_MAX_FAILURES` slots is taken with a conditional write, so of
+ *   any number of concurrent guesses at most that many are checked; the (name, address) pair must not be locked
+ *   (its lock grows with each failure from that address); and the name's hourly ceiling must have room.
+ * Otherwise `429 too_many_attempts` with `Retry-After`. A wrong password (or an unknown name, checked against a
+ * dummy hash at the same cost) is counted for the name, the pair and the address, then `401 invalid_credentials`.
+ * A right one clears the name's failures and the pair's count, and upgrades the stored hash when it was made
+ * with older parameters or from the password's raw (pre-normalisation) form. Returns the account.
+ */
+export async function checkPassword(services: Services, input: PasswordCheckInput): Promise<UserAccount> {
+  const { attempts, passwords } = services;
+  const policy = attempts.policy;
+  const password = normalisePassword(input.password);
+  const address = input.client.ipAddress;
+  const now = nowSeconds();
+
+  const addressCount = await attempts.addressCount(address);
+  const addressLock = addressWait(addressCount, now, policy);
+  if (addressLock > 0) throw new ApiError('too_many_attempts', { retryAfter: addressLock });
+
+  const username = normaliseUsername(input.username);
+  if (!username) {
+    // No account can have this name: spend the time of a real check all the same, and count it for the address.
+    await passwords.verify(passwords.dummyHash, password);
+    await attempts.recordAddressFailure(address, addressCount, now);
+    throw new ApiError('invalid_credentials');
+  }
+
+  const admission = await attempts.admit(username, address, input.sessionId ?? randomUUID(), now);
+  if (!admission.admitted) throw new ApiError('too_many_attempts', { retryAfter: admission.retryAfter });
+
+  const account = accountOf(admission.state.item);
+  const check = await verifyNormalised(
+    passwords,
+    account?.passwordHash ?? passwords.dummyHash,
+    password,
+    input.password,
+  );
+  if (!account || !check.matches) {
+    await Promise.all([
+      attempts.recordFailure({ username, address, admission, now }),
+      attempts.recordAddressFailure(address, addressCount, now),
+    ]);
+    throw new ApiError('invalid_credentials');
+  }
+  await attempts.recordSuccess({
+    username,
+    address,
+    admission,
+    now,
+    newPasswordHash: check.needsRehash ? await passwords.hash(password) : undefined,
+    leaseProvenBySession: input.sessionId !== undefined,
+  });
+  return account;
+}
+
+/**
+ * Checks the normalised password, and the raw form as sent when it differs (a hash stored before passwords were
+ * normalised was made from it): a match on the raw form asks for a rehash, so the stored hash moves to the
+ * normalised form at this login. Both forms are tried for unknown names too, so the time says nothing about them.
+ */
+async function verifyNormalised(
+  passwords: PasswordHasher,
+  stored: string,
+  normalised: string,
+  raw: string,
+): Promise<{ matches: boolean; needsRehash: boolean }> {
+  const check = await passwords.verify(stored, normalised);
+  if (check.matches || raw === normalised) return check;
+  const legacy = await passwords.verify(stored, raw);
+  return { matches: legacy.matches, needsRehash: legacy.matches };
+}

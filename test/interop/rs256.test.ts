@@ -1,0 +1,4 @@
+import { describeThirdPartyVerifiers } from '../support/interop.ts';
+
+// aws-jwt-verify and jose against the local service signing with RS256 (see test/support/interop.ts).
+describeThirdPartyVerifiers('RS256');
