@@ -1,6 +1,18 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+// `lambda-token-auth/client` and `/cdk` are the TypeScript sources here, and the compiled dist/ for everyone
+// else (package.json's exports): the tests need no build. (An alias, not a resolve condition: replacing
+// Vite's conditions would change how every dependency resolves.)
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
 export default defineConfig({
+  resolve: {
+    alias: {
+      'lambda-token-auth/client': source('./client/index.ts'),
+      'lambda-token-auth/cdk': source('./infra/cdk/index.ts'),
+    },
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // The real-browser test needs Chromium, which a fresh machine does not have: it runs with

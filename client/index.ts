@@ -2,6 +2,7 @@
  * The auth service's client for browsers and Node 24, built on `fetch` and nothing else.
  *
  * ```ts
+ * // In a browser: localStorageStorage() shares the session between tabs. In Node: leave storage out (memory).
  * const auth = createAuthClient({ baseUrl: 'https://auth.example.com', storage: localStorageStorage() });
  * await auth.login('alice', 'correct horse battery staple');
  * const me = await (await auth.fetch('/me')).json();
@@ -26,6 +27,7 @@ export {
 export {
   localStorageStorage,
   memoryStorage,
+  StorageUnavailableError,
   type StoredTokens,
   type TokenStorage,
   type WebStorageLike,

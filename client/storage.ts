@@ -49,15 +49,29 @@ export interface WebStorageLike {
   removeItem(key: string): void;
 }
 
+/** Thrown by {@link localStorageStorage} in a runtime without `localStorage` (Node, a worker, a locked-down page). */
+export class StorageUnavailableError extends Error {
+  override name = 'StorageUnavailableError';
+}
+
 /**
  * Tokens in `localStorage` under `key`, shared by every tab of the origin: refreshes are serialised across
  * tabs with the Web Locks API and changes made by other tabs are reported through the `storage` event.
  * Anything a script on the page can run can read these tokens; keep the page free of third-party scripts.
+ *
+ * For browsers. Where there is no `localStorage` (Node has none) it throws {@link StorageUnavailableError}
+ * at once, rather than a TypeError at the first read: use {@link memoryStorage} (the client's default) there,
+ * or pass a `WebStorageLike` of your own as `storage`.
  */
 export function localStorageStorage(
   key = 'auth-tokens',
-  storage: WebStorageLike = globalThis.localStorage,
+  storage: WebStorageLike | undefined = (globalThis as { localStorage?: WebStorageLike }).localStorage,
 ): TokenStorage {
+  if (!storage) {
+    throw new StorageUnavailableError(
+      'localStorageStorage(): this runtime has no localStorage (Node has none). Use memoryStorage(), the default, or pass a storage of your own.',
+    );
+  }
   return {
     lockName: `auth-refresh:${key}`,
     get() {

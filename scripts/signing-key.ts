@@ -134,10 +134,24 @@ export async function rotateSigningKey(ssm: SSMClient, options: SigningKeyOption
  */
 const DEFAULT_MIN_INTERVAL = String(Number(defaults.REFRESH_TOKEN_TTL) + Number(defaults.KEY_CACHE_MAX_AGE));
 
-const USAGE = `usage: node scripts/signing-key.ts <init|rotate> [--alg HS256|ES256|RS256] [--name /auth-service/jwt-signing-keys] [--kms-key-id <key>] [--min-interval-seconds ${DEFAULT_MIN_INTERVAL}] [--force]`;
+const USAGE = `usage: npm run secret:init|secret:rotate -- [--alg HS256|ES256|RS256] [--name /auth-service/jwt-signing-keys] [--kms-key-id <key>] [--min-interval-seconds ${DEFAULT_MIN_INTERVAL}] [--force]`;
 
-async function main(): Promise<void> {
-  const { positionals, values } = parseArgs({
+const HELP = `${USAGE}
+
+  init     create the key ring in the SSM SecureString, unless it exists (then nothing changes)
+  rotate   promote the staged key to current, keep the old current as previous, stage a new key
+
+  --name                  the parameter (default $JWT_SECRET_PARAM or ${defaults.JWT_SECRET_PARAM})
+  --alg                   the keys' algorithm (default $SIGNING_ALG or HS256); rotate checks the ring's
+  --kms-key-id            init: a customer-managed KMS key for the SecureString (default: SSM's own)
+  --min-interval-seconds  rotate: refuse to drop a key sooner than this after the last rotation
+  --force                 rotate: even so
+  --help                  this text
+
+Uses the AWS credential chain and region (AWS_PROFILE, AWS_REGION, ...). Prints key ids, never keys.`;
+
+function parseCommandLine() {
+  return parseArgs({
     allowPositionals: true,
     options: {
       name: { type: 'string', default: process.env.JWT_SECRET_PARAM ?? defaults.JWT_SECRET_PARAM },
@@ -145,8 +159,23 @@ async function main(): Promise<void> {
       alg: { type: 'string', default: process.env.SIGNING_ALG },
       'min-interval-seconds': { type: 'string', default: DEFAULT_MIN_INTERVAL },
       force: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+}
+
+async function main(): Promise<void> {
+  let parsed: ReturnType<typeof parseCommandLine>;
+  try {
+    parsed = parseCommandLine();
+  } catch (error) {
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+  }
+  const { positionals, values } = parsed;
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
   const minIntervalSeconds = Number(values['min-interval-seconds']);
   if (!Number.isSafeInteger(minIntervalSeconds) || minIntervalSeconds < 0) throw new Error(USAGE);
   if (values.alg !== undefined && !isSigningAlgorithm(values.alg)) {

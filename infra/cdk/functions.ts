@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
@@ -15,6 +16,15 @@ import type { StackSettings } from './settings.ts';
 
 /** The repository root: function entry points and the lock file are found from it. */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * The bundles an installed package ships (`dist/lambda/<name>/index.mjs`, built by scripts/build-package.ts
+ * with the same esbuild settings): found beside the compiled construct, and absent in a checkout, where the
+ * functions are bundled from source at synth instead. A consumer's synth then needs neither esbuild nor Docker.
+ */
+const prebuiltDir = join(repoRoot, 'lambda');
+const prebuilt = (name: FunctionName) =>
+  existsSync(join(prebuiltDir, name, 'index.mjs')) ? join(prebuiltDir, name) : undefined;
 
 /**
  * What one function needs: its size, and exactly the permissions its code uses (read from what it calls in
@@ -259,12 +269,8 @@ export class AuthFunctions extends Construct {
       );
       for (const statement of grantStatements(profile, targets)) role.addToPrincipalPolicy(statement);
 
-      byName[name] = new NodejsFunction(this, `${id}Function`, {
+      const common = {
         description: `auth service: ${name}`,
-        entry: join(repoRoot, 'functions', `${name}.ts`),
-        handler: 'handler',
-        projectRoot: repoRoot,
-        depsLockFilePath: join(repoRoot, 'package-lock.json'),
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: profile.memorySize,
@@ -277,6 +283,22 @@ export class AuthFunctions extends Construct {
           ...(profile.http &&
             settings.corsOrigins.length > 0 && { CORS_ORIGINS: settings.corsOrigins.join(',') }),
         },
+      };
+      const bundle = prebuilt(name);
+      if (bundle) {
+        byName[name] = new lambda.Function(this, `${id}Function`, {
+          ...common,
+          code: lambda.Code.fromAsset(bundle),
+          handler: 'index.handler',
+        });
+        continue;
+      }
+      byName[name] = new NodejsFunction(this, `${id}Function`, {
+        ...common,
+        entry: join(repoRoot, 'functions', `${name}.ts`),
+        handler: 'handler',
+        projectRoot: repoRoot,
+        depsLockFilePath: join(repoRoot, 'package-lock.json'),
         bundling: {
           // The settings the cold-start benchmark measures (infra/bundling.ts), so what is measured is deployed.
           format: bundlingOptions.format === 'esm' ? OutputFormat.ESM : OutputFormat.CJS,

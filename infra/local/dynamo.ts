@@ -8,14 +8,26 @@ import {
 import dynalite from 'dynalite';
 import { tableSchema } from '../../lib/store/schema.ts';
 
-/** An in-process DynamoDB-compatible server (dynalite, in memory) on loopback. */
+/** An in-process DynamoDB-compatible server (dynalite) on loopback. */
 export interface LocalDynamo {
   endpoint: string;
   close(): Promise<void>;
 }
 
-export async function startLocalDynamo(port = 0): Promise<LocalDynamo> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+/**
+ * Starts dynalite on 127.0.0.1: in memory, or with `path` in LevelDB files there, kept across restarts (one
+ * process at a time: LevelDB locks its directory).
+ */
+export async function startLocalDynamo(
+  port = 0,
+  options: { path?: string | undefined } = {},
+): Promise<LocalDynamo> {
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.path && { path: options.path }),
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());

@@ -9,6 +9,7 @@ import {
   parseKeyRing,
   signingAlgorithms,
 } from '../../lib/tokens/keyring.ts';
+import { claimDataDir, keptSigningKey, storePath } from './data-dir.ts';
 import { serveDemoPage } from './demo-page.ts';
 import { createTable, type LocalDynamo, startLocalDynamo } from './dynamo.ts';
 import { createGateway, type Gateway, type Handlers, isRoutePath, loadHandlers } from './gateway.ts';
@@ -25,8 +26,13 @@ export interface LocalServerOptions {
    * survive a restart on another port.
    */
   issuer?: string | undefined;
-  /** An existing DynamoDB-compatible endpoint; an embedded in-memory store when absent. */
+  /** An existing DynamoDB-compatible endpoint; an embedded store when absent. */
   dynamoDbEndpoint?: string | undefined;
+  /**
+   * `LOCAL_DATA_DIR`: where the embedded store and a generated signing key persist, so that a restart keeps
+   * accounts, sessions and tokens valid (infra/local/data-dir.ts). Absent: nothing is kept.
+   */
+  dataDir?: string | undefined;
   /** An HTTP status the SSM stand-in fails with from the start, before the functions load (a test fault). */
   ssmFault?: number | undefined;
   /** Extra environment for the functions (token lifetimes and the like). */
@@ -43,6 +49,8 @@ export interface LocalBackend {
   dynamoDbEndpoint: string;
   /** True when the signing key was generated for this run only. */
   ephemeralKey: boolean;
+  /** The file a generated signing key is kept in, when it is kept (`dataDir`). */
+  keyFile: string | undefined;
   close(): Promise<void>;
 }
 
@@ -65,17 +73,38 @@ export async function startLocalBackend(
   if (!isSigningAlgorithm(algorithm)) {
     throw new Error(`SIGNING_ALG must be one of ${signingAlgorithms.join(', ')}`);
   }
-  const ephemeralKey = !options.jwtSecret;
-  const secret = options.jwtSecret || generateSigningKey(algorithm);
-  parseKeyRing(secret, algorithm); // refuse a short, malformed or other-algorithm key at start-up, clearly
-
-  const dynamo: LocalDynamo | undefined = options.dynamoDbEndpoint ? undefined : await startLocalDynamo();
-  const dynamoDbEndpoint = options.dynamoDbEndpoint ?? (dynamo as LocalDynamo).endpoint;
-  const ssm = await startSsmStandIn();
+  // The embedded store's files allow one process: claimed first, so nothing of another server's store or key
+  // is touched when the directory is taken. (With DYNAMODB_ENDPOINT there is no store there to claim, and with
+  // JWT_SECRET too, the directory is not even created.)
+  const storeDir = options.dataDir && !options.dynamoDbEndpoint ? options.dataDir : undefined;
+  const release = storeDir ? claimDataDir(storeDir) : () => {};
+  let kept: ReturnType<typeof keptSigningKey> | undefined;
+  try {
+    kept = !options.jwtSecret && options.dataDir ? keptSigningKey(options.dataDir, algorithm) : undefined;
+  } catch (error) {
+    release();
+    throw error;
+  }
+  const ephemeralKey = !options.jwtSecret && !kept;
+  const secret = options.jwtSecret || kept?.key || generateSigningKey(algorithm);
+  let dynamo: LocalDynamo | undefined;
+  let ssm: SsmStandIn | undefined;
   const closeAll = async () => {
-    await ssm.close();
+    await ssm?.close();
     await dynamo?.close();
+    release();
   };
+  try {
+    parseKeyRing(secret, algorithm); // refuse a short, malformed or other-algorithm key at start-up, clearly
+    dynamo = options.dynamoDbEndpoint
+      ? undefined
+      : await startLocalDynamo(0, { path: storeDir && storePath(storeDir) });
+    ssm = await startSsmStandIn();
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+  const dynamoDbEndpoint = options.dynamoDbEndpoint ?? (dynamo as LocalDynamo).endpoint;
   try {
     const tableName = options.env?.TABLE_NAME ?? process.env.TABLE_NAME ?? defaults.TABLE_NAME;
     const parameterName =
@@ -107,6 +136,7 @@ export async function startLocalBackend(
       ssm,
       dynamoDbEndpoint,
       ephemeralKey,
+      keyFile: kept?.file,
       close: closeAll,
     };
   } catch (error) {

@@ -42,7 +42,8 @@ const refreshStatuses: number[] = [];
 
 /** `npm start`'s entry point as a child process on a free port; resolves once it says where it listens. */
 function startServer(env: Record<string, string>): Promise<typeof server> {
-  const child = spawn(process.execPath, ['infra/local/main.ts'], {
+  // In memory: the browser test must not write to (or lock) the checkout's .local-data/.
+  const child = spawn(process.execPath, ['infra/local/main.ts', '--in-memory'], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -193,6 +194,80 @@ describe('the demo page in headless Chromium', () => {
     if (last) expect(await serverSaysMe(last.accessToken)).toBe(401);
     expect(pageErrors).toEqual([]);
   }, 90_000);
+
+  it('keeps outlined buttons readable on hover, drops "Logged in as" at logout, and wraps /me between words', async () => {
+    const page = await openPage();
+    // Narrow, as on a phone, where the /me box has to wrap.
+    await page.setViewportSize({ width: 400, height: 1000 });
+    await mkdir(join(repoRoot, 'test-output'), { recursive: true });
+
+    /** WCAG 2 contrast ratio of the element's text against its own background, as drawn now. */
+    const contrastOf = (selector: string) =>
+      page.$eval(selector, (element) => {
+        const channels = (color: string) => (color.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number);
+        const luminance = (color: string) => {
+          const [r = 0, g = 0, b = 0] = channels(color).map((value) => {
+            const c = value / 255;
+            return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+          });
+          return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        };
+        const style = getComputedStyle(element);
+        const [light, dark] = [luminance(style.color), luminance(style.backgroundColor)].sort(
+          (a, b) => b - a,
+        );
+        return ((light as number) + 0.05) / ((dark as number) + 0.05);
+      });
+    const hovered = async (selector: string, shot: string) => {
+      await page.hover(selector);
+      await page.screenshot({ path: join(repoRoot, 'test-output', shot), fullPage: true });
+      return contrastOf(selector);
+    };
+
+    // Signed out: the secondary "Sign up" button, hovered.
+    expect(await hovered('#register', 'demo-page-hover-secondary.png')).toBeGreaterThanOrEqual(4.5);
+
+    await page.fill('#username', 'visual-user');
+    await page.fill('#password', 'correct horse battery staple');
+    await page.click('#register');
+    await waitForText(page, '#account-message', 'Signed up as visual-user');
+    await page.fill('#password', 'correct horse battery staple');
+    await page.click('#login');
+    await waitForText(page, '#account-message', 'Logged in as visual-user');
+    await waitForText(page, '#status', 'Signed in');
+
+    // Signed in: the secondary "Log out" and the danger "Log out everywhere", hovered.
+    expect(await hovered('#logout', 'demo-page-hover-logout.png')).toBeGreaterThanOrEqual(4.5);
+    expect(await hovered('#logout-all', 'demo-page-hover-danger.png')).toBeGreaterThanOrEqual(4.5);
+
+    // The /me answer wraps between words: no key of it is split over two lines.
+    expect(await callMe(page)).toMatch(/^200 /);
+    await page.screenshot({ path: join(repoRoot, 'test-output', 'demo-page-me-narrow.png'), fullPage: true });
+    const splitWords = await page.$eval('#me-output', (output) => {
+      const text = output.firstChild as Text;
+      const split: string[] = [];
+      for (const word of ['"userId":', '"username":', '"sessionId":']) {
+        const start = text.data.indexOf(word);
+        const range = document.createRange();
+        range.setStart(text, start);
+        range.setEnd(text, start + word.length);
+        const lines = new Set([...range.getClientRects()].map((rect) => Math.round(rect.top)));
+        if (start < 0 || lines.size !== 1) split.push(word);
+      }
+      return split;
+    });
+    expect(splitWords).toEqual([]);
+
+    await page.click('#logout');
+    await waitForText(page, '#status', 'Signed out');
+    expect(await textOf(page, '#account-message')).not.toContain('Logged in as');
+    await page.screenshot({
+      path: join(repoRoot, 'test-output', 'demo-page-after-logout.png'),
+      fullPage: true,
+    });
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  }, 60_000);
 
   it('lets a web app on an allowed origin call the API across origins, and blocks any other origin', async () => {
     const page = await context.newPage();

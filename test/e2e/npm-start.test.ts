@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { walkThrough } from '../../infra/local/walk-through.ts';
 
 // The README's command, run as a user would: `npm start`, here on a free port.
 let child: ChildProcess;
@@ -8,7 +10,8 @@ let url: string;
 let output = '';
 
 beforeAll(async () => {
-  child = spawn('npm', ['start'], {
+  // In memory: this run must not write to (or lock) the checkout's own .local-data/.
+  child = spawn('npm', ['start', '--', '--in-memory'], {
     env: { ...process.env, PORT: '0', JWT_SECRET: '' },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -50,9 +53,14 @@ const post = (path: string, body?: unknown, headers: Record<string, string> = {}
   });
 
 describe('npm start', () => {
-  it('warns that the signing key is ephemeral and prints example curl commands', () => {
+  it('warns that the signing key is ephemeral and prints the README walk-through, line for line', () => {
     expect(output).toContain('JWT_SECRET is not set');
-    expect(output).toContain(`curl -s -X POST ${url}/auth/login`);
+    const printed = walkThrough(url);
+    for (const line of printed) expect(output).toContain(`  ${line}\n`);
+    // The same variable names and commands as the README (where API is the default port's URL).
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const line of printed.slice(1)) expect(readme).toContain(`${line}\n`);
+    expect(readme).toContain('API=http://127.0.0.1:3000\n');
   });
 
   it('serves register -> login -> me -> refresh -> logout over HTTP', async () => {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestService, type TestService } from '../support/service.ts';
+import { startTestService, TEST_SECRET, type TestService } from '../support/service.ts';
 
 let service: TestService;
 
 beforeAll(async () => {
-  service = await startTestService(); // HS256, the default
+  service = await startTestService({ SIGNING_ALG: 'HS256' }, { jwtSecret: TEST_SECRET }); // whatever TEST_SIGNING_ALG says
 });
 afterAll(() => service.close());
 

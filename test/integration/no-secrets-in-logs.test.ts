@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_PASSWORD, startTestService, TEST_SECRET, type TestService } from '../support/service.ts';
+import {
+  DEFAULT_PASSWORD,
+  startTestService,
+  TEST_SIGNING_KEY,
+  type TestService,
+} from '../support/service.ts';
 
 /**
  * Runs every flow that logs (including failures, reuse detection and a parameter-store fault) and asserts that
@@ -50,7 +55,7 @@ afterAll(async () => {
 
 describe('logs', () => {
   it('never contain a password, a token or the signing key, whatever the flow', async () => {
-    const secrets: string[] = [TEST_SECRET, DEFAULT_PASSWORD];
+    const secrets: string[] = [TEST_SIGNING_KEY, DEFAULT_PASSWORD];
     const wrongPassword = 'a wrong password that must not be logged';
     secrets.push(wrongPassword);
 

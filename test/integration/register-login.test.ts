@@ -5,6 +5,7 @@ import {
   DEFAULT_PASSWORD,
   headerOf,
   startTestService,
+  TEST_SIGNING_ALG,
   type TestService,
 } from '../support/service.ts';
 
@@ -80,8 +81,8 @@ describe('POST /auth/login', () => {
       expiresIn: 600,
       refreshExpiresIn: 86400,
     });
-    expect(headerOf(response.json.accessToken)).toMatchObject({ alg: 'HS256', typ: 'at+jwt' });
-    expect(headerOf(response.json.refreshToken)).toMatchObject({ alg: 'HS256', typ: 'rt+jwt' });
+    expect(headerOf(response.json.accessToken)).toMatchObject({ alg: TEST_SIGNING_ALG, typ: 'at+jwt' });
+    expect(headerOf(response.json.refreshToken)).toMatchObject({ alg: TEST_SIGNING_ALG, typ: 'rt+jwt' });
     const access = claimsOf(response.json.accessToken);
     expect(access.token_use).toBe('access');
     expect(access.exp - access.iat).toBe(600);

@@ -11,9 +11,25 @@ import {
 } from '../../infra/local/server.ts';
 import { defaults } from '../../lib/config.ts';
 import type { Argon2Params } from '../../lib/passwords/argon2.ts';
+import { generateSigningKey, isSigningAlgorithm } from '../../lib/tokens/keyring.ts';
 
 /** The signing key the tests' services use (a test value, not a secret). */
 export const TEST_SECRET = 'test-signing-key-for-the-test-suite-only-0123456789';
+
+/**
+ * The algorithm the test services sign with: HS256 with {@link TEST_SECRET}, unless `TEST_SIGNING_ALG` names
+ * ES256 or RS256 (`TEST_SIGNING_ALG=ES256 npx vitest run test/integration` runs the suite in that mode).
+ */
+export const TEST_SIGNING_ALG = (() => {
+  const alg = process.env.TEST_SIGNING_ALG || 'HS256';
+  if (!isSigningAlgorithm(alg))
+    throw new Error(`TEST_SIGNING_ALG must be HS256, ES256 or RS256 (got ${alg})`);
+  return alg;
+})();
+
+/** The signing-key value the test services use: {@link TEST_SECRET}, or a key made for this run. */
+export const TEST_SIGNING_KEY =
+  TEST_SIGNING_ALG === 'HS256' ? TEST_SECRET : generateSigningKey(TEST_SIGNING_ALG);
 
 export interface ApiResponse {
   status: number;
@@ -91,10 +107,15 @@ function testServiceOptions(env: Record<string, string>, options: TestServiceOpt
   const dynamoDbEndpoint = process.env.TEST_DYNAMODB_ENDPOINT || undefined;
   return {
     port: 0,
-    jwtSecret: options.jwtSecret ?? TEST_SECRET,
+    jwtSecret: options.jwtSecret ?? TEST_SIGNING_KEY,
     ssmFault: options.ssmFault,
     dynamoDbEndpoint,
-    env: dynamoDbEndpoint ? { TABLE_NAME: `auth-test-${randomUUID()}`, ...env } : env,
+    env: {
+      ...(options.jwtSecret === undefined &&
+        TEST_SIGNING_ALG !== 'HS256' && { SIGNING_ALG: TEST_SIGNING_ALG }),
+      ...(dynamoDbEndpoint && { TABLE_NAME: `auth-test-${randomUUID()}` }),
+      ...env,
+    },
     services: { argon2Params: TEST_ARGON2_PARAMS },
   };
 }

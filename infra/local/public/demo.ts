@@ -89,6 +89,8 @@ client.on('refreshed', () => {
 client.on('signedOut', ({ reason }) => {
   logEvent(signOutWords[reason]);
   meOutput.textContent = 'Signed out.';
+  // "Logged in as ..." would be stale from here on, whichever tab or reason ended the session.
+  showAccountMessage('');
 });
 
 /** Redraws the session card from the stored tokens; runs four times a second. */
