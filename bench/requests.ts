@@ -1,230 +1,437 @@
 import type { LocalServer } from '../infra/local/server.ts';
 import { defaultServices } from '../lib/services.ts';
-import { countRequests } from '../test/support/sdk-middleware.ts';
 import type { Row } from './measure.ts';
+import { countRequests } from './request-counter.ts';
 
 const PASSWORD = 'correct horse battery staple';
+const WRONG = 'not the password at all';
 
-/** How many DynamoDB requests each flow sends, counted by an SDK middleware on the functions' own client. */
+type Counts = Record<string, number>;
+interface Answer {
+  status: number;
+  json: { accessToken?: string; refreshToken?: string; error?: string } | undefined;
+}
+
+/**
+ * One path through a function: what it sends and what it must answer. `budget` is the exact set of DynamoDB
+ * requests it may send (a request more is a cost on every call of that path; one fewer, a check skipped).
+ * Add a path here when you add one to a function.
+ */
+interface Path {
+  name: string;
+  expect: number;
+  budget: Counts;
+  /**
+   * Runs of the path, each on fresh state; the budget is held against the cheapest, and a dearer run is shown
+   * beside it. For paths with a random branch (a login's check-slot pick may meet a held slot: a read and
+   * another try).
+   */
+  samples?: number;
+  run(api: Api): Promise<Answer>;
+}
+
+interface Api {
+  call(method: string, path: string, body?: unknown, bearer?: string): Promise<Answer>;
+  /** A fresh account name for this path. */
+  user(): string;
+  /** Registers `username` (and logs in `sessions` times): the setup of a path, not counted. */
+  signUp(username: string, sessions?: number): Promise<{ accessToken: string; refreshToken: string }[]>;
+  /** Counts only the requests of `flow`, the path's last step (after its setup). */
+  measured(flow: () => Promise<Answer>): Promise<Answer>;
+}
+
+const paths: Path[] = [
+  {
+    name: 'register',
+    // A new user item written whole (PutItem), conditional on no account under the name.
+    expect: 201,
+    budget: { PutItem: 1 },
+    run: (api) => api.call('POST', '/auth/register', { username: api.user(), password: PASSWORD }),
+  },
+  {
+    name: 'register (name taken)',
+    // The conditional write fails; one read tells someone else's account from our own retried write, and two
+    // more (the holder's name item and account) whether the holder's account was deleted (its name is then free).
+    expect: 409,
+    budget: { PutItem: 1, GetItem: 3 },
+    async run(api) {
+      const username = api.user();
+      await api.signUp(username, 0);
+      return api.measured(() => api.call('POST', '/auth/register', { username, password: PASSWORD }));
+    },
+  },
+  {
+    name: 'login (clean account)',
+    // The address's failure count (read), a check slot of the name taken by a conditional write that also reads
+    // the account back (lib/operations/check-password.ts), the account state (roles, disabled, revocation
+    // generation), then the session.
+    expect: 200,
+    budget: { GetItem: 2, UpdateItem: 1, PutItem: 1 },
+    async run(api) {
+      const username = api.user();
+      await api.signUp(username, 0);
+      return api.measured(() => api.call('POST', '/auth/login', { username, password: PASSWORD }));
+    },
+  },
+  {
+    name: 'login (wrong password)',
+    // The address read, the slot, then the name's and the address's failure counts.
+    expect: 401,
+    budget: { GetItem: 1, UpdateItem: 3 },
+    async run(api) {
+      const username = api.user();
+      await api.signUp(username, 0);
+      return api.measured(() => api.call('POST', '/auth/login', { username, password: WRONG }));
+    },
+  },
+  {
+    name: 'login (unknown name)',
+    // As a wrong password, so that the cost says nothing about who exists.
+    expect: 401,
+    budget: { GetItem: 1, UpdateItem: 3 },
+    run: (api) => api.call('POST', '/auth/login', { username: api.user(), password: WRONG }),
+  },
+  {
+    name: 'login after a failure (success)',
+    samples: 5,
+    expect: 200,
+    // A clean login's three, and the write that clears the failure. The failure's slot stays held for a while:
+    // a slot pick that meets it (1 in LOGIN_MAX_FAILURES) costs a read and another try, hence five samples.
+    budget: { GetItem: 2, UpdateItem: 2, PutItem: 1 },
+    async run(api) {
+      const username = api.user();
+      await api.signUp(username, 0);
+      await api.call('POST', '/auth/login', { username, password: WRONG });
+      return api.measured(() => api.call('POST', '/auth/login', { username, password: PASSWORD }));
+    },
+  },
+  {
+    name: 'login after a failure (wrong again)',
+    samples: 5,
+    expect: 401,
+    budget: { GetItem: 1, UpdateItem: 3 },
+    async run(api) {
+      const username = api.user();
+      await api.signUp(username, 0);
+      await api.call('POST', '/auth/login', { username, password: WRONG });
+      return api.measured(() => api.call('POST', '/auth/login', { username, password: WRONG }));
+    },
+  },
+  {
+    name: 'login (locked: 429)',
+    // The address read, the refused slot, one read for Retry-After.
+    expect: 429,
+    budget: { GetItem: 2, UpdateItem: 1 },
+    async run(api) {
+      const username = api.user();
+      await api.signUp(username, 0);
+      for (let i = 0; i < defaultServices().config.loginMaxFailures; i += 1)
+        await api.call('POST', '/auth/login', { username, password: WRONG });
+      return api.measured(() => api.call('POST', '/auth/login', { username, password: PASSWORD }));
+    },
+  },
+  {
+    name: 'authorizer (GET /me, live session)',
+    expect: 200,
+    // One request: the session and its user's account (whole-user revocation) in one consistent BatchGetItem.
+    budget: { BatchGetItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      return api.measured(() => api.call('GET', '/me', undefined, tokens?.accessToken));
+    },
+  },
+  {
+    name: 'authorizer (GET /me, logged-out session)',
+    expect: 401,
+    budget: { BatchGetItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      await api.call('POST', '/auth/logout', undefined, tokens?.accessToken);
+      return api.measured(() => api.call('GET', '/me', undefined, tokens?.accessToken));
+    },
+  },
+  {
+    name: 'authorizer (GET /me, token that does not verify)',
+    expect: 401,
+    budget: {},
+    run: (api) => api.call('GET', '/me', undefined, 'not.a.token'),
+  },
+  {
+    name: 'refresh (success)',
+    expect: 200,
+    // The session with its account (whole-user revocation, the roles for the new access token), then the write.
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      return api.measured(() => api.call('POST', '/auth/refresh', { refreshToken: tokens?.refreshToken }));
+    },
+  },
+  {
+    name: 'refresh (retry of the previous token: the same pair again)',
+    expect: 200,
+    // The read finds the previous token within the grace window, and the sealed pair is answered again; nothing
+    // is written.
+    budget: { BatchGetItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      await api.call('POST', '/auth/refresh', { refreshToken: tokens?.refreshToken });
+      return api.measured(() => api.call('POST', '/auth/refresh', { refreshToken: tokens?.refreshToken }));
+    },
+  },
+  {
+    name: 'refresh (replay two rotations old: reuse, session revoked)',
+    expect: 401,
+    // The read shows an older token: the session is revoked (one write).
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      const once = await api.call('POST', '/auth/refresh', { refreshToken: tokens?.refreshToken });
+      await api.call('POST', '/auth/refresh', { refreshToken: once.json?.refreshToken });
+      return api.measured(() => api.call('POST', '/auth/refresh', { refreshToken: tokens?.refreshToken }));
+    },
+  },
+  {
+    name: 'refresh (logged-out session)',
+    expect: 401,
+    budget: { BatchGetItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      await api.call('POST', '/auth/logout', undefined, tokens?.accessToken);
+      return api.measured(() => api.call('POST', '/auth/refresh', { refreshToken: tokens?.refreshToken }));
+    },
+  },
+  {
+    name: 'logout',
+    expect: 204,
+    budget: { UpdateItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      return api.measured(() => api.call('POST', '/auth/logout', undefined, tokens?.accessToken));
+    },
+  },
+  {
+    name: 'logout-all (1 live session)',
+    expect: 204,
+    // Whatever the number of sessions: the authentication read and the one write that moves the user to its
+    // next revocation generation. Nothing per session.
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const sessions = await api.signUp(api.user(), 1);
+      return api.measured(() =>
+        api.call('POST', '/auth/logout-all', undefined, sessions.at(-1)?.accessToken),
+      );
+    },
+  },
+  {
+    name: 'list sessions (1 live)',
+    expect: 200,
+    // The authentication read, one query of the sparse index (revoked sessions are not in it), and one
+    // BatchGetItem per 100 other sessions.
+    budget: { BatchGetItem: 1, Query: 1 },
+    async run(api) {
+      const sessions = await api.signUp(api.user(), 1);
+      for (const tokens of sessions.slice(0, 0))
+        await api.call('POST', '/auth/logout', undefined, tokens.accessToken);
+      return api.measured(() => api.call('GET', '/auth/sessions', undefined, sessions.at(-1)?.accessToken));
+    },
+  },
+  {
+    name: 'logout-all (100 live sessions)',
+    expect: 204,
+    // Whatever the number of sessions: the authentication read and the one write that moves the user to its
+    // next revocation generation. Nothing per session.
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const sessions = await api.signUp(api.user(), 100);
+      return api.measured(() =>
+        api.call('POST', '/auth/logout-all', undefined, sessions.at(-1)?.accessToken),
+      );
+    },
+  },
+  {
+    name: 'list sessions (100 live + 100 logged out)',
+    expect: 200,
+    // The authentication read, one query of the sparse index (revoked sessions are not in it), and one
+    // BatchGetItem per 100 other sessions.
+    budget: { BatchGetItem: 2, Query: 1 },
+    async run(api) {
+      const sessions = await api.signUp(api.user(), 200);
+      for (const tokens of sessions.slice(0, 100))
+        await api.call('POST', '/auth/logout', undefined, tokens.accessToken);
+      return api.measured(() => api.call('GET', '/auth/sessions', undefined, sessions.at(-1)?.accessToken));
+    },
+  },
+  {
+    name: 'logout-all (1000 live sessions)',
+    expect: 204,
+    // Whatever the number of sessions: the authentication read and the one write that moves the user to its
+    // next revocation generation. Nothing per session.
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const sessions = await api.signUp(api.user(), 1000);
+      return api.measured(() =>
+        api.call('POST', '/auth/logout-all', undefined, sessions.at(-1)?.accessToken),
+      );
+    },
+  },
+  {
+    name: 'list sessions (1000 live)',
+    expect: 200,
+    // The authentication read, one query of the sparse index (revoked sessions are not in it), and one
+    // BatchGetItem per 100 other sessions.
+    budget: { BatchGetItem: 11, Query: 1 },
+    async run(api) {
+      const sessions = await api.signUp(api.user(), 1000);
+      for (const tokens of sessions.slice(0, 0))
+        await api.call('POST', '/auth/logout', undefined, tokens.accessToken);
+      return api.measured(() => api.call('GET', '/auth/sessions', undefined, sessions.at(-1)?.accessToken));
+    },
+  },
+  {
+    name: 'revoke one session (DELETE /auth/sessions/{id})',
+    expect: 204,
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const [other, caller] = await api.signUp(api.user(), 2);
+      const sid = JSON.parse(Buffer.from(other?.accessToken.split('.')[1] ?? '', 'base64url').toString()).sid;
+      return api.measured(() => api.call('DELETE', `/auth/sessions/${sid}`, undefined, caller?.accessToken));
+    },
+  },
+  {
+    name: 'password change (2 sessions)',
+    samples: 5,
+    expect: 204,
+    // The authentication read; the password check (the address read, a check slot, its release); the other
+    // sessions revoked, this one carried over, the new hash. A slot pick that meets a login's held slot costs
+    // a read and another try, hence five samples.
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 5 },
+    async run(api) {
+      const [, caller] = await api.signUp(api.user(), 2);
+      return api.measured(() =>
+        api.call(
+          'POST',
+          '/auth/password',
+          { currentPassword: PASSWORD, newPassword: 'an entirely new passphrase' },
+          caller?.accessToken,
+        ),
+      );
+    },
+  },
+  {
+    name: 'account deletion (2 sessions)',
+    samples: 5,
+    expect: 204,
+    // The authentication read; the password check; the index query; the commit write (the account marked
+    // deleted); one DeleteItem per item (the name's and each session's).
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 3, Query: 1, DeleteItem: 3 },
+    async run(api) {
+      const [, caller] = await api.signUp(api.user(), 2);
+      return api.measured(() =>
+        api.call('DELETE', '/auth/account', { password: PASSWORD }, caller?.accessToken),
+      );
+    },
+  },
+];
+
+/**
+ * How many DynamoDB requests each path of each flow sends (failures, retries and lockouts included, not only
+ * the clean path), counted by an SDK middleware on the functions' own client, through the local gateway.
+ */
 export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> {
   const counter = countRequests(defaultServices().db);
-  const call = async (method: string, path: string, body?: unknown, token?: string) => {
-    const response = await fetch(server.url + path, {
+  const runId = Date.now().toString(36);
+  let users = 0;
+  /** Set while a path's own requests are counted; its setup runs outside. */
+  let measuredCounts: Counts | undefined;
+  const call: Api['call'] = async (method, path, body, bearer) => {
+    const answer = await server.gateway.handle({
       method,
+      path,
       headers: {
         ...(body !== undefined && { 'content-type': 'application/json' }),
-        ...(token && { authorization: `Bearer ${token}` }),
+        ...(bearer && { authorization: `Bearer ${bearer}` }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    const text = await response.text();
-    return { status: response.status, json: text ? JSON.parse(text) : undefined };
+    return { status: answer.status, json: answer.body ? JSON.parse(answer.body) : undefined };
   };
-  /** Runs `flow`, checks its status and returns the requests it sent. */
-  const measure = async (flow: () => Promise<{ status: number }>, expected: number) => {
-    counter.reset();
-    const { status } = await flow();
-    if (status !== expected) throw new Error(`flow answered ${status}, expected ${expected}`);
-    return counter.counts();
-  };
-  const rows: Row[] = [];
-  const row = (
-    figure: string,
-    counts: Record<string, number>,
-    budget: Record<string, number> | undefined,
-  ) => {
-    const show = (c: Record<string, number>) =>
-      Object.entries(c)
-        .map(([op, n]) => `${n} ${op}`)
-        .join(' + ') || '0';
-    const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
-    rows.push({
-      figure: `DynamoDB requests: ${figure}`,
-      value: show(counts),
-      budget: budget ? show(budget) : '-',
-      met: budget
-        ? Object.entries(budget).every(([op, n]) => counts[op] === n) && total(counts) === total(budget)
-        : undefined,
-    });
-  };
-  try {
-    const username = `bench-${Date.now()}`;
-    await call('POST', '/auth/register', { username, password: PASSWORD });
-    // A login (checkPassword, lib/operations/check-password.ts): the address's failure count (read), a check slot
-    // of the name taken by a conditional write that also reads the account back, the user's account state (roles,
-    // disabled, revocation generation), then the session.
-    row(
-      'login (success)',
-      await measure(() => call('POST', '/auth/login', { username, password: PASSWORD }), 200),
-      { GetItem: 2, UpdateItem: 1, PutItem: 1 },
-    );
-    const fresh = async (tag: string) => {
-      const name = `${username}-${tag}`;
-      await call('POST', '/auth/register', { username: name, password: PASSWORD });
-      return name;
-    };
-    const wrong = (name: string) =>
-      call('POST', '/auth/login', { username: name, password: 'wrong password 1' });
-    // A wrong password (or an unknown name): the address read, the slot, then the name's and the address's counts.
-    row('login (wrong password)', await measure(() => wrong(username), 401), { GetItem: 1, UpdateItem: 3 });
-    row('login (unknown name)', await measure(() => wrong(`${username}-nobody`), 401), {
-      GetItem: 1,
-      UpdateItem: 3,
-    });
-    // A success after a failure also clears it (one more write). The failure's slot is held for LOGIN_LOCKOUT_BASE:
-    // a slot pick that meets it (1 in LOGIN_MAX_FAILURES) costs a read and a second try, so the cheapest of a few
-    // fresh names is the flow's cost and the dearest shows that case.
-    const afterFailure: Record<string, number>[] = [];
-    for (let i = 0; i < 5; i += 1) {
-      const name = await fresh(`after-failure-${i}`);
-      await wrong(name);
-      afterFailure.push(
-        await measure(() => call('POST', '/auth/login', { username: name, password: PASSWORD }), 200),
-      );
-    }
-    const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
-    afterFailure.sort((a, b) => total(a) - total(b));
-    row('login (success after a failure: clears it)', afterFailure[0] ?? {}, {
-      GetItem: 2,
-      UpdateItem: 2,
-      PutItem: 1,
-    });
-    row(
-      'login (same, its slot pick meeting a held slot; dearest of 5)',
-      afterFailure.at(-1) ?? {},
-      undefined,
-    );
-    // Locked (the (name, address) pair): the address read, the refused slot, one read for Retry-After.
-    const locked = await fresh('locked');
-    for (let i = 0; i < defaultServices().config.loginMaxFailures; i += 1) await wrong(locked);
-    row(
-      'login (429 too_many_attempts)',
-      await measure(() => call('POST', '/auth/login', { username: locked, password: PASSWORD }), 429),
-      { GetItem: 2, UpdateItem: 1 },
-    );
-    const login = await call('POST', '/auth/login', { username, password: PASSWORD });
-    const me = await measure(() => call('GET', '/me', undefined, login.json.accessToken), 200);
-    // One request: the session and its user's account (whole-user revocation) in one consistent BatchGetItem.
-    row('authorizer (GET /me)', me, { BatchGetItem: 1 });
-    let refreshed: { status: number; json: { refreshToken: string; accessToken: string } } | undefined;
-    const refresh = await measure(async () => {
-      refreshed = await call('POST', '/auth/refresh', { refreshToken: login.json.refreshToken });
-      return refreshed;
-    }, 200);
-    // The session with its account (whole-user revocation, the roles for the new access token), then the write.
-    row('refresh (success)', refresh, { BatchGetItem: 1, UpdateItem: 1 });
-    // The retry path (a lost answer, a racing tab): the read finds the previous token within the grace window,
-    // and the sealed pair is answered again; nothing is written.
-    let retried: { status: number; json: { refreshToken: string } } | undefined;
-    row(
-      'refresh (retry of the previous token: same pair again)',
-      await measure(async () => {
-        retried = await call('POST', '/auth/refresh', { refreshToken: login.json.refreshToken });
-        return retried;
-      }, 200),
-      { BatchGetItem: 1 },
-    );
-    if (retried?.json.refreshToken !== refreshed?.json.refreshToken)
-      throw new Error('the retry of the previous token was not answered with the pair its rotation issued');
-    // What a rotation writes: DynamoDB bills a write by the item's size, in 1 KB units (names plus values).
-    const sid = JSON.parse(
-      Buffer.from(login.json.refreshToken.split('.')[1] ?? '', 'base64url').toString(),
-    ).sid;
-    const item = await defaultServices().sessions.getSession(sid);
-    const bytes = Object.entries(item ?? {}).reduce(
-      (sum, [name, value]) =>
-        sum +
-        Buffer.byteLength(name) +
-        (value instanceof Uint8Array ? value.byteLength : Buffer.byteLength(String(value))),
-      0,
-    );
-    rows.push({
-      figure: 'DynamoDB item: a session after a rotation (with its sealed pair)',
-      value: `${bytes} bytes = ${Math.ceil(bytes / 1024)} write unit(s)`,
-      budget: '-',
-      met: undefined,
-    });
-    row(
-      'logout',
-      await measure(() => call('POST', '/auth/logout', undefined, refreshed?.json.accessToken), 204),
-      { UpdateItem: 1 },
-    );
-    // Session management: a user of its own per figure, with exactly `sessions` live sessions (and, for the
-    // listing, as many revoked ones: the sparse index keeps them out of what a listing costs).
-    const userWith = async (tag: string, sessions: number, revoked = 0) => {
-      const name = await fresh(tag);
-      let last: { json: { accessToken: string } } | undefined;
-      for (let i = 0; i < sessions + revoked; i += 1) {
-        last = await call('POST', '/auth/login', { username: name, password: PASSWORD });
-        if (i < revoked) await call('POST', '/auth/logout', undefined, last.json.accessToken);
+  const api: Api = {
+    call,
+    user: () => `bench-${runId}-${++users}`,
+    async signUp(username, sessions = 1) {
+      const registered = await call('POST', '/auth/register', { username, password: PASSWORD });
+      if (registered.status !== 201) throw new Error(`register answered ${registered.status}`);
+      const pairs: { accessToken: string; refreshToken: string }[] = [];
+      for (let i = 0; i < sessions; i += 1) {
+        const { json } = await call('POST', '/auth/login', { username, password: PASSWORD });
+        pairs.push({ accessToken: String(json?.accessToken), refreshToken: String(json?.refreshToken) });
       }
-      return { name, access: last?.json.accessToken as string };
-    };
-    for (const sessions of [1, 100, 1000]) {
-      const listed = await userWith(`list-${sessions}`, sessions, sessions === 100 ? 100 : 0);
-      const started = performance.now();
-      const counts = await measure(() => call('GET', '/auth/sessions', undefined, listed.access), 200);
-      const ms = performance.now() - started;
-      row(
-        `list sessions (${sessions} live${sessions === 100 ? ' + 100 revoked' : ''}; ${ms.toFixed(0)} ms locally)`,
-        counts,
-        // The authentication read, one index query, and one BatchGetItem per 100 other sessions.
-        sessions === 1
-          ? { BatchGetItem: 1, Query: 1 }
-          : { BatchGetItem: 1 + Math.ceil((sessions - 1) / 100), Query: 1 },
-      );
-      const started2 = performance.now();
-      const all = await measure(() => call('POST', '/auth/logout-all', undefined, listed.access), 204);
-      const ms2 = performance.now() - started2;
-      // Whatever the number of sessions: the authentication read and the one write that moves the generation.
-      row(`logout-all (${sessions} live sessions; ${ms2.toFixed(0)} ms locally)`, all, {
-        BatchGetItem: 1,
-        UpdateItem: 1,
+      return pairs;
+    },
+    async measured(flow) {
+      counter.reset();
+      const answer = await flow();
+      measuredCounts = counter.counts();
+      return answer;
+    },
+  };
+  const show = (c: Counts) =>
+    Object.entries(c)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([op, n]) => `${n} ${op}`)
+      .join(' + ') || '0';
+  const total = (c: Counts) => Object.values(c).reduce((a, b) => a + b, 0);
+  const rows: Row[] = [];
+  try {
+    for (const path of paths) {
+      const runs: Counts[] = [];
+      for (let sample = 0; sample < (path.samples ?? 1); sample += 1) {
+        measuredCounts = undefined;
+        counter.reset();
+        const answer = await path.run(api);
+        // A path without a setup is counted whole; one with a setup marks its measured step itself.
+        runs.push(measuredCounts ?? counter.counts());
+        if (answer.status !== path.expect)
+          throw new Error(`${path.name}: answered ${answer.status}, expected ${path.expect}`);
+      }
+      runs.sort((a, b) => total(a) - total(b));
+      const counts = runs[0] ?? {};
+      const dearest = runs.at(-1) ?? {};
+      rows.push({
+        figure: `DynamoDB requests: ${path.name}`,
+        value:
+          show(counts) +
+          (total(dearest) > total(counts) ? ` (dearest of ${runs.length}: ${show(dearest)})` : ''),
+        budget: show(path.budget),
+        met:
+          Object.entries(path.budget).every(([op, n]) => counts[op] === n) &&
+          total(counts) === total(path.budget),
       });
     }
-    const revoking = await userWith('revoke-one', 2);
-    const victim = await call('POST', '/auth/login', { username: revoking.name, password: PASSWORD });
-    const victimSid = JSON.parse(
-      Buffer.from(victim.json.accessToken.split('.')[1] ?? '', 'base64url').toString(),
-    ).sid;
-    row(
-      'revoke one session (DELETE /auth/sessions/{id})',
-      await measure(() => call('DELETE', `/auth/sessions/${victimSid}`, undefined, revoking.access), 204),
-      { BatchGetItem: 1, UpdateItem: 1 },
-    );
-    // A password change: the authentication read, the password check (the address read, a check slot, its
-    // release), then the three writes (the other sessions revoked, this one carried over, the new hash): 1
-    // BatchGetItem + 1 GetItem + 5 UpdateItem once the check slots of the user's logins have lapsed (as
-    // test/integration/request-counts.test.ts asserts with a fake clock). Here, right after those logins, the
-    // check meets a held slot (a read and a second try); the cheapest of a few users is shown.
-    const changes: Record<string, number>[] = [];
-    for (let i = 0; i < 3; i += 1) {
-      const changing = await userWith(`password-${i}`, 2);
-      changes.push(
-        await measure(
-          () =>
-            call(
-              'POST',
-              '/auth/password',
-              { currentPassword: PASSWORD, newPassword: 'an entirely new passphrase' },
-              changing.access,
-            ),
-          204,
-        ),
-      );
-    }
-    changes.sort((a, b) => total(a) - total(b));
-    row('password change (2 sessions, right after their logins; cheapest of 3)', changes[0] ?? {}, undefined);
-    // An account deletion: the authentication read, the password check, the index query, the commit write,
-    // then one DeleteItem per item (the name's, and each session's); right after the logins, as above.
-    const deleting = await userWith('delete', 2);
-    row(
-      'account deletion (2 sessions, right after their logins)',
-      await measure(() => call('DELETE', '/auth/account', { password: PASSWORD }, deleting.access), 204),
-      undefined,
-    );
+    rows.push(await sessionItemSize(api));
   } finally {
     counter.remove();
   }
   return rows;
+}
+
+/** What a rotation writes: DynamoDB bills a write by the item's size, in 1 KB units (names plus values). */
+async function sessionItemSize(api: Api): Promise<Row> {
+  const [tokens] = await api.signUp(api.user());
+  await api.call('POST', '/auth/refresh', { refreshToken: tokens?.refreshToken });
+  const sid = JSON.parse(Buffer.from(tokens?.refreshToken.split('.')[1] ?? '', 'base64url').toString()).sid;
+  const item = await defaultServices().sessions.getSession(sid);
+  const bytes = Object.entries(item ?? {}).reduce(
+    (sum, [name, value]) =>
+      sum +
+      Buffer.byteLength(name) +
+      (value instanceof Uint8Array ? value.byteLength : Buffer.byteLength(String(value))),
+    0,
+  );
+  return {
+    figure: 'DynamoDB item: a session after a rotation (with its sealed pair)',
+    value: `${bytes} bytes = ${Math.ceil(bytes / 1024)} write unit(s)`,
+    budget: '-',
+    met: undefined,
+  };
 }

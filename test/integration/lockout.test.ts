@@ -269,3 +269,38 @@ describe('lock state of a name before it is registered', () => {
     },
   );
 });
+
+describe('registration racing guesses at the same name', () => {
+  it('leaves no TTL on the account, and the owner logs in from elsewhere within LOGIN_LOCKOUT_BASE', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 0, max: 20 }),
+        async (guesses, at) => {
+          const name = freshName('race');
+          const guesser = freshAddress();
+          const attempts = Array.from({ length: guesses }, (_, i) => loginFrom(guesser, name, wrong(i)));
+          // The registration lands somewhere among the guesses.
+          attempts.splice(
+            Math.min(at, attempts.length),
+            0,
+            service.post('/auth/register', { username: name, password: DEFAULT_PASSWORD }).then((r) => ({
+              status: r.status,
+              retryAfter: undefined,
+            })),
+          );
+          const answers = await Promise.all(attempts);
+          expect(count(answers, 201)).toBe(1);
+          expect(answers.every((answer) => [201, 401, 429].includes(answer.status))).toBe(true);
+          const item = await service.storedItem(`user#${name}`);
+          // A TTL on a real account would have DynamoDB delete it.
+          expect(item?.ttl).toBeUndefined();
+          expect(item?.passwordHash).toEqual(expect.any(String));
+          clock.advance(LOCKOUT_BASE);
+          expect((await loginFrom(freshAddress(), name, DEFAULT_PASSWORD)).status).toBe(200);
+        },
+      ),
+      { numRuns: 8 },
+    );
+  }, 120_000);
+});

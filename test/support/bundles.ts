@@ -32,6 +32,27 @@ function filesUnder(path: string): string[] {
   return readdirSync(path).flatMap((name) => filesUnder(join(path, name)));
 }
 
+/** Runs `fn` with stderr held back (CDK prints a line per bundle it builds); shown only if `fn` throws. */
+function quietly<T>(fn: () => T): T {
+  const write = process.stderr.write;
+  let held = '';
+  process.stderr.write = ((chunk: unknown, ...rest: unknown[]) => {
+    held += String(chunk);
+    const done = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
+    done?.();
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    return fn();
+  } catch (error) {
+    process.stderr.write = write;
+    process.stderr.write(held);
+    throw error;
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
 /** A hash of every input file's path and content, and of the node that builds. */
 function inputKey(): string {
   const hash = createHash('sha256').update(process.version);
@@ -58,7 +79,7 @@ export async function builtBundles(): Promise<BuiltBundles> {
     try {
       const { createApp } = await import('../../infra/cdk/assembly.ts');
       const { app, stack } = createApp({ outdir: join(building, 'cdk.out') });
-      const template = app.synth().getStackArtifact(stack.artifactId).template;
+      const template = quietly(() => app.synth()).getStackArtifact(stack.artifactId).template;
       const bundles: Record<string, string> = {};
       for (const resource of Object.values(template.Resources) as any[]) {
         if (resource.Type !== 'AWS::Lambda::Function') continue;
