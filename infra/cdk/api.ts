@@ -12,7 +12,12 @@ import type { StackSettings } from './settings.ts';
 export const STAGE_NAME = 'v1';
 
 /** The routes whose stage throttling is tighter: each request costs an argon2id hash. */
-export const passwordRoutes = ['/auth/login', '/auth/register'];
+export const passwordRoutes: readonly { method: string; path: string }[] = [
+  { method: 'POST', path: '/auth/login' },
+  { method: 'POST', path: '/auth/register' },
+  { method: 'POST', path: '/auth/password' },
+  { method: 'DELETE', path: '/auth/account' },
+];
 
 /** One answer API Gateway gives itself, without calling a function. */
 export interface GatewayResponseSpec {
@@ -162,8 +167,8 @@ export class AuthApi extends Construct {
       removalPolicy: settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
     const throttledMethods: Record<string, apigateway.MethodDeploymentOptions> = {};
-    for (const path of passwordRoutes) {
-      throttledMethods[`${path}/POST`] = {
+    for (const { method, path } of passwordRoutes) {
+      throttledMethods[`${path}/${method}`] = {
         throttlingRateLimit: settings.passwordRouteRateLimit,
         throttlingBurstLimit: settings.passwordRouteBurstLimit,
       };

@@ -30,7 +30,7 @@ export interface StackSettings {
   /** Stage-wide steady rate (requests/second) and burst. */
   apiRateLimit: number;
   apiBurstLimit: number;
-  /** The tighter rate and burst of `POST /auth/login` and `POST /auth/register` (password hashing is costly). */
+  /** The tighter rate and burst of the routes that hash a password: login, register, password, account. */
   passwordRouteRateLimit: number;
   passwordRouteBurstLimit: number;
   /** An existing SNS topic that the alarms notify; unset: alarms without actions (visible in the console). */

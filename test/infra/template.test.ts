@@ -278,7 +278,7 @@ describe('the REST API', () => {
     });
   });
 
-  it('throttles the stage, and login and register tighter', () => {
+  it('throttles the stage, and the routes that hash a password (login, register, password, account) tighter', () => {
     template.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'v1',
       MethodSettings: Match.arrayWith([
@@ -298,6 +298,18 @@ describe('the REST API', () => {
         Match.objectLike({
           HttpMethod: 'POST',
           ResourcePath: '/~1auth~1register',
+          ThrottlingRateLimit: 10,
+          ThrottlingBurstLimit: 20,
+        }),
+        Match.objectLike({
+          HttpMethod: 'POST',
+          ResourcePath: '/~1auth~1password',
+          ThrottlingRateLimit: 10,
+          ThrottlingBurstLimit: 20,
+        }),
+        Match.objectLike({
+          HttpMethod: 'DELETE',
+          ResourcePath: '/~1auth~1account',
           ThrottlingRateLimit: 10,
           ThrottlingBurstLimit: 20,
         }),
