@@ -11,15 +11,15 @@ import { compare, cpuNsPerAsyncCall, fmtNs, fmtRatio, median, nsPerAsyncCall, ty
 const STUBBED_CPU_BUDGET = 2;
 
 /**
- * The authorizer, warm, through its real handler, against the least it could do: our verify plus one consistent
- * read of the session, on the same client, in the same run. Two ways:
+ * The authorizer, warm, through its real handler, against the least it could do: our verify plus its one
+ * consistent read (the session and its account, one `BatchGetItem`), on the same client, in the same run. Two ways:
  *
  * - **CPU per request with the store stubbed** (budgeted): the session read is answered by a middleware at the
  *   top of the functions' own DynamoDB client with the output a real read gave, so what is measured is the
  *   handler, middy, Powertools, the key cache, the verify and our code, not the network or the store. CPU time
  *   (`process.cpuUsage`), because nothing waits on I/O and CPU time does not count the neighbours' turns.
  * - **wall time against the in-process store** (for information): the figure a caller sees on loopback, which
- *   the GetItem round trip (SDK marshalling, HTTP, dynalite) dominates.
+ *   the BatchGetItem round trip (SDK marshalling, HTTP, dynalite) dominates.
  */
 export async function benchAuthorizer(server: LocalServer): Promise<Row[]> {
   const handler = server.handlers.authorizer;
@@ -52,15 +52,17 @@ export async function benchAuthorizer(server: LocalServer): Promise<Row[]> {
   const floor = async () => {
     const ring = await services.keys.getKeyRing();
     const { claims } = verifyToken(ring, 'access', accessToken, audienceOf(services.config), nowSeconds());
-    if (!(await services.sessions.getSession(claims.sid))) throw new Error('no session');
+    // The authorizer's one request: the session and its account (whole-user revocation) in one BatchGetItem.
+    const { session } = await services.sessions.getSessionWithAccount(claims.sid, claims.sub);
+    if (!session) throw new Error('no session');
   };
 
-  // The store stub: what a real consistent GetItem of the session answered, handed back without sending.
+  // The store stub: what a real consistent BatchGetItem of the session and account answered, handed back unsent.
   let stubbed = false;
   let answer: unknown;
   services.db.middlewareStack.add(
     (next, ctx) => async (args) => {
-      if (!/^Get(Item)?Command$/.test(String(ctx.commandName))) return next(args);
+      if (!/^BatchGet(Item)?Command$/.test(String(ctx.commandName))) return next(args);
       if (stubbed && answer) return answer as Awaited<ReturnType<typeof next>>;
       const result = await next(args);
       answer = result;
@@ -101,13 +103,14 @@ export async function benchAuthorizer(server: LocalServer): Promise<Row[]> {
         met: cpu.ratio <= STUBBED_CPU_BUDGET,
       },
       {
-        figure: 'CPU of one session GetItem on loopback (SDK and in-process store), by difference',
+        figure:
+          'CPU of one session+account BatchGetItem on loopback (SDK and in-process store), by difference',
         value: fmtNs(Math.max(0, floorCpuWithStore - cpu.baseline)),
         budget: '-',
         met: undefined,
       },
       {
-        figure: 'authorizer per request, loopback store / (verify + GetItem), wall',
+        figure: 'authorizer per request, loopback store / (verify + BatchGetItem), wall',
         value: `${fmtRatio(wall.ratio)} (${fmtNs(wall.subject)} vs ${fmtNs(wall.baseline)})`,
         budget: '-',
         met: undefined,

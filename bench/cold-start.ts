@@ -29,12 +29,23 @@ const BUDGET: Record<FunctionName, number> = {
   'logout-all': 2.5,
   me: 2.5,
   discovery: 2.5,
+  'list-sessions': 2.5,
+  'revoke-session': 2.5,
   login: 3.5,
   register: 3.5,
+  // They carry the password code (and change-password the common-password list) as login and register do.
+  'change-password': 3.5,
+  'delete-account': 3.5,
 };
 
 /** The first answers that are not a 2xx: the bench's service signs with HS256, which publishes no keys (404). */
-const EXPECTED_STATUS: Partial<Record<FunctionName, number>> = { discovery: 404 };
+const EXPECTED_STATUS: Partial<Record<FunctionName, number>> = {
+  discovery: 404,
+  // Their first answer is a refusal that needs no password check, so that rounds do not change the account:
+  // a weak new password, a body without the password.
+  'change-password': 400,
+  'delete-account': 400,
+};
 
 /** esbuild options equal to what the stack deploys (infra/bundling.ts), plus the metafile for composition. */
 const deployed: BuildOptions = {
@@ -183,6 +194,42 @@ export async function benchColdStart(server: LocalServer, options: ColdStartOpti
           };
         case 'discovery':
           return proxyEvent({ method: 'GET', path: '/.well-known/jwks.json' });
+        case 'list-sessions': {
+          const { accessToken } = await login();
+          return proxyEvent({
+            method: 'GET',
+            path: '/auth/sessions',
+            headers: { authorization: `Bearer ${accessToken}` },
+          });
+        }
+        case 'revoke-session': {
+          // Its own session: a logout.
+          const { accessToken } = await login();
+          const sid = JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString()).sid;
+          return proxyEvent({
+            method: 'DELETE',
+            path: `/auth/sessions/${sid}`,
+            resource: '/auth/sessions/{sessionId}',
+            pathParameters: { sessionId: sid },
+            headers: { authorization: `Bearer ${accessToken}` },
+          });
+        }
+        case 'change-password':
+          return post(
+            '/auth/password',
+            { currentPassword: PASSWORD, newPassword: 'short' },
+            (await login()).accessToken,
+          );
+        case 'delete-account':
+          return proxyEvent({
+            method: 'DELETE',
+            path: '/auth/account',
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${(await login()).accessToken}`,
+            },
+            body: '{}',
+          });
         case 'me':
           return proxyEvent({
             method: 'GET',

@@ -280,10 +280,15 @@ export async function runLoad(options: LoadOptions, server?: LocalServer): Promi
         violations.push(`session ${session.sid}: stored current hash is not its newest token's`);
       if (item.previousRefreshHash !== undefined && item.previousRefreshHash === item.refreshHash)
         violations.push(`session ${session.sid}: previous and current hash are the same`);
-      if (Boolean(item.revoked) !== session.revoked)
-        violations.push(
-          `session ${session.sid}: stored revoked=${item.revoked}, expected ${session.revoked}`,
-        );
+      // Dead in the store: revoked itself, or of an earlier generation than its user's (logout-all writes no
+      // session; it moves the user to the next generation).
+      const account = (await store.item(`account#${item.userId}`)).Item;
+      const dead =
+        Boolean(item.revoked) ||
+        (item.generation ?? 0) !== (account?.generation ?? 0) ||
+        account?.deleted === true;
+      if (dead !== session.revoked)
+        violations.push(`session ${session.sid}: stored dead=${dead}, expected ${session.revoked}`);
     }
     if (rotationsWritten !== refreshOk)
       violations.push(`${refreshOk} new pairs were answered but ${rotationsWritten} rotations were written`);

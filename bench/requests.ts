@@ -50,9 +50,10 @@ const paths: Path[] = [
   },
   {
     name: 'register (name taken)',
-    // The conditional write fails; one read tells someone else's account from our own retried write.
+    // The conditional write fails; one read tells someone else's account from our own retried write, and two
+    // more (the holder's name item and account) whether the holder's account was deleted (its name is then free).
     expect: 409,
-    budget: { PutItem: 1, GetItem: 1 },
+    budget: { PutItem: 1, GetItem: 3 },
     async run(api) {
       const username = api.user();
       await api.signUp(username, 0);
@@ -62,9 +63,10 @@ const paths: Path[] = [
   {
     name: 'login (clean account)',
     // The address's failure count (read), a check slot of the name taken by a conditional write that also reads
-    // the account back, then the session (lib/operations/check-password.ts).
+    // the account back (lib/operations/check-password.ts), the account state (roles, disabled, revocation
+    // generation), then the session.
     expect: 200,
-    budget: { GetItem: 1, UpdateItem: 1, PutItem: 1 },
+    budget: { GetItem: 2, UpdateItem: 1, PutItem: 1 },
     async run(api) {
       const username = api.user();
       await api.signUp(username, 0);
@@ -95,7 +97,7 @@ const paths: Path[] = [
     expect: 200,
     // A clean login's three, and the write that clears the failure. The failure's slot stays held for a while:
     // a slot pick that meets it (1 in LOGIN_MAX_FAILURES) costs a read and another try, hence five samples.
-    budget: { GetItem: 1, UpdateItem: 2, PutItem: 1 },
+    budget: { GetItem: 2, UpdateItem: 2, PutItem: 1 },
     async run(api) {
       const username = api.user();
       await api.signUp(username, 0);
@@ -131,7 +133,8 @@ const paths: Path[] = [
   {
     name: 'authorizer (GET /me, live session)',
     expect: 200,
-    budget: { GetItem: 1 },
+    // One request: the session and its user's account (whole-user revocation) in one consistent BatchGetItem.
+    budget: { BatchGetItem: 1 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       return api.measured(() => api.call('GET', '/me', undefined, tokens?.accessToken));
@@ -140,7 +143,7 @@ const paths: Path[] = [
   {
     name: 'authorizer (GET /me, logged-out session)',
     expect: 401,
-    budget: { GetItem: 1 },
+    budget: { BatchGetItem: 1 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       await api.call('POST', '/auth/logout', undefined, tokens?.accessToken);
@@ -156,7 +159,8 @@ const paths: Path[] = [
   {
     name: 'refresh (success)',
     expect: 200,
-    budget: { UpdateItem: 1 },
+    // The session with its account (whole-user revocation, the roles for the new access token), then the write.
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       return api.measured(() => api.call('POST', '/auth/refresh', { refreshToken: tokens?.refreshToken }));
@@ -165,9 +169,9 @@ const paths: Path[] = [
   {
     name: 'refresh (retry of the previous token: the same pair again)',
     expect: 200,
-    // The conditional write fails, one read finds the previous token within the grace window, and the sealed
-    // pair is answered again; nothing more is written.
-    budget: { UpdateItem: 1, GetItem: 1 },
+    // The read finds the previous token within the grace window, and the sealed pair is answered again; nothing
+    // is written.
+    budget: { BatchGetItem: 1 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       await api.call('POST', '/auth/refresh', { refreshToken: tokens?.refreshToken });
@@ -177,7 +181,8 @@ const paths: Path[] = [
   {
     name: 'refresh (replay two rotations old: reuse, session revoked)',
     expect: 401,
-    budget: { UpdateItem: 2, GetItem: 1 },
+    // The read shows an older token: the session is revoked (one write).
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       const once = await api.call('POST', '/auth/refresh', { refreshToken: tokens?.refreshToken });
@@ -188,7 +193,7 @@ const paths: Path[] = [
   {
     name: 'refresh (logged-out session)',
     expect: 401,
-    budget: { UpdateItem: 1, GetItem: 1 },
+    budget: { BatchGetItem: 1 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       await api.call('POST', '/auth/logout', undefined, tokens?.accessToken);
@@ -205,13 +210,124 @@ const paths: Path[] = [
     },
   },
   {
-    name: 'logout-all (3 live sessions)',
+    name: 'logout-all (1 live session)',
     expect: 204,
-    budget: { Query: 1, UpdateItem: 3 },
+    // Whatever the number of sessions: the authentication read and the one write that moves the user to its
+    // next revocation generation. Nothing per session.
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
     async run(api) {
-      const sessions = await api.signUp(api.user(), 3);
+      const sessions = await api.signUp(api.user(), 1);
       return api.measured(() =>
         api.call('POST', '/auth/logout-all', undefined, sessions.at(-1)?.accessToken),
+      );
+    },
+  },
+  {
+    name: 'list sessions (1 live)',
+    expect: 200,
+    // The authentication read, one query of the sparse index (revoked sessions are not in it), and one
+    // BatchGetItem per 100 other sessions.
+    budget: { BatchGetItem: 1, Query: 1 },
+    async run(api) {
+      const sessions = await api.signUp(api.user(), 1);
+      for (const tokens of sessions.slice(0, 0))
+        await api.call('POST', '/auth/logout', undefined, tokens.accessToken);
+      return api.measured(() => api.call('GET', '/auth/sessions', undefined, sessions.at(-1)?.accessToken));
+    },
+  },
+  {
+    name: 'logout-all (100 live sessions)',
+    expect: 204,
+    // Whatever the number of sessions: the authentication read and the one write that moves the user to its
+    // next revocation generation. Nothing per session.
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const sessions = await api.signUp(api.user(), 100);
+      return api.measured(() =>
+        api.call('POST', '/auth/logout-all', undefined, sessions.at(-1)?.accessToken),
+      );
+    },
+  },
+  {
+    name: 'list sessions (100 live + 100 logged out)',
+    expect: 200,
+    // The authentication read, one query of the sparse index (revoked sessions are not in it), and one
+    // BatchGetItem per 100 other sessions.
+    budget: { BatchGetItem: 2, Query: 1 },
+    async run(api) {
+      const sessions = await api.signUp(api.user(), 200);
+      for (const tokens of sessions.slice(0, 100))
+        await api.call('POST', '/auth/logout', undefined, tokens.accessToken);
+      return api.measured(() => api.call('GET', '/auth/sessions', undefined, sessions.at(-1)?.accessToken));
+    },
+  },
+  {
+    name: 'logout-all (1000 live sessions)',
+    expect: 204,
+    // Whatever the number of sessions: the authentication read and the one write that moves the user to its
+    // next revocation generation. Nothing per session.
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const sessions = await api.signUp(api.user(), 1000);
+      return api.measured(() =>
+        api.call('POST', '/auth/logout-all', undefined, sessions.at(-1)?.accessToken),
+      );
+    },
+  },
+  {
+    name: 'list sessions (1000 live)',
+    expect: 200,
+    // The authentication read, one query of the sparse index (revoked sessions are not in it), and one
+    // BatchGetItem per 100 other sessions.
+    budget: { BatchGetItem: 11, Query: 1 },
+    async run(api) {
+      const sessions = await api.signUp(api.user(), 1000);
+      for (const tokens of sessions.slice(0, 0))
+        await api.call('POST', '/auth/logout', undefined, tokens.accessToken);
+      return api.measured(() => api.call('GET', '/auth/sessions', undefined, sessions.at(-1)?.accessToken));
+    },
+  },
+  {
+    name: 'revoke one session (DELETE /auth/sessions/{id})',
+    expect: 204,
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const [other, caller] = await api.signUp(api.user(), 2);
+      const sid = JSON.parse(Buffer.from(other?.accessToken.split('.')[1] ?? '', 'base64url').toString()).sid;
+      return api.measured(() => api.call('DELETE', `/auth/sessions/${sid}`, undefined, caller?.accessToken));
+    },
+  },
+  {
+    name: 'password change (2 sessions)',
+    samples: 5,
+    expect: 204,
+    // The authentication read; the password check (the address read, a check slot, its release); the other
+    // sessions revoked, this one carried over, the new hash. A slot pick that meets a login's held slot costs
+    // a read and another try, hence five samples.
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 5 },
+    async run(api) {
+      const [, caller] = await api.signUp(api.user(), 2);
+      return api.measured(() =>
+        api.call(
+          'POST',
+          '/auth/password',
+          { currentPassword: PASSWORD, newPassword: 'an entirely new passphrase' },
+          caller?.accessToken,
+        ),
+      );
+    },
+  },
+  {
+    name: 'account deletion (2 sessions)',
+    samples: 5,
+    expect: 204,
+    // The authentication read; the password check; the index query; the commit write (the account marked
+    // deleted); one DeleteItem per item (the name's and each session's).
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 3, Query: 1, DeleteItem: 3 },
+    async run(api) {
+      const [, caller] = await api.signUp(api.user(), 2);
+      return api.measured(() =>
+        api.call('DELETE', '/auth/account', { password: PASSWORD }, caller?.accessToken),
       );
     },
   },

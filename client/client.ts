@@ -42,6 +42,21 @@ export interface RegisteredUser {
   username: string;
 }
 
+/** One of the user's live sessions (`GET /auth/sessions`); times are ISO 8601 UTC strings. */
+export interface SessionInfo {
+  sessionId: string;
+  createdAt: string;
+  /** `null` before the session's first refresh. */
+  lastRefreshedAt: string | null;
+  /** The session's absolute end. */
+  expiresAt: string;
+  /** As seen at login (at most 256 characters). */
+  userAgent: string;
+  ipAddress: string;
+  /** This client's own session. */
+  current: boolean;
+}
+
 /** Refresh answers that mean the session is over: no retry can succeed, so the client signs out. */
 const sessionEndingCodes = new Set([
   'refresh_token_reused',
@@ -185,10 +200,56 @@ export class AuthClient {
     throw error;
   }
 
+  /** `GET /auth/sessions`: the user's live sessions, newest first; this client's own is marked `current`. */
+  async listSessions(): Promise<SessionInfo[]> {
+    const response = await this.fetch('/auth/sessions');
+    if (response.status !== 200) throw await this.#failure(response);
+    return ((await response.json()) as { sessions: SessionInfo[] }).sessions;
+  }
+
+  /**
+   * `DELETE /auth/sessions/{sessionId}`: revokes one of the user's sessions at once (another device's, or this
+   * one: then this client is signed out, as by {@link logout}).
+   */
+  async revokeSession(sessionId: string): Promise<void> {
+    const own = this.#sessionIdOf(await this.#storage.get());
+    const response = await this.fetch(`/auth/sessions/${encodeURIComponent(sessionId)}`, {
+      method: 'DELETE',
+    });
+    if (response.status !== 204) throw await this.#failure(response);
+    if (sessionId === own) await this.#endSession('logged_out');
+  }
+
+  /**
+   * `POST /auth/password`: changes the password. Every other session of the user is revoked; this one stays.
+   * A wrong `currentPassword` is an `AuthError` `invalid_credentials` (it counts toward the lockout), a weak new
+   * one `weak_password`.
+   */
+  async changePassword(currentPassword: string, newPassword: string): Promise<void> {
+    const response = await this.fetch('/auth/password', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ currentPassword, newPassword }),
+    });
+    if (response.status !== 204) throw await this.#failure(response);
+  }
+
+  /** `DELETE /auth/account`: deletes the account (every session ends) and signs this client out. */
+  async deleteAccount(password: string): Promise<void> {
+    const response = await this.fetch('/auth/account', {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ password }),
+    });
+    if (response.status !== 204) throw await this.#failure(response);
+    await this.#endSession('account_deleted');
+  }
+
   /**
    * An authenticated call to the API: `path` (e.g. `/me`) is taken relative to the base URL, and tokens are
    * only ever sent there. Refreshes first when the access token is about to expire, and once more (then
-   * retries once) when the API answers 401. Throws {@link SignedOutError} when there is no usable session.
+   * retries once) when the API answers 401 about the token (a 401 `invalid_credentials`, a wrong password
+   * sent in the body, is returned as it is: sending it again would count a second failure). Throws {@link SignedOutError} when there is no usable session.
    * The body must be replayable (a string, not a stream), since a call may be sent twice.
    */
   async fetch(path: string, init: RequestInit = {}): Promise<Response> {
@@ -205,6 +266,11 @@ export class AuthClient {
     }
     const first = await this.#send(url, init, tokens.accessToken);
     if (first.status !== 401) return first;
+    const answer = (await first
+      .clone()
+      .json()
+      .catch(() => undefined)) as { error?: unknown } | undefined;
+    if (answer?.error === 'invalid_credentials') return first;
     await first.body?.cancel();
     // Reactive refresh, once: a second 401 is returned to the caller as it is, never refreshed again.
     const renewed = await this.#refresh(tokens);
@@ -391,6 +457,26 @@ export class AuthClient {
   #adopt(tokens: StoredTokens): StoredTokens {
     this.#schedule(tokens);
     return tokens;
+  }
+
+  /** The error of an answer; one that says the session is over also signs this client out. */
+  async #failure(response: Response): Promise<AuthError> {
+    const error = await errorFromResponse(response);
+    if (sessionEndingCodes.has(error.code)) return this.#endSession(error.code as SignOutReason, error);
+    return error;
+  }
+
+  /** The session id (`sid`) of the stored access token, read without verification (the server verifies). */
+  #sessionIdOf(tokens: StoredTokens | null): string | undefined {
+    const payload = tokens?.accessToken.split('.')[1];
+    if (!payload) return undefined;
+    try {
+      const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+      const sid = (JSON.parse(json) as { sid?: unknown }).sid;
+      return typeof sid === 'string' ? sid : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Forgets the tokens and tells the listeners, once; returns the error for callers to throw. */

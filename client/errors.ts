@@ -10,6 +10,7 @@ export type ApiErrorCode =
   | 'token_expired'
   | 'session_revoked'
   | 'refresh_token_reused'
+  | 'account_disabled'
   | 'not_found'
   | 'method_not_allowed'
   | 'username_taken'
@@ -38,6 +39,7 @@ export type AuthErrorCode = ApiErrorCode | ClientErrorCode;
 export type SignOutReason =
   | 'logged_out'
   | 'logged_out_everywhere'
+  | 'account_deleted'
   | 'refresh_token_reused'
   | 'session_revoked'
   | 'token_expired'
@@ -53,6 +55,7 @@ const apiErrorCodes: ReadonlySet<string> = new Set<ApiErrorCode>([
   'token_expired',
   'session_revoked',
   'refresh_token_reused',
+  'account_disabled',
   'not_found',
   'method_not_allowed',
   'username_taken',
@@ -105,6 +108,7 @@ export class SignedOutError extends AuthError {
 const signOutMessages: Record<SignOutReason, string> = {
   logged_out: 'You have logged out.',
   logged_out_everywhere: 'You have logged out on every device.',
+  account_deleted: 'The account has been deleted.',
   refresh_token_reused: 'The session was revoked because a refresh token was used twice; log in again.',
   session_revoked: 'The session has been logged out or revoked; log in again.',
   token_expired: 'The session has expired; log in again.',

@@ -14,6 +14,7 @@ export {
   type AuthEvents,
   createAuthClient,
   type RegisteredUser,
+  type SessionInfo,
 } from './client.ts';
 export {
   type ApiErrorCode,

@@ -28,7 +28,8 @@ type AuthorizerEvent =
   | APIGatewayTokenAuthorizerEvent
   | APIGatewayRequestAuthorizerEvent
   | APIGatewayRequestAuthorizerEventV2;
-type PrincipalContext = { userId: string; username: string; sessionId: string };
+/** The authorizer's context (API.md): string values only, as API Gateway requires; `roles` comma-separated. */
+type PrincipalContext = { userId: string; username: string; sessionId: string; roles: string };
 
 const isHttpApiEvent = (event: AuthorizerEvent): event is APIGatewayRequestAuthorizerEventV2 =>
   (event as { version?: string }).version === '2.0';
@@ -52,6 +53,8 @@ const toContext = (principal: Principal): PrincipalContext => ({
   userId: principal.userId,
   username: principal.username,
   sessionId: principal.sessionId,
+  // Role names never contain a comma (ROLE_PATTERN), so the list survives the join.
+  roles: principal.roles.join(','),
 });
 
 /**

@@ -8,10 +8,19 @@ import { httpFunction } from '../lib/http/function.ts';
 export const handler = httpFunction(async ({ event }) => {
   const authorizer = event.requestContext?.authorizer as Record<string, unknown> | null | undefined;
   const context = (authorizer?.lambda ?? authorizer) as Record<string, unknown> | undefined;
-  const { userId, username, sessionId } = context ?? {};
+  const { userId, username, sessionId, roles } = context ?? {};
   if (typeof userId !== 'string' || typeof username !== 'string' || typeof sessionId !== 'string') {
     // Only reachable when the route is deployed without the authorizer in front of it.
     throw new ApiError('invalid_token', { tokenPresented: false });
   }
-  return { statusCode: 200, body: { userId, username, sessionId } };
+  return {
+    statusCode: 200,
+    body: {
+      userId,
+      username,
+      sessionId,
+      // Comma-separated in the context (API Gateway allows only scalar values there); `[]` when none.
+      roles: typeof roles === 'string' && roles !== '' ? roles.split(',') : [],
+    },
+  };
 });

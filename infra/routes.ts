@@ -13,6 +13,10 @@ export const functionNames = [
   'refresh',
   'logout',
   'logout-all',
+  'list-sessions',
+  'revoke-session',
+  'change-password',
+  'delete-account',
   'me',
   'discovery',
   'authorizer',
@@ -20,7 +24,8 @@ export const functionNames = [
 export type FunctionName = (typeof functionNames)[number];
 
 export interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
+  /** The path as API Gateway's resource path: `{name}` segments are path parameters. */
   path: string;
   function: Exclude<FunctionName, 'authorizer'>;
   /** Guarded by the authorizer, as API Gateway does it. */
@@ -33,8 +38,38 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/auth/refresh', function: 'refresh', authorized: false },
   { method: 'POST', path: '/auth/logout', function: 'logout', authorized: false },
   { method: 'POST', path: '/auth/logout-all', function: 'logout-all', authorized: false },
+  { method: 'GET', path: '/auth/sessions', function: 'list-sessions', authorized: false },
+  { method: 'DELETE', path: '/auth/sessions/{sessionId}', function: 'revoke-session', authorized: false },
+  { method: 'POST', path: '/auth/password', function: 'change-password', authorized: false },
+  { method: 'DELETE', path: '/auth/account', function: 'delete-account', authorized: false },
   { method: 'GET', path: '/me', function: 'me', authorized: true },
   // Public by nature (OpenID Connect Discovery 1.0; RFC 7517): no authorizer, ever.
   { method: 'GET', path: '/.well-known/openid-configuration', function: 'discovery', authorized: false },
   { method: 'GET', path: '/.well-known/jwks.json', function: 'discovery', authorized: false },
 ];
+
+/**
+ * Matches a request path against a route's path: the path parameters when it matches (`{}` for a path without
+ * any), else `undefined`. A parameter is one non-empty segment, URL-decoded.
+ */
+export function matchRoutePath(routePath: string, requestPath: string): Record<string, string> | undefined {
+  const wanted = routePath.split('/');
+  const actual = requestPath.split('/');
+  if (wanted.length !== actual.length) return undefined;
+  const parameters: Record<string, string> = {};
+  for (const [i, segment] of wanted.entries()) {
+    const value = actual[i] ?? '';
+    const name = /^\{(\w+)\}$/.exec(segment)?.[1];
+    if (name === undefined) {
+      if (segment !== value) return undefined;
+    } else {
+      if (value === '') return undefined;
+      try {
+        parameters[name] = decodeURIComponent(value);
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return parameters;
+}

@@ -25,6 +25,10 @@ export const errorCatalogue = {
     status: 401,
     message: 'This refresh token was already used; the session has been revoked for safety.',
   },
+  account_disabled: {
+    status: 403,
+    message: 'This account has been disabled by an administrator.',
+  },
   not_found: { status: 404, message: 'No such route.' },
   method_not_allowed: { status: 405, message: 'This method is not allowed on this route.' },
   username_taken: { status: 409, message: 'That username is already taken.' },

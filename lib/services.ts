@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Config, loadConfig } from './config.ts';
 import { type Argon2Params, createPasswordHasher, type PasswordHasher } from './passwords/argon2.ts';
+import { AccountStore } from './store/accounts.ts';
 import { createDocumentClient, createDynamoDbClient } from './store/dynamodb.ts';
 import { LoginAttemptStore } from './store/login-attempts.ts';
 import { SessionStore } from './store/sessions.ts';
@@ -20,6 +21,7 @@ export interface Services {
   /** The brute-force counters (per name, per (name, address) pair, per address) and check admission. */
   attempts: LoginAttemptStore;
   sessions: SessionStore;
+  accounts: AccountStore;
   keys: KeyRingSource;
   /** Password hashing at the process's argon2id parameters (the production ones unless a test injects others). */
   passwords: PasswordHasher;
@@ -55,6 +57,7 @@ export function createServices(
       addressMaxFailures: config.loginAddressMaxFailures,
     }),
     sessions: new SessionStore(db, config.tableName),
+    accounts: new AccountStore(db, config.tableName),
     keys: createSsmKeyRingSource(
       readParameter,
       config.jwtSecretParam,

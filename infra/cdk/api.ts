@@ -205,7 +205,8 @@ export class AuthApi extends Construct {
         // Preflight answered by API Gateway itself; the functions add the CORS headers to real responses.
         defaultCorsPreflightOptions: {
           allowOrigins: settings.corsOrigins,
-          allowMethods: ['GET', 'POST', 'OPTIONS'],
+          // Every method of the route table (DELETE for /auth/sessions/{id} and /auth/account), and OPTIONS.
+          allowMethods: [...new Set((props.routes ?? serviceRoutes).map((route) => route.method)), 'OPTIONS'],
           allowHeaders: ['Authorization', 'Content-Type'],
           maxAge: Duration.hours(1),
         },

@@ -38,7 +38,7 @@ export interface FunctionProfile {
   tableActions: string[];
   /** The kinds of item those actions may touch: an IAM condition on the partition key's prefix. */
   itemKinds: (keyof typeof tableSchema.keyPrefix)[];
-  /** `dynamodb:Query` on the user-id index, and on nothing else. */
+  /** `dynamodb:Query` on the live-session index, and on nothing else. */
   queriesUserIndex: boolean;
   /** `ssm:GetParameter` on the signing-key parameter (and `kms:Decrypt` through SSM with a customer key). */
   readsSigningKey: boolean;
@@ -55,13 +55,14 @@ export interface FunctionProfile {
  */
 export const functionProfiles: Record<FunctionName, FunctionProfile> = {
   // UserStore.createUser: one conditional PutItem (a whole new item, so no lock state of the name carries over),
-  // and a GetItem only when its condition fails (to tell a taken name from its own retried write). It never
-  // reads the key ring.
+  // and a GetItem only when its condition fails (to tell a taken name from its own retried write); for a name
+  // whose account was deleted, the account's GetItem and UserStore.reclaimName (a conditional PutItem of the
+  // name's item). It never reads the key ring.
   register: {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
-    itemKinds: ['user'],
+    itemKinds: ['user', 'account'],
     queriesUserIndex: false,
     readsSigningKey: false,
     http: true,
@@ -69,23 +70,26 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
   },
   // checkPassword: LoginAttemptStore reads and counts the address item (GetItem, UpdateItem), takes a check slot
   // and records the outcome on the user item (UpdateItem, GetItem on contention), and reads a session item to see
-  // that a slot's login is over (GetItem); SessionStore.createSession (PutItem).
+  // that a slot's login is over (GetItem); AccountStore.getAccount (GetItem: roles, disabled, generation);
+  // SessionStore.createSession (PutItem).
   login: {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address'],
+    itemKinds: ['user', 'session', 'address', 'account'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
   },
-  // rotateRefreshToken and revokeSession (UpdateItem), getSession on the failure path (GetItem).
+  // getSessionWithAccount (BatchGetItem of the session and its account), rotateRefreshToken and revokeSession
+  // (UpdateItem), getSession after a failed write (GetItem). It writes no account item, but one statement grants
+  // its actions on both kinds.
   refresh: {
     memorySize: 256,
     timeoutSeconds: 8,
-    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['session'],
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session', 'account'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -102,13 +106,61 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
-  // revokeLiveSession/revokeSession (UpdateItem), listLiveSessionIds (Query on the byUserId index only), and
-  // getSession (GetItem) when the index does not list the caller's own session yet (it lags the table).
+  // authenticate (BatchGetItem of session and account), AccountStore.revokeAllSessions (UpdateItem): nothing per
+  // session, so no index.
   'logout-all': {
     memorySize: 256,
     timeoutSeconds: 8,
-    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['session'],
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), listLiveSessionIds (Query on the live-session index), getSessions (BatchGetItem).
+  'list-sessions': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem'],
+    itemKinds: ['session', 'account'],
+    queriesUserIndex: true,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), revokeOwnSession (UpdateItem of a session).
+  'revoke-session': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items),
+  // revokeAllBut (UpdateItem of the account), carryOver (UpdateItem of the session), replacePasswordHash
+  // (UpdateItem). Sized as login: it checks and hashes passwords.
+  'change-password': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (GetItem, UpdateItem of the address and the name's items),
+  // listLiveSessionIds (Query), markDeleted (UpdateItem of the account), then DeleteItem of the name's item and of
+  // the sessions.
+  'delete-account': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+    itemKinds: ['user', 'session', 'address', 'account'],
     queriesUserIndex: true,
     readsSigningKey: true,
     http: true,
@@ -136,12 +188,12 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
-  // authorize(): getSession (GetItem) and the key ring.
+  // authorize(): getSessionWithAccount (one BatchGetItem of the session and its account) and the key ring.
   authorizer: {
     memorySize: 256,
     timeoutSeconds: 6,
-    tableActions: ['dynamodb:GetItem'],
-    itemKinds: ['session'],
+    tableActions: ['dynamodb:BatchGetItem'],
+    itemKinds: ['session', 'account'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: false,
@@ -186,7 +238,7 @@ export function grantStatements(profile: FunctionProfile, targets: GrantTargets)
     statements.push(
       new iam.PolicyStatement({
         actions: ['dynamodb:Query'],
-        resources: [`${targets.table.tableArn}/index/${tableSchema.userIndex.name}`],
+        resources: [`${targets.table.tableArn}/index/${tableSchema.liveSessionIndex.name}`],
       }),
     );
   }

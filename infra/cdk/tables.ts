@@ -25,11 +25,13 @@ export class AuthTables extends Construct {
       deletionProtection: props.deletionProtection,
       removalPolicy: props.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
+    // Sparse, keys only (see tableSchema.liveSessionIndex). It replaces the byUserId index: CloudFormation
+    // creates or deletes one global secondary index per table update, so an existing deployment takes this in
+    // two deploys (first with both indexes, then without the old one).
     this.table.addGlobalSecondaryIndex({
-      indexName: tableSchema.userIndex.name,
-      partitionKey: { name: tableSchema.userIndex.partitionKey, type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.INCLUDE,
-      nonKeyAttributes: ['revoked'],
+      indexName: tableSchema.liveSessionIndex.name,
+      partitionKey: { name: tableSchema.liveSessionIndex.partitionKey, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
   }
 }

@@ -59,14 +59,14 @@ export async function createTable(endpoint: string, tableName: string): Promise<
         BillingMode: 'PAY_PER_REQUEST',
         AttributeDefinitions: [
           { AttributeName: tableSchema.partitionKey, AttributeType: 'S' },
-          { AttributeName: tableSchema.userIndex.partitionKey, AttributeType: 'S' },
+          { AttributeName: tableSchema.liveSessionIndex.partitionKey, AttributeType: 'S' },
         ],
         KeySchema: [{ AttributeName: tableSchema.partitionKey, KeyType: 'HASH' }],
         GlobalSecondaryIndexes: [
           {
-            IndexName: tableSchema.userIndex.name,
-            KeySchema: [{ AttributeName: tableSchema.userIndex.partitionKey, KeyType: 'HASH' }],
-            Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['revoked'] },
+            IndexName: tableSchema.liveSessionIndex.name,
+            KeySchema: [{ AttributeName: tableSchema.liveSessionIndex.partitionKey, KeyType: 'HASH' }],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
           },
         ],
       }),

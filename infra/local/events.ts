@@ -4,6 +4,9 @@ import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 export interface ProxyEventInput {
   method: string;
   path: string;
+  /** The route's resource path (with `{name}` parameters); `path` when absent. */
+  resource?: string;
+  pathParameters?: Record<string, string> | undefined;
   headers?: Record<string, string>;
   /** The raw body as sent; `null`/empty when there is none. */
   body?: string | null;
@@ -18,14 +21,15 @@ export function proxyEvent(input: ProxyEventInput): APIGatewayProxyEvent {
   const headers = input.headers ?? {};
   const query = input.query ?? {};
   return {
-    resource: input.path,
+    resource: input.resource ?? input.path,
     path: input.path,
     httpMethod: input.method,
     headers,
     multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]])),
     queryStringParameters: Object.keys(query).length > 0 ? query : null,
     multiValueQueryStringParameters: null,
-    pathParameters: null,
+    pathParameters:
+      input.pathParameters && Object.keys(input.pathParameters).length > 0 ? input.pathParameters : null,
     stageVariables: null,
     body: input.body === undefined || input.body === '' ? null : input.body,
     isBase64Encoded: false,
@@ -36,7 +40,7 @@ export function proxyEvent(input: ProxyEventInput): APIGatewayProxyEvent {
       protocol: 'HTTP/1.1',
       httpMethod: input.method,
       path: input.path,
-      resourcePath: input.path,
+      resourcePath: input.resource ?? input.path,
       resourceId: 'local',
       requestId: randomUUID(),
       requestTimeEpoch: Date.now(),

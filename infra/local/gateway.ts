@@ -6,7 +6,7 @@ import type {
 } from 'aws-lambda';
 import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
 import { type CorsPolicy, corsHeaders, corsPolicyFromEnv, preflightHeaders } from '../../lib/http/cors.ts';
-import { type FunctionName, type Route, routes } from '../routes.ts';
+import { type FunctionName, matchRoutePath, type Route, routes } from '../routes.ts';
 import { lambdaContext, proxyEvent } from './events.ts';
 
 /**
@@ -62,7 +62,8 @@ export async function loadHandlers(): Promise<Handlers> {
 }
 
 /** True when some route serves `path` (whatever the method). */
-export const isRoutePath = (path: string): boolean => routes.some((route) => route.path === path);
+export const isRoutePath = (path: string): boolean =>
+  routes.some((route) => matchRoutePath(route.path, path) !== undefined);
 
 /** The ARN API Gateway names a method by in the authorizer event (a local account and API). */
 export const localMethodArn = (method: string, path: string): string =>
@@ -86,7 +87,7 @@ export function createGateway(handlers: Handlers, corsPolicy: CorsPolicy = corsP
   const gateway: Gateway = {
     async handle(request) {
       const headers = request.headers ?? {};
-      const matching = routes.filter((route) => route.path === request.path);
+      const matching = routes.filter((route) => matchRoutePath(route.path, request.path) !== undefined);
       // API Gateway answers preflights itself and puts the CORS headers on its own errors (404/405, the
       // authorizer's 401/403). The functions' answers carry their own (lib/http).
       const ownCors = corsHeaders(corsPolicy, headers.origin);
@@ -118,7 +119,7 @@ export function createGateway(handlers: Handlers, corsPolicy: CorsPolicy = corsP
             {
               type: 'TOKEN',
               authorizationToken: authorization,
-              methodArn: localMethodArn(route.method, route.path),
+              methodArn: localMethodArn(route.method, request.path),
             },
             lambdaContext('authorizer'),
           );
@@ -133,7 +134,9 @@ export function createGateway(handlers: Handlers, corsPolicy: CorsPolicy = corsP
 
       const event = proxyEvent({
         method: route.method,
-        path: route.path,
+        path: request.path,
+        resource: route.path,
+        pathParameters: matchRoutePath(route.path, request.path),
         headers,
         body: request.body ?? null,
         query: request.query ?? {},

@@ -73,6 +73,8 @@ async function main(): Promise<void> {
 demo page: ${url}/ (sign up, log in and watch the client refresh; a short ACCESS_TOKEN_TTL shows it sooner)
 store: ${store}
 signing key: ${key}
+DYNAMODB_ENDPOINT=${server.dynamoDbEndpoint}
+  (administration: DYNAMODB_ENDPOINT=${server.dynamoDbEndpoint} npm run admin -- users)
 
 try it (the README's walk-through):
 ${walkThrough(url)

@@ -1,7 +1,8 @@
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import type { Services } from '../services.ts';
-import { sessionState } from '../store/sessions.ts';
+import type { AccountState } from '../store/accounts.ts';
+import { type Session, sessionState } from '../store/sessions.ts';
 import { type TokenClaims, type TokenKind, verifyToken } from '../tokens/jwt.ts';
 import type { KeyRing } from '../tokens/keyring.ts';
 import { audienceOf } from '../tokens/pair.ts';
@@ -11,6 +12,8 @@ export interface Principal {
   userId: string;
   username: string;
   sessionId: string;
+  /** The roles the access token carries (`[]` when none): those of the user when the token was issued. */
+  roles: string[];
 }
 
 /**
@@ -39,9 +42,10 @@ export function verifyPresentedToken(
 }
 
 /**
- * Authenticates a request by its access token: it must verify and be unexpired, and its session (read
- * consistently, so a logout is seen at once) must be live by the one rule of `sessionState`. This is what
- * every operation that takes an access token calls.
+ * Authenticates a request by its access token: it must verify and be unexpired, and its session and its user's
+ * account state (read together in one consistent request, so a logout or a whole-user revocation is seen at
+ * once) must be live by the one rule of `sessionState`. This is what every operation that takes an access
+ * token calls. Returns the principal with the token's claims and what was read.
  *
  * Errors: `401 invalid_token` (no token, or one that does not verify or has expired; `tokenPresented` says
  * which for RFC 6750), `401 session_revoked` (the session is gone, revoked or past `SESSION_MAX_AGE`), `503`
@@ -50,17 +54,27 @@ export function verifyPresentedToken(
 export async function authenticate(
   services: Services,
   accessToken: string | undefined,
-): Promise<Principal & { claims: TokenClaims }> {
+): Promise<Principal & { claims: TokenClaims; session: Session; account: AccountState; notBefore: number }> {
   if (accessToken === undefined) {
     throw new ApiError('invalid_token', { message: 'An access token is required.', tokenPresented: false });
   }
   const ring = await services.keys.getKeyRing();
   const now = nowSeconds();
   const { claims } = verifyPresentedToken(services, ring, 'access', accessToken, now);
-  const session = await services.sessions.getSession(claims.sid);
-  const state = sessionState(session, claims.sub, now - services.config.sessionMaxAge);
+  const { session, account } = await services.sessions.getSessionWithAccount(claims.sid, claims.sub);
+  const notBefore = now - services.config.sessionMaxAge;
+  const state = sessionState(session, account, claims.sub, notBefore);
   if (state !== 'live' || !session) {
     throw new ApiError('session_revoked', { cause: new Error(`session ${state}`) });
   }
-  return { userId: claims.sub, username: session.username, sessionId: claims.sid, claims };
+  return {
+    userId: claims.sub,
+    username: session.username,
+    sessionId: claims.sid,
+    roles: claims.roles ?? [],
+    claims,
+    session,
+    account,
+    notBefore,
+  };
 }

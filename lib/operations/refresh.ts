@@ -31,7 +31,8 @@ const sameHash = (a: string | undefined, b: string) =>
 /**
  * Rotates a session's refresh token and issues a new pair, applying API.md's checks in their order
  * (RFC 6749 §6, RFC 9700 §4.14.2: refresh-token rotation with reuse detection). The happy path is one
- * conditional write; only when it fails is the session read to find which check failed first.
+ * consistent read of the session with its user's account (whole-user revocation, the roles for the new access
+ * token) and one conditional write; only when the write fails is the session read again.
  *
  * Idempotent within `REFRESH_REUSE_GRACE` (checks 5 and 7): the previous token, presented within that many
  * seconds of the rotation that replaced it (a retry whose answer was lost, racing tabs, a request that lost the
@@ -53,12 +54,24 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
   const notBefore = now - config.sessionMaxAge;
   // Check 6, decided locally: the original design's "access still valid, refresh expired" case.
   const usable = !expired || accessTokenExtends(services, ring, input.accessToken, claims, now);
-  const session = { userId: claims.sub, sid: claims.sid, authTime: claims.auth_time };
+  // The session with its user's account, in one consistent request: whole-user revocation is honoured by the
+  // one liveness rule (check 3), and the new access token carries the user's roles as they are now.
+  const read = await sessions.getSessionWithAccount(claims.sid, claims.sub);
+  const { account } = read;
+  const session = { userId: claims.sub, sid: claims.sid, authTime: claims.auth_time, roles: account.roles };
   const sessionTooOld = () =>
     new ApiError('token_expired', { message: 'The session has reached its maximum age; log in again.' });
 
+  let stored = read.session;
   for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt += 1) {
-    if (usable && sessionEnd(config, claims.auth_time) > now) {
+    const state = sessionState(stored, account, claims.sub, notBefore);
+    // Past its end the session's item may already be swept by the TTL; the answer must not depend on that.
+    if (state === 'missing' && sessionEnd(config, claims.auth_time) <= now) throw sessionTooOld();
+    if (state === 'missing' || state === 'revoked' || !stored) throw new ApiError('session_revoked');
+    if (state === 'too_old') throw sessionTooOld();
+    if (sameHash(stored.refreshHash, presented.hash)) {
+      if (!usable)
+        throw new ApiError('token_expired', { message: 'The refresh token has expired; log in again.' });
       // The whole pair is minted before the write and sealed into it, so that whoever presents this token
       // again within the grace window gets these very strings. None of it leaves unless the write succeeds.
       const pair = mintPair(config, ring, session, now);
@@ -69,25 +82,15 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
         sealedSuccessor: sealSuccessorPair(pair, presented, claims.sid),
         now,
         notBefore,
+        generation: stored.generation ?? 0,
       });
       if (rotated) {
         countMetric(metricNames.refresh);
         return reissuedPair(pair, now);
       }
-    }
-
-    // Failure path: read the session and answer with the first check that fails.
-    const stored = await sessions.getSession(claims.sid);
-    const state = sessionState(stored, claims.sub, notBefore);
-    // Past its end the session's item may already be swept by the TTL; the answer must not depend on that.
-    if (state === 'missing' && sessionEnd(config, claims.auth_time) <= now) throw sessionTooOld();
-    if (state === 'missing' || state === 'revoked' || !stored) throw new ApiError('session_revoked');
-    if (state === 'too_old') throw sessionTooOld();
-    if (sameHash(stored.refreshHash, presented.hash)) {
-      if (!usable)
-        throw new ApiError('token_expired', { message: 'The refresh token has expired; log in again.' });
-      // Every check passes on a fresh read, so the write lost to a request that changed the session without
-      // rotating it: try the write again (bounded).
+      // The write lost to a change of the session since the read (a racing rotation, a revocation, our own
+      // write whose answer the SDK lost): judge again on a fresh read (bounded).
+      stored = await sessions.getSession(claims.sid);
       continue;
     }
     if (

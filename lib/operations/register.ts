@@ -30,12 +30,27 @@ export async function register(
   if (weakness) throw new ApiError('weak_password', { message: weakness });
 
   const userId = randomUUID();
-  const created = await services.users.createUser({
+  const account = {
     userId,
     username,
     passwordHash: await services.passwords.hash(password),
     now: nowSeconds(),
-  });
-  if (!created) throw new ApiError('username_taken');
+  };
+  if (!(await services.users.createUser(account)) && !(await reclaimDeletedName(services, account)))
+    throw new ApiError('username_taken');
   return { userId, username };
+}
+
+/**
+ * A name is free once its account is deleted (API.md), even if the deletion could not remove the name's item
+ * (it commits by marking the account deleted, then cleans up): such a name goes to the new account, in one write
+ * conditional on the item still holding the deleted account.
+ */
+async function reclaimDeletedName(
+  services: Services,
+  account: { userId: string; username: string; passwordHash: string; now: number },
+): Promise<boolean> {
+  const holder = await services.users.getAccount(account.username);
+  if (!holder || !(await services.accounts.getAccount(holder.userId)).deleted) return false;
+  return services.users.reclaimName(holder.userId, account);
 }

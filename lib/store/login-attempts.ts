@@ -264,6 +264,23 @@ export class LoginAttemptStore {
   }
 
   /**
+   * Lifts every lock of a username (an administrator's `unlock`): its check slots, its (name, address) counts and
+   * its hourly count go, in one write; the account itself is untouched. Counts of addresses over all names stay.
+   */
+  async unlock(username: string): Promise<void> {
+    const slots = Array.from({ length: this.policy.maxFailures }, (_, index) => slotName(index));
+    await storeCall(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: userKey(username),
+          UpdateExpression: `REMOVE ${[...slots, 'pairs', 'hourCount', 'hourUntil'].join(', ')}`,
+        }),
+      ),
+    );
+  }
+
+  /**
    * Takes a check slot of `username` for a check from `address`, in one conditional write that also returns the
    * whole item (the account, if any): the write succeeds only while the slot is free, the pair is not locked and
    * the name's hourly ceiling has room. Racing attempts that pick the same slot lose the condition and try a

@@ -4,7 +4,14 @@
 export const tableSchema = {
   partitionKey: 'pk',
   ttlAttribute: 'ttl',
-  userIndex: { name: 'byUserId', partitionKey: 'userId' },
+  /**
+   * A sparse index of the sessions that may still be live, by user and revocation generation: only a session
+   * item carries its key attribute (`<userId>#<generation>`), and a revocation removes it. A whole-user
+   * revocation moves the user to the next generation, which leaves every older entry out of every later query
+   * without touching it: listing and logging out everywhere cost what the live sessions cost, not the history.
+   * Keys only: what a listing shows is read from the items themselves, consistently.
+   */
+  liveSessionIndex: { name: 'liveSessionsByUser', partitionKey: 'liveUserKey' },
   /** Every item's partition key starts with its kind; the stack's IAM conditions name these prefixes. */
-  keyPrefix: { user: 'user#', session: 'session#', address: 'address#' },
+  keyPrefix: { user: 'user#', session: 'session#', address: 'address#', account: 'account#' },
 } as const;

@@ -1,11 +1,13 @@
 import {
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { conditional, storeCall } from './dynamodb.ts';
+import { type AccountState, accountKey, toAccountState } from './accounts.ts';
+import { batchGetConsistent, conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
 
 /** One login: the hash of its current refresh token, and what decides whether it may still be used. */
@@ -28,34 +30,78 @@ export interface Session {
   /** Epoch seconds of the login: the session ends `SESSION_MAX_AGE` after it. */
   authTime: number;
   revoked: boolean;
+  /** The user's revocation generation the session belongs to (see `AccountState.generation`); 0 when absent. */
+  generation?: number;
+  /** Epoch milliseconds of the login (finer than `authTime`, to order a user's sessions newest first). */
+  createdAt?: number;
+  /** Epoch milliseconds of the last refresh; absent before the first. */
+  lastRefreshedAt?: number;
+  /** The `User-Agent` and the address the login came from (at most 256 characters each; never a token). */
+  userAgent?: string;
+  ipAddress?: string;
 }
+
+/** What a login stores. */
+export type NewSession = Omit<Session, 'revoked' | 'previousRefreshHash' | 'lastRefreshedAt'> & {
+  generation: number;
+  createdAt: number;
+  userAgent: string;
+  ipAddress: string;
+};
 
 interface SessionItem extends Session {
   pk: string;
   ttl: number;
+  /** The sparse index's key while the session may be live (see `tableSchema.liveSessionIndex`). */
+  liveUserKey?: string;
 }
+
+/** The live-session index's key of a user's sessions at `generation`. */
+const liveUserKey = (userId: string, generation: number) => `${userId}#${generation}`;
 
 /**
  * Where a stored session stands for a token of user `sub`, by the one liveness rule every operation applies
- * (and {@link LIVE_SESSION_CONDITION} mirrors in DynamoDB): it must exist, belong to `sub`, not be revoked, and
- * have begun after `notBefore` (now minus `SESSION_MAX_AGE`). Expiry is judged here, never by whether
- * DynamoDB's TTL sweep has deleted the item yet.
+ * (and {@link liveSessionCondition} mirrors in DynamoDB): it must exist, belong to `sub`, not be revoked,
+ * belong to its user's current revocation generation (so that logging out everywhere, a password change, an
+ * account deletion and `disable` end every session at once, API.md "whole-user revocation"), and have begun
+ * after `notBefore` (now minus `SESSION_MAX_AGE`). Expiry is judged here, never by whether DynamoDB's TTL sweep
+ * has deleted the item yet.
  */
 export type SessionState = 'live' | 'missing' | 'revoked' | 'too_old';
 
-export function sessionState(stored: Session | undefined, sub: string, notBefore: number): SessionState {
+export function sessionState(
+  stored: Session | undefined,
+  account: AccountState,
+  sub: string,
+  notBefore: number,
+): SessionState {
   // A session of another user is treated as absent for this token: it can never have been issued to it.
-  if (!stored || stored.userId !== sub) return 'missing';
+  if (!stored || stored.userId !== sub || account.userId !== sub) return 'missing';
   if (stored.revoked) return 'revoked';
+  // Whole-user revocation: a session of an earlier generation (or of a deleted account) is over, but for the
+  // one a password change carried over to the new generation (until any later whole-user revocation).
+  if (account.deleted) return 'revoked';
+  if ((stored.generation ?? 0) !== account.generation && account.carriedSession !== stored.sid)
+    return 'revoked';
   if (stored.authTime <= notBefore) return 'too_old';
   return 'live';
 }
 
 /**
- * {@link sessionState}'s "live" as a DynamoDB condition (the owner is checked by the key and the hash the
- * caller names): binds `:false` and `:notBefore`.
+ * {@link sessionState}'s "live" as a DynamoDB condition on the session item (the owner is checked by the key
+ * and the hash the caller names): binds `:false`, `:notBefore` and `:generation`, the session's generation as
+ * the operation read it together with its account and judged live, so the write fails if the session was
+ * revoked or moved since. (A condition cannot read the account item: a whole-user revocation landing between
+ * that read and this write leaves the write's tokens dead on arrival, since every use of a token reads the
+ * account again.)
  */
-const LIVE_SESSION_CONDITION = 'revoked = :false AND authTime > :notBefore';
+const liveSessionCondition = (generation: number) =>
+  `revoked = :false AND authTime > :notBefore AND ${
+    // Sessions stored before generations existed have none: they are at generation 0.
+    generation === 0
+      ? '(attribute_not_exists(generation) OR generation = :generation)'
+      : 'generation = :generation'
+  }`;
 
 const SESSION_PREFIX = tableSchema.keyPrefix.session;
 const sessionKey = (sid: string) => ({ [tableSchema.partitionKey]: `${SESSION_PREFIX}${sid}` });
@@ -74,15 +120,13 @@ export class SessionStore {
    * Stores a new session. `expiresAt` (its absolute end) becomes the TTL attribute: DynamoDB may delete the
    * item some time after that, but expiry is always judged in code, never by whether the item is gone.
    */
-  async createSession(
-    session: Omit<Session, 'revoked' | 'previousRefreshHash' | 'sealedSuccessor'>,
-    expiresAt: number,
-  ): Promise<void> {
+  async createSession(session: NewSession, expiresAt: number): Promise<void> {
     const item: SessionItem = {
       ...sessionKey(session.sid),
       ...session,
       revoked: false,
       ttl: expiresAt,
+      liveUserKey: liveUserKey(session.userId, session.generation),
     } as SessionItem;
     await storeCall(() =>
       this.db.send(
@@ -105,6 +149,38 @@ export class SessionStore {
   }
 
   /**
+   * Reads a session and its user's account state in one request (a strongly consistent `BatchGetItem` of the
+   * two items), so that the authorizer still makes one DynamoDB request per call while honouring whole-user
+   * revocation.
+   */
+  async getSessionWithAccount(
+    sid: string,
+    userId: string,
+  ): Promise<{ session: Session | undefined; account: AccountState }> {
+    const session = sessionKey(sid);
+    const account = accountKey(userId);
+    const items = await batchGetConsistent(this.db, this.tableName, [session, account]);
+    const pk = tableSchema.partitionKey;
+    return {
+      session: items.find((item) => item[pk] === session[pk]) as Session | undefined,
+      account: toAccountState(
+        userId,
+        items.find((item) => item[pk] === account[pk]),
+      ),
+    };
+  }
+
+  /** Reads sessions by id, strongly consistently, in as few requests as 100 ids a request allow. */
+  async getSessions(sids: readonly string[]): Promise<Session[]> {
+    const items = await batchGetConsistent(
+      this.db,
+      this.tableName,
+      sids.map((sid) => sessionKey(sid)),
+    );
+    return items as unknown as Session[];
+  }
+
+  /**
    * Makes `newHash` the session's current refresh token in one conditional write: it succeeds only while
    * `presentedHash` is still current, the session is not revoked and it began after `notBefore`. Of any
    * number of racing rotations with the same token exactly one succeeds. Returns whether this one did.
@@ -121,6 +197,8 @@ export class SessionStore {
     sealedSuccessor: Uint8Array;
     now: number;
     notBefore: number;
+    /** The session's revocation generation, as read (with its account) and judged live for this refresh. */
+    generation: number;
   }): Promise<boolean> {
     return conditional(() =>
       this.db.send(
@@ -138,16 +216,19 @@ export class SessionStore {
           //   could then turn a leaked table into live tokens. Not removed when the window closes (that would
           //   be a second write): it stays unopenable without the previous token, and the next rotation or a
           //   revocation replaces or removes it.
+          // - lastRefreshedAt: for the user's list of sessions (epoch milliseconds, to order them finely).
           UpdateExpression:
-            'SET refreshHash = :new, previousRefreshHash = :presented, sealedSuccessor = :sealed, rotatedAt = :now',
-          ConditionExpression: `refreshHash = :presented AND ${LIVE_SESSION_CONDITION}`,
+            'SET refreshHash = :new, previousRefreshHash = :presented, sealedSuccessor = :sealed, rotatedAt = :now, lastRefreshedAt = :nowMs',
+          ConditionExpression: `refreshHash = :presented AND ${liveSessionCondition(input.generation)}`,
           ExpressionAttributeValues: {
             ':new': input.newHash,
             ':presented': input.presentedHash,
             ':sealed': input.sealedSuccessor,
             ':now': input.now,
+            ':nowMs': Date.now(),
             ':false': false,
             ':notBefore': input.notBefore,
+            ':generation': input.generation,
           },
         }),
       ),
@@ -164,9 +245,10 @@ export class SessionStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: sessionKey(sid),
-          // A revoked session answers no retry: its sealed pair goes with it.
+          // A revoked session answers no retry: its sealed pair goes with it. Out of the live-session index too:
+          // listings no longer pay for it.
           UpdateExpression:
-            'SET revoked = :true, revokedAt = if_not_exists(revokedAt, :now) REMOVE sealedSuccessor',
+            'SET revoked = :true, revokedAt = if_not_exists(revokedAt, :now) REMOVE sealedSuccessor, liveUserKey',
           ConditionExpression: 'attribute_exists(#pk)',
           ExpressionAttributeNames: { '#pk': tableSchema.partitionKey },
           ExpressionAttributeValues: { ':true': true, ':now': now },
@@ -176,25 +258,32 @@ export class SessionStore {
   }
 
   /**
-   * Revokes a session only if it is still live (not revoked, begun after `notBefore`). Returns whether it was:
-   * used by logout-all to prove the caller's own session is live before touching the others.
+   * Revokes a session of `userId` (`DELETE /auth/sessions/{id}`): one conditional write scoped to the owner, so
+   * that nobody can revoke another user's session. Returns `false` when no session of that user has this id
+   * (another user's, an unknown one, or one already swept by the TTL). Revoking an already revoked one is `true`.
    */
-  async revokeLiveSession(sid: string, now: number, notBefore: number): Promise<boolean> {
+  async revokeOwnSession(sid: string, userId: string, now: number): Promise<boolean> {
     return conditional(() =>
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: sessionKey(sid),
-          UpdateExpression: 'SET revoked = :true, revokedAt = :now REMOVE sealedSuccessor',
-          ConditionExpression: LIVE_SESSION_CONDITION,
-          ExpressionAttributeValues: { ':true': true, ':false': false, ':now': now, ':notBefore': notBefore },
+          UpdateExpression:
+            'SET revoked = :true, revokedAt = if_not_exists(revokedAt, :now) REMOVE sealedSuccessor, liveUserKey',
+          ConditionExpression: 'userId = :uid',
+          ExpressionAttributeValues: { ':true': true, ':now': now, ':uid': userId },
         }),
       ),
     );
   }
 
-  /** The ids of a user's sessions that are not revoked, from the user-id index (eventually consistent). */
-  async listLiveSessionIds(userId: string): Promise<string[]> {
+  /**
+   * The ids of a user's sessions at `generation` that are not revoked, from the sparse live-session index
+   * (eventually consistent: a session created a moment ago may be missing, one revoked a moment ago may still
+   * be listed; callers judge each by a consistent read). Costs what the live sessions cost: revoked sessions
+   * and those of earlier generations are not in the query's partition.
+   */
+  async listLiveSessionIds(userId: string, generation: number): Promise<string[]> {
     const sids: string[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -202,11 +291,10 @@ export class SessionStore {
         this.db.send(
           new QueryCommand({
             TableName: this.tableName,
-            IndexName: tableSchema.userIndex.name,
-            KeyConditionExpression: '#uid = :uid',
-            FilterExpression: 'revoked = :false',
-            ExpressionAttributeNames: { '#uid': tableSchema.userIndex.partitionKey },
-            ExpressionAttributeValues: { ':uid': userId, ':false': false },
+            IndexName: tableSchema.liveSessionIndex.name,
+            KeyConditionExpression: '#key = :key',
+            ExpressionAttributeNames: { '#key': tableSchema.liveSessionIndex.partitionKey },
+            ExpressionAttributeValues: { ':key': liveUserKey(userId, generation) },
             ExclusiveStartKey: startKey,
           }),
         ),
@@ -219,5 +307,37 @@ export class SessionStore {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return sids;
+  }
+
+  /**
+   * Carries a session over from generation `from` to `to` (a password change keeps the caller's session while
+   * ending the others): moves it to the new generation's index partition. Conditional on it being unrevoked and
+   * still at `from`; returns whether it was.
+   */
+  async carryOver(sid: string, userId: string, from: number, to: number): Promise<boolean> {
+    return conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(sid),
+          UpdateExpression: 'SET generation = :to, liveUserKey = :key',
+          ConditionExpression: `revoked = :false AND userId = :uid AND ${from === 0 ? '(attribute_not_exists(generation) OR generation = :from)' : 'generation = :from'}`,
+          ExpressionAttributeValues: {
+            ':to': to,
+            ':key': liveUserKey(userId, to),
+            ':false': false,
+            ':uid': userId,
+            ':from': from,
+          },
+        }),
+      ),
+    );
+  }
+
+  /** Deletes a session item (account deletion: the user's items go); deleting a missing one is not an error. */
+  async deleteSession(sid: string): Promise<void> {
+    await storeCall(() =>
+      this.db.send(new DeleteCommand({ TableName: this.tableName, Key: sessionKey(sid) })),
+    );
   }
 }

@@ -1,4 +1,11 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
 
@@ -103,5 +110,102 @@ export class UserStore {
       ),
     );
     return Item;
+  }
+
+  /**
+   * Replaces the password hash of `username` while it is still the account of `userId` (a password change).
+   * Returns whether it was still that account.
+   */
+  async replacePasswordHash(username: string, userId: string, passwordHash: string): Promise<boolean> {
+    return conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: userKey(username),
+          UpdateExpression: 'SET passwordHash = :hash',
+          ConditionExpression: 'userId = :uid',
+          ExpressionAttributeValues: { ':hash': passwordHash, ':uid': userId },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Gives a name whose account was deleted (its item left behind by a deletion that could not clean up) to a new
+   * account: a whole new item, in one write conditional on the item still holding the deleted account
+   * `previousUserId` (nothing of the old item, lock state included, carries over). Returns whether it did.
+   */
+  async reclaimName(
+    previousUserId: string,
+    input: { userId: string; username: string; passwordHash: string; now: number },
+  ): Promise<boolean> {
+    return conditional(() =>
+      this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...userKey(input.username),
+            userId: input.userId,
+            username: input.username,
+            passwordHash: input.passwordHash,
+            createdAt: input.now,
+          },
+          ConditionExpression: 'userId = :previous',
+          ExpressionAttributeValues: { ':previous': previousUserId },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Deletes the item of `username` (the account and its lock state: none carries over to an account registered
+   * under the name later), while it is still the account of `userId`. Deleting it twice is not an error.
+   */
+  async deleteAccount(username: string, userId: string): Promise<void> {
+    await conditional(() =>
+      this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: userKey(username),
+          ConditionExpression: 'userId = :uid',
+          ExpressionAttributeValues: { ':uid': userId },
+        }),
+      ),
+    );
+  }
+
+  /** Epoch seconds `username` was registered (0 when not recorded or not registered). */
+  async createdAt(username: string): Promise<number> {
+    const item = await this.#readItem(username);
+    return typeof item?.createdAt === 'number' ? item.createdAt : 0;
+  }
+
+  /**
+   * Every registered account: user id and username, never a hash. A scan of the table (administration only: it
+   * reads every item once).
+   */
+  async listAccounts(): Promise<{ userId: string; username: string }[]> {
+    const accounts: { userId: string; username: string }[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await storeCall(() =>
+        this.db.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            FilterExpression: 'begins_with(#pk, :user) AND attribute_exists(passwordHash)',
+            ProjectionExpression: 'userId, username',
+            ExpressionAttributeNames: { '#pk': tableSchema.partitionKey },
+            ExpressionAttributeValues: { ':user': tableSchema.keyPrefix.user },
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) {
+        if (typeof item.userId === 'string' && typeof item.username === 'string')
+          accounts.push({ userId: item.userId, username: item.username });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return accounts.sort((a, b) => a.username.localeCompare(b.username));
   }
 }

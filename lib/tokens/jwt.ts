@@ -18,6 +18,8 @@ export interface TokenClaims {
   aud: string;
   token_use: TokenKind;
   auth_time: number;
+  /** Access tokens only: the user's roles when the token was issued (`[]` when none; API.md "Tokens"). */
+  roles?: string[];
   client_id?: string;
 }
 
@@ -156,6 +158,8 @@ export function verifyToken(
     !wholeNumber(claims.exp) ||
     !wholeNumber(claims.iat) ||
     !wholeNumber(claims.auth_time) ||
+    (claims.roles !== undefined &&
+      !(Array.isArray(claims.roles) && claims.roles.every((role) => typeof role === 'string'))) ||
     (kind === 'access' && !nonEmptyString(claims.client_id)) ||
     claims.iat > now
   ) {

@@ -18,6 +18,8 @@ export interface SessionIdentity {
   sid: string;
   /** Epoch seconds of the login that began the session. */
   authTime: number;
+  /** The user's roles, for the access token (read from the account at login and at each refresh). */
+  roles?: readonly string[];
 }
 
 export const audienceOf = (config: Config): TokenAudience => ({
@@ -43,7 +45,15 @@ export function mintToken(
   const token = signToken(
     ring,
     kind,
-    { sub: session.userId, sid: session.sid, authTime: session.authTime, now, exp },
+    {
+      sub: session.userId,
+      sid: session.sid,
+      authTime: session.authTime,
+      now,
+      exp,
+      // API.md: `roles` in every access token, `[]` when none.
+      accessClaims: { roles: [...(session.roles ?? [])] },
+    },
     audienceOf(config),
   );
   return { token, expiresIn: exp - now };

@@ -195,6 +195,69 @@ describe('the demo page in headless Chromium', () => {
     expect(pageErrors).toEqual([]);
   }, 90_000);
 
+  it('lists the account’s devices (this one marked), revokes another at once and redraws, and changes the password', async () => {
+    const username = 'browser-devices';
+    const password = 'correct horse battery staple';
+    const newPassword = 'an entirely new passphrase';
+    const api = (path: string, body: unknown, userAgent = 'OtherDevice/1.0') =>
+      fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': userAgent },
+        body: JSON.stringify(body),
+      });
+    expect((await api('/auth/register', { username, password })).status).toBe(201);
+    // Another device, signed in before this page.
+    const other = (await (await api('/auth/login', { username, password })).json()) as {
+      refreshToken: string;
+    };
+
+    const page = await openPage();
+    await page.fill('#username', username);
+    await page.fill('#password', password);
+    await page.click('#login');
+    await waitForText(page, '#status', 'Signed in');
+    await waitForText(page, '#devices-message', '2 devices');
+    const items = await page.$$eval('#devices li', (lis) => lis.map((li) => li.textContent ?? ''));
+    // Newest first: this page's login, marked, with no revoke button; then the other device.
+    expect(items[0]).toContain('This device');
+    expect(items[1]).toContain('OtherDevice/1.0');
+    expect(await page.$$eval('#devices li .revoke', (buttons) => buttons.length)).toBe(1);
+    await page.locator('#devices-title').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(repoRoot, 'test-output', 'demo-devices.png'), fullPage: true });
+
+    await page.click('#devices li .revoke');
+    await waitForText(page, '#devices-message', '1 device');
+    expect(await page.$$eval('#devices li', (lis) => lis.length)).toBe(1);
+    const revoked = await api('/auth/refresh', { refreshToken: other.refreshToken });
+    expect(((await revoked.json()) as { error: string }).error).toBe('session_revoked');
+
+    // Change the password: a device signed in elsewhere is signed out, this page stays signed in.
+    const third = (await (await api('/auth/login', { username, password })).json()) as {
+      refreshToken: string;
+    };
+    await page.fill('#current-password', 'not my password at all');
+    await page.fill('#new-password', newPassword);
+    await page.click('#change-password');
+    await waitForText(page, '#password-message', 'invalid_credentials');
+    // Chromium logs every 4xx answer to fetch as a console error: this one was asked for.
+    const expected = pageErrors.findIndex((message) => message.includes('status of 401'));
+    if (expected >= 0) pageErrors.splice(expected, 1);
+    await page.fill('#current-password', password);
+    await page.fill('#new-password', newPassword);
+    await page.click('#change-password');
+    await waitForText(page, '#password-message', 'Password changed');
+    const signedOut = await api('/auth/refresh', { refreshToken: third.refreshToken });
+    expect(((await signedOut.json()) as { error: string }).error).toBe('session_revoked');
+    expect(await callMe(page)).toMatch(/^200 /);
+    expect((await api('/auth/login', { username, password: newPassword })).status).toBe(200);
+
+    await page.click('#logout');
+    await waitForText(page, '#status', 'Signed out');
+    expect(await page.$$eval('#devices li', (lis) => lis.length)).toBe(0);
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  }, 90_000);
+
   it('keeps outlined buttons readable on hover, drops "Logged in as" at logout, and wraps /me between words', async () => {
     const page = await openPage();
     // Narrow, as on a phone, where the /me box has to wrap.

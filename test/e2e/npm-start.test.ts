@@ -1,6 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { walkThrough } from '../../infra/local/walk-through.ts';
 
@@ -93,6 +94,18 @@ describe('npm start', () => {
     const after = await fetch(`${url}/me`, { headers: { authorization: `Bearer ${next.accessToken}` } });
     expect(after.status).toBe(401);
     expect((await post('/auth/refresh', { refreshToken: next.refreshToken })).status).toBe(401);
+  });
+
+  it('prints its store as DYNAMODB_ENDPOINT, which `npm run admin` reaches', async () => {
+    const endpoint = /^DYNAMODB_ENDPOINT=(http:\/\/127\.0\.0\.1:\d+)$/m.exec(output)?.[1];
+    expect(endpoint).toBeDefined();
+    const credentials = { username: 'e2e-admin-user', password: 'correct horse battery staple' };
+    expect((await post('/auth/register', credentials)).status).toBe(201);
+    const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'admin', '--', 'users'], {
+      env: { ...process.env, DYNAMODB_ENDPOINT: endpoint },
+      timeout: 60_000,
+    });
+    expect(stdout).toContain('e2e-admin-user\t');
   });
 
   it('stops cleanly on Ctrl-C: the server says so, closes its port and leaves no process behind', async () => {

@@ -83,12 +83,12 @@ describe.each(faultKinds)('DynamoDB %s', (fault) => {
     expect((await service.me(retried.json.accessToken)).status).toBe(200);
   });
 
-  it('refresh answers 503 when the failure path cannot read the session, and revokes nothing', async () => {
+  it('refresh answers 503 when the session cannot be read, and revokes nothing', async () => {
     const { tokens, userId } = await signedUp();
     const rotated = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
     expect(rotated.status).toBe(200);
-    // A replay of the rotated-out token takes the failure path (conditional write fails, then a read).
-    faults.inject({ fault, operation: 'GetItem' });
+    // A replay of the rotated-out token is judged on the read of the session (with its account).
+    faults.inject({ fault, operation: 'BatchGetItem' });
     expectServiceUnavailable(await service.post('/auth/refresh', { refreshToken: tokens.refreshToken }));
     faults.heal();
     const [session] = await store.sessionsOf(userId);
@@ -113,7 +113,7 @@ describe.each(faultKinds)('DynamoDB %s', (fault) => {
 
   it('the authorizer refuses (401) while the session cannot be read, and allows again once it can', async () => {
     const { tokens } = await signedUp();
-    faults.inject({ fault, operation: 'GetItem' });
+    faults.inject({ fault, operation: 'BatchGetItem' });
     const refused = await service.me(tokens.accessToken);
     expect(refused.status).toBe(401);
     expect(refused.json).toEqual({ message: 'Unauthorized' });
@@ -124,12 +124,12 @@ describe.each(faultKinds)('DynamoDB %s', (fault) => {
 
 describe('logout-all interrupted by a DynamoDB fault', () => {
   it.each([
-    ['the session index cannot be queried', 'Query'],
-    ['a revocation fails half-way', 'UpdateItem'],
+    ['the session and account cannot be read', 'BatchGetItem'],
+    ['the revocation write fails', 'UpdateItem'],
   ])(
-    'answers 503 when %s, and a retry with the same token logs every session out',
+    'answers 503 when %s, leaves every session live, and a retry logs every session out',
     async (_name, operation) => {
-      const { username, tokens, userId } = await signedUp();
+      const { username, tokens } = await signedUp();
       const others = [(await service.login(username)).json, (await service.login(username)).json];
       faults.inject({ fault: 'server-error', operation, times: 1 });
       const failed = await service.post('/auth/logout-all', undefined, {
@@ -137,15 +137,133 @@ describe('logout-all interrupted by a DynamoDB fault', () => {
       });
       expectServiceUnavailable(failed);
       faults.heal();
-      // The caller's own session is revoked last, so the interrupted call left it live: the retry can proceed.
+      for (const live of [tokens, ...others]) expect((await service.me(live.accessToken)).status).toBe(200);
       const retried = await service.post('/auth/logout-all', undefined, {
         authorization: `Bearer ${tokens.accessToken}`,
       });
       expect(retried.status).toBe(204);
-      for (const session of await store.sessionsOf(userId)) expect(session.revoked).toBe(true);
-      for (const other of others) expect((await service.me(other.accessToken)).status).toBe(401);
+      for (const dead of [tokens, ...others]) expect((await service.me(dead.accessToken)).status).toBe(401);
     },
   );
+
+  it('when the revocation was applied but its answer lost: 503, and it is complete (a retry is session_revoked)', async () => {
+    const { username, tokens } = await signedUp();
+    const other = (await service.login(username)).json;
+    faults.inject({ fault: 'timeout', operation: 'UpdateItem', when: 'after', times: 1 });
+    expectServiceUnavailable(
+      await service.post('/auth/logout-all', undefined, { authorization: `Bearer ${tokens.accessToken}` }),
+    );
+    faults.heal();
+    for (const dead of [tokens, other]) expect((await service.me(dead.accessToken)).status).toBe(401);
+    const retried = await service.post('/auth/logout-all', undefined, {
+      authorization: `Bearer ${tokens.accessToken}`,
+    });
+    expect(retried.json.error).toBe('session_revoked');
+  });
+});
+
+describe('session and account management interrupted by a DynamoDB fault', () => {
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  const NEW_PASSWORD = 'a brand new passphrase';
+
+  it('login answers 503 with no token when the account cannot be read, and stores no session', async () => {
+    const { username, userId } = await signedUp();
+    const before = (await store.sessionsOf(userId)).length;
+    // The second GetItem of a login is the account (roles, disabled, generation).
+    faults.inject({ fault: 'server-error', operation: 'GetItem', skip: 1, times: 1 });
+    const failed = await service.login(username);
+    expectServiceUnavailable(failed);
+    expect(failed.text).not.toContain('accessToken');
+    expect(await store.sessionsOf(userId)).toHaveLength(before);
+  });
+
+  it.each([
+    ['the index cannot be queried', 'Query', 0],
+    ['the sessions cannot be read', 'BatchGetItem', 1],
+  ])('listing sessions answers 503 when %s', async (_name, operation, skip) => {
+    const { username, tokens } = await signedUp();
+    await service.login(username);
+    faults.inject({ fault: 'throttling', operation, skip, times: 1 });
+    expectServiceUnavailable(
+      await service.request('GET', '/auth/sessions', { headers: bearer(tokens.accessToken) }),
+    );
+    faults.heal();
+    const listed = await service.request('GET', '/auth/sessions', { headers: bearer(tokens.accessToken) });
+    expect(listed.json.sessions).toHaveLength(2);
+  });
+
+  it('revoking one session answers 503 when the write fails, leaves it live, and a retry revokes it', async () => {
+    const { username, tokens } = await signedUp();
+    const other = (await service.login(username)).json;
+    const path = `/auth/sessions/${claimsOf(other.accessToken).sid}`;
+    faults.inject({ fault: 'server-error', operation: 'UpdateItem', times: 1 });
+    expectServiceUnavailable(await service.request('DELETE', path, { headers: bearer(tokens.accessToken) }));
+    faults.heal();
+    expect((await service.me(other.accessToken)).status).toBe(200);
+    expect((await service.request('DELETE', path, { headers: bearer(tokens.accessToken) })).status).toBe(204);
+    expect((await service.me(other.accessToken)).status).toBe(401);
+  });
+
+  it.each([
+    ['revoking the other sessions', 0],
+    ['carrying the caller’s session over', 1],
+    ['storing the new password', 2],
+  ])(
+    'a password change interrupted at %s answers 503, and the same request again completes it',
+    async (_name, skip) => {
+      const { username, tokens } = await signedUp();
+      const other = (await service.login(username)).json;
+      const body = { currentPassword: DEFAULT_PASSWORD, newPassword: NEW_PASSWORD };
+      faults.inject({ fault: 'server-error', operation: 'UpdateItem', skip, times: 1 });
+      expectServiceUnavailable(await service.post('/auth/password', body, bearer(tokens.accessToken)));
+      faults.heal();
+      // Whatever was done, the caller can retry: its session is live and the current password unchanged.
+      expect((await service.me(tokens.accessToken)).status).toBe(200);
+      expect((await service.post('/auth/password', body, bearer(tokens.accessToken))).status).toBe(204);
+      expect((await service.me(tokens.accessToken)).status).toBe(200);
+      expect((await service.post('/auth/refresh', { refreshToken: tokens.refreshToken })).status).toBe(200);
+      expect((await service.me(other.accessToken)).status).toBe(401);
+      expect((await service.login(username, DEFAULT_PASSWORD)).status).toBe(401);
+      expect((await service.login(username, NEW_PASSWORD)).status).toBe(200);
+    },
+  );
+
+  it('an account deletion whose commit fails answers 503, deletes nothing, and the same request again deletes it', async () => {
+    const { username, tokens } = await signedUp();
+    const body = { password: DEFAULT_PASSWORD };
+    faults.inject({ fault: 'server-error', operation: 'UpdateItem', times: 1 });
+    expectServiceUnavailable(
+      await service.request('DELETE', '/auth/account', { body, headers: bearer(tokens.accessToken) }),
+    );
+    faults.heal();
+    expect((await service.me(tokens.accessToken)).status).toBe(200);
+    expect(
+      (await service.request('DELETE', '/auth/account', { body, headers: bearer(tokens.accessToken) }))
+        .status,
+    ).toBe(204);
+    expect((await service.me(tokens.accessToken)).status).toBe(401);
+    expect(await service.storedItem(`user#${username}`)).toBeUndefined();
+  });
+
+  it('an account deletion whose clean-up fails after the commit is done: the sessions are dead and the name is free', async () => {
+    const { username, tokens } = await signedUp();
+    faults.inject({ fault: 'server-error', operation: 'DeleteItem' });
+    const deleted = await service.request('DELETE', '/auth/account', {
+      body: { password: DEFAULT_PASSWORD },
+      headers: bearer(tokens.accessToken),
+    });
+    expect(deleted.status).toBe(204);
+    faults.heal();
+    expect((await service.me(tokens.accessToken)).status).toBe(401);
+    expect((await service.login(username)).status).toBe(401);
+    // The name's item was left behind; registering takes the name all the same.
+    expect((await service.storedItem(`user#${username}`))?.passwordHash).toBeDefined();
+    const registered = await service.post('/auth/register', { username, password: NEW_PASSWORD });
+    expect(registered.status).toBe(201);
+    expect(registered.json.userId).not.toBe(claimsOf(tokens.accessToken).sub);
+    expect((await service.login(username, NEW_PASSWORD)).status).toBe(200);
+    expect((await service.me(tokens.accessToken)).status).toBe(401);
+  });
 });
 
 describe('a DynamoDB response lost after the write was applied', () => {

@@ -39,7 +39,19 @@ beforeAll(async () => {
     TABLE_NAME: tableName,
     JWT_SECRET_PARAM: parameterName,
   });
-  for (const name of ['register', 'login', 'authorizer', 'me', 'refresh', 'logout'] as const) {
+  for (const name of [
+    'register',
+    'login',
+    'authorizer',
+    'me',
+    'refresh',
+    'logout',
+    'logout-all',
+    'list-sessions',
+    'revoke-session',
+    'change-password',
+    'delete-account',
+  ] as const) {
     handlers[name] = (await import(pathToFileURL(bundles[name]).href)).handler;
   }
   // A synth with seven esbuild runs, on a 2-core machine that may be busy with other work.
@@ -92,7 +104,7 @@ describe('the built bundles', () => {
       Effect: 'Allow',
       Resource: 'arn:aws:execute-api:eu-west-1:111122223333:api123/v1/*',
     });
-    expect(allowed.context).toMatchObject({ username: 'bundle-user' });
+    expect(allowed.context).toMatchObject({ username: 'bundle-user', roles: '' });
 
     const me = await call('me', {
       method: 'GET',
@@ -100,7 +112,7 @@ describe('the built bundles', () => {
       authorizer: { principalId: allowed.principalId, ...allowed.context },
     });
     expect(me.statusCode).toBe(200);
-    expect(JSON.parse(me.body)).toEqual(allowed.context);
+    expect(JSON.parse(me.body)).toEqual({ ...allowed.context, roles: [] });
 
     const refreshed = await post('refresh', '/auth/refresh', { refreshToken: tokens.refreshToken });
     expect(refreshed.statusCode, refreshed.body).toBe(200);
@@ -121,4 +133,68 @@ describe('the built bundles', () => {
     expect(afterLogout.statusCode).toBe(401);
     expect(JSON.parse(afterLogout.body).error).toBe('session_revoked');
   });
+
+  it('drive the session list, revoke-one, logout-all, password change and account deletion', async () => {
+    const password = 'a bundle account password';
+    const username = 'bundle-account';
+    expect((await post('register', '/auth/register', { username, password })).statusCode).toBe(201);
+    const logIn = async (secret = password) =>
+      JSON.parse((await post('login', '/auth/login', { username, password: secret })).body);
+    const [first, second, third] = [await logIn(), await logIn(), await logIn()];
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+    const sidOf = (token: string) => claimOf(token, 'sid');
+
+    const listed = await call('list-sessions', {
+      method: 'GET',
+      path: '/auth/sessions',
+      headers: bearer(third.accessToken),
+    });
+    expect(listed.statusCode, listed.body).toBe(200);
+    expect(JSON.parse(listed.body).sessions.map((s: { sessionId: string }) => s.sessionId)).toEqual(
+      [third, second, first].map((tokens) => sidOf(tokens.accessToken)),
+    );
+
+    const revoked = await call('revoke-session', {
+      method: 'DELETE',
+      path: `/auth/sessions/${sidOf(first.accessToken)}`,
+      resource: '/auth/sessions/{sessionId}',
+      pathParameters: { sessionId: sidOf(first.accessToken) },
+      headers: bearer(third.accessToken),
+    });
+    expect(revoked.statusCode, revoked.body).toBe(204);
+    await expect(authorize(first.accessToken)).rejects.toThrow('Unauthorized');
+
+    const newPassword = 'a changed bundle password';
+    const changed = await post(
+      'change-password',
+      '/auth/password',
+      { currentPassword: password, newPassword },
+      bearer(third.accessToken),
+    );
+    expect(changed.statusCode, changed.body).toBe(204);
+    await expect(authorize(second.accessToken)).rejects.toThrow('Unauthorized');
+    expect((await authorize(third.accessToken)).principalId).toBe(claimOf(third.accessToken, 'sub'));
+
+    const fourth = await logIn(newPassword);
+    expect((await post('logout-all', '/auth/logout-all', {}, bearer(fourth.accessToken))).statusCode).toBe(
+      204,
+    );
+    await expect(authorize(third.accessToken)).rejects.toThrow('Unauthorized');
+    await expect(authorize(fourth.accessToken)).rejects.toThrow('Unauthorized');
+
+    const fifth = await logIn(newPassword);
+    const deleted = await call('delete-account', {
+      method: 'DELETE',
+      path: '/auth/account',
+      body: JSON.stringify({ password: newPassword }),
+      headers: { 'content-type': 'application/json', ...bearer(fifth.accessToken) },
+    });
+    expect(deleted.statusCode, deleted.body).toBe(204);
+    await expect(authorize(fifth.accessToken)).rejects.toThrow('Unauthorized');
+    expect((await post('register', '/auth/register', { username, password })).statusCode).toBe(201);
+  });
 });
+
+/** One claim of a token, read without verification (for assertions only). */
+const claimOf = (token: string, claim: string): string =>
+  JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString())[claim];

@@ -5,7 +5,8 @@ import { functionNames } from '../../infra/routes.ts';
 
 /**
  * The common-password dictionary (about 49,000 entries) is loaded only where a new password is judged: it must be
- * in the register bundle and in no other, above all not in the authorizer's, which runs on every API call.
+ * in the register and change-password bundles and in no other, above all not in the authorizer's, which runs on
+ * every API call.
  * Bundled as the stack bundles (same options), with esbuild's metafile listing what went in.
  */
 async function bundledInputs(name: string): Promise<string[]> {
@@ -27,11 +28,16 @@ async function bundledInputs(name: string): Promise<string[]> {
 const dictionary = (inputs: string[]) => inputs.filter((input) => input.includes('@zxcvbn-ts/'));
 
 describe('the common-password dictionary', () => {
-  it('is bundled into register', async () => {
-    expect(dictionary(await bundledInputs('register'))).not.toEqual([]);
+  const judgesNewPasswords: readonly string[] = ['register', 'change-password'];
+
+  it.each(judgesNewPasswords)('is bundled into %s', async (name) => {
+    expect(dictionary(await bundledInputs(name))).not.toEqual([]);
   });
 
-  it.each(functionNames.filter((name) => name !== 'register'))('is not bundled into %s', async (name) => {
-    expect(dictionary(await bundledInputs(name))).toEqual([]);
-  });
+  it.each(functionNames.filter((name) => !judgesNewPasswords.includes(name)))(
+    'is not bundled into %s',
+    async (name) => {
+      expect(dictionary(await bundledInputs(name))).toEqual([]);
+    },
+  );
 });

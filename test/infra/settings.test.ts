@@ -46,8 +46,9 @@ describe('settings from CDK context', () => {
     const preflights = template.findResources('AWS::ApiGateway::Method', {
       Properties: { HttpMethod: 'OPTIONS' },
     });
-    // The root, /auth, the five /auth/* routes, /me, /.well-known and its two documents.
-    expect(Object.keys(preflights)).toHaveLength(11);
+    // The root, /auth, the eight /auth/* resources, /auth/sessions/{sessionId}, /me, /.well-known and its two
+    // documents.
+    expect(Object.keys(preflights)).toHaveLength(15);
     for (const method of Object.values(preflights)) {
       expect(method.Properties.AuthorizationType).toBe('NONE');
       expect(method.Properties.Integration.Type).toBe('MOCK');

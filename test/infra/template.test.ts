@@ -33,13 +33,13 @@ describe('the DynamoDB table', () => {
     });
   });
 
-  it('has the byUserId index projecting only the revoked flag', () => {
+  it('has the sparse live-session index by user and generation, keys only', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       GlobalSecondaryIndexes: [
         {
-          IndexName: 'byUserId',
-          KeySchema: [{ AttributeName: 'userId', KeyType: 'HASH' }],
-          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['revoked'] },
+          IndexName: 'liveSessionsByUser',
+          KeySchema: [{ AttributeName: 'liveUserKey', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         },
       ],
     });
@@ -70,6 +70,10 @@ describe('the functions', () => {
       refresh: [256, 8],
       logout: [256, 8],
       'logout-all': [256, 8],
+      'list-sessions': [256, 8],
+      'revoke-session': [256, 8],
+      'change-password': [1024, 10],
+      'delete-account': [1024, 10],
       me: [128, 3],
       discovery: [256, 6],
       authorizer: [256, 6],
@@ -110,7 +114,7 @@ describe('the functions', () => {
 });
 
 describe('least privilege: each function may do exactly what its code does', () => {
-  it('register: GetItem and PutItem on the table, no key', () => {
+  it('register: GetItem and PutItem (a new item, or reclaiming a deleted account’s name) on the table, no key', () => {
     expect(grantsOf(template, 'register')).toEqual([
       'dynamodb:GetItem Table.Arn',
       'dynamodb:PutItem Table.Arn',
@@ -128,8 +132,9 @@ describe('least privilege: each function may do exactly what its code does', () 
     ]);
   });
 
-  it('refresh: GetItem and UpdateItem on the table and the key parameter', () => {
+  it('refresh: BatchGetItem, GetItem and UpdateItem on the table and the key parameter', () => {
     expect(grantsOf(template, 'refresh')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
       'dynamodb:GetItem Table.Arn',
       'dynamodb:UpdateItem Table.Arn',
       ...logs('Refresh'),
@@ -145,31 +150,74 @@ describe('least privilege: each function may do exactly what its code does', () 
     ]);
   });
 
-  it('logout-all: GetItem and UpdateItem on the table, Query on the byUserId index only, and the key parameter', () => {
+  it('logout-all: BatchGetItem and UpdateItem on the table (no index: nothing per session), and the key parameter', () => {
     expect(grantsOf(template, 'logout-all')).toEqual([
-      'dynamodb:GetItem Table.Arn',
-      'dynamodb:Query Table.Arn/index/byUserId',
+      'dynamodb:BatchGetItem Table.Arn',
       'dynamodb:UpdateItem Table.Arn',
       ...logs('LogoutAll'),
       `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
     ]);
   });
 
-  it('authorizer: GetItem on the table and the key parameter', () => {
-    expect(grantsOf(template, 'authorizer')).toEqual([
+  it('list-sessions: BatchGetItem on the table, Query on the live-session index only, and the key parameter', () => {
+    expect(grantsOf(template, 'list-sessions')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
+      'dynamodb:Query Table.Arn/index/liveSessionsByUser',
+      ...logs('ListSessions'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+  });
+
+  it('revoke-session: BatchGetItem and UpdateItem on the table and the key parameter', () => {
+    expect(grantsOf(template, 'revoke-session')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
+      'dynamodb:UpdateItem Table.Arn',
+      ...logs('RevokeSession'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+  });
+
+  it('change-password: BatchGetItem, GetItem and UpdateItem on the table and the key parameter', () => {
+    expect(grantsOf(template, 'change-password')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
       'dynamodb:GetItem Table.Arn',
+      'dynamodb:UpdateItem Table.Arn',
+      ...logs('ChangePassword'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+  });
+
+  it('delete-account: BatchGetItem, DeleteItem, GetItem, UpdateItem on the table, Query on the index, and the key', () => {
+    expect(grantsOf(template, 'delete-account')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
+      'dynamodb:DeleteItem Table.Arn',
+      'dynamodb:GetItem Table.Arn',
+      'dynamodb:Query Table.Arn/index/liveSessionsByUser',
+      'dynamodb:UpdateItem Table.Arn',
+      ...logs('DeleteAccount'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+  });
+
+  it('authorizer: one BatchGetItem on the table and the key parameter', () => {
+    expect(grantsOf(template, 'authorizer')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
       ...logs('Authorizer'),
       `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
     ]);
   });
 
   it.each([
-    ['register', ['user#*']],
-    ['login', ['user#*', 'session#*', 'address#*']],
-    ['refresh', ['session#*']],
+    ['register', ['user#*', 'account#*']],
+    ['login', ['user#*', 'session#*', 'address#*', 'account#*']],
+    ['refresh', ['session#*', 'account#*']],
     ['logout', ['session#*']],
-    ['logout-all', ['session#*']],
-    ['authorizer', ['session#*']],
+    ['logout-all', ['session#*', 'account#*']],
+    ['list-sessions', ['session#*', 'account#*']],
+    ['revoke-session', ['session#*', 'account#*']],
+    ['change-password', ['user#*', 'session#*', 'address#*', 'account#*']],
+    ['delete-account', ['user#*', 'session#*', 'address#*', 'account#*']],
+    ['authorizer', ['session#*', 'account#*']],
   ])('%s: its table actions reach only items whose key starts with %j', (name, prefixes) => {
     const tableStatements = statementsOf(template, name).filter((statement) =>
       [statement.Action]

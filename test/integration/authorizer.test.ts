@@ -57,7 +57,7 @@ describe('REST API authorizer events', () => {
           },
         ],
       },
-      context: { userId: sub, username: `guarded-${userCount}`, sessionId: sid },
+      context: { userId: sub, username: `guarded-${userCount}`, sessionId: sid, roles: '' },
     });
   });
 
@@ -85,7 +85,7 @@ describe('HTTP API (payload 2.0) simple responses', () => {
     const { sub, sid } = claimsOf(tokens.accessToken);
     expect(await handler(httpApiEvent(tokens.accessToken))).toEqual({
       isAuthorized: true,
-      context: { userId: sub, username: `guarded-${userCount}`, sessionId: sid },
+      context: { userId: sub, username: `guarded-${userCount}`, sessionId: sid, roles: '' },
     });
   });
 

@@ -115,7 +115,7 @@ describe('POST /auth/logout-all', () => {
 });
 
 describe('GET /me behind the authorizer', () => {
-  it('answers with the user, the username and the session from the authorizer context', async () => {
+  it('answers with the user, the username, the session and the roles from the authorizer context', async () => {
     const name = nextName();
     const tokens = await service.signUp(name);
     const response = await service.me(tokens.accessToken);
@@ -123,6 +123,7 @@ describe('GET /me behind the authorizer', () => {
       userId: claimsOf(tokens.accessToken).sub,
       username: name,
       sessionId: claimsOf(tokens.accessToken).sid,
+      roles: [],
     });
   });
 

@@ -260,7 +260,11 @@ class ToGraceEdge implements SessionCommand {
 /** After every step: the stored session is the model's, and the honest client's pair works unless revoked. */
 async function expectAgreement(model: SessionModel, real: Real): Promise<void> {
   const item = await service.storedItem(`session#${real.sid}`);
-  expect(Boolean(item?.revoked)).toBe(model.revoked);
+  // Dead in the store: revoked itself, or left behind by a whole-user revocation (logout-all moves the user to
+  // its next generation and writes no session).
+  const account = await service.storedItem(`account#${item?.userId}`);
+  const dead = Boolean(item?.revoked) || (item?.generation ?? 0) !== (account?.generation ?? 0);
+  expect(dead).toBe(model.revoked);
   if (!model.revoked) {
     expect(item?.refreshHash).toBe(hashRefreshToken(real.pairs[model.current]?.refreshToken as string));
     if (model.current >= 1)

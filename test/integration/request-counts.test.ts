@@ -3,9 +3,9 @@ import { defaultServices } from '../../lib/services.ts';
 import { CHECK_LEASE } from '../../lib/store/login-attempts.ts';
 import { useFakeClock } from '../support/clock.ts';
 import { countRequests, type RequestCounter } from '../support/sdk-middleware.ts';
-import { DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
+import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 
-// The DynamoDB request budget of each flow (issue 4), counted at the functions' own SDK client.
+// The DynamoDB request budget of each flow (issues 4, 9 and 11), counted at the functions' own SDK client.
 const MAX_FAILURES = 5;
 const LEASE_AND_BASE = Math.max(CHECK_LEASE, 30) + 1;
 let service: TestService;
@@ -23,14 +23,29 @@ async function sent(flow: () => Promise<{ status: number }>, status: number): Pr
   return [...counter.sent].sort();
 }
 
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** Signs `name` up with `sessions` sessions; returns the last login's tokens. */
+async function withSessions(name: string, sessions: number) {
+  let last = await service.signUp(name);
+  for (let i = 1; i < sessions; i += 1) last = (await service.login(name)).json;
+  return last;
+}
+
 describe('DynamoDB requests per flow', () => {
-  it('a login: 3 requests when clean, 4 for a wrong password, 4 for a success that clears failures, 1-3 for a 429', async () => {
+  it('a login: 4 requests when clean, 4 for a wrong password, 5 for a success that clears failures, 1-3 for a 429', async () => {
     // Each login below happens once the slots of earlier checks have lapsed (LOGIN_LOCKOUT_BASE for a failure,
     // the check lease for a login): a slot that is still held costs a re-read and a second try.
     const lapse = () => clock.advance(LEASE_AND_BASE);
     await service.post('/auth/register', { username: 'count-login', password: DEFAULT_PASSWORD });
-    // The address's count (read), a check slot taken with the account read back, the session.
-    expect(await sent(() => service.login('count-login'), 200)).toEqual(['GetItem', 'PutItem', 'UpdateItem']);
+    // The address's count (read), a check slot taken with the account read back, the account state (roles,
+    // disabled, generation), the session.
+    expect(await sent(() => service.login('count-login'), 200)).toEqual([
+      'GetItem',
+      'GetItem',
+      'PutItem',
+      'UpdateItem',
+    ]);
     lapse();
     // ...and for a wrong password: the address read, the slot, the name's and the address's failure counts.
     const wrong = ['GetItem', 'UpdateItem', 'UpdateItem', 'UpdateItem'];
@@ -39,6 +54,7 @@ describe('DynamoDB requests per flow', () => {
     lapse();
     // A success after a failure also clears it: one more write.
     expect(await sent(() => service.login('count-login'), 200)).toEqual([
+      'GetItem',
       'GetItem',
       'PutItem',
       'UpdateItem',
@@ -49,44 +65,109 @@ describe('DynamoDB requests per flow', () => {
     expect(await sent(() => service.login('count-login'), 429)).toEqual(['GetItem', 'GetItem', 'UpdateItem']);
   });
 
-  it('the authorizer reads the session once; a refresh is one conditional write, its retry that write and a read; a logout one write', async () => {
+  it('the authorizer makes one request (session and account together); a refresh a read and a write, its retry that read alone; a logout one write', async () => {
     const tokens = await service.signUp('count-flows');
-    expect(await sent(() => service.me(tokens.accessToken), 200)).toEqual(['GetItem']);
+    expect(await sent(() => service.me(tokens.accessToken), 200)).toEqual(['BatchGetItem']);
     let refreshed: any;
     expect(
       await sent(async () => {
         refreshed = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
         return refreshed;
       }, 200),
-    ).toEqual(['UpdateItem']);
-    // The retry path: its write fails its condition, one read finds the sealed pair; nothing is written.
+    ).toEqual(['BatchGetItem', 'UpdateItem']);
+    // The retry path: the read finds the presented token is the previous one and opens the sealed pair; nothing
+    // is written.
     expect(
       await sent(async () => {
         const retried = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
         expect(retried.json.refreshToken).toBe(refreshed.json.refreshToken);
         return retried;
       }, 200),
-    ).toEqual(['GetItem', 'UpdateItem']);
-    expect(counter.applied()).toEqual({ GetItem: 1 });
+    ).toEqual(['BatchGetItem']);
+    expect(counter.applied()).toEqual({ BatchGetItem: 1 });
     expect(
-      await sent(
-        () =>
-          service.post('/auth/logout', undefined, { authorization: `Bearer ${refreshed.json.accessToken}` }),
-        204,
-      ),
+      await sent(() => service.post('/auth/logout', undefined, bearer(refreshed.json.accessToken)), 204),
     ).toEqual(['UpdateItem']);
   });
 
-  it('logout-all is one query and one write per live session', async () => {
-    await service.signUp('count-all');
-    await service.login('count-all');
-    const last = await service.login('count-all');
+  it('logout-all is one read and one write, whatever the number of sessions', async () => {
+    for (const [name, sessions] of [
+      ['count-all-1', 1],
+      ['count-all-5', 5],
+    ] as const) {
+      const last = await withSessions(name, sessions);
+      expect(
+        await sent(() => service.post('/auth/logout-all', undefined, bearer(last.accessToken)), 204),
+      ).toEqual(['BatchGetItem', 'UpdateItem']);
+    }
+  });
+
+  it('listing sessions is the authentication read, one index query and one read of the others', async () => {
+    const last = await withSessions('count-list', 3);
+    expect(
+      await sent(() => service.request('GET', '/auth/sessions', { headers: bearer(last.accessToken) }), 200),
+    ).toEqual(['BatchGetItem', 'BatchGetItem', 'Query']);
+  });
+
+  it('revoking one session is the authentication read and one conditional write', async () => {
+    const first = await service.signUp('count-revoke');
+    const second = (await service.login('count-revoke')).json;
+    const sid = claimsOf(first.accessToken).sid;
+    expect(
+      await sent(
+        () => service.request('DELETE', `/auth/sessions/${sid}`, { headers: bearer(second.accessToken) }),
+        204,
+      ),
+    ).toEqual(['BatchGetItem', 'UpdateItem']);
+  });
+
+  it('a password change is the authentication read, the password check (a read and two writes) and three writes', async () => {
+    const last = await withSessions('count-password', 3);
+    // The logins' check slots lapse first, so the check takes a free slot at its first try.
+    clock.advance(LEASE_AND_BASE);
     expect(
       await sent(
         () =>
-          service.post('/auth/logout-all', undefined, { authorization: `Bearer ${last.json.accessToken}` }),
+          service.post(
+            '/auth/password',
+            { currentPassword: DEFAULT_PASSWORD, newPassword: 'an entirely new passphrase' },
+            bearer(last.accessToken),
+          ),
         204,
       ),
-    ).toEqual(['Query', 'UpdateItem', 'UpdateItem', 'UpdateItem']);
+    ).toEqual([
+      'BatchGetItem',
+      'GetItem',
+      'UpdateItem',
+      'UpdateItem',
+      'UpdateItem',
+      'UpdateItem',
+      'UpdateItem',
+    ]);
+  });
+
+  it('an account deletion is the reads, the password check, one query, the commit write and one delete per item', async () => {
+    const last = await withSessions('count-delete', 2);
+    clock.advance(LEASE_AND_BASE);
+    expect(
+      await sent(
+        () =>
+          service.request('DELETE', '/auth/account', {
+            body: { password: DEFAULT_PASSWORD },
+            headers: bearer(last.accessToken),
+          }),
+        204,
+      ),
+    ).toEqual([
+      'BatchGetItem',
+      'DeleteItem',
+      'DeleteItem',
+      'DeleteItem',
+      'GetItem',
+      'Query',
+      'UpdateItem',
+      'UpdateItem',
+      'UpdateItem',
+    ]);
   });
 });

@@ -17,6 +17,7 @@ describe('a session from login to logout', () => {
       userId: claimsOf(tokens.accessToken).sub,
       username: 'smoke-user',
       sessionId: claimsOf(tokens.accessToken).sid,
+      roles: [],
     });
     const refreshed = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
     expect(refreshed.status).toBe(200);

@@ -36,6 +36,8 @@ export interface FaultPlan {
   when?: 'before' | 'after';
   /** How many matching requests fail before the fault heals itself (unlimited when absent). */
   times?: number;
+  /** How many matching requests pass untouched before the fault begins (0 when absent). */
+  skip?: number;
 }
 
 export interface FaultInjector {
@@ -55,6 +57,7 @@ export interface FaultInjector {
 export function injectFaults(client: DynamoDBDocumentClient, name = 'test-fault-injector'): FaultInjector {
   let plan: FaultPlan | undefined;
   let remaining = Number.POSITIVE_INFINITY;
+  let toSkip = 0;
   let failed = 0;
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -64,6 +67,10 @@ export function injectFaults(client: DynamoDBDocumentClient, name = 'test-fault-
         remaining <= 0 ||
         (armed.operation && armed.operation !== operationOf(context.commandName))
       ) {
+        return next(args);
+      }
+      if (toSkip > 0) {
+        toSkip -= 1;
         return next(args);
       }
       remaining -= 1;
@@ -77,6 +84,7 @@ export function injectFaults(client: DynamoDBDocumentClient, name = 'test-fault-
     inject(next) {
       plan = next;
       remaining = next.times ?? Number.POSITIVE_INFINITY;
+      toSkip = next.skip ?? 0;
     },
     heal() {
       plan = undefined;
@@ -141,6 +149,64 @@ export function injectAttemptFaults(
     },
     get attempts() {
       return attempts;
+    },
+    remove() {
+      client.middlewareStack.remove(name);
+    },
+  };
+}
+
+export interface StaleIndexReads {
+  /** Index queries from now on leave out the items for which `hide(pk)` is true, as a lagging index would. */
+  hide(predicate: (pk: string) => boolean): void;
+  /** Index queries from now on also return these keys, as an index that has not yet seen their removal. */
+  alsoReturn(pks: readonly string[]): void;
+  /** How many index queries were altered. */
+  readonly altered: number;
+  remove(): void;
+}
+
+/**
+ * Makes the client's index queries stale, as a global secondary index is eventually consistent on DynamoDB: the
+ * answer of every `Query` with an `IndexName` is altered on its way back (an item left out, or one that is no
+ * longer in the index still returned). Reads of the table itself are untouched.
+ */
+export function staleIndexReads(client: DynamoDBDocumentClient, name = 'test-stale-index'): StaleIndexReads {
+  let hidden: (pk: string) => boolean = () => false;
+  let extra: readonly string[] = [];
+  let altered = 0;
+  // Items pass this step marshalled or not, depending on the document client's order: handle both shapes.
+  const pkOf = (item: Record<string, any>): string => item.pk?.S ?? item.pk;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const input = args.input as { IndexName?: string; ExpressionAttributeValues?: Record<string, unknown> };
+      if (context.commandName !== 'QueryCommand' || !input.IndexName) return result;
+      const output = result.output as { Items?: Record<string, any>[]; Count?: number };
+      const items = output.Items ?? [];
+      const marshalled = Object.values(input.ExpressionAttributeValues ?? {}).some(
+        (value) => typeof value === 'object' && value !== null && 'S' in value,
+      );
+      const kept = items.filter((item) => !hidden(pkOf(item)));
+      const added = extra
+        .filter((pk) => !kept.some((item) => pkOf(item) === pk))
+        .map((pk) => (marshalled ? { pk: { S: pk } } : { pk }));
+      output.Items = [...kept, ...added];
+      output.Count = output.Items.length;
+      altered += 1;
+      return result;
+    },
+    { step: 'initialize', name },
+  );
+  return {
+    hide(predicate) {
+      hidden = predicate;
+    },
+    alsoReturn(pks) {
+      extra = pks;
+    },
+    get altered() {
+      return altered;
     },
     remove() {
       client.middlewareStack.remove(name);

@@ -3,6 +3,7 @@ import {
   AuthError,
   createAuthClient,
   localStorageStorage,
+  type SessionInfo,
   type SignOutReason,
 } from '../../../client/index.ts';
 
@@ -34,11 +35,20 @@ const callMe = element<HTMLButtonElement>('call-me');
 const logout = element<HTMLButtonElement>('logout');
 const logoutAll = element<HTMLButtonElement>('logout-all');
 const meOutput = element('me-output');
+const devices = element<HTMLUListElement>('devices');
+const refreshDevices = element<HTMLButtonElement>('refresh-devices');
+const devicesMessage = element('devices-message');
+const passwordForm = element<HTMLFormElement>('password-form');
+const currentPassword = element<HTMLInputElement>('current-password');
+const newPassword = element<HTMLInputElement>('new-password');
+const changePassword = element<HTMLButtonElement>('change-password');
+const passwordMessage = element('password-message');
 const events = element('events');
 
 const signOutWords: Record<SignOutReason, string> = {
   logged_out: 'logged out',
   logged_out_everywhere: 'logged out everywhere',
+  account_deleted: 'account deleted',
   refresh_token_reused: 'session revoked: a refresh token was reused',
   session_revoked: 'session revoked',
   token_expired: 'session expired',
@@ -79,7 +89,10 @@ let refreshes = 0;
 let generation = 0;
 let lastAccessToken: string | null = null;
 
-client.on('signedIn', () => logEvent('signed in'));
+client.on('signedIn', () => {
+  logEvent('signed in');
+  void renderDevices();
+});
 client.on('refreshed', () => {
   refreshes += 1;
   refreshCount.textContent = String(refreshes);
@@ -91,7 +104,62 @@ client.on('signedOut', ({ reason }) => {
   meOutput.textContent = 'Signed out.';
   // "Logged in as ..." would be stale from here on, whichever tab or reason ended the session.
   showAccountMessage('');
+  devices.replaceChildren();
 });
+
+/** One device of the list: what it is, where from, since when; this one marked, the others revocable. */
+function deviceItem(session: SessionInfo): HTMLLIElement {
+  const item = document.createElement('li');
+  item.dataset.sessionId = session.sessionId;
+  const what = document.createElement('span');
+  what.className = 'device';
+  what.textContent = session.userAgent || 'unknown device';
+  const where = document.createElement('span');
+  where.className = 'muted';
+  const refreshed = session.lastRefreshedAt
+    ? `, last refreshed ${clockTime(Date.parse(session.lastRefreshedAt))}`
+    : '';
+  where.textContent = ` ${session.ipAddress || 'unknown address'} · signed in ${new Date(session.createdAt).toLocaleString()}${refreshed}`;
+  item.append(what, where);
+  if (session.current) {
+    const badge = document.createElement('span');
+    badge.className = 'badge signed-in this-device';
+    badge.textContent = 'This device';
+    item.append(' ', badge);
+  } else {
+    const revoke = document.createElement('button');
+    revoke.type = 'button';
+    revoke.className = 'danger revoke';
+    revoke.textContent = 'Revoke';
+    revoke.addEventListener('click', async () => {
+      revoke.disabled = true;
+      try {
+        await client.revokeSession(session.sessionId);
+        logEvent('revoked a device');
+      } catch (error) {
+        devicesMessage.textContent = describe(error);
+      }
+      await renderDevices();
+    });
+    item.append(' ', revoke);
+  }
+  return item;
+}
+
+/** Redraws "Your devices" from the server's list (it never shows a token). */
+async function renderDevices(): Promise<void> {
+  if (!(await client.tokens())) {
+    devices.replaceChildren();
+    return;
+  }
+  try {
+    const sessions = await client.listSessions();
+    devices.replaceChildren(...sessions.map(deviceItem));
+    devicesMessage.textContent = `${sessions.length} device${sessions.length === 1 ? '' : 's'}`;
+  } catch (error) {
+    devicesMessage.textContent = describe(error);
+  }
+}
 
 /** Redraws the session card from the stored tokens; runs four times a second. */
 async function render(): Promise<void> {
@@ -99,7 +167,12 @@ async function render(): Promise<void> {
   const signedIn = tokens !== null;
   status.textContent = signedIn ? 'Signed in' : 'Signed out';
   status.className = `badge ${signedIn ? 'signed-in' : 'signed-out'}`;
-  callMe.disabled = logout.disabled = logoutAll.disabled = !signedIn;
+  callMe.disabled =
+    logout.disabled =
+    logoutAll.disabled =
+    refreshDevices.disabled =
+    changePassword.disabled =
+      !signedIn;
   if (!tokens) {
     accessLeft.textContent = refreshLeft.textContent = generationLabel.textContent = '–';
     accessBar.value = refreshBar.value = 0;
@@ -171,6 +244,24 @@ logoutAll.addEventListener('click', async () => {
     logEvent(`log out everywhere: ${describe(error)}`);
   }
   await render();
+});
+
+refreshDevices.addEventListener('click', () => void renderDevices());
+
+passwordForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  passwordMessage.classList.remove('error');
+  passwordMessage.textContent = 'Changing…';
+  try {
+    await client.changePassword(currentPassword.value, newPassword.value);
+    passwordMessage.textContent = 'Password changed; every other device is signed out.';
+    currentPassword.value = newPassword.value = '';
+    logEvent('password changed');
+  } catch (error) {
+    passwordMessage.textContent = describe(error);
+    passwordMessage.classList.add('error');
+  }
+  await renderDevices();
 });
 
 setInterval(() => void render(), 250);

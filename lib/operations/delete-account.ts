@@ -1,0 +1,54 @@
+import { nowSeconds } from '../config.ts';
+import { ApiError } from '../errors.ts';
+import type { ClientInfo } from '../http/function.ts';
+import { describeError, logEvent } from '../observability/log.ts';
+import type { Services } from '../services.ts';
+import { authenticate } from './authenticate.ts';
+import { checkPassword } from './check-password.ts';
+
+/** How many session items account deletion deletes at once. */
+const DELETE_CONCURRENCY = 10;
+
+/**
+ * Deletes the caller's account, re-authenticated by its password (a wrong one counts toward the lockout).
+ *
+ * The commit point is one write: the account is marked deleted, which ends every session of the user at once
+ * (the generation moves on) and frees the name (login refuses the old account, registration may take the name
+ * even before its item is gone). Then the user's items are deleted: the name's item (password hash, counters)
+ * and the sessions the live-session index lists. A fault before the commit is a 503 the client can retry; a
+ * fault after it is logged and left to DynamoDB's TTL (answering 503 would invite a retry that can only be
+ * refused, since the caller's session is over).
+ *
+ * Errors: as `authenticate`; `401 invalid_credentials`, `429 too_many_attempts`, `400 invalid_request`.
+ */
+export async function deleteAccount(
+  services: Services,
+  accessToken: string | undefined,
+  password: string,
+  client: ClientInfo,
+): Promise<void> {
+  const caller = await authenticate(services, accessToken);
+  const { userId, username, sessionId, account } = caller;
+  const checked = await checkPassword(services, { username, password, client });
+  if (checked.userId !== userId) throw new ApiError('session_revoked');
+  const sessionIds = new Set(await services.sessions.listLiveSessionIds(userId, account.generation));
+  sessionIds.add(sessionId);
+
+  const now = nowSeconds();
+  await services.accounts.markDeleted(userId, now + services.config.sessionMaxAge);
+
+  try {
+    await services.users.deleteAccount(username, userId);
+    const sids = [...sessionIds];
+    for (let i = 0; i < sids.length; i += DELETE_CONCURRENCY) {
+      await Promise.all(
+        sids.slice(i, i + DELETE_CONCURRENCY).map((sid) => services.sessions.deleteSession(sid)),
+      );
+    }
+  } catch (error) {
+    logEvent('warn', 'account deleted; some of its items are left to the TTL', {
+      userId,
+      ...describeError(error),
+    });
+  }
+}

@@ -1,0 +1,192 @@
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { conditional, storeCall } from './dynamodb.ts';
+import { tableSchema } from './schema.ts';
+
+/**
+ * What the service knows of a user by its id (not by its name): the state every request of the user's sessions
+ * is judged against. One item per user id (`account#<userId>`), so that the authorizer can read it in the same
+ * request as the session the token names (the token carries the user id, not the name).
+ *
+ * A user with no such item yet (registered before it existed, or never changed) has the defaults: generation
+ * 0, no roles, enabled.
+ */
+export interface AccountState {
+  userId: string;
+  /**
+   * The user's revocation generation: a session is live only while it belongs to the current one. Logging out
+   * everywhere, a password change, an account deletion and an administrator's `disable` move the user to the
+   * next generation in one conditional write: every session that existed is then dead at once, wherever its
+   * tokens are presented, and no per-session write is needed. A counter, not a time: no clock of any machine
+   * decides whether a session created a moment before escapes.
+   */
+  generation: number;
+  /** Roles the user has (RFC 9068 §7.2.1.1 style); put in access tokens at the next login or refresh. */
+  roles: string[];
+  /** Set by an administrator: logins answer `403 account_disabled`. */
+  disabled: boolean;
+  /** The account was deleted: this item is only a tombstone keeping its sessions dead until they end anyway. */
+  deleted: boolean;
+  /**
+   * The one session a password change carried over to the current generation (live whatever generation its item
+   * says, until the next whole-user revocation): so that the change can revoke all other sessions in one write.
+   */
+  carriedSession?: string;
+}
+
+/** Roles are names of 1-64 characters of `a-z 0-9 : . _ -` (no comma: the authorizer context joins them with one). */
+export const ROLE_PATTERN = /^[a-z0-9][a-z0-9:._-]{0,63}$/;
+
+export const accountKey = (userId: string) => ({
+  [tableSchema.partitionKey]: `${tableSchema.keyPrefix.account}${userId}`,
+});
+
+/** The account state of `userId` from a stored item (or its absence). */
+export function toAccountState(userId: string, item: Record<string, unknown> | undefined): AccountState {
+  // Stored as a string set (the document client reads it as a `Set`).
+  const stored = item?.roles;
+  const roles =
+    stored instanceof Set || Array.isArray(stored)
+      ? [...stored].filter((role): role is string => typeof role === 'string')
+      : [];
+  return {
+    userId,
+    generation: typeof item?.generation === 'number' ? item.generation : 0,
+    roles: [...new Set(roles)].sort(),
+    disabled: item?.disabled === true,
+    deleted: item?.deleted === true,
+    ...(typeof item?.carriedSession === 'string' && { carriedSession: item.carriedSession }),
+  };
+}
+
+/**
+ * The condition "the user is still at `generation`" (binds `:generation`): an item that does not exist yet is
+ * at generation 0.
+ */
+export const atGeneration = (generation: number) =>
+  generation === 0
+    ? '(attribute_not_exists(generation) OR generation = :generation)'
+    : 'generation = :generation';
+
+/** The account store: per-user revocation generation, roles and the disabled flag. */
+export class AccountStore {
+  private readonly db: DynamoDBDocumentClient;
+  private readonly tableName: string;
+
+  constructor(db: DynamoDBDocumentClient, tableName: string) {
+    this.db = db;
+    this.tableName = tableName;
+  }
+
+  /** Reads a user's account state, strongly consistently (a revocation is seen at once). */
+  async getAccount(userId: string): Promise<AccountState> {
+    const { Item } = await storeCall(() =>
+      this.db.send(
+        new GetCommand({ TableName: this.tableName, Key: accountKey(userId), ConsistentRead: true }),
+      ),
+    );
+    return toAccountState(userId, Item);
+  }
+
+  /**
+   * Revokes every session of the user at once: moves it to the next generation in one write (whatever the
+   * current one is, so racing revocations all succeed). With `disabled` also sets or clears the disabled flag in
+   * the same write. Returns the new state.
+   */
+  async revokeAllSessions(userId: string, options: { disabled?: boolean } = {}): Promise<AccountState> {
+    const disabled = options.disabled;
+    const { Attributes } = await storeCall(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: accountKey(userId),
+          // A password change's carried-over session is ended too: this revocation spares nobody.
+          UpdateExpression: `ADD generation :one${disabled === true ? ' SET disabled = :true' : ''} REMOVE carriedSession${disabled === false ? ', disabled' : ''}`,
+          ExpressionAttributeValues: { ':one': 1, ...(disabled === true && { ':true': true }) },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return toAccountState(userId, Attributes);
+  }
+
+  /** Clears the disabled flag (sessions stay revoked; new logins work). */
+  async enable(userId: string): Promise<AccountState> {
+    const { Attributes } = await storeCall(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: accountKey(userId),
+          UpdateExpression: 'REMOVE disabled',
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return toAccountState(userId, Attributes);
+  }
+
+  /**
+   * Adds and removes roles, each atomically (a string set: racing administrators never undo each other's
+   * change). Returns the new state.
+   */
+  async updateRoles(
+    userId: string,
+    change: { add?: readonly string[]; remove?: readonly string[] },
+  ): Promise<AccountState> {
+    let item: Record<string, unknown> | undefined;
+    const send = (action: 'ADD' | 'DELETE', roles: readonly string[]) =>
+      storeCall(() =>
+        this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: accountKey(userId),
+            UpdateExpression: `${action} #roles :roles`,
+            ExpressionAttributeNames: { '#roles': 'roles' },
+            ExpressionAttributeValues: { ':roles': new Set(roles) },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+    if (change.add?.length) item = (await send('ADD', change.add)).Attributes;
+    if (change.remove?.length) item = (await send('DELETE', change.remove)).Attributes;
+    return item ? toAccountState(userId, item) : this.getAccount(userId);
+  }
+
+  /**
+   * Revokes every session of the user but `keepSid` (a password change): moves the user to the next generation
+   * and names `keepSid` as the one session carried over, in one write conditional on the user still being at
+   * `generation` (`false` when another revocation came first: the caller's session is then over too).
+   */
+  async revokeAllBut(userId: string, generation: number, keepSid: string): Promise<boolean> {
+    return conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: accountKey(userId),
+          UpdateExpression: 'SET generation = :next, carriedSession = :sid',
+          ConditionExpression: atGeneration(generation),
+          ExpressionAttributeValues: { ':next': generation + 1, ':sid': keepSid, ':generation': generation },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Marks the account deleted (the commit point of `DELETE /auth/account`): every session dead at once, roles
+   * and flags gone, the name free for a new account. What stays is a tombstone of the id, swept by the TTL at
+   * `forgetAt` (epoch seconds), once no session of the user could be live anyway.
+   */
+  async markDeleted(userId: string, forgetAt: number): Promise<void> {
+    await storeCall(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: accountKey(userId),
+          UpdateExpression:
+            'ADD generation :one SET deleted = :true, #ttl = :ttl REMOVE #roles, disabled, carriedSession',
+          ExpressionAttributeNames: { '#ttl': tableSchema.ttlAttribute, '#roles': 'roles' },
+          ExpressionAttributeValues: { ':one': 1, ':true': true, ':ttl': forgetAt },
+        }),
+      ),
+    );
+  }
+}
