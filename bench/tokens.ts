@@ -205,10 +205,12 @@ export async function benchAsymmetricTokens(): Promise<Row[]> {
       rows.push({
         figure: `token ${what} ${alg} / crypto.${what} floor`,
         value: `${fmtRatio(result.ratio)} (${fmtNs(result.subject)} vs ${fmtNs(result.baseline)})`,
-        // In CPU time the claim checks cost 12-35 µs, a third to a half of an RS256 verify (1.37-1.53x measured
-        // with one core busy); 2x keeps it steady and still catches a second verification or a key rebuilt per call.
-        budget: '<= 2.00x',
-        met: result.ratio <= 2,
+        // Issue 12's budget, 1.3x of a floor that does the same parse and claim checks. RS256 verify does not
+        // meet it (1.28-1.53x measured in CPU time): the work jsonwebtoken does per call on top of those checks
+        // is a third of a ~30 µs RSA verify. Printed as not met rather than hidden
+        // behind a looser budget; meeting it means verifying without jsonwebtoken, which the issue keeps.
+        budget: '<= 1.30x',
+        met: result.ratio <= 1.3,
       });
     }
   }
