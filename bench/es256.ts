@@ -111,9 +111,10 @@ async function coldFirstAnswer(env: Record<string, string>, accessToken: string,
     return {
       figure: 'cold start: authorizer (ES256) import + first answer / GetItem-only bundle',
       value: `${fmtRatio(ratio)} (${fmtMs(median(own))} vs ${fmtMs(median(ref))})`,
-      // Fresh processes are noisy: 1.30x was met exactly with one core busy; 1.6x still catches a heavy import.
-      budget: '<= 1.60x',
-      met: ratio <= 1.6,
+      // Issue 12's goal. Measured 1.29-1.52x with the machine shared: printed as not met when it is, rather than
+      // passed under a looser budget (what is left to shave is in the issue's closing note).
+      budget: '<= 1.30x',
+      met: ratio <= 1.3,
     } satisfies Row;
   } finally {
     rmSync(dir, { recursive: true, force: true });
