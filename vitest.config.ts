@@ -6,6 +6,10 @@ import { defineConfig } from 'vitest/config';
 // Vite's conditions would change how every dependency resolves.)
 const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
+/** Tests that run apart from `npm test`: see `exclude` below. */
+const browserTier = ['test/browser/**'];
+const processTier = ['test/package/**', 'test/e2e/**', 'test/load/**', 'test/faults/process-death.test.ts'];
+
 export default defineConfig({
   resolve: {
     alias: {
@@ -15,9 +19,11 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    // The real-browser test needs Chromium, which a fresh machine does not have: it runs with
-    // `npm run test:browser` (and in .ci/run, which installs Chromium), so that `npm test` needs only npm.
-    exclude: process.env.BROWSER_TESTS ? [] : ['test/browser/**'],
+    // `npm test` is the fast tier: everything that runs in this process or against an in-process server. Two
+    // tiers run apart (and both in .ci/run): the real-browser test needs Chromium, which a fresh machine does
+    // not have (`npm run test:browser`); the process tier spawns `npm start`, the admin CLI, a packed tarball's
+    // install and a killed server, seconds of process start-up each (`npm run test:process`).
+    exclude: process.env.BROWSER_TESTS || process.env.PROCESS_TESTS ? [] : [...browserTier, ...processTier],
     environment: 'node',
     // Each file gets its own in-process DynamoDB-compatible store; argon2 at OWASP strength is CPU-bound,
     // so two workers match the two cores of the machines this runs on.
