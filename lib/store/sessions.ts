@@ -240,21 +240,10 @@ export class SessionStore {
    * Revoking a session that is already revoked, or already swept away by the TTL, is not an error.
    */
   async revokeSession(sid: string, now: number): Promise<void> {
-    await conditional(() =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: sessionKey(sid),
-          // A revoked session answers no retry: its sealed pair goes with it. Out of the live-session index too:
-          // listings no longer pay for it.
-          UpdateExpression:
-            'SET revoked = :true, revokedAt = if_not_exists(revokedAt, :now) REMOVE sealedSuccessor, liveUserKey',
-          ConditionExpression: 'attribute_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': tableSchema.partitionKey },
-          ExpressionAttributeValues: { ':true': true, ':now': now },
-        }),
-      ),
-    );
+    await this.#revoke(sid, now, {
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': tableSchema.partitionKey },
+    });
   }
 
   /**
@@ -263,15 +252,31 @@ export class SessionStore {
    * (another user's, an unknown one, or one already swept by the TTL). Revoking an already revoked one is `true`.
    */
   async revokeOwnSession(sid: string, userId: string, now: number): Promise<boolean> {
+    return this.#revoke(sid, now, { ConditionExpression: 'userId = :uid', values: { ':uid': userId } });
+  }
+
+  /** The one revocation write, under `condition`; `false` when the condition failed. */
+  #revoke(
+    sid: string,
+    now: number,
+    condition: {
+      ConditionExpression: string;
+      ExpressionAttributeNames?: Record<string, string>;
+      values?: Record<string, unknown>;
+    },
+  ): Promise<boolean> {
+    const { values, ...expression } = condition;
     return conditional(() =>
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: sessionKey(sid),
+          // A revoked session answers no retry: its sealed pair goes with it. Out of the live-session index too:
+          // listings no longer pay for it.
           UpdateExpression:
             'SET revoked = :true, revokedAt = if_not_exists(revokedAt, :now) REMOVE sealedSuccessor, liveUserKey',
-          ConditionExpression: 'userId = :uid',
-          ExpressionAttributeValues: { ':true': true, ':now': now, ':uid': userId },
+          ...expression,
+          ExpressionAttributeValues: { ':true': true, ':now': now, ...values },
         }),
       ),
     );
