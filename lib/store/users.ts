@@ -77,13 +77,22 @@ export class UserStore {
     passwordHash: string;
     now: number;
   }): Promise<boolean> {
+    return this.#putNewAccount(input, { ConditionExpression: 'attribute_not_exists(passwordHash)' });
+  }
+
+  /**
+   * Writes a whole new account item under `condition`: whatever failed logins left under this name before it was
+   * registered (check slots, pair counts, the hourly period, the TTL), or whatever a deleted account left, is
+   * gone, so no lock carries over to the new account (API.md "Brute force"). Returns whether it was written.
+   */
+  #putNewAccount(
+    input: { userId: string; username: string; passwordHash: string; now: number },
+    condition: { ConditionExpression: string; ExpressionAttributeValues?: Record<string, unknown> },
+  ): Promise<boolean> {
     return conditional(() =>
       this.db.send(
         new PutCommand({
           TableName: this.tableName,
-          // A whole new item: whatever failed logins left under this name before it was registered (check slots,
-          // pair counts, the hourly period, the TTL) is gone, so no lock carries over to the new account
-          // (API.md "Brute force").
           Item: {
             ...userKey(input.username),
             userId: input.userId,
@@ -91,7 +100,7 @@ export class UserStore {
             passwordHash: input.passwordHash,
             createdAt: input.now,
           },
-          ConditionExpression: 'attribute_not_exists(passwordHash)',
+          ...condition,
         }),
       ),
     );
@@ -139,22 +148,10 @@ export class UserStore {
     previousUserId: string,
     input: { userId: string; username: string; passwordHash: string; now: number },
   ): Promise<boolean> {
-    return conditional(() =>
-      this.db.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            ...userKey(input.username),
-            userId: input.userId,
-            username: input.username,
-            passwordHash: input.passwordHash,
-            createdAt: input.now,
-          },
-          ConditionExpression: 'userId = :previous',
-          ExpressionAttributeValues: { ':previous': previousUserId },
-        }),
-      ),
-    );
+    return this.#putNewAccount(input, {
+      ConditionExpression: 'userId = :previous',
+      ExpressionAttributeValues: { ':previous': previousUserId },
+    });
   }
 
   /**
