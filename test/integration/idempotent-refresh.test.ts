@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashRefreshToken } from '../../lib/tokens/jwt.ts';
 import { openSuccessorPair } from '../../lib/tokens/successor.ts';
 import { useFakeClock } from '../support/clock.ts';
+import { captureEmfLines, type EmfCapture, sumMetrics } from '../support/emf.ts';
 import { claimsOf, startTestService, type TestService, type TokenPairBody } from '../support/service.ts';
 
 /**
@@ -10,25 +11,10 @@ import { claimsOf, startTestService, type TestService, type TokenPairBody } from
  */
 const GRACE = 10;
 let service: TestService;
-let output = '';
-let restore: () => void = () => {};
+let emf: EmfCapture;
 beforeAll(async () => {
   // The functions print their EMF metric lines on stdout: captured to prove no reuse was counted.
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
-    output += text;
-    // EMF lines are kept for the assertions, not printed: a passing run stays quiet.
-    if (text.startsWith('{"_aws"')) {
-      const done = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
-      done?.();
-      return true;
-    }
-    return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
-  }) as typeof process.stdout.write;
-  restore = () => {
-    process.stdout.write = write;
-  };
+  emf = captureEmfLines();
   // The suite keeps EMF lines off (vitest.config.ts); this file reads them.
   service = await startTestService({
     REFRESH_REUSE_GRACE: String(GRACE),
@@ -36,7 +22,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  restore();
+  emf.restore();
   await service?.close();
 });
 const clock = useFakeClock();
@@ -50,20 +36,13 @@ const sessionItem = (tokens: TokenPairBody) =>
 
 /** How many times each metric was emitted since `from` (an offset into the captured output). */
 function metricsSince(from: number): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const line of output.slice(from).split('\n')) {
-    if (!line.startsWith('{"_aws"')) continue;
-    const record = JSON.parse(line);
-    for (const { Name } of record._aws.CloudWatchMetrics[0].Metrics)
-      counts[Name] = (counts[Name] ?? 0) + record[Name];
-  }
-  return counts;
+  return sumMetrics(emf.recordsSince(from));
 }
 
 describe('a refresh whose answer was lost', () => {
   it('is retried with the same token and gets the same pair; the session keeps working and no reuse is counted', async () => {
     const r0 = await newSession();
-    const from = output.length;
+    const from = emf.mark();
     // The service rotates and answers, but the answer never reaches the client: it still holds only R0.
     const lost = await refresh(r0.refreshToken, { accessToken: r0.accessToken });
     expect(lost.status).toBe(200);

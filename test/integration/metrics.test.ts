@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureEmfLines, type EmfCapture, sumMetrics } from '../support/emf.ts';
 import { startTestService, type TestService } from '../support/service.ts';
 
 /**
@@ -6,46 +7,27 @@ import { startTestService, type TestService } from '../support/service.ts';
  * metrics in the AuthService namespace; the stack alarms on RefreshTokenReuse).
  */
 let service: TestService;
-let output = '';
-let restore: () => void = () => {};
+let emf: EmfCapture;
 
 beforeAll(async () => {
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
-    output += text;
-    // EMF lines are kept for the assertions, not printed: a passing run stays quiet.
-    if (text.startsWith('{"_aws"')) {
-      const done = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
-      done?.();
-      return true;
-    }
-    return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
-  }) as typeof process.stdout.write;
-  restore = () => {
-    process.stdout.write = write;
-  };
+  emf = captureEmfLines();
   // The suite keeps EMF lines off (vitest.config.ts); this file reads them.
   service = await startTestService({ LOGIN_MAX_FAILURES: '2', POWERTOOLS_METRICS_DISABLED: 'false' });
 });
 
 afterAll(async () => {
-  restore();
+  emf.restore();
   await service?.close();
 });
 
 /** Sums each metric over the EMF lines printed since `from` (an offset into the captured output). */
 function countsSince(from: number): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const line of output.slice(from).split('\n')) {
-    if (!line.startsWith('{"_aws"')) continue;
-    const record = JSON.parse(line);
-    expect(record._aws.CloudWatchMetrics[0].Namespace).toBe('AuthService');
+  const records = emf.recordsSince(from);
+  for (const record of records) {
+    expect(record._aws.CloudWatchMetrics[0]?.Namespace).toBe('AuthService');
     expect(record.service).toBe('auth-service');
-    for (const { Name } of record._aws.CloudWatchMetrics[0].Metrics)
-      counts[Name] = (counts[Name] ?? 0) + record[Name];
   }
-  return counts;
+  return sumMetrics(records);
 }
 
 describe('metrics', () => {
@@ -53,7 +35,7 @@ describe('metrics', () => {
     expect(
       (await service.post('/auth/register', { username: 'metered', password: 'quiet river stones' })).status,
     ).toBe(201);
-    const from = output.length;
+    const from = emf.mark();
     expect((await service.login('metered', 'quiet river stones')).status).toBe(200);
     expect((await service.login('metered', 'not the password')).status).toBe(401);
     expect((await service.login('metered', 'not the password')).status).toBe(401);
@@ -63,7 +45,7 @@ describe('metrics', () => {
 
   it('count refreshes, retries answered again and reuse detections', async () => {
     const tokens = await service.signUp('refresher');
-    const from = output.length;
+    const from = emf.mark();
     const first = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
     // The previous token again at once: a retry, answered with the same pair, not a rotation.
     expect((await service.post('/auth/refresh', { refreshToken: tokens.refreshToken })).status).toBe(200);
@@ -76,7 +58,7 @@ describe('metrics', () => {
 
   it('count authorizer denials, and nothing for an allowed request', async () => {
     const tokens = await service.signUp('guarded');
-    const from = output.length;
+    const from = emf.mark();
     expect((await service.me(tokens.accessToken)).status).toBe(200);
     expect((await service.me('not-a-token')).status).toBe(401);
     expect(countsSince(from)).toEqual({ AuthorizerDenials: 1 });
