@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { isSigningAlgorithm, type SigningAlgorithm, signingAlgorithms } from './tokens/keyring.ts';
 
 /** Service configuration, parsed and validated once at cold start from the environment. */
@@ -33,6 +34,29 @@ export interface Config {
   loginFailureWindow: number;
   /** Failed password checks from one client address, over all usernames, per `loginFailureWindow` before 429. */
   loginAddressMaxFailures: number;
+  /**
+   * How mail leaves the service (`MAIL_TRANSPORT`): `ses` (Amazon SES v2), an `smtp://` or `smtps://` URL, or
+   * `file` (each mail an `.eml` file in {@link Config.mailDir}).
+   */
+  mailTransport: string;
+  /** The sender of every mail (`MAIL_FROM`), an address or `Name <address>`. */
+  mailFrom: string;
+  /** Where the `file` transport writes its `.eml` files: `MAIL_DIR`, else `<LOCAL_DATA_DIR>/mail`. */
+  mailDir: string;
+  /** The `file` transport prints one line per mail (`MAIL_ECHO`, default true; the test suite turns it off). */
+  mailEcho: boolean;
+  /** The SQS queue mail requests go to (`MAIL_QUEUE_URL`); absent: an in-process queue (the local server). */
+  mailQueueUrl: string | undefined;
+  /** The page a verification link opens (`EMAIL_VERIFY_URL`); the link adds `?token=<secret>`. */
+  emailVerifyUrl: string;
+  /** The page a reset link opens (`PASSWORD_RESET_URL`); the link adds `?token=<secret>`. */
+  passwordResetUrl: string;
+  /** Seconds a verification link lives (`EMAIL_VERIFICATION_TTL`). */
+  emailVerificationTtl: number;
+  /** Seconds a password-reset link lives (`PASSWORD_RESET_TTL`). */
+  passwordResetTtl: number;
+  /** Register needs an address, and login needs it verified (`REQUIRE_VERIFIED_EMAIL=true`). */
+  requireVerifiedEmail: boolean;
 }
 
 export const defaults = {
@@ -52,6 +76,15 @@ export const defaults = {
   LOGIN_LOCKOUT_MAX: '900',
   LOGIN_FAILURE_WINDOW: '900',
   LOGIN_ADDRESS_MAX_FAILURES: '100',
+  MAIL_TRANSPORT: 'file',
+  MAIL_FROM: 'Auth service <no-reply@localhost>',
+  LOCAL_DATA_DIR: '.local-data',
+  EMAIL_VERIFY_URL: 'http://localhost:3000/verify-email',
+  PASSWORD_RESET_URL: 'http://localhost:3000/reset-password',
+  EMAIL_VERIFICATION_TTL: '86400',
+  PASSWORD_RESET_TTL: '1800',
+  REQUIRE_VERIFIED_EMAIL: 'false',
+  MAIL_ECHO: 'true',
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -103,6 +136,16 @@ export function loadConfig(env: Env = process.env): Config {
     loginLockoutMax: positiveInt(env, 'LOGIN_LOCKOUT_MAX'),
     loginFailureWindow: positiveInt(env, 'LOGIN_FAILURE_WINDOW'),
     loginAddressMaxFailures: positiveInt(env, 'LOGIN_ADDRESS_MAX_FAILURES'),
+    mailTransport: mailTransport(env),
+    mailFrom: text(env, 'MAIL_FROM'),
+    mailDir: env.MAIL_DIR || join(text(env, 'LOCAL_DATA_DIR'), 'mail'),
+    mailEcho: flag(env, 'MAIL_ECHO'),
+    mailQueueUrl: env.MAIL_QUEUE_URL || undefined,
+    emailVerifyUrl: pageUrl(env, 'EMAIL_VERIFY_URL'),
+    passwordResetUrl: pageUrl(env, 'PASSWORD_RESET_URL'),
+    emailVerificationTtl: positiveInt(env, 'EMAIL_VERIFICATION_TTL'),
+    passwordResetTtl: positiveInt(env, 'PASSWORD_RESET_TTL'),
+    requireVerifiedEmail: flag(env, 'REQUIRE_VERIFIED_EMAIL'),
   };
   if (config.accessTokenTtl > config.sessionMaxAge || config.refreshTokenTtl > config.sessionMaxAge) {
     throw new Error('Configuration error: token lifetimes must not exceed SESSION_MAX_AGE');
@@ -111,6 +154,34 @@ export function loadConfig(env: Env = process.env): Config {
     throw new Error("Configuration error: JWT_AUDIENCE must differ from the refresh tokens' audience");
   }
   return config;
+}
+
+function flag(env: Env, name: keyof typeof defaults): boolean {
+  const value = text(env, name).trim().toLowerCase();
+  if (value !== 'true' && value !== 'false')
+    throw new Error(`Configuration error: ${name} must be true or false (got "${value}")`);
+  return value === 'true';
+}
+
+/** `MAIL_TRANSPORT`: `ses` on AWS (where a local file would be lost), else `file` unless set. */
+function mailTransport(env: Env): string {
+  const value = env.MAIL_TRANSPORT ?? (env.AWS_LAMBDA_FUNCTION_NAME ? 'ses' : defaults.MAIL_TRANSPORT);
+  if (value === 'ses' || value === 'file' || /^smtps?:\/\/[^\s]+$/.test(value)) return value;
+  throw new Error('Configuration error: MAIL_TRANSPORT must be ses, file or an smtp:// or smtps:// URL');
+}
+
+/** A page URL a link opens: absolute http(s), the token is added as a query parameter. */
+function pageUrl(env: Env, name: keyof typeof defaults): string {
+  const value = text(env, name);
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:'))
+    throw new Error(`Configuration error: ${name} must be an http(s) URL (got "${value}")`);
+  return value;
 }
 
 /**

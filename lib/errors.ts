@@ -17,6 +17,10 @@ export const errorCatalogue = {
     message: 'The request is malformed or a field is missing or of the wrong type.',
   },
   weak_password: { status: 400, message: 'The password is too weak.' },
+  invalid_link: {
+    status: 400,
+    message: 'This link is not valid: it is unknown, already used, expired or superseded.',
+  },
   invalid_credentials: { status: 401, message: 'The username or password is incorrect.' },
   invalid_token: { status: 401, message: 'The token is missing, malformed or not valid.' },
   token_expired: { status: 401, message: 'The session has expired; log in again.' },
@@ -29,9 +33,14 @@ export const errorCatalogue = {
     status: 403,
     message: 'This account has been disabled by an administrator.',
   },
+  email_not_verified: {
+    status: 403,
+    message: "This account's e-mail address is not verified yet; open the link in the verification mail.",
+  },
   not_found: { status: 404, message: 'No such route.' },
   method_not_allowed: { status: 405, message: 'This method is not allowed on this route.' },
   username_taken: { status: 409, message: 'That username is already taken.' },
+  email_taken: { status: 409, message: 'That e-mail address belongs to another account.' },
   refresh_conflict: {
     status: 409,
     message: 'This refresh token was just rotated by another request; use the newest tokens.',

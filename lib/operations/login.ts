@@ -18,7 +18,8 @@ export interface Credentials {
  * Logs a user in: the lockout-guarded password check (`checkPassword`: unknown names cost and answer the same,
  * `429 too_many_attempts` while the name, the (name, address) pair or the address is locked), then the user's
  * account state (a disabled account is `403 account_disabled`, only for the right password, so the answer tells
- * a guesser nothing), then a new session, recording when and from which address and user agent, and its token
+ * a guesser nothing; with `REQUIRE_VERIFIED_EMAIL` an unverified address is `403 email_not_verified`, likewise),
+ * then a new session, recording when and from which address and user agent, and its token
  * pair, whose access token carries the user's roles. `client` is the caller as API Gateway saw it.
  */
 export async function login(
@@ -36,6 +37,8 @@ export async function login(
   // A deleted account whose name's item could not be cleaned up yet: as unknown as any other name.
   if (state.deleted) throw new ApiError('invalid_credentials');
   if (state.disabled) throw new ApiError('account_disabled');
+  // Only after the right password, as `account_disabled`: the answer tells a guesser nothing.
+  if (config.requireVerifiedEmail && !account.emailVerified) throw new ApiError('email_not_verified');
   const now = nowSeconds();
   const session = { userId, sid, authTime: now, roles: state.roles };
   const refresh = mintToken(config, ring, 'refresh', session, now);

@@ -13,5 +13,16 @@ export const tableSchema = {
    */
   liveSessionIndex: { name: 'liveSessionsByUser', partitionKey: 'liveUserKey' },
   /** Every item's partition key starts with its kind; the stack's IAM conditions name these prefixes. */
-  keyPrefix: { user: 'user#', session: 'session#', address: 'address#', account: 'account#' },
+  keyPrefix: {
+    user: 'user#',
+    session: 'session#',
+    address: 'address#',
+    account: 'account#',
+    /** The claim of an e-mail address by one account (uniqueness). */
+    email: 'email#',
+    /** A mailed link (verification, reset), keyed by the hash of its secret. */
+    link: 'link#',
+    /** A fixed-window counter of mails or requests (per account, per client address). */
+    limit: 'limit#',
+  },
 } as const;
