@@ -17,9 +17,16 @@ export const functionNames = [
   'revoke-session',
   'change-password',
   'delete-account',
+  'get-account',
+  'verify-email',
+  'change-email',
+  'resend-verification',
+  'forgot-password',
+  'reset-password',
   'me',
   'discovery',
   'authorizer',
+  'mailer',
 ] as const;
 export type FunctionName = (typeof functionNames)[number];
 
@@ -27,7 +34,7 @@ export interface Route {
   method: 'GET' | 'POST' | 'DELETE';
   /** The path as API Gateway's resource path: `{name}` segments are path parameters. */
   path: string;
-  function: Exclude<FunctionName, 'authorizer'>;
+  function: Exclude<FunctionName, 'authorizer' | 'mailer'>;
   /** Guarded by the authorizer, as API Gateway does it. */
   authorized: boolean;
 }
@@ -42,6 +49,12 @@ export const routes: readonly Route[] = [
   { method: 'DELETE', path: '/auth/sessions/{sessionId}', function: 'revoke-session', authorized: false },
   { method: 'POST', path: '/auth/password', function: 'change-password', authorized: false },
   { method: 'DELETE', path: '/auth/account', function: 'delete-account', authorized: false },
+  { method: 'GET', path: '/auth/account', function: 'get-account', authorized: false },
+  { method: 'POST', path: '/auth/email/verify', function: 'verify-email', authorized: false },
+  { method: 'POST', path: '/auth/email', function: 'change-email', authorized: false },
+  { method: 'POST', path: '/auth/email/resend', function: 'resend-verification', authorized: false },
+  { method: 'POST', path: '/auth/password/forgot', function: 'forgot-password', authorized: false },
+  { method: 'POST', path: '/auth/password/reset', function: 'reset-password', authorized: false },
   { method: 'GET', path: '/me', function: 'me', authorized: true },
   // Public by nature (OpenID Connect Discovery 1.0; RFC 7517): no authorizer, ever.
   { method: 'GET', path: '/.well-known/openid-configuration', function: 'discovery', authorized: false },
