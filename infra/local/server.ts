@@ -1,5 +1,8 @@
+import { mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defaults } from '../../lib/config.ts';
 import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
 import { type ServiceOptions, setDefaultServiceOptions } from '../../lib/services.ts';
@@ -13,6 +16,7 @@ import { claimDataDir, keptSigningKey, storePath } from './data-dir.ts';
 import { serveDemoPage } from './demo-page.ts';
 import { createTable, type LocalDynamo, startLocalDynamo } from './dynamo.ts';
 import { createGateway, type Gateway, type Handlers, isRoutePath, loadHandlers } from './gateway.ts';
+import { serveRecoveryPages } from './recovery-pages.ts';
 import { type SsmStandIn, startSsmStandIn } from './ssm-stand-in.ts';
 
 export interface LocalServerOptions {
@@ -51,6 +55,8 @@ export interface LocalBackend {
   ephemeralKey: boolean;
   /** The file a generated signing key is kept in, when it is kept (`dataDir`). */
   keyFile: string | undefined;
+  /** Where the `file` mail transport writes (`MAIL_DIR`): the local mail box. */
+  mailDir: string;
   close(): Promise<void>;
 }
 
@@ -117,7 +123,17 @@ export async function startLocalBackend(
     const issuer =
       options.issuer ??
       (algorithm === 'HS256' ? defaults.JWT_ISSUER : (options.baseUrl ?? 'http://localhost'));
+    // Mail: the file sink in the data directory (a directory of this run's own without one), links to the pages
+    // this server serves.
+    const pages = options.baseUrl ?? 'http://localhost';
+    const mailDir =
+      options.env?.MAIL_DIR ??
+      process.env.MAIL_DIR ??
+      (options.dataDir ? join(options.dataDir, 'mail') : mkdtempSync(join(tmpdir(), 'auth-mail-')));
     Object.assign(process.env, {
+      MAIL_DIR: mailDir,
+      EMAIL_VERIFY_URL: process.env.EMAIL_VERIFY_URL ?? `${pages}/verify-email`,
+      PASSWORD_RESET_URL: process.env.PASSWORD_RESET_URL ?? `${pages}/reset-password`,
       JWT_ISSUER: issuer,
       AWS_REGION: process.env.AWS_REGION ?? 'local',
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
@@ -137,6 +153,7 @@ export async function startLocalBackend(
       dynamoDbEndpoint,
       ephemeralKey,
       keyFile: kept?.file,
+      mailDir,
       close: closeAll,
     };
   } catch (error) {
@@ -157,7 +174,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   let backend: LocalBackend | undefined;
   const server: Server = createServer((req, res) => {
     if (!backend) return sendError(res, 'service_unavailable', { 'Retry-After': '1' });
-    serve(req, res, backend.gateway).catch((error: unknown) => {
+    serve(req, res, backend).catch((error: unknown) => {
       // Never a 500 (API.md): whatever failed here is the server's own trouble, and a retry may well succeed.
       console.error('local server: unexpected failure', error instanceof Error ? error.message : error);
       if (!res.headersSent) sendError(res, 'service_unavailable', { 'Retry-After': '1' });
@@ -253,7 +270,8 @@ function singleValueHeaders(req: IncomingMessage): Record<string, string> {
   return headers;
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, gateway: Gateway): Promise<void> {
+async function serve(req: IncomingMessage, res: ServerResponse, backend: LocalBackend): Promise<void> {
+  const { gateway } = backend;
   const url = requestUrl(req.url);
   if (!url) {
     // API Gateway never passes such a target on; a client that sends one gets the contract's 400.
@@ -261,6 +279,8 @@ async function serve(req: IncomingMessage, res: ServerResponse, gateway: Gateway
     return sendError(res, 'invalid_request', {}, 'The request target is not a valid URL.');
   }
   if (!isRoutePath(url.pathname) && (await serveDemoPage(req, res, url.pathname))) return;
+  if (!isRoutePath(url.pathname) && (await serveRecoveryPages(req, res, url.pathname, backend.mailDir)))
+    return;
   const body = await readBody(req);
   const answer = await gateway.handle({
     method: req.method ?? 'GET',
