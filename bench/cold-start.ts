@@ -36,6 +36,15 @@ const BUDGET: Record<FunctionName, number> = {
   // They carry the password code (and change-password the common-password list) as login and register do.
   'change-password': 3.5,
   'delete-account': 3.5,
+  'get-account': 2.5,
+  'verify-email': 2.5,
+  'resend-verification': 2.5,
+  'forgot-password': 2.5,
+  // Hash passwords (and carry the common-password list) as change-password does.
+  'change-email': 3.5,
+  'reset-password': 3.5,
+  // The SES client and nodemailer's composer.
+  mailer: 3.5,
 };
 
 /** The first answers that are not a 2xx: the bench's service signs with HS256, which publishes no keys (404). */

@@ -7,12 +7,13 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/observability/names.ts';
 import { tableSchema } from '../../lib/store/schema.ts';
 import { bundlingOptions } from '../bundling.ts';
 import { type FunctionName, functionNames } from '../routes.ts';
-import type { StackSettings } from './settings.ts';
+import { type StackSettings, senderAddress } from './settings.ts';
 
 /** The repository root: function entry points and the lock file are found from it. */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -46,6 +47,10 @@ export interface FunctionProfile {
   http: boolean;
   /** Needs the table, key and token settings in its environment (`me` trusts the authorizer and needs none). */
   serviceEnv: boolean;
+  /** Queues mail requests: `sqs:SendMessage` on the mail queue (and `MAIL_QUEUE_URL`). */
+  enqueuesMail?: boolean;
+  /** The mailer: `ses:SendEmail` from the sender identity only (and the mail settings). */
+  sendsMail?: boolean;
 }
 
 /**
@@ -166,6 +171,101 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
+  // authenticate (BatchGetItem), UserStore.getAccount (GetItem of the name's item).
+  'get-account': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
+    itemKinds: ['user', 'session', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // LinkStore.get and UserStore.getAccount (GetItem), LinkStore.redeem and markEmailVerified (UpdateItem). No key:
+  // a link is not a token.
+  'verify-email': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'link'],
+    queriesUserIndex: false,
+    readsSigningKey: false,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (GetItem, UpdateItem of the address and the name's items),
+  // claimEmail (PutItem, GetItem of the claim and the holder's item), setEmail (UpdateItem), the old claim's
+  // release (DeleteItem); queues the verification mail and the notice.
+  'change-email': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: [
+      'dynamodb:BatchGetItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    ],
+    itemKinds: ['user', 'session', 'address', 'account', 'email'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+    enqueuesMail: true,
+  },
+  // authenticate (BatchGetItem), UserStore.getAccount (GetItem), LimitStore.take (UpdateItem, GetItem when full);
+  // queues the verification mail.
+  'resend-verification': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'account', 'limit'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+    enqueuesMail: true,
+  },
+  // LimitStore.take for the client address (UpdateItem, GetItem when full); queues the request. It reads no
+  // account: the lookup is the mailer's, so the answer cannot depend on it.
+  'forgot-password': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['limit'],
+    queriesUserIndex: false,
+    readsSigningKey: false,
+    http: true,
+    serviceEnv: true,
+    enqueuesMail: true,
+  },
+  // LinkStore.get, UserStore.getAccount, AccountStore.getAccount (GetItem); redeem, the hash replacement, the
+  // whole-user revocation, markEmailVerified and the unlock (UpdateItem); queues the notice. Hashes a password.
+  'reset-password': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'account', 'link'],
+    queriesUserIndex: false,
+    readsSigningKey: false,
+    http: true,
+    serviceEnv: true,
+    enqueuesMail: true,
+  },
+  // deliverMailRequest: the claim, the name's item (GetItem), the reset limit (UpdateItem, GetItem), the link
+  // (PutItem, DeleteItem when the send fails); SES SendEmail from the sender identity.
+  mailer: {
+    memorySize: 256,
+    timeoutSeconds: 30,
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+    itemKinds: ['user', 'email', 'link', 'limit'],
+    queriesUserIndex: false,
+    readsSigningKey: false,
+    http: false,
+    serviceEnv: true,
+    sendsMail: true,
+  },
   // Trusts the authorizer's context; touches neither the table nor the key.
   me: {
     memorySize: 128,
@@ -214,6 +314,12 @@ export interface GrantTargets {
   /** ARN of the signing-key parameter. */
   signingKeyArn: string;
   signingKeyKmsKeyArn: string | undefined;
+  /** ARN of the mail queue. */
+  mailQueueArn: string;
+  /** ARN of the SES identity (domain or address) the mail is sent from. */
+  mailIdentityArn: string;
+  /** The sender address itself (`MAIL_FROM` without a display name). */
+  mailFromAddress: string;
 }
 
 /** The IAM statements a profile asks for, beyond writing to its own log group. */
@@ -258,12 +364,29 @@ export function grantStatements(profile: FunctionProfile, targets: GrantTargets)
       );
     }
   }
+  if (profile.enqueuesMail) {
+    statements.push(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [targets.mailQueueArn] }),
+    );
+  }
+  if (profile.sendsMail) {
+    // From the sender identity only, and only with its own address as the sender.
+    statements.push(
+      new iam.PolicyStatement({
+        actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+        resources: [targets.mailIdentityArn],
+        conditions: { StringEquals: { 'ses:FromAddress': targets.mailFromAddress } },
+      }),
+    );
+  }
   return statements;
 }
 
 export interface AuthFunctionsProps {
   table: dynamodb.ITable;
   settings: StackSettings;
+  /** The queue mail requests go to. */
+  mailQueue: sqs.IQueue;
 }
 
 /**
@@ -277,7 +400,8 @@ export class AuthFunctions extends Construct {
 
   constructor(scope: Construct, id: string, props: AuthFunctionsProps) {
     super(scope, id);
-    const { settings, table } = props;
+    const { settings, table, mailQueue } = props;
+    const mailFromAddress = senderAddress(settings.mailFrom) as string;
     const retention = settings.logRetentionDays as logs.RetentionDays;
     const logRemoval = settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const targets: GrantTargets = {
@@ -288,6 +412,13 @@ export class AuthFunctions extends Construct {
         resourceName: settings.signingKeyParameterName.replace(/^\//, ''),
       }),
       signingKeyKmsKeyArn: settings.signingKeyKmsKeyArn,
+      mailQueueArn: mailQueue.queueArn,
+      mailIdentityArn: Stack.of(this).formatArn({
+        service: 'ses',
+        resource: 'identity',
+        resourceName: settings.mailIdentity ?? (mailFromAddress.split('@')[1] as string),
+      }),
+      mailFromAddress,
     };
     const commonEnv: Record<string, string> = {
       NODE_OPTIONS: '--enable-source-maps',
@@ -332,6 +463,8 @@ export class AuthFunctions extends Construct {
         environment: {
           ...commonEnv,
           ...(profile.serviceEnv ? serviceEnv : {}),
+          ...(profile.enqueuesMail && { MAIL_QUEUE_URL: mailQueue.queueUrl }),
+          ...(profile.sendsMail && { MAIL_TRANSPORT: 'ses', MAIL_FROM: settings.mailFrom }),
           ...(profile.http &&
             settings.corsOrigins.length > 0 && { CORS_ORIGINS: settings.corsOrigins.join(',') }),
         },

@@ -9,11 +9,13 @@ import {
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import type { FunctionName } from '../routes.ts';
 import { AuthAlarms } from './alarms.ts';
 import { AuthApi, addGatewayResponses, bearerChallengeResponses, STAGE_NAME } from './api.ts';
-import { AuthFunctions } from './functions.ts';
+import { AuthFunctions, functionProfiles } from './functions.ts';
+import { AuthMail } from './mail.ts';
 import { resolveSettings, type StackSettings } from './settings.ts';
 import { AuthTables } from './tables.ts';
 
@@ -69,6 +71,9 @@ export class TokenAuthService extends Construct {
   /** The service API's base URL, without a trailing slash: `${url}/auth/login`. */
   readonly url: string;
   readonly alarms: cloudwatch.Alarm[];
+  /** The queue mail requests go through, and its dead-letter queue (alarmed). */
+  readonly mailQueue: sqs.Queue;
+  readonly mailDeadLetterQueue: sqs.Queue;
   /**
    * `iss` of the tokens. With ES256/RS256 a URL: the `jwtIssuer` setting, or else the stage URL, under which
    * `/.well-known/openid-configuration` and `/.well-known/jwks.json` are served (no authorizer on them).
@@ -84,7 +89,15 @@ export class TokenAuthService extends Construct {
     const { restApiName, ...settings } = props;
     this.settings = resolveSettings(settings);
     const tables = new AuthTables(this, 'Storage', { deletionProtection: this.settings.deletionProtection });
-    const functions = new AuthFunctions(this, 'Handlers', { table: tables.table, settings: this.settings });
+    const mail = new AuthMail(this, 'Mail', {
+      mailerTimeoutSeconds: functionProfiles.mailer.timeoutSeconds,
+    });
+    const functions = new AuthFunctions(this, 'Handlers', {
+      table: tables.table,
+      settings: this.settings,
+      mailQueue: mail.queue,
+    });
+    mail.consumeWith(functions.byName.mailer);
     const api = new AuthApi(this, 'Http', {
       functions: functions.byName,
       settings: this.settings,
@@ -94,7 +107,10 @@ export class TokenAuthService extends Construct {
       functions: functions.byName,
       alarmTopicArn: this.settings.alarmTopicArn,
     });
-    for (const group of [this, tables, functions, api, alarms]) groupingScopes.add(group);
+    alarms.add(mail.deadLetterAlarm(alarms));
+    for (const group of [this, tables, functions, api, alarms, mail]) groupingScopes.add(group);
+    this.mailQueue = mail.queue;
+    this.mailDeadLetterQueue = mail.deadLetterQueue;
 
     this.table = tables.table;
     this.functions = functions.byName;
@@ -114,6 +130,15 @@ export class TokenAuthService extends Construct {
     } else {
       this.issuer = jwtIssuer;
     }
+    // The pages the mail links open: the deployer's own (settings), else the ones under the stage URL.
+    const stack = Stack.of(this);
+    const stageUrl = `https://${this.api.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}/${STAGE_NAME}`;
+    const mailer = functions.byName.mailer;
+    mailer.addEnvironment('EMAIL_VERIFY_URL', this.settings.emailVerifyUrl ?? `${stageUrl}/verify-email`);
+    mailer.addEnvironment(
+      'PASSWORD_RESET_URL',
+      this.settings.passwordResetUrl ?? `${stageUrl}/reset-password`,
+    );
   }
 
   /**

@@ -35,6 +35,17 @@ export interface StackSettings {
   passwordRouteBurstLimit: number;
   /** An existing SNS topic that the alarms notify; unset: alarms without actions (visible in the console). */
   alarmTopicArn: string | undefined;
+  /**
+   * The sender of the service's mail (`MAIL_FROM`): an address, or `Name <address>`, of an identity verified in
+   * Amazon SES. The mailer may send from that address and nothing else.
+   */
+  mailFrom: string;
+  /** The SES identity the sender belongs to: its domain (default) or the address itself. */
+  mailIdentity: string | undefined;
+  /** The page a verification link opens (`EMAIL_VERIFY_URL`): your own front end's. */
+  emailVerifyUrl: string | undefined;
+  /** The page a reset link opens (`PASSWORD_RESET_URL`): your own front end's. */
+  passwordResetUrl: string | undefined;
 }
 
 export const defaultSettings: StackSettings = {
@@ -52,7 +63,24 @@ export const defaultSettings: StackSettings = {
   passwordRouteRateLimit: 10,
   passwordRouteBurstLimit: 20,
   alarmTopicArn: undefined,
+  mailFrom: 'no-reply@example.com',
+  mailIdentity: undefined,
+  emailVerifyUrl: undefined,
+  passwordResetUrl: undefined,
 };
+
+/** The address inside `MAIL_FROM` (`Name <a@b>` or `a@b`), or `undefined` when there is none. */
+export function senderAddress(mailFrom: string): string | undefined {
+  const address = (/<([^<>\s]+)>\s*$/.exec(mailFrom)?.[1] ?? mailFrom).trim().toLowerCase();
+  return /^[^@\s]+@[^@\s]+$/.test(address) ? address : undefined;
+}
+
+function pageUrl(lookup: Lookup, key: string): string | undefined {
+  const value = text(lookup, key, undefined);
+  if (value !== undefined && !/^https:\/\/[^\s]+$/.test(value))
+    throw new Error(`Context ${key} must be an https URL (got ${JSON.stringify(value)})`);
+  return value;
+}
 
 /** The retention periods CloudWatch Logs accepts. */
 const RETENTION_DAYS = [
@@ -126,6 +154,11 @@ export function settingsFromContext(lookup: Lookup): StackSettings {
       `Context jwtIssuer must be an https URL without a trailing slash with signingAlg ${signingAlg} (verifiers fetch <issuer>/.well-known/openid-configuration); leave it unset for the stage URL`,
     );
   }
+  const mailFrom = text(lookup, 'mailFrom', d.mailFrom) as string;
+  if (!senderAddress(mailFrom))
+    throw new Error(
+      `Context mailFrom must be an address or "Name <address>" (got ${JSON.stringify(mailFrom)})`,
+    );
   return {
     deletionProtection: bool(lookup, 'deletionProtection', d.deletionProtection),
     // API Gateway accepts 0-3600 seconds.
@@ -142,6 +175,10 @@ export function settingsFromContext(lookup: Lookup): StackSettings {
     passwordRouteRateLimit: int(lookup, 'passwordRouteRateLimit', d.passwordRouteRateLimit, 1, 10_000),
     passwordRouteBurstLimit: int(lookup, 'passwordRouteBurstLimit', d.passwordRouteBurstLimit, 1, 5_000),
     alarmTopicArn: text(lookup, 'alarmTopicArn', d.alarmTopicArn),
+    mailFrom,
+    mailIdentity: text(lookup, 'mailIdentity', d.mailIdentity),
+    emailVerifyUrl: pageUrl(lookup, 'emailVerifyUrl'),
+    passwordResetUrl: pageUrl(lookup, 'passwordResetUrl'),
   };
 }
 
