@@ -1,6 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Config, loadConfig } from './config.ts';
-import { deliverMailRequest } from './mail/mailer.ts';
 import { LocalOutbox, type Outbox, sqsOutbox } from './mail/outbox.ts';
 import { createMailTransport, type MailTransport } from './mail/transport.ts';
 import { type Argon2Params, createPasswordHasher, type PasswordHasher } from './passwords/argon2.ts';
@@ -90,7 +89,11 @@ export function createServices(
     limits: new LimitStore(db, config.tableName),
     outbox: config.mailQueueUrl
       ? sqsOutbox(config.mailQueueUrl)
-      : new LocalOutbox((request) => deliverMailRequest(services, request)),
+      : // Imported when the first mail goes: the mailer brings the metrics module, which must not be loaded before
+        // the process's environment is complete (the local server imports this module before it sets it).
+        new LocalOutbox(async (request) =>
+          (await import('./mail/mailer.ts')).deliverMailRequest(services, request),
+        ),
     mail: {
       get transport() {
         transport ??= createMailTransport(config);

@@ -1,6 +1,5 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { serviceUnavailable } from '../errors.ts';
-import { describeError, logEvent } from '../observability/log.ts';
 import type { MailRequest } from './messages.ts';
 
 /**

@@ -1,5 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { functionProfiles } from '../../infra/cdk/functions.ts';
 import { defaultSettings, settingsFromContext } from '../../infra/cdk/settings.ts';
 import { functionNames } from '../../infra/routes.ts';
 import { lambdaOf, type Synthesized, statementsOf, synthTemplate } from './template-helpers.ts';
@@ -38,7 +39,7 @@ describe('settings from CDK context', () => {
   it('passes the CORS origins to the HTTP functions only', () => {
     for (const name of functionNames) {
       const env = lambdaOf(template, name).props.Environment.Variables;
-      expect(env.CORS_ORIGINS, name).toBe(name === 'authorizer' ? undefined : ORIGINS);
+      expect(env.CORS_ORIGINS, name).toBe(functionProfiles[name].http ? ORIGINS : undefined);
     }
   });
 
@@ -46,9 +47,9 @@ describe('settings from CDK context', () => {
     const preflights = template.findResources('AWS::ApiGateway::Method', {
       Properties: { HttpMethod: 'OPTIONS' },
     });
-    // The root, /auth, the eight /auth/* resources, /auth/sessions/{sessionId}, /me, /.well-known and its two
-    // documents.
-    expect(Object.keys(preflights)).toHaveLength(15);
+    // The root, /auth, the nine /auth/* resources, /auth/sessions/{sessionId}, /auth/email/verify and /resend,
+    // /auth/password/forgot and /reset, /me, /.well-known and its two documents.
+    expect(Object.keys(preflights)).toHaveLength(20);
     for (const method of Object.values(preflights)) {
       expect(method.Properties.AuthorizationType).toBe('NONE');
       expect(method.Properties.Integration.Type).toBe('MOCK');
@@ -103,7 +104,7 @@ describe('settings from CDK context', () => {
   it('grants kms:Decrypt on a customer-managed key only through SSM, only to the functions reading the key', () => {
     for (const name of functionNames) {
       const kms = statementsOf(template, name).filter((s) => [s.Action].flat().includes('kms:Decrypt'));
-      if (name === 'me' || name === 'register') {
+      if (!functionProfiles[name].readsSigningKey) {
         expect(kms, name).toEqual([]);
         continue;
       }
@@ -124,7 +125,8 @@ describe('settings from CDK context', () => {
 
   it('notifies the alarm topic from every alarm', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(functionNames.length + 1);
+    // One per function, refresh-token reuse, and the mail dead-letter queue.
+    expect(alarms).toHaveLength(functionNames.length + 2);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([TOPIC]);
   });
 

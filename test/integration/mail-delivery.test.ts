@@ -4,7 +4,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { lambdaContext } from '../../infra/local/events.ts';
 import { noticeMail, type OutgoingMail, verificationMail } from '../../lib/mail/messages.ts';
 import { LocalOutbox, sqsOutbox } from '../../lib/mail/outbox.ts';
@@ -128,8 +128,11 @@ describe('the local queue', () => {
       },
       { maxAttempts: 4, baseDelayMs: 20 },
     );
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     await outbox.enqueue({ kind: 'notice', notice: 'password_changed', to: 'a@example.com', username: 'a' });
     await outbox.idle();
+    expect(logged).toHaveBeenCalledWith('mail request dead-lettered after 4 attempts (notice):', 'down');
+    logged.mockRestore();
     expect(delivered).toHaveLength(4);
     expect(outbox.deadLetters).toHaveLength(1);
     const gaps = delivered.slice(1).map((at, i) => at - (delivered[i] as number));
