@@ -80,11 +80,11 @@ export class LocalOutbox implements Outbox {
       } catch (error) {
         if (attempt >= this.#retry.maxAttempts) {
           this.deadLetters.push(request);
-          logEvent('error', 'mail dead-lettered', {
-            kind: request.kind,
-            attempts: attempt,
-            ...describeError(error),
-          });
+          // The local server's log (this queue runs nowhere else): the request's kind, never its addresses.
+          console.error(
+            `mail request dead-lettered after ${attempt} attempts (${request.kind}):`,
+            error instanceof Error ? error.message : String(error),
+          );
           return;
         }
         const delay = this.#retry.baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
