@@ -1,4 +1,6 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTable, type LocalDynamo, startLocalDynamo } from '../../infra/local/dynamo.ts';
@@ -6,6 +8,7 @@ import { lambdaContext, proxyEvent } from '../../infra/local/events.ts';
 import { type SsmStandIn, startSsmStandIn } from '../../infra/local/ssm-stand-in.ts';
 import type { FunctionName } from '../../infra/routes.ts';
 import { builtBundles } from '../support/bundles.ts';
+import { mailsIn, type ReceivedMail } from '../support/mailbox.ts';
 import { TEST_SECRET } from '../support/service.ts';
 
 /**
@@ -19,6 +22,17 @@ let bundles = {} as Record<FunctionName, string>;
 const handlers = {} as Record<FunctionName, Handler>;
 let dynamo: LocalDynamo;
 let ssm: SsmStandIn;
+const mailDir = mkdtempSync(join(tmpdir(), 'bundle-mail-'));
+
+/** The mails of the sink to `to`, once there are `count` of them (polled, within a deadline). */
+async function mailsTo(to: string, count: number): Promise<ReceivedMail[]> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const mails = (await mailsIn(mailDir)).filter((mail) => mail.to === to);
+    if (mails.length >= count || Date.now() > deadline) return mails;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 beforeAll(async () => {
   // Built once per set of inputs and shared (test/support/bundles.ts): a synth with esbuild takes a while.
@@ -38,6 +52,9 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_SSM: ssm.url,
     TABLE_NAME: tableName,
     JWT_SECRET_PARAM: parameterName,
+    // No queue here: each bundle delivers its mail requests in-process to the file sink, as `npm start` does.
+    MAIL_DIR: mailDir,
+    MAIL_ECHO: 'false',
   });
   for (const name of [
     'register',
@@ -51,6 +68,13 @@ beforeAll(async () => {
     'revoke-session',
     'change-password',
     'delete-account',
+    'get-account',
+    'verify-email',
+    'change-email',
+    'resend-verification',
+    'forgot-password',
+    'reset-password',
+    'mailer',
   ] as const) {
     handlers[name] = (await import(pathToFileURL(bundles[name]).href)).handler;
   }
@@ -192,6 +216,49 @@ describe('the built bundles', () => {
     expect(deleted.statusCode, deleted.body).toBe(204);
     await expect(authorize(fifth.accessToken)).rejects.toThrow('Unauthorized');
     expect((await post('register', '/auth/register', { username, password })).statusCode).toBe(201);
+  });
+});
+
+describe('the built bundles, by e-mail', () => {
+  it('drive register with an address -> verify -> account, forgot -> mail -> reset, and the mailer on an SQS batch', async () => {
+    const username = 'bundle-mail';
+    const email = 'bundle-mail@example.com';
+    const password = 'a bundle mail password';
+    const registered = await post('register', '/auth/register', { username, password, email });
+    expect(registered.statusCode, registered.body).toBe(201);
+    const [verification] = await mailsTo(email, 1);
+    expect(verification?.subject).toBe('Verify your e-mail address');
+    const verified = await post('verify-email', '/auth/email/verify', { token: verification?.token });
+    expect(verified.statusCode, verified.body).toBe(204);
+    const tokens = JSON.parse((await post('login', '/auth/login', { username, password })).body);
+    const account = await call('get-account', {
+      method: 'GET',
+      path: '/auth/account',
+      headers: { authorization: `Bearer ${tokens.accessToken}` },
+    });
+    expect(JSON.parse(account.body)).toMatchObject({ email, emailVerified: true });
+
+    const forgot = await post('forgot-password', '/auth/password/forgot', { email });
+    expect(forgot.statusCode).toBe(202);
+    expect(forgot.body).toBe('{}');
+    const [, reset] = await mailsTo(email, 2);
+    expect(reset?.subject).toBe('Reset your password');
+    const done = await post('reset-password', '/auth/password/reset', {
+      token: reset?.token,
+      newPassword: 'a reset bundle password',
+    });
+    expect(done.statusCode, done.body).toBe(204);
+    await expect(authorize(tokens.accessToken)).rejects.toThrow('Unauthorized');
+
+    // The mailer as SQS invokes it: a forgot request on the queue becomes a reset mail.
+    const batch = await handlers.mailer(
+      { Records: [{ messageId: 'm-1', body: JSON.stringify({ kind: 'forgot', email }) }] },
+      lambdaContext('mailer'),
+    );
+    expect(batch).toEqual({ batchItemFailures: [] });
+    const mails = await mailsTo(email, 4);
+    expect(mails.map((mail) => mail.subject).filter((s) => s === 'Reset your password')).toHaveLength(2);
+    expect(mails.some((mail) => mail.subject === 'Your password was reset')).toBe(true);
   });
 });
 
