@@ -1,5 +1,7 @@
 import { localDynamoClient } from '../infra/local/dynamo.ts';
 import type { LocalServer } from '../infra/local/server.ts';
+import { deliverMailRequest } from '../lib/mail/mailer.ts';
+import type { MailRequest, OutgoingMail } from '../lib/mail/messages.ts';
 import { defaultServices } from '../lib/services.ts';
 import { type Post, sessionItemSizes, writeUnits } from './item-size.ts';
 import type { Row } from './measure.ts';
@@ -36,9 +38,30 @@ interface Path {
 }
 
 interface Api {
-  call(method: string, path: string, body?: unknown, bearer?: string): Promise<Answer>;
+  call(method: string, path: string, body?: unknown, bearer?: string, sourceIp?: string): Promise<Answer>;
   /** A fresh account name for this path. */
   user(): string;
+  /** A fresh address. */
+  email(): string;
+  /** A fresh client address (so that the per-client limit of forgot starts empty). */
+  client(): string;
+  /**
+   * Setup: an account with a fresh address (and `sessions` logins), and the link of a `purpose` mail to it
+   * (a verification mail is queued by register; a reset mail is asked for and delivered), not counted.
+   * With `deliver: false` the verification request is returned undelivered.
+   */
+  mailedLink(
+    purpose: 'verify' | 'reset',
+    sessions?: number,
+    options?: { deliver?: boolean },
+  ): Promise<{
+    email: string;
+    token: string;
+    tokens: { accessToken: string; refreshToken: string };
+    request: MailRequest;
+  }>;
+  /** The mailer's work on one request (what the mailer function does per SQS message): 200 when it is done. */
+  deliver(request: MailRequest): Promise<Answer>;
   /** Registers `username` (and logs in `sessions` times): the setup of a path, not counted. */
   signUp(username: string, sessions?: number): Promise<{ accessToken: string; refreshToken: string }[]>;
   /** Counts only the requests of `flow`, the path's last step (after its setup). */
@@ -342,6 +365,126 @@ const paths: Path[] = [
       );
     },
   },
+  // E-mail and account recovery. `SQS SendMessage` is a request queued for the mailer; `SES SendEmail` a mail sent.
+  {
+    name: 'register with an address',
+    // The address's claim (a conditional PutItem), the account (PutItem), the verification mail queued.
+    expect: 201,
+    budget: { PutItem: 2, 'SQS SendMessage': 1 },
+    run: (api) =>
+      api.call('POST', '/auth/register', { username: api.user(), password: PASSWORD, email: api.email() }),
+  },
+  {
+    name: 'account (GET /auth/account)',
+    // The authentication read, the name's item (address, verified).
+    expect: 200,
+    budget: { BatchGetItem: 1, GetItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user(), 1);
+      return api.measured(() => api.call('GET', '/auth/account', undefined, tokens?.accessToken));
+    },
+  },
+  {
+    name: 'verify an address (POST /auth/email/verify)',
+    // The link and the name's item read, the link redeemed, the address marked verified.
+    expect: 204,
+    budget: { GetItem: 2, UpdateItem: 2 },
+    async run(api) {
+      const { token } = await api.mailedLink('verify');
+      return api.measured(() => api.call('POST', '/auth/email/verify', { token }));
+    },
+  },
+  {
+    name: 'change the address (POST /auth/email)',
+    samples: 5,
+    expect: 204,
+    // The authentication read; the password check (the address read, a check slot, its release); the new
+    // address claimed, the account updated, the old claim given back; the verification mail and the notice.
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 3, PutItem: 1, DeleteItem: 1, 'SQS SendMessage': 2 },
+    async run(api) {
+      const { tokens } = await api.mailedLink('verify');
+      return api.measured(() =>
+        api.call('POST', '/auth/email', { email: api.email(), password: PASSWORD }, tokens.accessToken),
+      );
+    },
+  },
+  {
+    name: 'resend the verification mail (first in its hour)',
+    // The authentication read, the name's item, the limit's new window, the mail queued.
+    expect: 202,
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 1, 'SQS SendMessage': 1 },
+    async run(api) {
+      const { tokens } = await api.mailedLink('verify');
+      return api.measured(() => api.call('POST', '/auth/email/resend', undefined, tokens.accessToken));
+    },
+  },
+  {
+    name: 'forgot password (address of an account)',
+    // The client address's limit (a new window) and the request queued: nothing about the address.
+    expect: 202,
+    budget: { UpdateItem: 1, 'SQS SendMessage': 1 },
+    async run(api) {
+      const { email } = await api.mailedLink('verify');
+      return api.measured(() => api.call('POST', '/auth/password/forgot', { email }, undefined, api.client()));
+    },
+  },
+  {
+    name: 'forgot password (address of no account)',
+    // Exactly the same work as for an account's address.
+    expect: 202,
+    budget: { UpdateItem: 1, 'SQS SendMessage': 1 },
+    run: (api) => api.call('POST', '/auth/password/forgot', { email: api.email() }, undefined, api.client()),
+  },
+  {
+    name: 'reset the password (POST /auth/password/reset, 2 sessions)',
+    expect: 204,
+    // The link, the name's item and the account state read; the link redeemed; the new hash and the whole-user
+    // revocation; the address verified; the lockout cleared; the notice queued.
+    budget: { GetItem: 3, UpdateItem: 6, 'SQS SendMessage': 1 },
+    async run(api) {
+      const { token } = await api.mailedLink('reset', 2);
+      return api.measured(() =>
+        api.call('POST', '/auth/password/reset', { token, newPassword: 'an entirely new passphrase' }),
+      );
+    },
+  },
+  {
+    name: 'mailer: forgot, address of an account',
+    // The claim and the name's item read, a slot of the hourly reset limit, the link stored, the mail sent.
+    expect: 200,
+    budget: { GetItem: 2, UpdateItem: 1, PutItem: 1, 'SES SendEmail': 1 },
+    async run(api) {
+      const { email } = await api.mailedLink('verify');
+      return api.measured(() => api.deliver({ kind: 'forgot', email }));
+    },
+  },
+  {
+    name: 'mailer: forgot, address of no account',
+    // The claim read: nothing else, no mail.
+    expect: 200,
+    budget: { GetItem: 1 },
+    run: (api) => api.measured(() => api.deliver({ kind: 'forgot', email: api.email() })),
+  },
+  {
+    name: 'mailer: verification mail',
+    // The name's item read (still that address, unverified), the link stored, the mail sent.
+    expect: 200,
+    budget: { GetItem: 1, PutItem: 1, 'SES SendEmail': 1 },
+    async run(api) {
+      const { request } = await api.mailedLink('verify', 0, { deliver: false });
+      return api.measured(() => api.deliver(request));
+    },
+  },
+  {
+    name: 'mailer: notice',
+    // Nothing to read: the mail.
+    expect: 200,
+    budget: { 'SES SendEmail': 1 },
+    run: (api) =>
+      api.measured(() =>
+        api.deliver({ kind: 'notice', notice: 'password_reset', to: api.email(), username: api.user() }),
+      ),
+  },
 ];
 
 /**
@@ -358,7 +501,32 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
   /** Set while a path's own requests are counted; its setup runs outside. */
   let measuredCounts: Counts | undefined;
   let measuredUnits: WriteUnits | undefined;
-  const call: Api['call'] = async (method, path, body, bearer) => {
+  // Mail: requests are recorded (one SQS SendMessage each on AWS) instead of delivered, and the mailer's sends
+  // recorded (one SES SendEmail each) instead of written, so each is counted where it happens.
+  const services = defaultServices();
+  const { outbox, mail } = services;
+  const realTransport = mail.transport;
+  const queued: MailRequest[] = [];
+  const sentMails: OutgoingMail[] = [];
+  let mailCounts: Counts = {};
+  const countMail = (op: string) => {
+    mailCounts[op] = (mailCounts[op] ?? 0) + 1;
+  };
+  services.outbox = {
+    async enqueue(request) {
+      queued.push(request);
+      countMail('SQS SendMessage');
+    },
+  };
+  mail.transport = {
+    name: 'bench',
+    async send(outgoing) {
+      sentMails.push(outgoing);
+      countMail('SES SendEmail');
+    },
+  };
+  const countsNow = (): Counts => ({ ...counter.counts(), ...mailCounts });
+  const call: Api['call'] = async (method, path, body, bearer, sourceIp) => {
     const answer = await server.gateway.handle({
       method,
       path,
@@ -367,12 +535,36 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
         ...(bearer && { authorization: `Bearer ${bearer}` }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
+      ...(sourceIp && { sourceIp }),
     });
     return { status: answer.status, json: answer.body ? JSON.parse(answer.body) : undefined };
   };
   const api: Api = {
     call,
     user: () => `bench-${runId}-${++users}`,
+    email: () => `bench-${runId}-${++users}@example.com`,
+    client: () => `10.250.${(++users >> 8) & 255}.${users & 255}`,
+    async mailedLink(purpose, sessions = 0, options = {}) {
+      const username = api.user();
+      const email = `${username}@example.com`;
+      const registered = await call('POST', '/auth/register', { username, password: PASSWORD, email });
+      if (registered.status !== 201) throw new Error(`register answered ${registered.status}`);
+      const request = queued.at(-1) as MailRequest;
+      const tokens: { accessToken: string; refreshToken: string }[] = [];
+      for (let i = 0; i < Math.max(sessions, 1); i += 1) {
+        const { json } = await call('POST', '/auth/login', { username, password: PASSWORD });
+        tokens.push({ accessToken: String(json?.accessToken), refreshToken: String(json?.refreshToken) });
+      }
+      if (options.deliver === false)
+        return { email, token: '', tokens: tokens[0] as (typeof tokens)[number], request };
+      await deliverMailRequest(services, purpose === 'verify' ? request : { kind: 'forgot', email });
+      const token = new URL(String(sentMails.at(-1)?.link)).hash.replace(/^#token=/, '');
+      return { email, token, tokens: tokens[0] as (typeof tokens)[number], request };
+    },
+    async deliver(request) {
+      await deliverMailRequest(services, request);
+      return { status: 200, json: undefined };
+    },
     async signUp(username, sessions = 1) {
       const registered = await call('POST', '/auth/register', { username, password: PASSWORD });
       if (registered.status !== 201) throw new Error(`register answered ${registered.status}`);
@@ -386,8 +578,9 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
     async measured(flow) {
       counter.reset();
       units.reset();
+      mailCounts = {};
       const answer = await flow();
-      measuredCounts = counter.counts();
+      measuredCounts = countsNow();
       measuredUnits = units.units();
       return answer;
     },
@@ -408,9 +601,10 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
         measuredUnits = undefined;
         counter.reset();
         units.reset();
+        mailCounts = {};
         const answer = await path.run(api);
         // A path without a setup is counted whole; one with a setup marks its measured step itself.
-        runs.push(measuredCounts ?? counter.counts());
+        runs.push(measuredCounts ?? countsNow());
         unitRuns.push(measuredUnits ?? units.units());
         if (answer.status !== path.expect)
           throw new Error(`${path.name}: answered ${answer.status}, expected ${path.expect}`);
@@ -441,6 +635,8 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
     counter.remove();
     units.remove();
     raw.destroy();
+    services.outbox = outbox;
+    mail.transport = realTransport;
   }
   return rows;
 }

@@ -12,6 +12,7 @@ import { type LocalServer, startLocalServer } from '../infra/local/server.ts';
 import { benchAuthorizer } from './authorizer.ts';
 import { benchColdStart } from './cold-start.ts';
 import { benchEs256InChild } from './es256.ts';
+import { benchForgot } from './forgot.ts';
 import { benchLoginCost } from './login-cost.ts';
 import { printTable, type Row } from './measure.ts';
 import { benchRequestsPerFlow } from './requests.ts';
@@ -34,6 +35,7 @@ const sections: Section[] = [
   { name: 'login-cost', title: 'login cost (argon2id CPU)', run: () => benchLoginCost() },
   { name: 'requests', title: 'DynamoDB requests per path', run: (server) => benchRequestsPerFlow(server) },
   { name: 'authorizer', title: 'authorizer per request', run: (server) => benchAuthorizer(server) },
+  { name: 'forgot', title: 'forgot password: known vs unknown address', run: (server) => benchForgot(server) },
   {
     name: 'throughput',
     title: 'local server throughput',

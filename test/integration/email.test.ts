@@ -1,5 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countRequests } from '../../bench/request-counter.ts';
+import { defaultServices } from '../../lib/services.ts';
 import { hashLinkSecret } from '../../lib/store/links.ts';
 import { mailsIn, mailsTo } from '../support/mailbox.ts';
 import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
@@ -246,6 +248,32 @@ describe('POST /auth/password/forgot', () => {
     expect(answers[0]?.text).toBe('{}');
     for (const answer of answers.slice(1))
       expect(shape(answer)).toEqual(shape(answers[0] as (typeof answers)[number]));
+  });
+
+  it('does the same work on the request path for any address: the same DynamoDB requests, one queued request', async () => {
+    const { email } = await registerWithEmail(nextName());
+    const services = defaultServices();
+    const counter = countRequests(services.db, 'forgot-identical');
+    const queued: unknown[] = [];
+    const outbox = services.outbox;
+    services.outbox = { enqueue: async (request) => void queued.push(request) };
+    try {
+      const sent: string[][] = [];
+      for (const address of [email, addressOf(nextName())]) {
+        counter.reset();
+        expect((await forgot(address)).status).toBe(202);
+        sent.push([...counter.sent]);
+      }
+      expect(sent[0]).toEqual(['UpdateItem']);
+      expect(sent[1]).toEqual(sent[0]);
+      expect(queued).toEqual([
+        { kind: 'forgot', email },
+        { kind: 'forgot', email: expect.stringMatching(/@example\.com$/) },
+      ]);
+    } finally {
+      services.outbox = outbox;
+      counter.remove();
+    }
   });
 
   it('sends a reset mail to the account holding the address, at most 3 an hour', async () => {
