@@ -147,4 +147,45 @@ describe('a password replacement racing logins, in every order of their requests
       { numRuns: 20 },
     );
   });
+  it('the same change submitted twice at once: both answered 204, as one change would be', async () => {
+    await fc.assert(
+      fc.asyncProperty(interleavings, async ({ choices, oldLogins }) => {
+        const username = `race-twice-${++users}`;
+        const caller = await service.signUp(username);
+        const bystander = (await service.login(username)).json;
+        const change = () =>
+          service.post(
+            '/auth/password',
+            { currentPassword: DEFAULT_PASSWORD, newPassword: NEW_PASSWORD },
+            bearer(caller.accessToken),
+          );
+        const { outcomes, order } = await gate.run(
+          [
+            change,
+            change,
+            ...Array.from(
+              { length: oldLogins },
+              (_, index) => () => loginAs(username, DEFAULT_PASSWORD, index + 1),
+            ),
+          ],
+          picker(choices),
+        );
+        const [first, second, ...logins] = outcomes.map((outcome) => {
+          if (outcome.status === 'rejected') throw outcome.reason;
+          return outcome.value;
+        });
+        expect([first?.status, second?.status], JSON.stringify(order)).toEqual([204, 204]);
+        for (const login of logins) if (login.status === 200) expect(await live(login)).toBe(false);
+        expect((await service.me(caller.accessToken)).status).toBe(200);
+        expect((await service.post('/auth/refresh', { refreshToken: caller.refreshToken })).status).toBe(200);
+        expect((await service.me(bystander.accessToken)).status).toBe(401);
+        const listed = await service.request('GET', '/auth/sessions', {
+          headers: bearer(caller.accessToken),
+        });
+        expect(listed.json.sessions).toHaveLength(1);
+        expect((await loginAs(username, NEW_PASSWORD, 0)).status).toBe(200);
+      }),
+      { numRuns: 15 },
+    );
+  });
 });
