@@ -31,7 +31,11 @@ export async function benchForgot(server: LocalServer): Promise<Row[]> {
       method: 'POST',
       path: '/auth/register',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: `forgot-${runId}-${i}`, password: 'correct horse battery staple', email }),
+      body: JSON.stringify({
+        username: `forgot-${runId}-${i}`,
+        password: 'correct horse battery staple',
+        email,
+      }),
     });
     if (answer.status !== 201) throw new Error(`register answered ${answer.status}`);
     known.push(email);

@@ -35,7 +35,11 @@ const sections: Section[] = [
   { name: 'login-cost', title: 'login cost (argon2id CPU)', run: () => benchLoginCost() },
   { name: 'requests', title: 'DynamoDB requests per path', run: (server) => benchRequestsPerFlow(server) },
   { name: 'authorizer', title: 'authorizer per request', run: (server) => benchAuthorizer(server) },
-  { name: 'forgot', title: 'forgot password: known vs unknown address', run: (server) => benchForgot(server) },
+  {
+    name: 'forgot',
+    title: 'forgot password: known vs unknown address',
+    run: (server) => benchForgot(server),
+  },
   {
     name: 'throughput',
     title: 'local server throughput',

@@ -145,9 +145,10 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
-  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items),
-  // revokeAllBut (UpdateItem of the account), carryOver (UpdateItem of the session), replacePasswordHash
-  // (UpdateItem). Sized as login: it checks and hashes passwords.
+  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items,
+  // GetItem of the account), replacePassword (UpdateItem of the account: hash and generation), carryOver
+  // (UpdateItem of the session), replacePasswordHash (UpdateItem of the name's copy). Sized as login: it checks
+  // and hashes passwords.
   'change-password': {
     memorySize: 1024,
     timeoutSeconds: 10,
@@ -240,8 +241,9 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     serviceEnv: true,
     enqueuesMail: true,
   },
-  // LinkStore.get, UserStore.getAccount, AccountStore.getAccount (GetItem); redeem, the hash replacement, the
-  // whole-user revocation, markEmailVerified and the unlock (UpdateItem); queues the notice. Hashes a password.
+  // LinkStore.get, UserStore.getAccount, AccountStore.getCredentials (GetItem); redeem, replacePassword (the
+  // account item, then the name's copy of the hash), markEmailVerified and the unlock (UpdateItem); queues the
+  // notice. Hashes a password.
   'reset-password': {
     memorySize: 1024,
     timeoutSeconds: 10,
@@ -253,13 +255,14 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     serviceEnv: true,
     enqueuesMail: true,
   },
-  // deliverMailRequest: the claim, the name's item (GetItem), the reset limit (UpdateItem, GetItem), the link
-  // (PutItem, DeleteItem when the send fails); SES SendEmail from the sender identity.
+  // deliverMailRequest: the claim, the name's item and the account item (GetItem: the hash a reset link is bound
+  // to), the reset limit (UpdateItem, GetItem), the link (PutItem, DeleteItem when the send fails); SES SendEmail
+  // from the sender identity.
   mailer: {
     memorySize: 256,
     timeoutSeconds: 30,
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-    itemKinds: ['user', 'email', 'link', 'limit'],
+    itemKinds: ['user', 'account', 'email', 'link', 'limit'],
     queriesUserIndex: false,
     readsSigningKey: false,
     http: false,

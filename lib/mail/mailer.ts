@@ -1,5 +1,6 @@
 import { nowSeconds } from '../config.ts';
 import { countMetric, metricNames } from '../observability/metrics.ts';
+import { currentPassword } from '../operations/current-password.ts';
 import type { Services } from '../services.ts';
 import { mailLimits } from '../store/limits.ts';
 import { passwordFingerprint } from '../store/links.ts';
@@ -91,6 +92,8 @@ async function prepareReset(services: Services, email: string): Promise<Prepared
   const account = await users.getAccount(claim.username);
   // The account item is the truth about addresses (see EmailStore): a claim it does not confirm holds nothing.
   if (!account || account.userId !== claim.userId || account.email !== email) return undefined;
+  const current = await currentPassword(services, account);
+  if (current.deleted) return undefined;
   const scope = `reset#${account.userId}`;
   if (!(await limits.take(scope, mailLimits.resetMails, nowSeconds())).taken) return undefined;
   let secret: string;
@@ -101,7 +104,7 @@ async function prepareReset(services: Services, email: string): Promise<Prepared
       username: account.username,
       email,
       expiresAt: nowSeconds() + config.passwordResetTtl,
-      passwordFingerprint: passwordFingerprint(account.passwordHash),
+      passwordFingerprint: passwordFingerprint(current.passwordHash),
     });
   } catch (error) {
     await limits.release(scope);

@@ -33,7 +33,7 @@ export async function changeEmail(
       message: 'The e-mail address must have one "@", at most 254 characters and no spaces.',
     });
   }
-  const checked = await checkPassword(services, { username, password: input.password, client });
+  const { account: checked } = await checkPassword(services, { username, password: input.password, client });
   if (checked.userId !== userId) throw new ApiError('session_revoked');
   if (checked.email === email) {
     if (!checked.emailVerified) await services.outbox.enqueue({ kind: 'verify', userId, username, email });

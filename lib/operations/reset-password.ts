@@ -6,7 +6,8 @@ import { normalisePassword } from '../passwords/normalise.ts';
 import { passwordWeakness } from '../passwords/strength.ts';
 import type { Services } from '../services.ts';
 import { linkUsable, passwordFingerprint } from '../store/links.ts';
-import type { UserAccount } from '../store/users.ts';
+import { currentPassword } from './current-password.ts';
+import { replacePassword } from './replace-password.ts';
 import { checkResetSecondFactor, type ResetSecondFactor } from './reset-second-factor.ts';
 
 /** `POST /auth/password/reset`'s input (API.md). */
@@ -24,9 +25,9 @@ export interface PasswordReset extends ResetSecondFactor {
  * the user revoked. Then the address counts as verified (the link proved it), the name's lockout is cleared and
  * a notice is queued.
  *
- * Requests: GetItem of the link, of the account item and of the account state; the redemption (UpdateItem);
- * the replacement and revocation; the verification (UpdateItem), the unlock (UpdateItem); the queue's
- * SendMessage. Errors: `400 invalid_link`, `400 weak_password`, `400 invalid_request` (the link stays usable
+ * Requests: GetItem of the link, of the name's item and of the account item (state and hash); the redemption
+ * (UpdateItem); `replacePassword` (the new hash and the next generation in one UpdateItem, then the name's copy
+ * of the hash); the verification (UpdateItem), the unlock (UpdateItem); the queue's SendMessage. Errors: `400 invalid_link`, `400 weak_password`, `400 invalid_request` (the link stays usable
  * after each of the last two), and the second factor's.
  */
 export async function resetPassword(
@@ -39,12 +40,9 @@ export async function resetPassword(
   const link = await links.get(input.token);
   if (!linkUsable(link, now) || link.purpose !== 'reset') throw new ApiError('invalid_link');
   const account = await users.getAccount(link.username);
-  if (
-    !account ||
-    account.userId !== link.userId ||
-    passwordFingerprint(account.passwordHash) !== link.passwordFingerprint ||
-    (await services.accounts.getAccount(account.userId)).deleted
-  )
+  if (!account || account.userId !== link.userId) throw new ApiError('invalid_link');
+  const current = await currentPassword(services, account);
+  if (current.deleted || passwordFingerprint(current.passwordHash) !== link.passwordFingerprint)
     throw new ApiError('invalid_link');
   const newPassword = normalisePassword(input.newPassword);
   const weakness = passwordWeakness(newPassword, account.username);
@@ -53,7 +51,11 @@ export async function resetPassword(
   const passwordHash = await services.passwords.hash(newPassword);
 
   if (!(await links.redeem(input.token, now, randomUUID()))) throw new ApiError('invalid_link');
-  await replacePasswordEverywhere(services, account, passwordHash);
+  // Every session ends (no `keep`): whole-user revocation in the same write as the new hash.
+  if (
+    !(await replacePassword(services, { userId: account.userId, username: account.username, passwordHash }))
+  )
+    throw new ApiError('invalid_link', { message: 'The account was deleted meanwhile.' });
   await users.markEmailVerified(account.username, account.userId, link.email);
   await services.attempts.unlock(account.username);
   await services.outbox.enqueue({
@@ -62,16 +64,4 @@ export async function resetPassword(
     to: link.email,
     username: account.username,
   });
-}
-
-/** Replaces the password hash and revokes every session of the user. */
-async function replacePasswordEverywhere(
-  services: Services,
-  account: UserAccount,
-  passwordHash: string,
-): Promise<void> {
-  await services.accounts.revokeAllSessions(account.userId);
-  if (!(await services.users.replacePasswordHash(account.username, account.userId, passwordHash)))
-    throw new ApiError('invalid_link');
-  await services.accounts.revokeAllSessions(account.userId);
 }

@@ -5,15 +5,18 @@
 export type ApiErrorCode =
   | 'invalid_request'
   | 'weak_password'
+  | 'invalid_link'
   | 'invalid_credentials'
   | 'invalid_token'
   | 'token_expired'
   | 'session_revoked'
   | 'refresh_token_reused'
   | 'account_disabled'
+  | 'email_not_verified'
   | 'not_found'
   | 'method_not_allowed'
   | 'username_taken'
+  | 'email_taken'
   | 'refresh_conflict'
   | 'payload_too_large'
   | 'unsupported_media_type'
@@ -50,15 +53,18 @@ export type SignOutReason =
 const apiErrorCodes: ReadonlySet<string> = new Set<ApiErrorCode>([
   'invalid_request',
   'weak_password',
+  'invalid_link',
   'invalid_credentials',
   'invalid_token',
   'token_expired',
   'session_revoked',
   'refresh_token_reused',
   'account_disabled',
+  'email_not_verified',
   'not_found',
   'method_not_allowed',
   'username_taken',
+  'email_taken',
   'refresh_conflict',
   'payload_too_large',
   'unsupported_media_type',
