@@ -58,6 +58,7 @@ const deployed: BuildOptions = {
   external: [...bundlingOptions.externalModules],
   banner: { js: bundlingOptions.banner },
   mainFields: [...bundlingOptions.mainFields],
+  alias: { ...bundlingOptions.alias },
   metafile: true,
   logLevel: 'silent',
 };

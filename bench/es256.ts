@@ -35,6 +35,7 @@ const deployed: BuildOptions = {
   external: [...bundlingOptions.externalModules],
   banner: { js: bundlingOptions.banner },
   mainFields: [...bundlingOptions.mainFields],
+  alias: { ...bundlingOptions.alias },
   logLevel: 'silent',
 };
 
