@@ -170,7 +170,11 @@ export class DynamoDbHttpClient {
   private readonly maxAttempts: number;
   private readonly attemptTimeoutMs: number;
   private readonly connectTimeoutMs: number;
-  private readonly transport: Transport;
+  /**
+   * Sends each signed attempt: `node:http(s)` unless the options chose another. Replaceable, so that the bench
+   * can answer at this innermost step with bytes a real store gave (everything else, signing included, runs).
+   */
+  transport: Transport;
   private readonly observers: Record<'initialize' | 'finalizeRequest', Observer[]> = {
     initialize: [],
     finalizeRequest: [],
