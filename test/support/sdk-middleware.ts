@@ -405,10 +405,10 @@ const GATE_DEADLINE_MS = 10_000;
  * An {@link Interleaver} on `client`: a middleware at the `initialize` step (before the SDK's retries) holds
  * each request of a flow (known by an `AsyncLocalStorage` the flow runs in) until the driver lets it through.
  */
-export function interleaveRequests(client: DynamoDBDocumentClient, name = 'test-interleaver'): Interleaver {
+export function interleaveRequests(client: ObservedClients, name = 'test-interleaver'): Interleaver {
   const flowOf = new AsyncLocalStorage<number>();
   const held: (HeldRequest & { release(): void; answered: Promise<void> })[] = [];
-  client.middlewareStack.add(
+  observe(client).add(
     (next, context) => async (args) => {
       const flow = flowOf.getStore();
       if (flow === undefined) return next(args);
@@ -467,7 +467,7 @@ export function interleaveRequests(client: DynamoDBDocumentClient, name = 'test-
       return { outcomes: await outcomes, order };
     },
     remove() {
-      client.middlewareStack.remove(name);
+      observe(client).remove(name);
     },
   };
 }
