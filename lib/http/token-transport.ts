@@ -69,6 +69,14 @@ export interface TokenTransport {
   pairAnswer(pair: TokenPair): HttpResult;
   /** Logout's `204`; with the cookie transport it also clears the cookie (`Max-Age=0`). */
   loggedOut(): HttpResult;
+  /**
+   * Runs `work` (a refresh or a logout) and, with the cookie transport, clears the cookie on any `401` it
+   * throws: the session behind the cookie is over (revoked, expired, replayed) or the cookie is not a token,
+   * so the browser should stop presenting it. (A `401` cannot hide a newer cookie the browser holds: a newer
+   * cookie comes from a rotation, and its predecessor is answered `200` within the grace window, or revokes
+   * the session after it.)
+   */
+  clearingOnRefusal<T>(work: () => Promise<T>): Promise<T>;
 }
 
 let corsPolicy: CorsPolicy | undefined;
@@ -108,6 +116,7 @@ const bodyTransport: TokenTransport = {
   refreshTokenIfAny: (body) => optionalString(body, 'refreshToken'),
   pairAnswer: (pair) => ({ statusCode: 200, body: pair }),
   loggedOut: () => ({ statusCode: 204 }),
+  clearingOnRefusal: (work) => work(),
 };
 
 function cookieTransport(event: HttpEvent): TokenTransport {
@@ -140,6 +149,17 @@ function cookieTransport(event: HttpEvent): TokenTransport {
       };
     },
     loggedOut: () => ({ statusCode: 204, cookies: [refreshTokenCookie('', 0, path)] }),
+    async clearingOnRefusal(work) {
+      try {
+        return await work();
+      } catch (error) {
+        // One cookie to clear: a plain header is enough, and the error renderer sends the error's headers.
+        if (error instanceof ApiError && error.status === 401) {
+          error.headers['Set-Cookie'] = refreshTokenCookie('', 0, path);
+        }
+        throw error;
+      }
+    },
   };
 }
 

@@ -210,6 +210,7 @@ describe('refresh with X-Token-Transport: cookie', () => {
     const replay = await cookieRefresh(cookie);
     expect(replay.status).toBe(401);
     expect(replay.json.error).toBe('refresh_token_reused');
+    expect(refreshCookieOf(replay)?.maxAge).toBe(0);
     expect((await cookieRefresh(rotated)).json.error).toBe('session_revoked');
   });
 
@@ -224,6 +225,29 @@ describe('refresh with X-Token-Transport: cookie', () => {
     expect(claimsOf(response.json.accessToken).sid).toBe(claimsOf(second.cookie).sid);
     expect(response.json.refreshToken).toBeUndefined();
     expect(claimsOf(refreshCookieOf(response)?.value ?? '').sid).toBe(claimsOf(second.cookie).sid);
+  });
+
+  it('clears the cookie with any 401: a session that is over, or a cookie that is not a token', async () => {
+    const { cookie, accessToken } = await cookieLogin();
+    await service.post('/auth/logout-all', undefined, { authorization: `Bearer ${accessToken}` });
+    const revoked = await cookieRefresh(cookie);
+    expect([revoked.status, revoked.json.error]).toEqual([401, 'session_revoked']);
+    expect(refreshCookieOf(revoked)).toMatchObject({
+      name: REFRESH_TOKEN_COOKIE,
+      value: '',
+      maxAge: 0,
+      path: '/auth',
+    });
+    const garbage = await cookieRefresh('not-a-token');
+    expect([garbage.status, garbage.json.error]).toEqual([401, 'invalid_token']);
+    expect(refreshCookieOf(garbage)?.maxAge).toBe(0);
+    const garbageLogout = await cookieLogout('not-a-token');
+    expect(garbageLogout.status).toBe(401);
+    expect(refreshCookieOf(garbageLogout)?.maxAge).toBe(0);
+    // The body transport sets no cookie, whatever the answer.
+    const body = await service.post('/auth/refresh', { refreshToken: cookie });
+    expect(body.status).toBe(401);
+    expect(body.headers.getSetCookie()).toEqual([]);
   });
 
   it('without a cookie is 401 invalid_token with a bare Bearer challenge: the browser holds no session', async () => {
