@@ -38,6 +38,7 @@ export async function buildFunctionBundles(outDir: string): Promise<void> {
         mainFields: [...bundlingOptions.mainFields],
         external: [...bundlingOptions.externalModules],
         banner: { js: bundlingOptions.banner },
+        alias: { ...bundlingOptions.alias },
         logLevel: 'warning',
       }),
     ),
