@@ -1,5 +1,6 @@
 import { localDynamoClient } from '../infra/local/dynamo.ts';
 import type { LocalServer } from '../infra/local/server.ts';
+import { authorizerServices } from '../lib/authorizer-services.ts';
 import { deliverMailRequest } from '../lib/mail/mailer.ts';
 import type { MailRequest, OutgoingMail } from '../lib/mail/messages.ts';
 import { defaultServices } from '../lib/services.ts';
@@ -496,7 +497,8 @@ const paths: Path[] = [
  * the clean path), counted by an SDK middleware on the functions' own client, through the local gateway.
  */
 export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> {
-  const counter = countRequests(defaultServices().db);
+  // The functions' SDK client and the authorizer's own: every request of every path.
+  const counter = countRequests([defaultServices().db, authorizerServices().db]);
   const raw = localDynamoClient(server.dynamoDbEndpoint);
   const tableName = defaultServices().config.tableName;
   const units = countWriteUnits(defaultServices().db, raw, tableName);

@@ -37,6 +37,10 @@ export const errorCatalogue = {
     status: 403,
     message: "This account's e-mail address is not verified yet; open the link in the verification mail.",
   },
+  invalid_origin: {
+    status: 403,
+    message: 'Requests from this origin may not use the cookie transport.',
+  },
   not_found: { status: 404, message: 'No such route.' },
   method_not_allowed: { status: 405, message: 'This method is not allowed on this route.' },
   username_taken: { status: 409, message: 'That username is already taken.' },

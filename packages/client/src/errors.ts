@@ -13,6 +13,7 @@ export type ApiErrorCode =
   | 'refresh_token_reused'
   | 'account_disabled'
   | 'email_not_verified'
+  | 'invalid_origin'
   | 'not_found'
   | 'method_not_allowed'
   | 'username_taken'
@@ -61,6 +62,7 @@ const apiErrorCodes: ReadonlySet<string> = new Set<ApiErrorCode>([
   'refresh_token_reused',
   'account_disabled',
   'email_not_verified',
+  'invalid_origin',
   'not_found',
   'method_not_allowed',
   'username_taken',
