@@ -31,11 +31,19 @@ const BUDGET: Record<FunctionName, number> = {
   discovery: 2.5,
   'list-sessions': 2.5,
   'revoke-session': 2.5,
+  'list-passkeys': 2.5,
+  'rename-passkey': 2.5,
+  'delete-passkey': 2.5,
   login: 3.5,
   register: 3.5,
   // They carry the password code (and change-password the common-password list) as login and register do.
   'change-password': 3.5,
   'delete-account': 3.5,
+  // SimpleWebAuthn (with its ASN.1 and X.509 parsers for attestation statements) rides along in these.
+  'passkey-register-options': 3.5,
+  'register-passkey': 3.5,
+  'passkey-login-options': 3.5,
+  'passkey-login': 3.5,
 };
 
 /** The first answers that are not a 2xx: the bench's service signs with HS256, which publishes no keys (404). */
