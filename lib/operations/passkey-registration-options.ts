@@ -33,7 +33,7 @@ export async function passkeyRegistrationOptions(
   const { userId, username, sessionId } = caller;
   const checked = await checkPassword(services, { username, password, client });
   // The name now belongs to another account (this one was deleted and the name taken): not this user's password.
-  if (checked.userId !== userId) throw new ApiError('session_revoked');
+  if (checked.account.userId !== userId) throw new ApiError('session_revoked');
   const existing = await services.passkeys.get(userId);
   const options = await creationOptions(services.config.webauthn, { userId, username }, existing.passkeys);
   await services.webauthnChallenges.issue(

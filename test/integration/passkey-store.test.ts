@@ -133,12 +133,13 @@ describe('WebAuthnChallengeStore.consume (single use by a conditional delete)', 
   it('refuses an expired challenge, one of another purpose and one of another user, and leaves them', async () => {
     const { webauthnChallenges } = defaultServices();
     const id = randomUUID();
+    const issuedAt = now();
     const issued = await webauthnChallenges.issue(
       id,
       { challenge: 'abc', purpose: 'register', userId: 'u1' },
-      now(),
+      issuedAt,
     );
-    expect(issued.expiresAt).toBe(now() + 300);
+    expect(issued.expiresAt).toBe(issuedAt + 300);
     expect((await service.storedItem(`webauthn-challenge#${id}`))?.ttl).toBe(issued.expiresAt);
     expect(await webauthnChallenges.consume(id, 'register', issued.expiresAt)).toBeUndefined();
     expect(await webauthnChallenges.consume(id, 'login', now())).toBeUndefined();
