@@ -6,11 +6,14 @@ import {
   type SessionInfo,
   type SignOutReason,
 } from '@lambda-token-auth/client';
+import * as webauthn from '@simplewebauthn/browser';
+import { setUpPasskeys } from './passkeys.ts';
 
 const client = createAuthClient({
   baseUrl: location.origin,
   storage: localStorageStorage('demo-auth-tokens'),
   autoRefresh: true,
+  passkeys: webauthn,
 });
 
 const element = <T extends HTMLElement>(id: string): T => {
@@ -263,6 +266,8 @@ passwordForm.addEventListener('submit', async (event) => {
   }
   await renderDevices();
 });
+
+setUpPasskeys(client, logEvent);
 
 setInterval(() => void render(), 250);
 void render();
