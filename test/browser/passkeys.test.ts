@@ -119,12 +119,11 @@ const storedAccessToken = (page: Page) =>
   ) as Promise<string | null>;
 
 async function signUpAndLogIn(page: Page, username: string): Promise<void> {
-  await page.fill('#username', username);
-  await page.fill('#password', PASSWORD);
+  // The page's sign-up form signs in with the new account at once.
+  await page.fill('#register-username', username);
+  await page.fill('#register-password', PASSWORD);
   await page.click('#register');
-  await waitForText(page, '#account-message', 'Signed up');
-  await page.fill('#password', PASSWORD);
-  await page.click('#login');
+  await waitForText(page, '#signed-in-as', username);
   await signedIn(page);
 }
 
@@ -172,7 +171,7 @@ describe('passkeys on the demo page, with a virtual authenticator', () => {
     await logOut(page);
     // The credential is still on the authenticator, but the service no longer knows it.
     await page.click('#passkey-login');
-    await waitForText(page, '#passkeys-message', 'invalid_credentials');
+    await waitForText(page, '#passkeys-message', 'was not accepted');
     expect(await storedAccessToken(page)).toBeNull();
     expect(pageErrors).toEqual([]);
   });
@@ -185,7 +184,7 @@ describe('passkeys on the demo page, with a virtual authenticator', () => {
 
     await cdp.send('WebAuthn.setResponseOverrideBits', { authenticatorId, isBogusSignature: true });
     await page.click('#passkey-login');
-    await waitForText(page, '#passkeys-message', 'invalid_credentials');
+    await waitForText(page, '#passkeys-message', 'was not accepted');
     expect(await storedAccessToken(page)).toBeNull();
 
     await cdp.send('WebAuthn.setResponseOverrideBits', {
@@ -198,7 +197,7 @@ describe('passkeys on the demo page, with a virtual authenticator', () => {
       if (message) message.textContent = '';
     });
     await page.click('#passkey-login');
-    await waitForText(page, '#passkeys-message', 'invalid_credentials');
+    await waitForText(page, '#passkeys-message', 'was not accepted');
     expect(await storedAccessToken(page)).toBeNull();
 
     // The same authenticator, honest again, still signs in: the refusals changed nothing stored.
