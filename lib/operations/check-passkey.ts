@@ -4,7 +4,7 @@ import { ApiError } from '../errors.ts';
 import { logEvent } from '../observability/log.ts';
 import type { Services } from '../services.ts';
 import { addressWait } from '../store/login-attempts.ts';
-import type { StoredPasskey } from '../store/passkeys.ts';
+import type { StoredPasskey, UserPasskeys } from '../store/passkeys.ts';
 import { accountOf } from '../store/users.ts';
 import { credentialIdOf, PasskeyVerificationError, verifyAssertion } from '../webauthn/relying-party.ts';
 
@@ -62,35 +62,13 @@ export async function checkPasskey(services: Services, input: PasskeyCheckInput)
   // recorded against that account, and nothing here could succeed.
   if (accountOf(admission.state.item)?.userId !== stored.userId) throw refused('the name changed hands');
 
-  const credentialId = credentialIdOf(input.response);
-  const passkey = stored.passkeys.find((candidate) => candidate.credentialId === credentialId);
-  let reason: string | undefined;
-  let newCounter = 0;
-  if (!passkey) reason = 'no such credential of the user';
-  else if (input.expectedChallenge === undefined) reason = 'unknown, used or expired challenge';
-  else {
-    try {
-      ({ newCounter } = await verifyAssertion(
-        services.config.webauthn,
-        input.response,
-        input.expectedChallenge,
-        passkey,
-      ));
-    } catch (error) {
-      if (!(error instanceof PasskeyVerificationError)) throw error;
-      reason = describeCause(error);
-    }
-  }
-  if (passkey && reason === undefined) {
-    if (!(await services.passkeys.recordUse(stored.userId, passkey.credentialId, newCounter, now)))
-      reason = 'counter did not move forward, or the credential was deleted';
-  }
-  if (!passkey || reason !== undefined) {
+  const outcome = await assertStoredPasskey(services, stored, input.response, input.expectedChallenge, now);
+  if ('refused' in outcome) {
     await Promise.all([
       attempts.recordFailure({ username, address, admission, now }),
       attempts.recordAddressFailure(address, addressCount, now),
     ]);
-    throw refused(reason ?? 'refused');
+    throw refused(outcome.refused);
   }
   await attempts.recordSuccess({
     username,
@@ -99,7 +77,38 @@ export async function checkPasskey(services: Services, input: PasskeyCheckInput)
     now,
     leaseProvenBySession: input.sessionId !== undefined,
   });
-  return { passkey: { ...passkey, counter: newCounter, lastUsedAt: now * 1000 }, username };
+  return { passkey: outcome.passkey, username };
+}
+
+/**
+ * Verifies an assertion against one of the user's stored passkeys and records its use, without any lockout
+ * bookkeeping (the caller's guarded check does that): the credential the response names must be one of
+ * `stored`, the response must verify against `expectedChallenge` (SimpleWebAuthn: origin, RP ID, signature,
+ * user verification, the counter against the stored one), and the new counter is written by
+ * `PasskeyStore.recordUse` (the counter rule again, and the credential still there). Returns the passkey as it
+ * now is, or why it was refused (for logs only).
+ */
+export async function assertStoredPasskey(
+  services: Services,
+  stored: UserPasskeys,
+  response: unknown,
+  expectedChallenge: string | undefined,
+  now: number,
+): Promise<{ passkey: StoredPasskey } | { refused: string }> {
+  const credentialId = credentialIdOf(response);
+  const passkey = stored.passkeys.find((candidate) => candidate.credentialId === credentialId);
+  if (!passkey) return { refused: 'no such credential of the user' };
+  if (expectedChallenge === undefined) return { refused: 'unknown, used or expired challenge' };
+  let newCounter: number;
+  try {
+    ({ newCounter } = await verifyAssertion(services.config.webauthn, response, expectedChallenge, passkey));
+  } catch (error) {
+    if (!(error instanceof PasskeyVerificationError)) throw error;
+    return { refused: describeCause(error) };
+  }
+  if (!(await services.passkeys.recordUse(stored.userId, passkey.credentialId, newCounter, now)))
+    return { refused: 'counter did not move forward, or the credential was deleted' };
+  return { passkey: { ...passkey, counter: newCounter, lastUsedAt: now * 1000 } };
 }
 
 function refused(reason: string): ApiError {
