@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimsOf, TEST_SECRET } from '../support/service.ts';
+import { TEST_SECRET } from '../support/service.ts';
 
 /**
  * Passkeys on the demo page in a real headless Chromium, with Chromium's virtual authenticator (Chrome
@@ -113,10 +113,24 @@ async function waitForText(page: Page, selector: string, text: string): Promise<
 
 const signedIn = (page: Page) => waitForText(page, '#status', 'Signed in');
 const signedOut = (page: Page) => waitForText(page, '#status', 'Signed out');
-const storedAccessToken = (page: Page) =>
-  page.evaluate(
-    () => JSON.parse(localStorage.getItem('demo-auth-tokens') ?? 'null')?.accessToken ?? null,
-  ) as Promise<string | null>;
+/** What the page's "Call /me" shows: the status and the body of `GET /me`, called with the page's session. */
+async function meOf(page: Page): Promise<{ status: number; body: Record<string, unknown> }> {
+  await page.evaluate(() => {
+    const output = document.querySelector('#me-output');
+    if (output) output.textContent = '';
+  });
+  await page.click('#call-me');
+  await page.waitForFunction(
+    () => (document.querySelector('#me-output')?.textContent ?? '') !== '',
+    undefined,
+    {
+      timeout: 15_000,
+    },
+  );
+  const text = (await page.textContent('#me-output')) ?? '';
+  const [first = '', ...rest] = text.split('\n');
+  return { status: Number(first.split(' ')[0]), body: JSON.parse(rest.join('\n') || '{}') };
+}
 
 async function signUpAndLogIn(page: Page, username: string): Promise<void> {
   // The page's sign-up form signs in with the new account at once.
@@ -143,7 +157,8 @@ describe('passkeys on the demo page, with a virtual authenticator', () => {
   it('registers a passkey, signs out, signs in with it (no password), and deletes it', async () => {
     const { page, cdp, authenticatorId } = await pageWithAuthenticator();
     await signUpAndLogIn(page, 'passkey-alice');
-    const userId = claimsOf((await storedAccessToken(page)) ?? '').sub;
+    const { body: signedUpAs } = await meOf(page);
+    const userId = signedUpAs.userId;
     await addPasskey(page, 'virtual laptop');
     await waitForText(page, '#passkeys', 'virtual laptop');
     // A discoverable credential on the authenticator, bound to the user by its user handle (the user id).
@@ -157,11 +172,10 @@ describe('passkeys on the demo page, with a virtual authenticator', () => {
     await page.click('#passkey-login');
     await signedIn(page);
     await waitForText(page, '#passkeys-message', 'Signed in with a passkey');
-    const token = (await storedAccessToken(page)) ?? '';
-    expect(claimsOf(token).sub).toBe(userId);
-    const me = await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${token}` } });
+    // The same user, signed in by the passkey alone: /me through the page's new session.
+    const me = await meOf(page);
     expect(me.status).toBe(200);
-    expect((await me.json()).username).toBe('passkey-alice');
+    expect(me.body).toMatchObject({ userId, username: 'passkey-alice' });
     await waitForText(page, '#passkeys', 'last used');
 
     await page.click('#passkeys .delete-passkey');
@@ -172,7 +186,8 @@ describe('passkeys on the demo page, with a virtual authenticator', () => {
     // The credential is still on the authenticator, but the service no longer knows it.
     await page.click('#passkey-login');
     await waitForText(page, '#passkeys-message', 'was not accepted');
-    expect(await storedAccessToken(page)).toBeNull();
+    expect(await page.textContent('#status')).toContain('Signed out');
+    // No script error on the page (Chromium's console lines for the expected 401s are not page errors).
     expect(pageErrors).toEqual([]);
   });
 
@@ -185,7 +200,7 @@ describe('passkeys on the demo page, with a virtual authenticator', () => {
     await cdp.send('WebAuthn.setResponseOverrideBits', { authenticatorId, isBogusSignature: true });
     await page.click('#passkey-login');
     await waitForText(page, '#passkeys-message', 'was not accepted');
-    expect(await storedAccessToken(page)).toBeNull();
+    expect(await page.textContent('#status')).toContain('Signed out');
 
     await cdp.send('WebAuthn.setResponseOverrideBits', {
       authenticatorId,
@@ -198,7 +213,7 @@ describe('passkeys on the demo page, with a virtual authenticator', () => {
     });
     await page.click('#passkey-login');
     await waitForText(page, '#passkeys-message', 'was not accepted');
-    expect(await storedAccessToken(page)).toBeNull();
+    expect(await page.textContent('#status')).toContain('Signed out');
 
     // The same authenticator, honest again, still signs in: the refusals changed nothing stored.
     await cdp.send('WebAuthn.setResponseOverrideBits', { authenticatorId, isBadUV: false });
