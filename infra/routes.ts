@@ -17,6 +17,13 @@ export const functionNames = [
   'revoke-session',
   'change-password',
   'delete-account',
+  'passkey-register-options',
+  'register-passkey',
+  'list-passkeys',
+  'rename-passkey',
+  'delete-passkey',
+  'passkey-login-options',
+  'passkey-login',
   'me',
   'discovery',
   'authorizer',
@@ -24,7 +31,7 @@ export const functionNames = [
 export type FunctionName = (typeof functionNames)[number];
 
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** The path as API Gateway's resource path: `{name}` segments are path parameters. */
   path: string;
   function: Exclude<FunctionName, 'authorizer'>;
@@ -42,6 +49,23 @@ export const routes: readonly Route[] = [
   { method: 'DELETE', path: '/auth/sessions/{sessionId}', function: 'revoke-session', authorized: false },
   { method: 'POST', path: '/auth/password', function: 'change-password', authorized: false },
   { method: 'DELETE', path: '/auth/account', function: 'delete-account', authorized: false },
+  {
+    method: 'POST',
+    path: '/auth/passkeys/register/options',
+    function: 'passkey-register-options',
+    authorized: false,
+  },
+  { method: 'POST', path: '/auth/passkeys/register', function: 'register-passkey', authorized: false },
+  { method: 'GET', path: '/auth/passkeys', function: 'list-passkeys', authorized: false },
+  { method: 'PATCH', path: '/auth/passkeys/{passkeyId}', function: 'rename-passkey', authorized: false },
+  { method: 'DELETE', path: '/auth/passkeys/{passkeyId}', function: 'delete-passkey', authorized: false },
+  {
+    method: 'POST',
+    path: '/auth/passkeys/login/options',
+    function: 'passkey-login-options',
+    authorized: false,
+  },
+  { method: 'POST', path: '/auth/passkeys/login', function: 'passkey-login', authorized: false },
   { method: 'GET', path: '/me', function: 'me', authorized: true },
   // Public by nature (OpenID Connect Discovery 1.0; RFC 7517): no authorizer, ever.
   { method: 'GET', path: '/.well-known/openid-configuration', function: 'discovery', authorized: false },
