@@ -23,6 +23,13 @@ export const functionNames = [
   'resend-verification',
   'forgot-password',
   'reset-password',
+  'passkey-register-options',
+  'register-passkey',
+  'list-passkeys',
+  'rename-passkey',
+  'delete-passkey',
+  'passkey-login-options',
+  'passkey-login',
   'me',
   'discovery',
   'authorizer',
@@ -31,7 +38,7 @@ export const functionNames = [
 export type FunctionName = (typeof functionNames)[number];
 
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** The path as API Gateway's resource path: `{name}` segments are path parameters. */
   path: string;
   function: Exclude<FunctionName, 'authorizer' | 'mailer'>;
@@ -55,6 +62,23 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/auth/email/resend', function: 'resend-verification', authorized: false },
   { method: 'POST', path: '/auth/password/forgot', function: 'forgot-password', authorized: false },
   { method: 'POST', path: '/auth/password/reset', function: 'reset-password', authorized: false },
+  {
+    method: 'POST',
+    path: '/auth/passkeys/register/options',
+    function: 'passkey-register-options',
+    authorized: false,
+  },
+  { method: 'POST', path: '/auth/passkeys/register', function: 'register-passkey', authorized: false },
+  { method: 'GET', path: '/auth/passkeys', function: 'list-passkeys', authorized: false },
+  { method: 'PATCH', path: '/auth/passkeys/{passkeyId}', function: 'rename-passkey', authorized: false },
+  { method: 'DELETE', path: '/auth/passkeys/{passkeyId}', function: 'delete-passkey', authorized: false },
+  {
+    method: 'POST',
+    path: '/auth/passkeys/login/options',
+    function: 'passkey-login-options',
+    authorized: false,
+  },
+  { method: 'POST', path: '/auth/passkeys/login', function: 'passkey-login', authorized: false },
   { method: 'GET', path: '/me', function: 'me', authorized: true },
   // Public by nature (OpenID Connect Discovery 1.0; RFC 7517): no authorizer, ever.
   { method: 'GET', path: '/.well-known/openid-configuration', function: 'discovery', authorized: false },

@@ -9,8 +9,10 @@ import { EmailStore } from './store/emails.ts';
 import { LimitStore } from './store/limits.ts';
 import { LinkStore } from './store/links.ts';
 import { LoginAttemptStore } from './store/login-attempts.ts';
+import { PasskeyStore } from './store/passkeys.ts';
 import { SessionStore } from './store/sessions.ts';
 import { UserStore } from './store/users.ts';
+import { WebAuthnChallengeStore } from './store/webauthn-challenges.ts';
 import { createSsmKeyRingSource, type KeyRingSource } from './tokens/key-source.ts';
 import { createSsmParameterReader } from './tokens/ssm-parameter.ts';
 
@@ -27,6 +29,10 @@ export interface Services {
   attempts: LoginAttemptStore;
   sessions: SessionStore;
   accounts: AccountStore;
+  /** Users' passkeys (WebAuthn credentials). */
+  passkeys: PasskeyStore;
+  /** Pending WebAuthn challenges, each used once. */
+  webauthnChallenges: WebAuthnChallengeStore;
   keys: KeyRingSource;
   /** Password hashing at the process's argon2id parameters (the production ones unless a test injects others). */
   passwords: PasswordHasher;
@@ -77,6 +83,8 @@ export function createServices(
     }),
     sessions: new SessionStore(db, config.tableName),
     accounts: new AccountStore(db, config.tableName),
+    passkeys: new PasskeyStore(db, config.tableName),
+    webauthnChallenges: new WebAuthnChallengeStore(db, config.tableName),
     keys: createSsmKeyRingSource(
       readParameter,
       config.jwtSecretParam,

@@ -160,13 +160,13 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     serviceEnv: true,
   },
   // authenticate (BatchGetItem), checkPassword (GetItem, UpdateItem of the address and the name's items),
-  // listLiveSessionIds (Query), markDeleted (UpdateItem of the account), then DeleteItem of the name's item and of
-  // the sessions.
+  // listLiveSessionIds (Query), markDeleted (UpdateItem of the account), then DeleteItem of the name's item, of
+  // the passkeys and of the sessions.
   'delete-account': {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-    itemKinds: ['user', 'session', 'address', 'account'],
+    itemKinds: ['user', 'session', 'address', 'account', 'passkeys'],
     queriesUserIndex: true,
     readsSigningKey: true,
     http: true,
@@ -178,6 +178,42 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     timeoutSeconds: 8,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
     itemKinds: ['user', 'session', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items, GetItem
+  // of a session whose login holds a check slot), PasskeyStore.get (GetItem: the credentials to exclude),
+  // WebAuthnChallengeStore.issue (PutItem). Sized as login: it checks a password.
+  'passkey-register-options': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account', 'passkeys', 'webauthnChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), WebAuthnChallengeStore.consume (DeleteItem), PasskeyStore.add (UpdateItem, and a
+  // GetItem when its condition fails, to tell its own retried write from a duplicate).
+  'register-passkey': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session', 'account', 'passkeys', 'webauthnChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), PasskeyStore.get (GetItem).
+  'list-passkeys': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
+    itemKinds: ['session', 'account', 'passkeys'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -228,6 +264,17 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     serviceEnv: true,
     enqueuesMail: true,
   },
+  // authenticate (BatchGetItem), PasskeyStore.rename (UpdateItem), PasskeyStore.get (GetItem: the answer).
+  'rename-passkey': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session', 'account', 'passkeys'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
   // LimitStore.take for the client address (UpdateItem, GetItem when full); queues the request. It reads no
   // account: the lookup is the mailer's, so the answer cannot depend on it.
   'forgot-password': {
@@ -268,6 +315,43 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: false,
     serviceEnv: true,
     sendsMail: true,
+  },
+  // authenticate (BatchGetItem), PasskeyStore.remove (UpdateItem).
+  'delete-passkey': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session', 'account', 'passkeys'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // WebAuthnChallengeStore.issue (PutItem of a challenge item) and nothing else: no key, no user item.
+  'passkey-login-options': {
+    memorySize: 256,
+    timeoutSeconds: 6,
+    tableActions: ['dynamodb:PutItem'],
+    itemKinds: ['webauthnChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: false,
+    http: true,
+    serviceEnv: true,
+  },
+  // WebAuthnChallengeStore.consume (DeleteItem); checkPasskey: the address item (GetItem, UpdateItem),
+  // PasskeyStore.get (GetItem), a check slot and the outcome on the name's item (UpdateItem, GetItem on contention),
+  // a session's GetItem to see that a slot's login is over, PasskeyStore.recordUse (UpdateItem); then
+  // AccountStore.getAccount (GetItem) and SessionStore.createSession (PutItem). No password is hashed: sized as
+  // refresh.
+  'passkey-login': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account', 'passkeys', 'webauthnChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
   },
   // Trusts the authorizer's context; touches neither the table nor the key.
   me: {
@@ -435,6 +519,9 @@ export class AuthFunctions extends Construct {
       JWT_ISSUER: settings.jwtIssuer,
       JWT_AUDIENCE: settings.jwtAudience,
       SIGNING_ALG: settings.signingAlg,
+      WEBAUTHN_RP_NAME: settings.webauthnRpName,
+      ...(settings.webauthnRpId && { WEBAUTHN_RP_ID: settings.webauthnRpId }),
+      ...(settings.webauthnOrigins.length > 0 && { WEBAUTHN_ORIGINS: settings.webauthnOrigins.join(',') }),
     };
 
     const byName = {} as Record<FunctionName, lambda.Function>;

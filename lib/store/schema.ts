@@ -24,5 +24,9 @@ export const tableSchema = {
     link: 'link#',
     /** A fixed-window counter of mails or requests (per account, per client address). */
     limit: 'limit#',
+    /** A user's passkeys (WebAuthn credentials), one item per user id. */
+    passkeys: 'passkeys#',
+    /** A pending WebAuthn ceremony's challenge (single-use, 300 s). */
+    webauthnChallenge: 'webauthn-challenge#',
   },
 } as const;

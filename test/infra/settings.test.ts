@@ -36,6 +36,15 @@ describe('settings from CDK context', () => {
     });
   });
 
+  it('passes the relying party (the CORS origins on the first one) to the functions', () => {
+    const env = lambdaOf(template, 'passkey-login').props.Environment.Variables;
+    expect(env).toMatchObject({
+      WEBAUTHN_RP_ID: 'app.example.com',
+      WEBAUTHN_ORIGINS: 'https://app.example.com',
+      WEBAUTHN_RP_NAME: 'auth-service',
+    });
+  });
+
   it('passes the CORS origins to the HTTP functions only', () => {
     for (const name of functionNames) {
       const env = lambdaOf(template, name).props.Environment.Variables;
@@ -47,9 +56,10 @@ describe('settings from CDK context', () => {
     const preflights = template.findResources('AWS::ApiGateway::Method', {
       Properties: { HttpMethod: 'OPTIONS' },
     });
-    // The root, /auth, the nine /auth/* resources, /auth/sessions/{sessionId}, /auth/email/verify and /resend,
-    // /auth/password/forgot and /reset, /me, /.well-known and its two documents.
-    expect(Object.keys(preflights)).toHaveLength(20);
+    // The root, /auth, the nine /auth/* resources, /auth/sessions/{sessionId}, /auth/passkeys/{passkeyId},
+    // /auth/passkeys/register (and its /options), /auth/passkeys/login (and its /options), /auth/email/verify and
+    // /resend, /auth/password/forgot and /reset, /me, /.well-known and its two documents.
+    expect(Object.keys(preflights)).toHaveLength(26);
     for (const method of Object.values(preflights)) {
       expect(method.Properties.AuthorizationType).toBe('NONE');
       expect(method.Properties.Integration.Type).toBe('MOCK');
@@ -161,5 +171,27 @@ describe('settingsFromContext', () => {
 
   it('refuses a parameter name that is not a hierarchical SSM name', () => {
     expect(() => from({ signingKeyParameterName: 'jwt key' })).toThrow(/hierarchical/);
+  });
+
+  it('takes the relying party from the passkey origins, or else from the CORS origins on the first one', () => {
+    expect(from({ webauthnOrigins: 'https://app.example.com', webauthnRpId: 'example.com' })).toMatchObject({
+      webauthnRpId: 'example.com',
+      webauthnOrigins: ['https://app.example.com'],
+    });
+    expect(from({ corsOrigins: 'https://app.example.com,https://admin.other.org' })).toMatchObject({
+      webauthnRpId: 'app.example.com',
+      webauthnOrigins: ['https://app.example.com'],
+    });
+    expect(from({})).toMatchObject({ webauthnRpId: undefined, webauthnOrigins: [] });
+  });
+
+  it('refuses passkey origins that are not on the RP ID, and an RP ID that is an address', () => {
+    expect(() =>
+      from({ webauthnOrigins: 'https://app.example.com,https://evil.example', webauthnRpId: 'example.com' }),
+    ).toThrow(/evil\.example.*example\.com/);
+    expect(() => from({ webauthnOrigins: 'https://10.0.0.1', webauthnRpId: '10.0.0.1' })).toThrow(
+      /domain name/,
+    );
+    expect(() => from({ webauthnOrigins: 'http://app.example.com' })).toThrow(/https/);
   });
 });
