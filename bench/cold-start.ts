@@ -7,7 +7,7 @@ import { type BuildOptions, build, type Metafile } from 'esbuild';
 import { bundlingOptions } from '../infra/bundling.ts';
 import { lambdaContext, proxyEvent } from '../infra/local/events.ts';
 import type { LocalServer } from '../infra/local/server.ts';
-import { type FunctionName, functionNames } from '../infra/routes.ts';
+import { type FunctionName, functionNames, routes } from '../infra/routes.ts';
 import { fmtKb, fmtMs, fmtRatio, median, type Row } from './measure.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -36,6 +36,11 @@ const BUDGET: Record<FunctionName, number> = {
   // They carry the password code (and change-password the common-password list) as login and register do.
   'change-password': 3.5,
   'delete-account': 3.5,
+  // The password code as well (they re-check the password), and otpauth.
+  'totp-enrol': 3.5,
+  'totp-disable': 3.5,
+  'recovery-codes': 3.5,
+  'totp-confirm': 2.5,
 };
 
 /** The first answers that are not a 2xx: the bench's service signs with HS256, which publishes no keys (404). */
@@ -45,6 +50,11 @@ const EXPECTED_STATUS: Partial<Record<FunctionName, number>> = {
   // a weak new password, a body without the password.
   'change-password': 400,
   'delete-account': 400,
+  // A body without the password (or the code): answered before any password check or store write.
+  'totp-enrol': 400,
+  'totp-confirm': 400,
+  'totp-disable': 400,
+  'recovery-codes': 400,
 };
 
 /** esbuild options equal to what the stack deploys (infra/bundling.ts), plus the metafile for composition. */
@@ -230,6 +240,21 @@ export async function benchColdStart(server: LocalServer, options: ColdStartOpti
             },
             body: '{}',
           });
+        case 'totp-enrol':
+        case 'totp-confirm':
+        case 'totp-disable':
+        case 'recovery-codes': {
+          const route = routes.find((candidate) => candidate.function === name);
+          return proxyEvent({
+            method: route?.method ?? 'POST',
+            path: route?.path ?? '/',
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${(await login()).accessToken}`,
+            },
+            body: '{}',
+          });
+        }
         case 'me':
           return proxyEvent({
             method: 'GET',

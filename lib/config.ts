@@ -1,3 +1,4 @@
+import { SERVICE_NAME } from './observability/names.ts';
 import { isSigningAlgorithm, type SigningAlgorithm, signingAlgorithms } from './tokens/keyring.ts';
 
 /** Service configuration, parsed and validated once at cold start from the environment. */
@@ -33,6 +34,8 @@ export interface Config {
   loginFailureWindow: number;
   /** Failed password checks from one client address, over all usernames, per `loginFailureWindow` before 429. */
   loginAddressMaxFailures: number;
+  /** `TOTP_ISSUER`: the issuer name authenticator apps show beside the username (in the `otpauth://` URI). */
+  totpIssuer: string;
 }
 
 export const defaults = {
@@ -52,6 +55,7 @@ export const defaults = {
   LOGIN_LOCKOUT_MAX: '900',
   LOGIN_FAILURE_WINDOW: '900',
   LOGIN_ADDRESS_MAX_FAILURES: '100',
+  TOTP_ISSUER: SERVICE_NAME,
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -103,6 +107,7 @@ export function loadConfig(env: Env = process.env): Config {
     loginLockoutMax: positiveInt(env, 'LOGIN_LOCKOUT_MAX'),
     loginFailureWindow: positiveInt(env, 'LOGIN_FAILURE_WINDOW'),
     loginAddressMaxFailures: positiveInt(env, 'LOGIN_ADDRESS_MAX_FAILURES'),
+    totpIssuer: text(env, 'TOTP_ISSUER'),
   };
   if (config.accessTokenTtl > config.sessionMaxAge || config.refreshTokenTtl > config.sessionMaxAge) {
     throw new Error('Configuration error: token lifetimes must not exceed SESSION_MAX_AGE');

@@ -166,6 +166,51 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
+  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items), the
+  // key ring (the secret is sealed under a key derived from it), SecondFactorStore.setPendingTotp (UpdateItem).
+  'totp-enrol': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), the user item (GetItem), SecondFactorStore.enableTotp (UpdateItem). No password.
+  'totp-confirm': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (as totp-enrol), SecondFactorStore.removeTotp (UpdateItem).
+  'totp-disable': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (as totp-enrol), SecondFactorStore.replaceRecoveryCodes (UpdateItem).
+  'recovery-codes': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
   // Trusts the authorizer's context; touches neither the table nor the key.
   me: {
     memorySize: 128,

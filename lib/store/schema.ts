@@ -13,5 +13,12 @@ export const tableSchema = {
    */
   liveSessionIndex: { name: 'liveSessionsByUser', partitionKey: 'liveUserKey' },
   /** Every item's partition key starts with its kind; the stack's IAM conditions name these prefixes. */
-  keyPrefix: { user: 'user#', session: 'session#', address: 'address#', account: 'account#' },
+  keyPrefix: {
+    user: 'user#',
+    session: 'session#',
+    address: 'address#',
+    account: 'account#',
+    /** A pending second-factor login (`mfaToken`), by the token's hash. */
+    mfaChallenge: 'mfa-challenge#',
+  },
 } as const;
