@@ -28,8 +28,18 @@ type AuthorizerEvent =
   | APIGatewayTokenAuthorizerEvent
   | APIGatewayRequestAuthorizerEvent
   | APIGatewayRequestAuthorizerEventV2;
-/** The authorizer's context (API.md): string values only, as API Gateway requires; `roles` comma-separated. */
-type PrincipalContext = { userId: string; username: string; sessionId: string; roles: string };
+/**
+ * The authorizer's context (API.md): string values only, as API Gateway requires; `roles` and `amr`
+ * comma-separated, `authTime` epoch seconds.
+ */
+type PrincipalContext = {
+  userId: string;
+  username: string;
+  sessionId: string;
+  roles: string;
+  amr: string;
+  authTime: string;
+};
 
 const isHttpApiEvent = (event: AuthorizerEvent): event is APIGatewayRequestAuthorizerEventV2 =>
   (event as { version?: string }).version === '2.0';
@@ -55,6 +65,9 @@ const toContext = (principal: Principal): PrincipalContext => ({
   sessionId: principal.sessionId,
   // Role names never contain a comma (ROLE_PATTERN), so the list survives the join.
   roles: principal.roles.join(','),
+  // RFC 8176 values are short tokens without commas.
+  amr: principal.amr.join(','),
+  authTime: String(principal.authTime),
 });
 
 /**

@@ -9,6 +9,6 @@ export type { Principal } from './authenticate.ts';
  * `ApiError` below 500 for a refusal, a 503 for a fault of DynamoDB or SSM): there is no allow on an error.
  */
 export async function authorize(services: Services, accessToken: string | undefined): Promise<Principal> {
-  const { userId, username, sessionId, roles } = await authenticate(services, accessToken);
-  return { userId, username, sessionId, roles };
+  const { userId, username, sessionId, roles, amr, authTime } = await authenticate(services, accessToken);
+  return { userId, username, sessionId, roles, amr, authTime };
 }

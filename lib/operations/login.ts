@@ -4,6 +4,7 @@ import { ApiError } from '../errors.ts';
 import type { ClientInfo } from '../http/function.ts';
 import { countMetric, metricNames } from '../observability/metrics.ts';
 import type { Services } from '../services.ts';
+import { encodeAmr, PASSWORD_AMR } from '../tokens/amr.ts';
 import { hashRefreshToken } from '../tokens/jwt.ts';
 import { completePair, mintToken, sessionEnd, type TokenPair } from '../tokens/pair.ts';
 import { checkPassword } from './check-password.ts';
@@ -37,7 +38,7 @@ export async function login(
   if (state.deleted) throw new ApiError('invalid_credentials');
   if (state.disabled) throw new ApiError('account_disabled');
   const now = nowSeconds();
-  const session = { userId, sid, authTime: now, roles: state.roles };
+  const session = { userId, sid, authTime: now, roles: state.roles, amr: PASSWORD_AMR };
   const refresh = mintToken(config, ring, 'refresh', session, now);
   // The session (with the refresh token's hash) is stored before any token leaves: no token without its row.
   await sessions.createSession(
@@ -48,6 +49,7 @@ export async function login(
       refreshHash: hashRefreshToken(refresh.token),
       rotatedAt: now,
       authTime: now,
+      amr: encodeAmr(session.amr),
       generation: state.generation,
       createdAt: Date.now(),
       userAgent: credentials.client.userAgent,
