@@ -7,6 +7,8 @@
  * infra/cdk/functions.ts, which the type checker then asks for. The stack, its IAM roles, alarms and the local
  * server follow from those.
  */
+import type { StepUpRules } from '../lib/tokens/step-up.ts';
+
 export const functionNames = [
   'register',
   'login',
@@ -34,6 +36,11 @@ export interface Route {
   function: Exclude<FunctionName, 'authorizer'>;
   /** Guarded by the authorizer, as API Gateway does it. */
   authorized: boolean;
+  /**
+   * Step-up (RFC 9470, API.md): what an authorized route demands of the token's login beyond a live session.
+   * The stack guards it with `authorizerFor(api, stepUp)`, the local gateway the same way.
+   */
+  stepUp?: StepUpRules;
 }
 
 export const routes: readonly Route[] = [
@@ -51,6 +58,14 @@ export const routes: readonly Route[] = [
   { method: 'DELETE', path: '/auth/mfa/totp', function: 'totp-disable', authorized: false },
   { method: 'POST', path: '/auth/mfa/recovery-codes', function: 'recovery-codes', authorized: false },
   { method: 'GET', path: '/me', function: 'me', authorized: true },
+  // The example of a step-up route: answers as /me, for a login with a second factor in the last 15 minutes.
+  {
+    method: 'GET',
+    path: '/me/sensitive',
+    function: 'me',
+    authorized: true,
+    stepUp: { requireMfa: true, maxAuthAge: 900 },
+  },
   // Public by nature (OpenID Connect Discovery 1.0; RFC 7517): no authorizer, ever.
   { method: 'GET', path: '/.well-known/openid-configuration', function: 'discovery', authorized: false },
   { method: 'GET', path: '/.well-known/jwks.json', function: 'discovery', authorized: false },
