@@ -12,6 +12,7 @@ import type { StepUpRules } from '../lib/tokens/step-up.ts';
 export const functionNames = [
   'register',
   'login',
+  'login-mfa',
   'refresh',
   'logout',
   'logout-all',
@@ -46,6 +47,7 @@ export interface Route {
 export const routes: readonly Route[] = [
   { method: 'POST', path: '/auth/register', function: 'register', authorized: false },
   { method: 'POST', path: '/auth/login', function: 'login', authorized: false },
+  { method: 'POST', path: '/auth/login/mfa', function: 'login-mfa', authorized: false },
   { method: 'POST', path: '/auth/refresh', function: 'refresh', authorized: false },
   { method: 'POST', path: '/auth/logout', function: 'logout', authorized: false },
   { method: 'POST', path: '/auth/logout-all', function: 'logout-all', authorized: false },

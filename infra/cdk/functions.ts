@@ -71,12 +71,26 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
   // checkPassword: LoginAttemptStore reads and counts the address item (GetItem, UpdateItem), takes a check slot
   // and records the outcome on the user item (UpdateItem, GetItem on contention), and reads a session item to see
   // that a slot's login is over (GetItem); AccountStore.getAccount (GetItem: roles, disabled, generation);
-  // SessionStore.createSession (PutItem).
+  // SessionStore.createSession (PutItem); for an account with a second factor, SecondFactorStore.createChallenge
+  // (PutItem of the mfaToken's challenge) instead of the session.
   login: {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account'],
+    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // The mfaToken's challenge (GetItem, UpdateItem), the guarded check as login's (address and name items, a
+  // session's GetItem to see a lease is over), the TOTP step or recovery code (UpdateItem of the name's item),
+  // AccountStore.getAccount (GetItem) and SessionStore.createSession (PutItem). No password hashing.
+  'login-mfa': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,

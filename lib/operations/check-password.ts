@@ -35,48 +35,102 @@ export interface PasswordCheckInput {
  * with older parameters or from the password's raw (pre-normalisation) form. Returns the account.
  */
 export async function checkPassword(services: Services, input: PasswordCheckInput): Promise<UserAccount> {
-  const { attempts, passwords } = services;
-  const policy = attempts.policy;
+  const { passwords } = services;
   const password = normalisePassword(input.password);
+  const username = normaliseUsername(input.username);
+  return guardedCheck(
+    services,
+    { username, client: input.client, holder: input.sessionId },
+    async (account) => {
+      const check = await verifyNormalised(
+        passwords,
+        account?.passwordHash ?? passwords.dummyHash,
+        password,
+        input.password,
+      );
+      return {
+        matches: check.matches,
+        newPasswordHash: check.needsRehash ? await passwords.hash(password) : undefined,
+      };
+    },
+    // No account can have this name: spend the time of a real check all the same.
+    async () => {
+      await passwords.verify(passwords.dummyHash, password);
+    },
+  );
+}
+
+/**
+ * The lockout guard around one check of a secret for a name (API.md "Brute force"): a password, or a
+ * second-factor code, whose wrong guesses "count toward the name's lockout like wrong passwords". Before `verify`
+ * runs, the address must not be locked and the name must admit the check (one of its check slots, the pair's
+ * lock, the hourly ceiling): else `429 too_many_attempts`. A mismatch is counted for the name, the pair and the
+ * address, then `401 invalid_credentials` (or `failure`'s error); a match clears the name's failures and the
+ * pair's count and releases the slot, unless `holder` names a session about to be stored (a login), whose
+ * lease may lapse by itself (see `LoginAttemptStore.recordSuccess`). Returns the account.
+ *
+ * A login whose right password is answered `mfa_required` stores no session, so its check is not proven over by
+ * one: its slot is released at once, and the owner can sign in again at once.
+ */
+export async function guardedCheck(
+  services: Services,
+  input: {
+    /** The normalised name (`undefined`: no account can have it). */
+    username: string | undefined;
+    client: { ipAddress: string };
+    /** Login only: the id of the session stored when the check succeeds. */
+    holder?: string | undefined;
+    /**
+     * Whether a success with `holder` will store that session (so its lease may lapse by itself): by default,
+     * when the account needs no second factor (else the login answers `mfa_required` and stores none).
+     */
+    storesSession?: (account: UserAccount) => boolean;
+    /** The refusal of a mismatch (default `401 invalid_credentials`). */
+    failure?: () => ApiError;
+  },
+  verify: (
+    account: UserAccount | undefined,
+    item: Record<string, unknown> | undefined,
+  ) => Promise<{ matches: boolean; newPasswordHash?: string | undefined }>,
+  unknownName: () => Promise<void> = async () => undefined,
+): Promise<UserAccount> {
+  const { attempts } = services;
+  const policy = attempts.policy;
   const address = input.client.ipAddress;
+  const failure = input.failure ?? (() => new ApiError('invalid_credentials'));
   const now = nowSeconds();
 
   const addressCount = await attempts.addressCount(address);
   const addressLock = addressWait(addressCount, now, policy);
   if (addressLock > 0) throw new ApiError('too_many_attempts', { retryAfter: addressLock });
 
-  const username = normaliseUsername(input.username);
+  const username = input.username;
   if (!username) {
-    // No account can have this name: spend the time of a real check all the same, and count it for the address.
-    await passwords.verify(passwords.dummyHash, password);
+    await unknownName();
     await attempts.recordAddressFailure(address, addressCount, now);
-    throw new ApiError('invalid_credentials');
+    throw failure();
   }
 
-  const admission = await attempts.admit(username, address, input.sessionId ?? randomUUID(), now);
+  const admission = await attempts.admit(username, address, input.holder ?? randomUUID(), now);
   if (!admission.admitted) throw new ApiError('too_many_attempts', { retryAfter: admission.retryAfter });
 
   const account = accountOf(admission.state.item);
-  const check = await verifyNormalised(
-    passwords,
-    account?.passwordHash ?? passwords.dummyHash,
-    password,
-    input.password,
-  );
+  const check = await verify(account, admission.state.item);
   if (!account || !check.matches) {
     await Promise.all([
       attempts.recordFailure({ username, address, admission, now }),
       attempts.recordAddressFailure(address, addressCount, now),
     ]);
-    throw new ApiError('invalid_credentials');
+    throw failure();
   }
+  const storesSession = input.storesSession ?? ((checked) => checked.secondFactorMethods.length === 0);
   await attempts.recordSuccess({
     username,
     address,
     admission,
     now,
-    newPasswordHash: check.needsRehash ? await passwords.hash(password) : undefined,
-    leaseProvenBySession: input.sessionId !== undefined,
+    newPasswordHash: check.newPasswordHash,
+    leaseProvenBySession: input.holder !== undefined && storesSession(account),
   });
   return account;
 }

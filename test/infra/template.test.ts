@@ -67,6 +67,7 @@ describe('the functions', () => {
     expect(sizing).toEqual({
       register: [1024, 10],
       login: [1024, 10],
+      'login-mfa': [256, 8],
       refresh: [256, 8],
       logout: [256, 8],
       'logout-all': [256, 8],
