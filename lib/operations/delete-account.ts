@@ -10,6 +10,16 @@ import { checkPassword } from './check-password.ts';
 const DELETE_CONCURRENCY = 10;
 
 /**
+ * Seconds the tombstone outlives `SESSION_MAX_AGE` after the deletion. A login that read the account before the
+ * deletion landed stores its session afterwards, at the old generation, with its own clock's `authTime`: that
+ * session ends at most the login's run time (Lambda's 15-minute ceiling; the login function's timeout is 10 s)
+ * plus the two machines' clock skew after the deletion's `now + SESSION_MAX_AGE`. Once the tombstone is swept
+ * the user id reads as "generation 0, enabled", so no session of the deleted user may outlive it: an hour
+ * covers both terms with room to spare, for one small item per deleted account.
+ */
+export const TOMBSTONE_MARGIN = 3600;
+
+/**
  * Deletes the caller's account, re-authenticated by its password (a wrong one counts toward the lockout).
  *
  * The commit point is one write: the account is marked deleted, which ends every session of the user at once
@@ -35,7 +45,9 @@ export async function deleteAccount(
   sessionIds.add(sessionId);
 
   const now = nowSeconds();
-  await services.accounts.markDeleted(userId, now + services.config.sessionMaxAge);
+  // The tombstone guards every session the user has or is still being given: it is swept no earlier than the
+  // latest end any of them can have (see TOMBSTONE_MARGIN).
+  await services.accounts.markDeleted(userId, now + services.config.sessionMaxAge + TOMBSTONE_MARGIN);
 
   try {
     await services.users.deleteAccount(username, userId);

@@ -157,6 +157,11 @@ export class SessionStore {
    * Reads a session and its user's account state in one request (a strongly consistent `BatchGetItem` of the
    * two items), so that the authorizer still makes one DynamoDB request per call while honouring whole-user
    * revocation.
+   *
+   * "Not answered" and "no item" are different outcomes: an item absent from the answer was read and is not
+   * there (no session; an account with the defaults), while a key DynamoDB left unprocessed is asked for again
+   * and, if it stays unanswered, is a 503 thrown by `batchGetConsistent` (the authorizer then refuses): a
+   * session is never judged against an account that was not read.
    */
   async getSessionWithAccount(
     sid: string,

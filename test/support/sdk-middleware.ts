@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { InternalServerError, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { operationOf } from '../../bench/request-counter.ts';
@@ -207,6 +208,163 @@ export function staleIndexReads(client: DynamoDBDocumentClient, name = 'test-sta
     },
     get altered() {
       return altered;
+    },
+    remove() {
+      client.middlewareStack.remove(name);
+    },
+  };
+}
+
+export interface UnprocessedBatchKeys {
+  /**
+   * From now on every `BatchGetItem` answer leaves the requested keys for which `pick(pk)` is true unprocessed
+   * (its item, if any, taken out of `Responses` and the key put in `UnprocessedKeys`), as DynamoDB does under
+   * throttling; for the next `answers` answers only when given, then the reads heal.
+   */
+  leave(pick: (pk: string) => boolean, answers?: number): void;
+  heal(): void;
+  /** How many `BatchGetItem` answers were altered since the last `leave`. */
+  readonly altered: number;
+  remove(): void;
+}
+
+/**
+ * Makes `BatchGetItem` leave keys unprocessed, at the SDK client (a middleware at the `initialize` step, on the
+ * answer's way back): the keys are still read by the store, but the caller is told they were not answered.
+ */
+export function unprocessedBatchKeys(
+  client: DynamoDBDocumentClient,
+  name = 'test-unprocessed-keys',
+): UnprocessedBatchKeys {
+  let pick: (pk: string) => boolean = () => false;
+  let remaining = 0;
+  let altered = 0;
+  // Keys and items pass this step marshalled or not, depending on the document client's order: both shapes.
+  const pkOf = (item: Record<string, any>): string => item.pk?.S ?? item.pk;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      if (!/^BatchGet(Item)?Command$/.test(String(context.commandName)) || remaining <= 0) return result;
+      const input = args.input as { RequestItems?: Record<string, { Keys?: Record<string, any>[] }> };
+      const output = result.output as {
+        Responses?: Record<string, Record<string, any>[]>;
+        UnprocessedKeys?: Record<string, { Keys?: Record<string, any>[]; ConsistentRead?: boolean }>;
+      };
+      let changed = false;
+      for (const [table, request] of Object.entries(input.RequestItems ?? {})) {
+        const left = (request.Keys ?? []).filter((key) => pick(pkOf(key)));
+        if (left.length === 0) continue;
+        const leftPks = new Set(left.map(pkOf));
+        output.Responses ??= {};
+        output.Responses[table] = (output.Responses[table] ?? []).filter((item) => !leftPks.has(pkOf(item)));
+        output.UnprocessedKeys ??= {};
+        const already = output.UnprocessedKeys[table]?.Keys ?? [];
+        output.UnprocessedKeys[table] = { Keys: [...already, ...left], ConsistentRead: true };
+        changed = true;
+      }
+      if (changed) {
+        altered += 1;
+        remaining -= 1;
+      }
+      return result;
+    },
+    { step: 'initialize', name },
+  );
+  return {
+    leave(next, answers = Number.POSITIVE_INFINITY) {
+      pick = next;
+      remaining = answers;
+      altered = 0;
+    },
+    heal() {
+      remaining = 0;
+    },
+    get altered() {
+      return altered;
+    },
+    remove() {
+      client.middlewareStack.remove(name);
+    },
+  };
+}
+
+/** One request as a step injector sees it: its operation (`GetItem`, `UpdateItem`, ...) and its input. */
+export interface SeenRequest {
+  operation: string;
+  input: Record<string, any>;
+}
+
+export interface StepInjector {
+  /**
+   * Runs `step` once, between two requests of the code under test: just after the `n`-th request from now on
+   * (counting from 1) that `match` accepts has been answered, before its caller sees the answer (`after`), or
+   * just before it is sent (`before`). The requests `step` itself sends are neither counted nor held.
+   */
+  arm(
+    n: number,
+    step: () => Promise<void>,
+    options?: { when?: 'before' | 'after'; match?: (request: SeenRequest) => boolean },
+  ): void;
+  /** Whether the armed step has run. */
+  readonly fired: boolean;
+  /** Requests counted since `arm` (the step's own excluded). */
+  readonly seen: number;
+  disarm(): void;
+  remove(): void;
+}
+
+/**
+ * Injects a step of the test's own (a racing request, a clock move) between two requests the code under test
+ * sends, with a middleware at the `initialize` step of the client: the race lands exactly between a read and
+ * the write it decides, which no timing can promise. The step's own requests pass straight through (they are
+ * told apart by their async context).
+ */
+export function injectStep(client: DynamoDBDocumentClient, name = 'test-step-injector'): StepInjector {
+  const ownStep = new AsyncLocalStorage<true>();
+  let armed:
+    | { n: number; step: () => Promise<void>; when: 'before' | 'after'; match: (r: SeenRequest) => boolean }
+    | undefined;
+  let fired = false;
+  let seen = 0;
+  const run = async (step: () => Promise<void>) => {
+    fired = true;
+    armed = undefined;
+    await ownStep.run(true, step);
+  };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const plan = armed;
+      if (!plan || ownStep.getStore()) return next(args);
+      const request = {
+        operation: operationOf(context.commandName),
+        input: args.input as Record<string, any>,
+      };
+      if (!plan.match(request)) return next(args);
+      seen += 1;
+      if (seen !== plan.n) return next(args);
+      if (plan.when === 'before') await run(plan.step);
+      try {
+        return await next(args);
+      } finally {
+        if (plan.when === 'after') await run(plan.step);
+      }
+    },
+    { step: 'initialize', name },
+  );
+  return {
+    arm(n, step, options = {}) {
+      armed = { n, step, when: options.when ?? 'after', match: options.match ?? (() => true) };
+      fired = false;
+      seen = 0;
+    },
+    get fired() {
+      return fired;
+    },
+    get seen() {
+      return seen;
+    },
+    disarm() {
+      armed = undefined;
     },
     remove() {
       client.middlewareStack.remove(name);
