@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCodeAt, totpStepAt } from '../../lib/mfa/totp.ts';
+import { resetSecondFactors, showUser } from '../../lib/operations/admin.ts';
+import { defaultServices } from '../../lib/services.ts';
 import { useFakeClock } from '../support/clock.ts';
 import {
   claimsOf,
@@ -274,5 +276,30 @@ describe('amr and auth_time over time', () => {
     expect(
       (await service.request('GET', '/me/sensitive', { headers: bearer(again.accessToken) })).status,
     ).toBe(200);
+  });
+});
+
+describe('npm run admin -- mfa-reset', () => {
+  it('removes TOTP and the recovery codes and revokes every session; the password alone then signs in', async () => {
+    const { username, secret } = await enrolled();
+    expect((await showUser(defaultServices(), username)).secondFactors).toEqual(['totp', 'recovery_code']);
+    nextStep();
+    const session = (await complete({ mfaToken: await mfaToken(username), code: codeNow(secret) }))
+      .json as TokenPairBody;
+    const shown = await resetSecondFactors(defaultServices(), username);
+    expect(shown.secondFactors).toEqual([]);
+    expect((await service.me(session.accessToken)).status).toBe(401);
+    expect((await service.post('/auth/refresh', { refreshToken: session.refreshToken })).json.error).toBe(
+      'session_revoked',
+    );
+    const item = await service.storedItem(`user#${username}`);
+    expect(item?.totpSecret).toBeUndefined();
+    expect(item?.recoveryCodes).toBeUndefined();
+    const login = await service.login(username);
+    expect(login.status).toBe(200);
+    expect(claimsOf(login.json.accessToken).amr).toEqual(['pwd']);
+    await expect(resetSecondFactors(defaultServices(), 'nobody-here')).rejects.toMatchObject({
+      code: 'not_found',
+    });
   });
 });
