@@ -242,6 +242,9 @@ describe('amr and auth_time over time', () => {
       authTime: loginTime,
       amr: ['pwd', 'otp', 'mfa'],
     });
+    // A retry within the grace window gets the very same pair back, amr and all (opened from its sealed copy).
+    const retried = await service.post('/auth/refresh', { refreshToken: first.refreshToken });
+    expect(retried.json.accessToken).toBe(refreshed.json.accessToken);
     // And a password login's refresh stays a password login.
     const plain = await service.signUp(freshName());
     clock.advance(60);
