@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
-import { type SecondFactorMethod, secondFactorMethods } from './second-factors.ts';
+import { type SecondFactorMethod, secondFactorMethods, secondFactorsOf } from './second-factors.ts';
 
 /** A registered account, as stored under its normalised username. */
 export interface UserAccount {
@@ -17,6 +17,8 @@ export interface UserAccount {
   passwordHash: string;
   /** The second factors a login of this account must complete with one of (`[]`: none; `second-factors.ts`). */
   secondFactorMethods: SecondFactorMethod[];
+  /** Unused recovery codes (`GET /auth/account`'s `mfa.recoveryCodesLeft`). */
+  recoveryCodesLeft: number;
 }
 
 /** The account an item under a username holds, or `undefined` for an unregistered name (or no item). */
@@ -32,6 +34,7 @@ export function accountOf(stored: Record<string, unknown> | undefined): UserAcco
     username: stored.username,
     passwordHash: stored.passwordHash,
     secondFactorMethods: secondFactorMethods(stored),
+    recoveryCodesLeft: secondFactorsOf(stored).recoveryCodeHashes.length,
   };
 }
 
