@@ -224,6 +224,27 @@ describe('POST /auth/login/mfa', () => {
   });
 });
 
+describe('one mfaToken, racing completions with different right factors', () => {
+  it('complete exactly one login: the token is used up by a conditional write, whatever the interleaving', async () => {
+    const { username, recoveryCodes } = await enrolled();
+    let next = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 2, max: 3 }), async (racers) => {
+        const token = await mfaToken(username);
+        const codes = recoveryCodes.slice(next, next + racers);
+        next += racers;
+        const answers = await Promise.all(
+          codes.map((recoveryCode) => complete({ mfaToken: token, recoveryCode })),
+        );
+        expect(answers.filter((answer) => answer.status === 200)).toHaveLength(1);
+        for (const answer of answers.filter((a) => a.status !== 200))
+          expect(answer.json.error).toBe('invalid_token');
+      }),
+      { numRuns: 3 },
+    );
+  });
+});
+
 describe('amr and auth_time over time', () => {
   it('a refresh keeps the login auth_time and amr', async () => {
     const { username, secret } = await enrolled();
