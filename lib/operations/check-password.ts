@@ -4,6 +4,7 @@ import { ApiError } from '../errors.ts';
 import type { PasswordHasher } from '../passwords/argon2.ts';
 import { normalisePassword } from '../passwords/normalise.ts';
 import type { Services } from '../services.ts';
+import type { AccountState } from '../store/accounts.ts';
 import { addressWait } from '../store/login-attempts.ts';
 import { accountOf, normaliseUsername, type UserAccount } from '../store/users.ts';
 
@@ -20,6 +21,27 @@ export interface PasswordCheckInput {
    * slot need not be released by a write of its own (the stored session shows the check is over).
    */
   sessionId?: string;
+  /**
+   * A password change only: the change's new password and the caller's session. When the current password does
+   * not match but the last replacement was this session's own (it is the account's carried-over session) and
+   * the new password already is the password, the check passes as a repeat of that change (a retry after a
+   * lost answer, or a double submission): judged under the same admission, so the lockout bounds it as any check.
+   */
+  repeatOf?: { newPassword: string; sessionId: string };
+}
+
+/** What a passed check returns: the account, and its state read with the hash that was checked. */
+export interface CheckedPassword {
+  account: UserAccount;
+  /**
+   * The account state read together with the hash the password matched, or after it when only the name's item
+   * holds a hash (see `checkPassword`): the generation a session started on this check belongs to.
+   */
+  state: AccountState;
+  /** The new password of `repeatOf` matched, not the password: the change was already made. */
+  repeated: boolean;
+  /** The hash that decided (the account item's when it holds one). */
+  passwordHash: string;
 }
 
 /**
@@ -32,25 +54,54 @@ export interface PasswordCheckInput {
  * Otherwise `429 too_many_attempts` with `Retry-After`. A wrong password (or an unknown name, checked against a
  * dummy hash at the same cost) is counted for the name, the pair and the address, then `401 invalid_credentials`.
  * A right one clears the name's failures and the pair's count, and upgrades the stored hash when it was made
- * with older parameters or from the password's raw (pre-normalisation) form. Returns the account.
+ * with older parameters or from the password's raw (pre-normalisation) form. Returns the account with its state.
+ *
+ * Which hash is the password: the account item's once the password has been replaced (written in one write with
+ * the generation, see `AccountStore.replacePassword`), else the name's item's (registration's). The name's item
+ * carries a copy after a replacement, written just after it: that copy is what the admission reads, and a
+ * right password is then confirmed against the account item, read with the state in one read. So the state a
+ * session joins is always of the same instant as the hash that admitted it, or (no hash on the account item
+ * yet) of an instant before any replacement: either way a replacement ends that session if it came after.
  */
-export async function checkPassword(services: Services, input: PasswordCheckInput): Promise<UserAccount> {
+export async function checkPassword(services: Services, input: PasswordCheckInput): Promise<CheckedPassword> {
   const { passwords } = services;
   const password = normalisePassword(input.password);
-  const username = normaliseUsername(input.username);
-  return guardedCheck(
+  const { account, value } = await guardedCheck(
     services,
-    { username, client: input.client, holder: input.sessionId },
+    { username: normaliseUsername(input.username), client: input.client, holder: input.sessionId },
     async (account) => {
-      const check = await verifyNormalised(
+      let check = await verifyNormalised(
         passwords,
         account?.passwordHash ?? passwords.dummyHash,
         password,
         input.password,
       );
+      if (!account || !(check.matches || input.repeatOf)) return { matches: false };
+      const credentials = await services.accounts.getCredentials(account.userId);
+      const held = credentials.passwordHash;
+      // The name's copy lags a replacement (the moment between the two writes, or a copy that failed): the
+      // account item's hash decides.
+      if (held !== undefined && held !== account.passwordHash)
+        check = await verifyNormalised(passwords, held, password, input.password);
+      let repeated = false;
+      const repeat = input.repeatOf;
+      if (!check.matches && repeat && credentials.state.carriedSession === repeat.sessionId) {
+        const current = held ?? account.passwordHash;
+        repeated = (await passwords.verify(current, normalisePassword(repeat.newPassword))).matches;
+        if (repeated) check = { matches: true, needsRehash: false };
+      }
+      if (!check.matches) return { matches: false };
+      const newPasswordHash = check.needsRehash ? await passwords.hash(password) : undefined;
+      if (newPasswordHash && credentials.passwordHash !== undefined)
+        await services.accounts.rehashPassword(account.userId, credentials.passwordHash, newPasswordHash);
       return {
-        matches: check.matches,
-        newPasswordHash: check.needsRehash ? await passwords.hash(password) : undefined,
+        matches: true,
+        newPasswordHash,
+        value: {
+          state: credentials.state,
+          repeated,
+          passwordHash: credentials.passwordHash ?? account.passwordHash,
+        },
       };
     },
     // No account can have this name: spend the time of a real check all the same.
@@ -58,6 +109,15 @@ export async function checkPassword(services: Services, input: PasswordCheckInpu
       await passwords.verify(passwords.dummyHash, password);
     },
   );
+  return { account, ...(value as Omit<CheckedPassword, 'account'>) };
+}
+
+/** What a check inside {@link guardedCheck} found: whether it matched, and what the caller wants back. */
+export interface GuardedOutcome<T> {
+  matches: boolean;
+  /** A new hash of the name's password (a rehash), written with the success (conditional on the old one). */
+  newPasswordHash?: string | undefined;
+  value?: T;
 }
 
 /**
@@ -67,12 +127,12 @@ export async function checkPassword(services: Services, input: PasswordCheckInpu
  * lock, the hourly ceiling): else `429 too_many_attempts`. A mismatch is counted for the name, the pair and the
  * address, then `401 invalid_credentials` (or `failure`'s error); a match clears the name's failures and the
  * pair's count and releases the slot, unless `holder` names a session about to be stored (a login), whose
- * lease may lapse by itself (see `LoginAttemptStore.recordSuccess`). Returns the account.
+ * lease may lapse by itself (see `LoginAttemptStore.recordSuccess`). Returns the account and `verify`'s value.
  *
  * A login whose right password is answered `mfa_required` stores no session, so its check is not proven over by
  * one: its slot is released at once, and the owner can sign in again at once.
  */
-export async function guardedCheck(
+export async function guardedCheck<T>(
   services: Services,
   input: {
     /** The normalised name (`undefined`: no account can have it). */
@@ -91,9 +151,9 @@ export async function guardedCheck(
   verify: (
     account: UserAccount | undefined,
     item: Record<string, unknown> | undefined,
-  ) => Promise<{ matches: boolean; newPasswordHash?: string | undefined }>,
+  ) => Promise<GuardedOutcome<T>>,
   unknownName: () => Promise<void> = async () => undefined,
-): Promise<UserAccount> {
+): Promise<{ account: UserAccount; value: T | undefined }> {
   const { attempts } = services;
   const policy = attempts.policy;
   const address = input.client.ipAddress;
@@ -132,7 +192,7 @@ export async function guardedCheck(
     newPasswordHash: check.newPasswordHash,
     leaseProvenBySession: input.holder !== undefined && storesSession(account),
   });
-  return account;
+  return { account, value: check.value };
 }
 
 /**

@@ -18,7 +18,7 @@ export async function disableTotp(
   client: ClientInfo,
 ): Promise<void> {
   const { userId, username } = await authenticate(services, accessToken);
-  const checked = await checkPassword(services, { username, password, client });
+  const { account: checked } = await checkPassword(services, { username, password, client });
   if (checked.userId !== userId) throw new ApiError('session_revoked');
   if (!(await services.secondFactors.removeTotp(username, userId))) throw new ApiError('session_revoked');
 }

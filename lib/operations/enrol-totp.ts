@@ -30,7 +30,7 @@ export async function enrolTotp(
 ): Promise<TotpEnrolment> {
   const { userId, username } = await authenticate(services, accessToken);
   const ring = await services.keys.getKeyRing();
-  const checked = await checkPassword(services, { username, password, client });
+  const { account: checked } = await checkPassword(services, { username, password, client });
   // The name now belongs to another account (this one was deleted and the name taken).
   if (checked.userId !== userId) throw new ApiError('session_revoked');
   if (checked.secondFactorMethods.includes('totp')) throw new ApiError('mfa_already_enabled');

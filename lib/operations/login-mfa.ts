@@ -7,13 +7,13 @@ import type { MfaChallenge } from '../store/second-factors.ts';
 import type { AmrValue } from '../tokens/amr.ts';
 import type { TokenPair } from '../tokens/pair.ts';
 import { guardedCheck } from './check-password.ts';
-import { startSession } from './login.ts';
 import {
   hashMfaToken,
   MFA_TOKEN_MAX_FAILURES,
   type SecondFactorProof,
   verifySecondFactor,
 } from './second-factor.ts';
+import { startSession } from './start-session.ts';
 
 /**
  * Whether a challenge may still complete a login at `now`: it exists, is unused, unexpired and has fewer than
@@ -89,5 +89,13 @@ export async function loginWithSecondFactor(
     !(await services.secondFactors.completeChallenge(tokenHash, MFA_TOKEN_MAX_FAILURES, nowSeconds()))
   )
     throw deadToken();
-  return startSession(services, ring, challenge, { sid, client: input.client, authTime: nowSeconds(), amr });
+  // The password was checked in the challenge's generation: a replacement (or a logout everywhere) since then
+  // ends this login too. Read after the factor, so one that comes later still ends the session it starts.
+  const state = await services.accounts.getAccount(challenge.userId);
+  if (state.generation !== challenge.generation) throw deadToken();
+  return startSession(
+    services,
+    { userId: challenge.userId, username: challenge.username, state },
+    { client: input.client, authTime: nowSeconds(), amr, sessionId: sid, ring },
+  );
 }

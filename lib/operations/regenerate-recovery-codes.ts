@@ -19,7 +19,7 @@ export async function regenerateRecoveryCodes(
   client: ClientInfo,
 ): Promise<{ recoveryCodes: string[] }> {
   const { userId, username } = await authenticate(services, accessToken);
-  const checked = await checkPassword(services, { username, password, client });
+  const { account: checked } = await checkPassword(services, { username, password, client });
   if (checked.userId !== userId) throw new ApiError('session_revoked');
   const recoveryCodes = newRecoveryCodes();
   const hashes = recoveryCodes.map((code) => hashRecoveryCode(code) as string);

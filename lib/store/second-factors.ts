@@ -54,6 +54,8 @@ export function secondFactorMethods(item: Record<string, unknown> | undefined): 
 export interface MfaChallenge {
   userId: string;
   username: string;
+  /** The user's revocation generation the password was checked in (a replacement since makes it unusable). */
+  generation: number;
   /** Epoch seconds after which it is refused. */
   expiresAt: number;
   /** Wrong codes presented with it so far. */
@@ -212,6 +214,7 @@ export class SecondFactorStore {
             ...challengeKey(tokenHash),
             userId: challenge.userId,
             username: challenge.username,
+            generation: challenge.generation,
             expiresAt: challenge.expiresAt,
             failures: 0,
             [tableSchema.ttlAttribute]: challenge.expiresAt + 3600,
@@ -234,6 +237,7 @@ export class SecondFactorStore {
     return {
       userId: Item.userId,
       username: Item.username,
+      generation: typeof Item.generation === 'number' ? Item.generation : 0,
       expiresAt: typeof Item.expiresAt === 'number' ? Item.expiresAt : 0,
       failures: typeof Item.failures === 'number' ? Item.failures : 0,
       used: Item.usedAt !== undefined,

@@ -270,7 +270,8 @@ export class SessionStore {
   /**
    * Carries a session over from generation `from` to `to` (a password change keeps the caller's session while
    * ending the others): moves it to the new generation's index partition. Conditional on it being unrevoked and
-   * still at `from`; returns whether it was.
+   * at `from`, or already at `to` (a repeated carry-over, by a retried or double-submitted change, succeeds);
+   * returns whether it was.
    */
   async carryOver(sid: string, userId: string, from: number, to: number): Promise<boolean> {
     return conditional(() =>
@@ -279,7 +280,7 @@ export class SessionStore {
           TableName: this.tableName,
           Key: sessionKey(sid),
           UpdateExpression: 'SET generation = :to, liveUserKey = :key',
-          ConditionExpression: `revoked = :false AND userId = :uid AND ${from === 0 ? '(attribute_not_exists(generation) OR generation = :from)' : 'generation = :from'}`,
+          ConditionExpression: `revoked = :false AND userId = :uid AND (${from === 0 ? 'attribute_not_exists(generation) OR generation = :from' : 'generation = :from'} OR generation = :to)`,
           ExpressionAttributeValues: {
             ':to': to,
             ':key': liveUserKey(userId, to),

@@ -45,7 +45,7 @@ async function enrolled(username = freshName()) {
     bearer(tokens.accessToken),
   );
   expect(confirmed.status).toBe(200);
-  return { username, secret, confirmCode, recoveryCodes: confirmed.json.recoveryCodes as string[] };
+  return { username, tokens, secret, confirmCode, recoveryCodes: confirmed.json.recoveryCodes as string[] };
 }
 
 async function mfaToken(username: string, sourceIp?: string): Promise<string> {
@@ -177,6 +177,20 @@ describe('POST /auth/login/mfa', () => {
     // The right code was not spent on the dead token: a fresh login takes it.
     const fresh = await complete({ mfaToken: await mfaToken(username), code: right });
     expect(fresh.status).toBe(200);
+  });
+
+  it('refuses an mfaToken whose password was changed since (the login would not survive the change)', async () => {
+    const { username, tokens, recoveryCodes } = await enrolled();
+    const token = await mfaToken(username);
+    const changed = await service.post(
+      '/auth/password',
+      { currentPassword: DEFAULT_PASSWORD, newPassword: 'a brand new passphrase here' },
+      bearer(tokens.accessToken),
+    );
+    expect(changed.status).toBe(204);
+    const answer = await complete({ mfaToken: token, recoveryCode: recoveryCodes[0] });
+    expect(answer.status).toBe(401);
+    expect(answer.json.error).toBe('invalid_token');
   });
 
   it('answers 400 without a factor or with two, and 401 invalid_token for an unknown mfaToken', async () => {
