@@ -10,10 +10,14 @@ export type ApiErrorCode =
   | 'token_expired'
   | 'session_revoked'
   | 'refresh_token_reused'
+  | 'mfa_required'
+  | 'invalid_mfa_code'
   | 'account_disabled'
   | 'not_found'
   | 'method_not_allowed'
   | 'username_taken'
+  | 'mfa_already_enabled'
+  | 'mfa_not_enabled'
   | 'refresh_conflict'
   | 'payload_too_large'
   | 'unsupported_media_type'
@@ -55,10 +59,14 @@ const apiErrorCodes: ReadonlySet<string> = new Set<ApiErrorCode>([
   'token_expired',
   'session_revoked',
   'refresh_token_reused',
+  'mfa_required',
+  'invalid_mfa_code',
   'account_disabled',
   'not_found',
   'method_not_allowed',
   'username_taken',
+  'mfa_already_enabled',
+  'mfa_not_enabled',
   'refresh_conflict',
   'payload_too_large',
   'unsupported_media_type',
