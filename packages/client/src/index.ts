@@ -13,7 +13,10 @@ export {
   type AuthClientOptions,
   type AuthEvents,
   createAuthClient,
+  type LoginResult,
   type RegisteredUser,
+  type SecondFactorMethod,
+  type SecondFactorProof,
   type SessionInfo,
 } from './client.ts';
 export {
