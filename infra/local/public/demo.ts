@@ -6,6 +6,7 @@ import {
   type SessionInfo,
   type SignOutReason,
 } from '@lambda-token-auth/client';
+import { setUpSecondFactor } from './second-factor.ts';
 
 const client = createAuthClient({
   baseUrl: location.origin,
@@ -208,9 +209,12 @@ form.addEventListener('submit', async (event) => {
       showAccountMessage(`Signed up as ${user.username}. Now log in.`);
       logEvent(`registered ${user.username}`);
     } else {
-      await client.login(username.value, password.value);
-      showAccountMessage(`Logged in as ${username.value}.`);
+      const result = await client.login(username.value, password.value);
       password.value = '';
+      if (result.status === 'mfa_required') {
+        showAccountMessage('Password accepted; one more step.');
+        secondFactor.askForSecondFactor(result.methods);
+      } else showAccountMessage(`Logged in as ${username.value}.`);
     }
   } catch (error) {
     showAccountMessage(describe(error), true);
@@ -262,6 +266,14 @@ passwordForm.addEventListener('submit', async (event) => {
     passwordMessage.classList.add('error');
   }
   await renderDevices();
+});
+
+const secondFactor = setUpSecondFactor(client, {
+  log: logEvent,
+  render,
+  showResult: (text) => {
+    meOutput.textContent = text;
+  },
 });
 
 setInterval(() => void render(), 250);
