@@ -141,7 +141,7 @@ export function setUpSecondFactor(
   client.on('stepUpRequired', ({ path, reason, maxAge }) => {
     say(
       stepUp,
-      `Step-up required for ${path}: ${reason}${maxAge === undefined ? '' : ` (within ${maxAge} s)`}. Log in again.`,
+      `Step-up required for ${path}: ${reason}${maxAge === undefined ? '' : ` (within ${maxAge} s)`}.`,
       true,
     );
     page.log(`step-up required: ${path}`);
