@@ -46,9 +46,9 @@ describe('settings from CDK context', () => {
     const preflights = template.findResources('AWS::ApiGateway::Method', {
       Properties: { HttpMethod: 'OPTIONS' },
     });
-    // The root, /auth, the eight /auth/* resources, /auth/sessions/{sessionId}, /me, /.well-known and its two
-    // documents.
-    expect(Object.keys(preflights)).toHaveLength(15);
+    // The root, /auth, the eight /auth/* resources, /auth/sessions/{sessionId}, /auth/login/mfa, /auth/mfa and its
+    // /totp, /totp/confirm and /recovery-codes, /me and /me/sensitive, /.well-known and its two documents.
+    expect(Object.keys(preflights)).toHaveLength(21);
     for (const method of Object.values(preflights)) {
       expect(method.Properties.AuthorizationType).toBe('NONE');
       expect(method.Properties.Integration.Type).toBe('MOCK');
@@ -66,14 +66,17 @@ describe('settings from CDK context', () => {
     expect(stale).toEqual([]);
   });
 
-  it('puts CORS headers on the authorizer 401 and 403', () => {
-    for (const type of ['UNAUTHORIZED', 'ACCESS_DENIED']) {
+  it("puts CORS headers on the authorizer's 401s (a thrown Unauthorized, and a step-up Deny's challenge)", () => {
+    for (const [type, challenge] of [
+      ['UNAUTHORIZED', "'Bearer'"],
+      ['ACCESS_DENIED', 'context.authorizer.wwwAuthenticate'],
+    ]) {
       template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
         ResponseType: type,
         ResponseParameters: Match.objectLike({
           'gatewayresponse.header.Access-Control-Allow-Origin': 'method.request.header.Origin',
           'gatewayresponse.header.Vary': "'Origin'",
-          'gatewayresponse.header.WWW-Authenticate': "'Bearer'",
+          'gatewayresponse.header.WWW-Authenticate': challenge,
         }),
       });
     }
@@ -81,7 +84,7 @@ describe('settings from CDK context', () => {
 
   it.each([
     ['UNAUTHORIZED', '401'],
-    ['ACCESS_DENIED', '403'],
+    ['ACCESS_DENIED', '401'],
     ['MISSING_AUTHENTICATION_TOKEN', '404'],
     ['REQUEST_TOO_LARGE', '413'],
     ['THROTTLED', '429'],

@@ -214,7 +214,10 @@ describe('least privilege: each function may do exactly what its code does', () 
 
   it.each([
     ['register', ['user#*', 'account#*']],
-    ['login', ['user#*', 'session#*', 'address#*', 'account#*']],
+    ['login', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*']],
+    ['login-mfa', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*']],
+    ['totp-enrol', ['user#*', 'session#*', 'address#*', 'account#*']],
+    ['totp-confirm', ['user#*', 'session#*', 'account#*']],
     ['refresh', ['session#*', 'account#*']],
     ['logout', ['session#*']],
     ['logout-all', ['session#*', 'account#*']],
