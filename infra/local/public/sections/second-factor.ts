@@ -1,34 +1,29 @@
-// The demo page's second factor: TOTP enrolment with a QR code (the `qrcode` library), recovery codes shown
-// once, the second step of a login, and step-up on /me/sensitive. Wired by demo.ts; its own elements only.
-import { type AuthClient, AuthError, type SecondFactorMethod } from '@lambda-token-auth/client';
+// "Second factor": TOTP enrolment with a QR code (drawn by the `qrcode` library), recovery codes shown once,
+// turning it off; the login's second step (in the Account card, after a password answered mfa_required); and
+// step-up on /me/sensitive (in the GET /me card), which the client reports as `stepUpRequired`.
+import type { SecondFactorMethod } from '@lambda-token-auth/client';
 import QRCode from 'qrcode';
+import {
+  clearPasswords,
+  element,
+  formatTime,
+  logEvent,
+  messageFor,
+  type PageState,
+  showMessage,
+} from '../page.ts';
 
-const element = <T extends HTMLElement>(id: string): T => {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`missing #${id}`);
-  return found as T;
+/** Sent by the Account card when a login's password was right and a second factor is due. */
+export const MFA_REQUIRED_EVENT = 'demo-mfa-required';
+
+const methodWords: Record<SecondFactorMethod, string> = {
+  totp: 'the code your authenticator app shows',
+  recovery_code: 'a recovery code',
+  passkey: 'a passkey',
 };
 
-const describe = (error: unknown): string =>
-  error instanceof AuthError
-    ? `${error.message} (${error.code})`
-    : error instanceof Error
-      ? error.message
-      : String(error);
-
-export interface SecondFactorPage {
-  /** Shows the login's second step (after `login()` answered `mfa_required`). */
-  askForSecondFactor(methods: SecondFactorMethod[]): void;
-}
-
-/**
- * Wires the "Second factor" card, the login's second step and the step-up call. `log` adds a line to the page's
- * event list; `render` redraws the session card.
- */
-export function setUpSecondFactor(
-  client: AuthClient,
-  page: { log(text: string): void; render(): Promise<void>; showResult(text: string): void },
-): SecondFactorPage {
+export function mountSecondFactor(page: PageState): void {
+  const { client } = page;
   const password = element<HTMLInputElement>('mfa-password');
   const enrol = element<HTMLButtonElement>('mfa-enrol');
   const disable = element<HTMLButtonElement>('mfa-disable');
@@ -46,11 +41,8 @@ export function setUpSecondFactor(
   const loginMessage = element('mfa-login-message');
   const callSensitive = element<HTMLButtonElement>('call-sensitive');
   const stepUp = element('step-up-message');
+  const meOutput = element('me-output');
 
-  const say = (target: HTMLElement, text: string, isError = false) => {
-    target.textContent = text;
-    target.classList.toggle('error', isError);
-  };
   const json = (method: string, path: string, body: unknown) =>
     client.fetch(path, {
       method,
@@ -59,22 +51,28 @@ export function setUpSecondFactor(
     });
   const failure = async (response: Response) => {
     const body = (await response.json().catch(() => ({}))) as { error?: string; message?: string };
-    return `${body.message ?? `HTTP ${response.status}`}${body.error ? ` (${body.error})` : ''}`;
+    return body.message ?? `HTTP ${response.status}`;
+  };
+  const forgetEnrolment = () => {
+    enrolment.hidden = true;
+    secret.textContent = '';
+    qr.removeAttribute('src');
+    confirmCode.value = '';
   };
 
   enrol.addEventListener('click', async () => {
     recovery.hidden = true;
     try {
       const response = await json('POST', '/auth/mfa/totp', { password: password.value });
-      if (!response.ok) return say(message, await failure(response), true);
+      clearPasswords(password.parentElement ?? document);
+      if (!response.ok) return showMessage(message, await failure(response), true);
       const started = (await response.json()) as { secret: string; otpauthUri: string };
       qr.src = await QRCode.toDataURL(started.otpauthUri, { margin: 1, width: 200 });
       secret.textContent = started.secret;
       enrolment.hidden = false;
-      password.value = '';
-      say(message, 'Scan the code with your authenticator app, then type the code it shows.');
+      showMessage(message, 'Scan the code with your authenticator app, then type the code it shows.');
     } catch (error) {
-      say(message, describe(error), true);
+      showMessage(message, messageFor(error), true);
     }
   });
 
@@ -82,9 +80,9 @@ export function setUpSecondFactor(
     event.preventDefault();
     try {
       const response = await json('POST', '/auth/mfa/totp/confirm', { code: confirmCode.value });
-      if (!response.ok) return say(message, await failure(response), true);
+      if (!response.ok) return showMessage(message, await failure(response), true);
       const { recoveryCodes } = (await response.json()) as { recoveryCodes: string[] };
-      // Shown once: the service keeps only their hashes.
+      // Shown this once: the service keeps only their hashes.
       recoveryList.replaceChildren(
         ...recoveryCodes.map((code) => {
           const item = document.createElement('li');
@@ -93,31 +91,37 @@ export function setUpSecondFactor(
         }),
       );
       recovery.hidden = false;
-      enrolment.hidden = true;
-      confirmCode.value = '';
-      secret.textContent = '';
-      qr.removeAttribute('src');
-      say(
+      forgetEnrolment();
+      showMessage(
         message,
         'Two-step sign-in is on. Keep the recovery codes somewhere safe: they are shown only now.',
       );
-      page.log('TOTP turned on');
+      logEvent('authenticator app turned on');
     } catch (error) {
-      say(message, describe(error), true);
+      showMessage(message, messageFor(error), true);
     }
   });
 
   disable.addEventListener('click', async () => {
     try {
       const response = await json('DELETE', '/auth/mfa/totp', { password: password.value });
-      if (!response.ok) return say(message, await failure(response), true);
-      enrolment.hidden = recovery.hidden = true;
-      password.value = '';
-      say(message, 'Two-step sign-in is off.');
-      page.log('TOTP turned off');
+      clearPasswords(password.parentElement ?? document);
+      if (!response.ok) return showMessage(message, await failure(response), true);
+      forgetEnrolment();
+      recovery.hidden = true;
+      showMessage(message, 'Two-step sign-in is off.');
+      logEvent('authenticator app turned off');
     } catch (error) {
-      say(message, describe(error), true);
+      showMessage(message, messageFor(error), true);
     }
+  });
+
+  document.addEventListener(MFA_REQUIRED_EVENT, (event) => {
+    const methods = (event as CustomEvent<SecondFactorMethod[]>).detail;
+    loginMethods.textContent = methods.map((method) => methodWords[method]).join(' or ');
+    showMessage(loginMessage, '');
+    loginStep.hidden = false;
+    loginCode.focus();
   });
 
   loginStep.addEventListener('submit', async (event) => {
@@ -129,47 +133,39 @@ export function setUpSecondFactor(
       await client.completeMfa(proof);
       loginStep.hidden = true;
       loginCode.value = '';
-      say(loginMessage, '');
-      page.log('signed in with a second factor');
+      logEvent('logged in with a second factor');
     } catch (error) {
-      say(loginMessage, describe(error), true);
-      if (error instanceof AuthError && error.code === 'invalid_token') loginStep.hidden = true;
+      showMessage(loginMessage, messageFor(error), true);
+      if (client.pendingSecondFactors.length === 0) loginStep.hidden = true;
     }
-    await page.render();
+    await page.update();
   });
 
   client.on('stepUpRequired', ({ path, reason, maxAge }) => {
-    say(
-      stepUp,
-      `Step-up required for ${path}: ${reason}${maxAge === undefined ? '' : ` (within ${maxAge} s)`}.`,
-      true,
-    );
-    page.log(`step-up required: ${path}`);
+    const within = maxAge === undefined ? '' : ` (within ${maxAge} s)`;
+    showMessage(stepUp, `Step-up required for ${path}: ${reason}${within}.`, true);
+    logEvent(`step-up required: ${path}`);
   });
 
   callSensitive.addEventListener('click', async () => {
-    say(stepUp, '');
+    showMessage(stepUp, '');
     try {
       const response = await client.fetch('/me/sensitive');
       const body = await response.json();
-      page.showResult(`${response.status} from /me/sensitive\n${JSON.stringify(body, null, 2)}`);
+      meOutput.textContent = `${response.status} from /me/sensitive at ${formatTime(Date.now())}\n${JSON.stringify(body, null, 2)}`;
     } catch (error) {
-      page.showResult(describe(error));
+      meOutput.textContent = messageFor(error);
     }
   });
 
-  return {
-    askForSecondFactor(methods) {
-      loginMethods.textContent = methods
-        .map(
-          (method) =>
-            ({ totp: 'a code from your app', recovery_code: 'a recovery code', passkey: 'a passkey' })[
-              method
-            ],
-        )
-        .join(' or ');
-      loginStep.hidden = false;
-      loginCode.focus();
-    },
-  };
+  page.onSignedIn(() => {
+    loginStep.hidden = true;
+  });
+  page.onSignedOut(() => {
+    forgetEnrolment();
+    recovery.hidden = true;
+    recoveryList.replaceChildren();
+    showMessage(message, '');
+    showMessage(stepUp, '');
+  });
 }
