@@ -13,6 +13,7 @@ export type ApiErrorCode =
   | 'mfa_required'
   | 'invalid_mfa_code'
   | 'account_disabled'
+  | 'invalid_origin'
   | 'not_found'
   | 'method_not_allowed'
   | 'username_taken'
@@ -62,6 +63,7 @@ const apiErrorCodes: ReadonlySet<string> = new Set<ApiErrorCode>([
   'mfa_required',
   'invalid_mfa_code',
   'account_disabled',
+  'invalid_origin',
   'not_found',
   'method_not_allowed',
   'username_taken',
