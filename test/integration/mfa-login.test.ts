@@ -193,6 +193,25 @@ describe('POST /auth/login/mfa', () => {
     expect(answer.json.error).toBe('invalid_token');
   });
 
+  it('answers in the cookie transport like login: no refreshToken in the body, one HttpOnly cookie', async () => {
+    const { username, recoveryCodes } = await enrolled();
+    const browser = {
+      host: 'localhost:3000',
+      origin: 'http://localhost:3000',
+      'x-token-transport': 'cookie',
+    };
+    const answer = await service.post(
+      '/auth/login/mfa',
+      { mfaToken: await mfaToken(username), recoveryCode: recoveryCodes[0] },
+      browser,
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.json.refreshToken).toBeUndefined();
+    const [cookie = ''] = answer.headers.getSetCookie();
+    expect(cookie).toMatch(/HttpOnly/i);
+    expect(claimsOf(/=([^;]+)/.exec(cookie)?.[1] ?? '').sid).toBe(claimsOf(answer.json.accessToken).sid);
+  });
+
   it('answers 400 without a factor or with two, and 401 invalid_token for an unknown mfaToken', async () => {
     expect((await complete({ mfaToken: 'x' })).status).toBe(400);
     expect((await complete({ mfaToken: 'x', code: '123456', recoveryCode: 'abc' })).status).toBe(400);
