@@ -11,9 +11,11 @@ const services = defaultServices();
  */
 export const handler = httpFunction(async (request) => {
   const transport = tokenTransport(request);
-  await logout(services, {
-    accessToken: request.bearerToken,
-    refreshToken: transport.refreshTokenIfAny(request.body),
-  });
+  await transport.clearingOnRefusal(() =>
+    logout(services, {
+      accessToken: request.bearerToken,
+      refreshToken: transport.refreshTokenIfAny(request.body),
+    }),
+  );
   return transport.loggedOut();
 });

@@ -13,8 +13,8 @@ const services = defaultServices();
 export const handler = httpFunction(async (request) => {
   const transport = tokenTransport(request);
   const { body, bearerToken } = request;
-  return transport.pairAnswer(
-    await refresh(services, {
+  const pair = await transport.clearingOnRefusal(() =>
+    refresh(services, {
       refreshToken: transport.refreshToken(body),
       // The access token may come in the body or as the Bearer header; a usable one in the body wins. It only
       // ever extends an expired refresh token (check 6) and is ignored when it fails: an empty or wrong-typed
@@ -22,4 +22,5 @@ export const handler = httpFunction(async (request) => {
       accessToken: ignorableToken(body, 'accessToken') ?? bearerToken,
     }),
   );
+  return transport.pairAnswer(pair);
 });

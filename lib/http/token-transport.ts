@@ -3,7 +3,7 @@ import { ApiError } from '../errors.ts';
 import type { TokenPair } from '../tokens/pair.ts';
 import { type CorsPolicy, corsPolicyFromEnv } from './cors.ts';
 import type { HttpEvent, HttpRequest, HttpResult } from './function.ts';
-import { headerValue, type JsonBody, optionalString, requiredString } from './input.ts';
+import { headerValue, ignorableToken, type JsonBody, optionalString, requiredString } from './input.ts';
 
 /**
  * How a token pair travels between the service and its client (API.md, "Cookie transport (browsers)"):
@@ -33,6 +33,10 @@ import { headerValue, type JsonBody, optionalString, requiredString } from './in
  *
  * Refresh reads the presented token with `transport.refreshToken(body)` (the body's, else the cookie's with
  * the cookie transport); logout with `transport.refreshTokenIfAny(body)` and answers `transport.loggedOut()`.
+ * A login that issues a device token (API.md "Known devices") reads the presented one with
+ * `transport.deviceToken(body)` and answers `transport.pairAnswer({ ...pair, deviceToken }, { deviceTokenMaxAge:
+ * config.deviceTokenTtl })`: in the body, or with the cookie transport in its own HttpOnly cookie on the login
+ * routes (`Path=<base>/auth/login`, which covers `/auth/login/mfa`).
  */
 export type TokenTransportKind = 'body' | 'cookie';
 
@@ -46,8 +50,28 @@ export const TOKEN_TRANSPORT_HEADER = 'X-Token-Transport';
  */
 export const REFRESH_TOKEN_COOKIE = '__Secure-refresh_token';
 
+/**
+ * The device token's cookie (API.md "Known devices"), with the cookie transport: as HttpOnly, Secure and
+ * SameSite=Strict as the refresh token's, but sent only to the login routes (`/auth/login`, `/auth/login/mfa`)
+ * and living as long as the device token does.
+ */
+export const DEVICE_TOKEN_COOKIE = '__Secure-device_token';
+
 /** The auth routes, under which the cookie is sent (the stage's or custom domain's base path before it). */
 const AUTH_ROUTES_PATH = '/auth';
+/** The login routes, under which the device token's cookie is sent. */
+const LOGIN_ROUTES_PATH = '/auth/login';
+
+/** What a login may answer besides the pair: the device token (API.md "Known devices"). */
+export interface DeviceTokenAnswer {
+  deviceToken?: string;
+}
+
+/** How long a device token's cookie lives, for {@link TokenTransport.pairAnswer}. */
+export interface PairAnswerOptions {
+  /** Seconds the device token lives (`DEVICE_TOKEN_TTL`): the `Max-Age` of its cookie. */
+  deviceTokenMaxAge?: number;
+}
 
 /** A request's chosen transport, with what it reads and how it answers. */
 export interface TokenTransport {
@@ -62,13 +86,27 @@ export interface TokenTransport {
   /** As {@link refreshToken}, but `undefined` where there is none (`POST /auth/logout` takes either token). */
   refreshTokenIfAny(body: JsonBody): string | undefined;
   /**
+   * The device token a login presents (API.md "Known devices"): the body's `deviceToken` when it is a
+   * non-empty string (anything else is ignored, never an error); with the cookie transport and none in the
+   * body, the device token's cookie. `undefined` when there is none.
+   */
+  deviceToken(body: JsonBody): string | undefined;
+  /**
    * The `200` answer with a token pair: the pair as the body (body transport), or the body without
    * `refreshToken` and a `Set-Cookie` with it, `Max-Age` = the pair's `refreshExpiresIn` (cookie transport).
    * A grace-window retry that answers the same pair sets the same cookie again.
    */
-  pairAnswer(pair: TokenPair): HttpResult;
+  pairAnswer(pair: TokenPair & DeviceTokenAnswer, options?: PairAnswerOptions): HttpResult;
   /** Logout's `204`; with the cookie transport it also clears the cookie (`Max-Age=0`). */
   loggedOut(): HttpResult;
+  /**
+   * Runs `work` (a refresh or a logout) and, with the cookie transport, clears the cookie on any `401` it
+   * throws: the session behind the cookie is over (revoked, expired, replayed) or the cookie is not a token,
+   * so the browser should stop presenting it. (A `401` cannot hide a newer cookie the browser holds: a newer
+   * cookie comes from a rotation, and its predecessor is answered `200` within the grace window, or revokes
+   * the session after it.)
+   */
+  clearingOnRefusal<T>(work: () => Promise<T>): Promise<T>;
 }
 
 let corsPolicy: CorsPolicy | undefined;
@@ -106,18 +144,21 @@ const bodyTransport: TokenTransport = {
   kind: 'body',
   refreshToken: (body) => requiredString(body, 'refreshToken'),
   refreshTokenIfAny: (body) => optionalString(body, 'refreshToken'),
+  deviceToken: (body) => ignorableToken(body, 'deviceToken'),
   pairAnswer: (pair) => ({ statusCode: 200, body: pair }),
   loggedOut: () => ({ statusCode: 204 }),
+  clearingOnRefusal: (work) => work(),
 };
 
 function cookieTransport(event: HttpEvent): TokenTransport {
   const path = cookiePath(event);
-  const fromCookie = () => {
+  const fromCookie = (name: string) => {
     const header = headerValue(event.headers, 'cookie');
-    const value = header === undefined ? undefined : parseCookie(header)[REFRESH_TOKEN_COOKIE];
+    const value = header === undefined ? undefined : parseCookie(header)[name];
     return value === undefined || value === '' ? undefined : value;
   };
-  const refreshTokenIfAny = (body: JsonBody) => optionalString(body, 'refreshToken') ?? fromCookie();
+  const refreshTokenIfAny = (body: JsonBody) =>
+    optionalString(body, 'refreshToken') ?? fromCookie(REFRESH_TOKEN_COOKIE);
   return {
     kind: 'cookie',
     refreshTokenIfAny,
@@ -131,15 +172,38 @@ function cookieTransport(event: HttpEvent): TokenTransport {
       }
       return token;
     },
-    pairAnswer(pair) {
-      const { refreshToken, ...rest } = pair;
-      return {
-        statusCode: 200,
-        body: rest,
-        cookies: [refreshTokenCookie(refreshToken, pair.refreshExpiresIn, path)],
-      };
+    deviceToken: (body) => ignorableToken(body, 'deviceToken') ?? fromCookie(DEVICE_TOKEN_COOKIE),
+    pairAnswer(pair, options = {}) {
+      const { refreshToken, deviceToken, ...rest } = pair;
+      const cookies = [refreshTokenCookie(refreshToken, pair.refreshExpiresIn, path)];
+      if (deviceToken !== undefined) {
+        cookies.push(
+          stringifySetCookie({
+            name: DEVICE_TOKEN_COOKIE,
+            value: deviceToken,
+            // Without a lifetime given, as long as the refresh token: never a cookie that outlives its token.
+            maxAge: Math.max(0, Math.floor(options.deviceTokenMaxAge ?? pair.refreshExpiresIn)),
+            path: `${path.slice(0, path.length - AUTH_ROUTES_PATH.length)}${LOGIN_ROUTES_PATH}`,
+            httpOnly: true,
+            secure: true,
+            sameSite: 'strict',
+          }),
+        );
+      }
+      return { statusCode: 200, body: rest, cookies };
     },
     loggedOut: () => ({ statusCode: 204, cookies: [refreshTokenCookie('', 0, path)] }),
+    async clearingOnRefusal(work) {
+      try {
+        return await work();
+      } catch (error) {
+        // One cookie to clear: a plain header is enough, and the error renderer sends the error's headers.
+        if (error instanceof ApiError && error.status === 401) {
+          error.headers['Set-Cookie'] = refreshTokenCookie('', 0, path);
+        }
+        throw error;
+      }
+    },
   };
 }
 

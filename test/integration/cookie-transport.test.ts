@@ -1,7 +1,14 @@
 import { parseSetCookie } from 'cookie';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cookiePath, REFRESH_TOKEN_COOKIE } from '../../lib/http/token-transport.ts';
+import { lambdaContext, proxyEvent } from '../../infra/local/events.ts';
+import { httpFunction } from '../../lib/http/function.ts';
+import {
+  cookiePath,
+  DEVICE_TOKEN_COOKIE,
+  REFRESH_TOKEN_COOKIE,
+  tokenTransport,
+} from '../../lib/http/token-transport.ts';
 import { hashRefreshToken } from '../../lib/tokens/jwt.ts';
 import { useFakeClock } from '../support/clock.ts';
 import {
@@ -210,6 +217,7 @@ describe('refresh with X-Token-Transport: cookie', () => {
     const replay = await cookieRefresh(cookie);
     expect(replay.status).toBe(401);
     expect(replay.json.error).toBe('refresh_token_reused');
+    expect(refreshCookieOf(replay)?.maxAge).toBe(0);
     expect((await cookieRefresh(rotated)).json.error).toBe('session_revoked');
   });
 
@@ -224,6 +232,29 @@ describe('refresh with X-Token-Transport: cookie', () => {
     expect(claimsOf(response.json.accessToken).sid).toBe(claimsOf(second.cookie).sid);
     expect(response.json.refreshToken).toBeUndefined();
     expect(claimsOf(refreshCookieOf(response)?.value ?? '').sid).toBe(claimsOf(second.cookie).sid);
+  });
+
+  it('clears the cookie with any 401: a session that is over, or a cookie that is not a token', async () => {
+    const { cookie, accessToken } = await cookieLogin();
+    await service.post('/auth/logout-all', undefined, { authorization: `Bearer ${accessToken}` });
+    const revoked = await cookieRefresh(cookie);
+    expect([revoked.status, revoked.json.error]).toEqual([401, 'session_revoked']);
+    expect(refreshCookieOf(revoked)).toMatchObject({
+      name: REFRESH_TOKEN_COOKIE,
+      value: '',
+      maxAge: 0,
+      path: '/auth',
+    });
+    const garbage = await cookieRefresh('not-a-token');
+    expect([garbage.status, garbage.json.error]).toEqual([401, 'invalid_token']);
+    expect(refreshCookieOf(garbage)?.maxAge).toBe(0);
+    const garbageLogout = await cookieLogout('not-a-token');
+    expect(garbageLogout.status).toBe(401);
+    expect(refreshCookieOf(garbageLogout)?.maxAge).toBe(0);
+    // The body transport sets no cookie, whatever the answer.
+    const body = await service.post('/auth/refresh', { refreshToken: cookie });
+    expect(body.status).toBe(401);
+    expect(body.headers.getSetCookie()).toEqual([]);
   });
 
   it('without a cookie is 401 invalid_token with a bare Bearer challenge: the browser holds no session', async () => {
@@ -351,6 +382,77 @@ describe('racing refreshes with one cookie (tabs of one browser)', () => {
       { numRuns: 15 },
     );
   }, 60_000);
+});
+
+describe('a login that answers a device token (API.md "Known devices")', () => {
+  // A login endpoint as the helper's doc shows it: the presented device token read, a pair and a device token
+  // answered.
+  const presented: (string | undefined)[] = [];
+  const loginLike = httpFunction(async (request) => {
+    const transport = tokenTransport(request);
+    presented.push(transport.deviceToken(request.body));
+    return transport.pairAnswer(
+      {
+        accessToken: 'access',
+        refreshToken: 'refresh',
+        tokenType: 'Bearer',
+        expiresIn: 600,
+        refreshExpiresIn: 86400,
+        deviceToken: 'device-1',
+      },
+      { deviceTokenMaxAge: 31_536_000 },
+    );
+  });
+  const call = (headers: Record<string, string>, body: unknown = {}) =>
+    loginLike(
+      proxyEvent({
+        method: 'POST',
+        path: '/auth/login',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      }),
+      lambdaContext('login'),
+    );
+
+  it('with the cookie transport, sets it in its own HttpOnly cookie on the login routes, for its lifetime, not in the body', async () => {
+    const answer = await call({ 'x-token-transport': 'cookie' });
+    expect(JSON.parse(answer.body)).toEqual({
+      accessToken: 'access',
+      tokenType: 'Bearer',
+      expiresIn: 600,
+      refreshExpiresIn: 86400,
+    });
+    const cookies = (answer.multiValueHeaders?.['Set-Cookie'] ?? []).map((value) =>
+      parseSetCookie(String(value)),
+    );
+    expect(cookies.find((cookie) => cookie.name === DEVICE_TOKEN_COOKIE)).toMatchObject({
+      value: 'device-1',
+      httpOnly: true,
+      secure: true,
+      sameSite: 'strict',
+      path: '/auth/login',
+      maxAge: 31_536_000,
+    });
+    expect(cookies.find((cookie) => cookie.name === REFRESH_TOKEN_COOKIE)?.path).toBe('/auth');
+  });
+
+  it('with the body transport, answers it in the body and sets no cookie', async () => {
+    const answer = await call({});
+    expect(JSON.parse(answer.body)).toMatchObject({ refreshToken: 'refresh', deviceToken: 'device-1' });
+    expect(answer.multiValueHeaders?.['Set-Cookie']).toBeUndefined();
+  });
+
+  it('reads the presented one from the body, or with the cookie transport from its cookie; never the cookie without the header', async () => {
+    presented.length = 0;
+    await call({ 'x-token-transport': 'cookie', cookie: `${DEVICE_TOKEN_COOKIE}=from-cookie` });
+    await call(
+      { 'x-token-transport': 'cookie', cookie: `${DEVICE_TOKEN_COOKIE}=from-cookie` },
+      { deviceToken: 'from-body' },
+    );
+    await call({ cookie: `${DEVICE_TOKEN_COOKIE}=from-cookie` });
+    await call({}, { deviceToken: 42 });
+    expect(presented).toEqual(['from-cookie', 'from-body', undefined, undefined]);
+  });
 });
 
 describe('the cookie path', () => {
