@@ -8,7 +8,9 @@ import { bundlingOptions } from '../infra/bundling.ts';
 import { lambdaContext, proxyEvent } from '../infra/local/events.ts';
 import type { LocalServer } from '../infra/local/server.ts';
 import { type FunctionName, functionNames, routes } from '../infra/routes.ts';
+import { defaultServices } from '../lib/services.ts';
 import { fmtKb, fmtMs, fmtRatio, median, type Row } from './measure.ts';
+import { TestAuthenticator } from './software-authenticator.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const run = promisify(execFile);
@@ -32,6 +34,9 @@ const BUDGET: Record<FunctionName, number> = {
   discovery: 2.5,
   'list-sessions': 2.5,
   'revoke-session': 2.5,
+  'list-passkeys': 2.5,
+  'rename-passkey': 2.5,
+  'delete-passkey': 2.5,
   login: 3.5,
   register: 3.5,
   // They carry the password code (and change-password the common-password list) as login and register do.
@@ -43,6 +48,11 @@ const BUDGET: Record<FunctionName, number> = {
   'recovery-codes': 3.5,
   'totp-confirm': 2.5,
   'login-mfa': 2.5,
+  // SimpleWebAuthn (with its ASN.1 and X.509 parsers for attestation statements) rides along in these.
+  'passkey-register-options': 3.5,
+  'register-passkey': 3.5,
+  'passkey-login-options': 3.5,
+  'passkey-login': 3.5,
 };
 
 /** The first answers that are not a 2xx: the bench's service signs with HS256, which publishes no keys (404). */
@@ -183,6 +193,41 @@ export async function benchColdStart(server: LocalServer, options: ColdStartOpti
     const account = `cold-${runId}`;
     await call('POST', '/auth/register', { username: account, password: PASSWORD });
     const login = () => call('POST', '/auth/login', { username: account, password: PASSWORD });
+    // A software authenticator on the server's passkey origin: a passkey for the passkey functions' answers.
+    const passkeys = new TestAuthenticator(defaultServices().config.webauthn.origins[0] ?? '');
+    const enrol = async () => {
+      const { accessToken } = await login();
+      const options = await call(
+        'POST',
+        '/auth/passkeys/register/options',
+        { password: PASSWORD },
+        accessToken,
+      );
+      const added = await call(
+        'POST',
+        '/auth/passkeys/register',
+        { response: passkeys.register(options) },
+        accessToken,
+      );
+      return { accessToken, passkeyId: String(added?.passkeyId) };
+    };
+    const withBearer = (
+      method: string,
+      path: string,
+      bearer: string,
+      pathParameters?: Record<string, string>,
+      body?: unknown,
+    ) =>
+      proxyEvent({
+        method,
+        path,
+        ...(pathParameters && { resource: '/auth/passkeys/{passkeyId}', pathParameters }),
+        headers: {
+          authorization: `Bearer ${bearer}`,
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+        },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
     const post = (path: string, body: unknown, bearer?: string) =>
       proxyEvent({
         method: 'POST',
@@ -262,6 +307,41 @@ export async function benchColdStart(server: LocalServer, options: ColdStartOpti
             body: '{}',
           });
         }
+        case 'passkey-register-options':
+          return post('/auth/passkeys/register/options', { password: PASSWORD }, (await login()).accessToken);
+        case 'register-passkey': {
+          const { accessToken } = await login();
+          const options = await call(
+            'POST',
+            '/auth/passkeys/register/options',
+            { password: PASSWORD },
+            accessToken,
+          );
+          return post('/auth/passkeys/register', { response: passkeys.register(options) }, accessToken);
+        }
+        case 'list-passkeys':
+          return withBearer('GET', '/auth/passkeys', (await login()).accessToken);
+        case 'rename-passkey':
+        case 'delete-passkey': {
+          const { accessToken, passkeyId } = await enrol();
+          return withBearer(
+            name === 'rename-passkey' ? 'PATCH' : 'DELETE',
+            `/auth/passkeys/${passkeyId}`,
+            accessToken,
+            { passkeyId },
+            name === 'rename-passkey' ? { name: 'renamed' } : undefined,
+          );
+        }
+        case 'passkey-login-options':
+          return post('/auth/passkeys/login/options', {});
+        case 'passkey-login': {
+          await enrol();
+          const options = await call('POST', '/auth/passkeys/login/options', {});
+          return post('/auth/passkeys/login', {
+            challengeId: options.challengeId,
+            response: passkeys.assert(options),
+          });
+        }
         case 'me':
           return proxyEvent({
             method: 'GET',
@@ -281,6 +361,7 @@ export async function benchColdStart(server: LocalServer, options: ColdStartOpti
       TABLE_NAME: process.env.TABLE_NAME,
       JWT_SECRET_PARAM: process.env.JWT_SECRET_PARAM,
       JWT_ISSUER: process.env.JWT_ISSUER,
+      WEBAUTHN_ORIGINS: process.env.WEBAUTHN_ORIGINS,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL,
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED,
     };

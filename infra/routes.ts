@@ -24,6 +24,13 @@ export const functionNames = [
   'totp-confirm',
   'totp-disable',
   'recovery-codes',
+  'passkey-register-options',
+  'register-passkey',
+  'list-passkeys',
+  'rename-passkey',
+  'delete-passkey',
+  'passkey-login-options',
+  'passkey-login',
   'me',
   'discovery',
   'authorizer',
@@ -31,7 +38,7 @@ export const functionNames = [
 export type FunctionName = (typeof functionNames)[number];
 
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** The path as API Gateway's resource path: `{name}` segments are path parameters. */
   path: string;
   function: Exclude<FunctionName, 'authorizer'>;
@@ -59,6 +66,23 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/auth/mfa/totp/confirm', function: 'totp-confirm', authorized: false },
   { method: 'DELETE', path: '/auth/mfa/totp', function: 'totp-disable', authorized: false },
   { method: 'POST', path: '/auth/mfa/recovery-codes', function: 'recovery-codes', authorized: false },
+  {
+    method: 'POST',
+    path: '/auth/passkeys/register/options',
+    function: 'passkey-register-options',
+    authorized: false,
+  },
+  { method: 'POST', path: '/auth/passkeys/register', function: 'register-passkey', authorized: false },
+  { method: 'GET', path: '/auth/passkeys', function: 'list-passkeys', authorized: false },
+  { method: 'PATCH', path: '/auth/passkeys/{passkeyId}', function: 'rename-passkey', authorized: false },
+  { method: 'DELETE', path: '/auth/passkeys/{passkeyId}', function: 'delete-passkey', authorized: false },
+  {
+    method: 'POST',
+    path: '/auth/passkeys/login/options',
+    function: 'passkey-login-options',
+    authorized: false,
+  },
+  { method: 'POST', path: '/auth/passkeys/login', function: 'passkey-login', authorized: false },
   { method: 'GET', path: '/me', function: 'me', authorized: true },
   // The example of a step-up route: answers as /me, for a login with a second factor in the last 15 minutes.
   {

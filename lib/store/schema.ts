@@ -20,5 +20,9 @@ export const tableSchema = {
     account: 'account#',
     /** A pending second-factor login (`mfaToken`), by the token's hash. */
     mfaChallenge: 'mfa-challenge#',
+    /** A user's passkeys (WebAuthn credentials), one item per user id. */
+    passkeys: 'passkeys#',
+    /** A pending WebAuthn ceremony's challenge (single-use, 300 s). */
+    webauthnChallenge: 'webauthn-challenge#',
   },
 } as const;

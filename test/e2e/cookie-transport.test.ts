@@ -129,6 +129,17 @@ describe('npm start, with X-Token-Transport: cookie', () => {
     expect([after.status, after.json.error]).toEqual([401, 'session_revoked']);
   });
 
+  it('a refresh whose session is over is 401 and clears the cookie', async () => {
+    const { login, cookie } = await cookieLogin();
+    const all = await send('/auth/logout-all', {
+      headers: { authorization: `Bearer ${login.json.accessToken}` },
+    });
+    expect(all.status).toBe(204);
+    const after = await send('/auth/refresh', { headers: { ...cookieMode(), ...withCookie(cookie) } });
+    expect([after.status, after.json.error]).toEqual([401, 'session_revoked']);
+    expect(after.cookies[0]).toMatchObject({ name: REFRESH_TOKEN_COOKIE, value: '', maxAge: 0 });
+  });
+
   it('the body transport is unchanged without the header', async () => {
     const username = `e2e-cookie-${++users}`;
     await send('/auth/register', { body: { username, password } });

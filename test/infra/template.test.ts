@@ -79,6 +79,14 @@ describe('the functions', () => {
       'totp-confirm': [256, 8],
       'totp-disable': [1024, 10],
       'recovery-codes': [1024, 10],
+      // It checks a password, as login does; the other passkey functions verify a signature at most.
+      'passkey-register-options': [1024, 10],
+      'register-passkey': [256, 8],
+      'list-passkeys': [256, 8],
+      'rename-passkey': [256, 8],
+      'delete-passkey': [256, 8],
+      'passkey-login-options': [256, 6],
+      'passkey-login': [256, 8],
       me: [128, 3],
       discovery: [256, 6],
       authorizer: [256, 6],
@@ -204,6 +212,68 @@ describe('least privilege: each function may do exactly what its code does', () 
     ]);
   });
 
+  it('passkey-register-options: BatchGetItem, GetItem, PutItem and UpdateItem on the table and the key parameter', () => {
+    expect(grantsOf(template, 'passkey-register-options')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
+      'dynamodb:GetItem Table.Arn',
+      'dynamodb:PutItem Table.Arn',
+      'dynamodb:UpdateItem Table.Arn',
+      ...logs('PasskeyRegisterOptions'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+  });
+
+  it('register-passkey: BatchGetItem, DeleteItem, GetItem and UpdateItem on the table and the key parameter', () => {
+    expect(grantsOf(template, 'register-passkey')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
+      'dynamodb:DeleteItem Table.Arn',
+      'dynamodb:GetItem Table.Arn',
+      'dynamodb:UpdateItem Table.Arn',
+      ...logs('RegisterPasskey'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+  });
+
+  it('list, rename and delete passkeys: the session read and one passkey item action each, and the key', () => {
+    expect(grantsOf(template, 'list-passkeys')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
+      'dynamodb:GetItem Table.Arn',
+      ...logs('ListPasskeys'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+    expect(grantsOf(template, 'rename-passkey')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
+      'dynamodb:GetItem Table.Arn',
+      'dynamodb:UpdateItem Table.Arn',
+      ...logs('RenamePasskey'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+    expect(grantsOf(template, 'delete-passkey')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
+      'dynamodb:UpdateItem Table.Arn',
+      ...logs('DeletePasskey'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+  });
+
+  it('passkey-login-options: PutItem on the table and nothing else, not even the key', () => {
+    expect(grantsOf(template, 'passkey-login-options')).toEqual([
+      'dynamodb:PutItem Table.Arn',
+      ...logs('PasskeyLoginOptions'),
+    ]);
+  });
+
+  it('passkey-login: DeleteItem, GetItem, PutItem and UpdateItem on the table and the key parameter', () => {
+    expect(grantsOf(template, 'passkey-login')).toEqual([
+      'dynamodb:DeleteItem Table.Arn',
+      'dynamodb:GetItem Table.Arn',
+      'dynamodb:PutItem Table.Arn',
+      'dynamodb:UpdateItem Table.Arn',
+      ...logs('PasskeyLogin'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+  });
+
   it('authorizer: one BatchGetItem on the table and the key parameter', () => {
     expect(grantsOf(template, 'authorizer')).toEqual([
       'dynamodb:BatchGetItem Table.Arn',
@@ -224,8 +294,21 @@ describe('least privilege: each function may do exactly what its code does', () 
     ['list-sessions', ['session#*', 'account#*']],
     ['revoke-session', ['session#*', 'account#*']],
     ['change-password', ['user#*', 'session#*', 'address#*', 'account#*']],
-    ['delete-account', ['user#*', 'session#*', 'address#*', 'account#*']],
+    ['delete-account', ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*']],
     ['authorizer', ['session#*', 'account#*']],
+    [
+      'passkey-register-options',
+      ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*'],
+    ],
+    ['register-passkey', ['session#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*']],
+    ['list-passkeys', ['session#*', 'account#*', 'passkeys#*']],
+    ['rename-passkey', ['session#*', 'account#*', 'passkeys#*']],
+    ['delete-passkey', ['session#*', 'account#*', 'passkeys#*']],
+    ['passkey-login-options', ['webauthn-challenge#*']],
+    [
+      'passkey-login',
+      ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*'],
+    ],
   ])('%s: its table actions reach only items whose key starts with %j', (name, prefixes) => {
     const tableStatements = statementsOf(template, name).filter((statement) =>
       [statement.Action]

@@ -1,4 +1,5 @@
 import { AuthError, errorFromResponse, SignedOutError, type SignOutReason } from './errors.ts';
+import { type PasskeyCeremonies, type PasskeyInfo, requireCeremonies, runCeremony } from './passkeys.ts';
 import {
   memoryStorage,
   type SharedMemoryStorage,
@@ -53,6 +54,11 @@ export interface AuthClientOptions {
   fetch?: typeof globalThis.fetch;
   /** The clock, in epoch milliseconds (for tests). */
   now?: () => number;
+  /**
+   * The browser's WebAuthn ceremonies, for the passkey methods: `await import('@simplewebauthn/browser')` (or
+   * anything of its shape). Without them the passkey methods throw `passkeys_unavailable`.
+   */
+  passkeys?: PasskeyCeremonies;
 }
 
 /** What the client tells listeners; never a token. */
@@ -155,6 +161,7 @@ export class AuthClient {
   readonly #refreshTimeoutMs: number;
   readonly #autoRefresh: boolean;
   readonly #now: () => number;
+  readonly #passkeys: PasskeyCeremonies | undefined;
   readonly #listeners: { [K in keyof AuthEvents]: Set<(event: AuthEvents[K]) => void> } = {
     signedIn: new Set(),
     refreshed: new Set(),
@@ -201,6 +208,7 @@ export class AuthClient {
     );
     this.#autoRefresh = options.autoRefresh ?? false;
     this.#now = options.now ?? Date.now;
+    this.#passkeys = options.passkeys;
     this.#unsubscribe = this.#storage.subscribe?.(() => void this.#onStorageChange()) ?? (() => {});
     void this.#onStorageChange();
   }
@@ -238,7 +246,7 @@ export class AuthClient {
       }
     }
     if (response.status !== 200) throw await errorFromResponse(response);
-    await this.#signIn(await this.#tokensFrom(response));
+    await this.#keepSession(response);
     return { status: 'signed_in' };
   }
 
@@ -265,7 +273,7 @@ export class AuthClient {
       throw error;
     }
     if (this.#pendingMfa === pending) this.#pendingMfa = undefined;
-    await this.#signIn(await this.#tokensFrom(response));
+    await this.#keepSession(response);
   }
 
   /** The second factors a pending login (answered `mfa_required`) may be completed with; `[]` when none is. */
@@ -273,8 +281,78 @@ export class AuthClient {
     return [...(this.#pendingMfa?.methods ?? [])];
   }
 
-  /** Keeps a new session's tokens (a login's, with or without a second factor). */
-  async #signIn(tokens: StoredTokens): Promise<void> {
+  /**
+   * Signs in with a passkey, no username or password: `POST /auth/passkeys/login/options`, the browser's
+   * ceremony (it offers the user's passkeys for this site), then `POST /auth/passkeys/login`; keeps the new
+   * session's tokens as {@link login} does. A refused passkey is an `AuthError` `invalid_credentials`; a
+   * ceremony the user cancels, `passkey_ceremony_failed`.
+   */
+  async loginWithPasskey(): Promise<void> {
+    const ceremonies = requireCeremonies(this.#passkeys);
+    const options = await this.#post('/auth/passkeys/login/options', {});
+    if (options.status !== 200) throw await errorFromResponse(options);
+    const { challengeId, ...optionsJSON } = (await options.json()) as { challengeId: string };
+    const assertion = await runCeremony(() =>
+      ceremonies.startAuthentication({ optionsJSON: optionsJSON as never }),
+    );
+    const response = await this.#post(
+      '/auth/passkeys/login',
+      { challengeId, response: assertion },
+      this.#transportHeaders(),
+    );
+    if (response.status !== 200) throw await errorFromResponse(response);
+    await this.#keepSession(response);
+  }
+
+  /**
+   * Adds a passkey to the signed-in user: the password is checked again (`POST
+   * /auth/passkeys/register/options`; a wrong one counts toward the lockout), the browser creates the
+   * credential, and `POST /auth/passkeys/register` stores it under `name` (default: the service's).
+   */
+  async addPasskey(password: string, name?: string): Promise<PasskeyInfo> {
+    const ceremonies = requireCeremonies(this.#passkeys);
+    const options = await this.fetch('/auth/passkeys/register/options', jsonPost({ password }));
+    if (options.status !== 200) throw await this.#failure(options);
+    const optionsJSON = await options.json();
+    const credential = await runCeremony(() =>
+      ceremonies.startRegistration({ optionsJSON: optionsJSON as never }),
+    );
+    const response = await this.fetch(
+      '/auth/passkeys/register',
+      jsonPost({ response: credential, ...(name !== undefined && { name }) }),
+    );
+    if (response.status !== 201) throw await this.#failure(response);
+    return (await response.json()) as PasskeyInfo;
+  }
+
+  /** `GET /auth/passkeys`: the signed-in user's passkeys, oldest first. */
+  async listPasskeys(): Promise<PasskeyInfo[]> {
+    const response = await this.fetch('/auth/passkeys');
+    if (response.status !== 200) throw await this.#failure(response);
+    return ((await response.json()) as { passkeys: PasskeyInfo[] }).passkeys;
+  }
+
+  /** `PATCH /auth/passkeys/{passkeyId}`: renames one of the user's passkeys. */
+  async renamePasskey(passkeyId: string, name: string): Promise<PasskeyInfo> {
+    const response = await this.fetch(`/auth/passkeys/${encodeURIComponent(passkeyId)}`, {
+      ...jsonPost({ name }),
+      method: 'PATCH',
+    });
+    if (response.status !== 200) throw await this.#failure(response);
+    return (await response.json()) as PasskeyInfo;
+  }
+
+  /** `DELETE /auth/passkeys/{passkeyId}`: deletes one of the user's passkeys (it signs no one in from then on). */
+  async deletePasskey(passkeyId: string): Promise<void> {
+    const response = await this.fetch(`/auth/passkeys/${encodeURIComponent(passkeyId)}`, {
+      method: 'DELETE',
+    });
+    if (response.status !== 204) throw await this.#failure(response);
+  }
+
+  /** Keeps the token pair of a login's answer (password or passkey) as this client's session. */
+  async #keepSession(response: Response): Promise<void> {
+    const tokens = await this.#tokensFrom(response);
     // Under the refresh lock: a refresh of an earlier session still in flight lands first, so its outcome
     // (a new pair of the old session, or a sign-out) can never overwrite or clear this login's pair.
     await this.#withLock(async () => {
@@ -755,6 +833,13 @@ const expiries = (tokens: StoredTokens) => ({
 function unrefTimer(timer: unknown): void {
   (timer as { unref?: () => void }).unref?.();
 }
+
+/** A JSON `POST` for {@link AuthClient.fetch}. */
+const jsonPost = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 /** Creates an {@link AuthClient}. */
 export const createAuthClient = (options: AuthClientOptions): AuthClient => new AuthClient(options);

@@ -31,6 +31,7 @@ export {
   SignedOutError,
   type SignOutReason,
 } from './errors.ts';
+export type { PasskeyCeremonies, PasskeyInfo } from './passkeys.ts';
 export {
   localStorageStorage,
   memoryStorage,
