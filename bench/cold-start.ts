@@ -7,7 +7,7 @@ import { type BuildOptions, build, type Metafile } from 'esbuild';
 import { bundlingOptions } from '../infra/bundling.ts';
 import { lambdaContext, proxyEvent } from '../infra/local/events.ts';
 import type { LocalServer } from '../infra/local/server.ts';
-import { type FunctionName, functionNames } from '../infra/routes.ts';
+import { type FunctionName, functionNames, routes } from '../infra/routes.ts';
 import { defaultServices } from '../lib/services.ts';
 import { fmtKb, fmtMs, fmtRatio, median, type Row } from './measure.ts';
 import { TestAuthenticator } from './software-authenticator.ts';
@@ -51,6 +51,12 @@ const BUDGET: Record<FunctionName, number> = {
   'reset-password': 3.5,
   // The SES client and nodemailer's composer.
   mailer: 3.5,
+  // The password code as well (they re-check the password), and otpauth.
+  'totp-enrol': 3.5,
+  'totp-disable': 3.5,
+  'recovery-codes': 3.5,
+  'totp-confirm': 2.5,
+  'login-mfa': 2.5,
   // SimpleWebAuthn (with its ASN.1 and X.509 parsers for attestation statements) rides along in these.
   'passkey-register-options': 3.5,
   'register-passkey': 3.5,
@@ -65,6 +71,13 @@ const EXPECTED_STATUS: Partial<Record<FunctionName, number>> = {
   // a weak new password, a body without the password.
   'change-password': 400,
   'delete-account': 400,
+  // A body without the password (or the code): answered before any password check or store write.
+  'totp-enrol': 400,
+  'totp-confirm': 400,
+  'totp-disable': 400,
+  'recovery-codes': 400,
+  // No mfaToken: refused before anything is read.
+  'login-mfa': 400,
 };
 
 /** esbuild options equal to what the stack deploys (infra/bundling.ts), plus the metafile for composition. */
@@ -286,6 +299,23 @@ export async function benchColdStart(server: LocalServer, options: ColdStartOpti
             },
             body: '{}',
           });
+        case 'login-mfa':
+          return post('/auth/login/mfa', {});
+        case 'totp-enrol':
+        case 'totp-confirm':
+        case 'totp-disable':
+        case 'recovery-codes': {
+          const route = routes.find((candidate) => candidate.function === name);
+          return proxyEvent({
+            method: route?.method ?? 'POST',
+            path: route?.path ?? '/',
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${(await login()).accessToken}`,
+            },
+            body: '{}',
+          });
+        }
         case 'passkey-register-options':
           return post('/auth/passkeys/register/options', { password: PASSWORD }, (await login()).accessToken);
         case 'register-passkey': {

@@ -58,6 +58,8 @@ export interface Config {
   passwordResetTtl: number;
   /** Register needs an address, and login needs it verified (`REQUIRE_VERIFIED_EMAIL=true`). */
   requireVerifiedEmail: boolean;
+  /** `TOTP_ISSUER`: the issuer name authenticator apps show beside the username (in the `otpauth://` URI). */
+  totpIssuer: string;
   /** The WebAuthn relying party passkeys are bound to (API.md "Passkeys"). */
   webauthn: RelyingParty;
 }
@@ -102,6 +104,7 @@ export const defaults = {
   PASSWORD_RESET_TTL: '1800',
   REQUIRE_VERIFIED_EMAIL: 'false',
   MAIL_ECHO: 'true',
+  TOTP_ISSUER: SERVICE_NAME,
   WEBAUTHN_RP_ID: 'localhost',
   WEBAUTHN_RP_NAME: SERVICE_NAME,
   /** The local server's origin at its default port (it sets its actual one). */
@@ -167,6 +170,7 @@ export function loadConfig(env: Env = process.env): Config {
     emailVerificationTtl: positiveInt(env, 'EMAIL_VERIFICATION_TTL'),
     passwordResetTtl: positiveInt(env, 'PASSWORD_RESET_TTL'),
     requireVerifiedEmail: flag(env, 'REQUIRE_VERIFIED_EMAIL'),
+    totpIssuer: text(env, 'TOTP_ISSUER'),
     webauthn: relyingParty(env),
   };
   if (config.accessTokenTtl > config.sessionMaxAge || config.refreshTokenTtl > config.sessionMaxAge) {

@@ -10,6 +10,7 @@ import { LimitStore } from './store/limits.ts';
 import { LinkStore } from './store/links.ts';
 import { LoginAttemptStore } from './store/login-attempts.ts';
 import { PasskeyStore } from './store/passkeys.ts';
+import { SecondFactorStore } from './store/second-factors.ts';
 import { SessionStore } from './store/sessions.ts';
 import { UserStore } from './store/users.ts';
 import { WebAuthnChallengeStore } from './store/webauthn-challenges.ts';
@@ -29,6 +30,8 @@ export interface Services {
   attempts: LoginAttemptStore;
   sessions: SessionStore;
   accounts: AccountStore;
+  /** TOTP and recovery codes (on the user item) and pending second-factor logins. */
+  secondFactors: SecondFactorStore;
   /** Users' passkeys (WebAuthn credentials). */
   passkeys: PasskeyStore;
   /** Pending WebAuthn challenges, each used once. */
@@ -83,6 +86,7 @@ export function createServices(
     }),
     sessions: new SessionStore(db, config.tableName),
     accounts: new AccountStore(db, config.tableName),
+    secondFactors: new SecondFactorStore(db, config.tableName),
     passkeys: new PasskeyStore(db, config.tableName),
     webauthnChallenges: new WebAuthnChallengeStore(db, config.tableName),
     keys: createSsmKeyRingSource(

@@ -81,7 +81,7 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account'],
+    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -348,6 +348,64 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     timeoutSeconds: 8,
     tableActions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     itemKinds: ['user', 'session', 'address', 'account', 'passkeys', 'webauthnChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // The mfaToken's challenge (GetItem, UpdateItem), the guarded check as login's (address and name items, a
+  // session's GetItem to see a lease is over), the TOTP step or recovery code (UpdateItem of the name's item),
+  // AccountStore.getAccount (GetItem) and SessionStore.createSession (PutItem). No password hashing.
+  'login-mfa': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items), the
+  // key ring (the secret is sealed under a key derived from it), SecondFactorStore.setPendingTotp (UpdateItem).
+  'totp-enrol': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), the user item (GetItem), SecondFactorStore.enableTotp (UpdateItem). No password.
+  'totp-confirm': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (as totp-enrol), SecondFactorStore.removeTotp (UpdateItem).
+  'totp-disable': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (as totp-enrol), SecondFactorStore.replaceRecoveryCodes (UpdateItem).
+  'recovery-codes': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,

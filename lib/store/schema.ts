@@ -24,6 +24,8 @@ export const tableSchema = {
     link: 'link#',
     /** A fixed-window counter of mails or requests (per account, per client address). */
     limit: 'limit#',
+    /** A pending second-factor login (`mfaToken`), by the token's hash. */
+    mfaChallenge: 'mfa-challenge#',
     /** A user's passkeys (WebAuthn credentials), one item per user id. */
     passkeys: 'passkeys#',
     /** A pending WebAuthn ceremony's challenge (single-use, 300 s). */

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
+import { type SecondFactorMethod, secondFactorMethods, secondFactorsOf } from './second-factors.ts';
 
 /** A registered account, as stored under its normalised username. */
 export interface UserAccount {
@@ -18,6 +19,10 @@ export interface UserAccount {
   email?: string;
   /** Whether a link sent to {@link UserAccount.email} was opened (or a reset proved it): `false` without one. */
   emailVerified: boolean;
+  /** The second factors a login of this account must complete with one of (`[]`: none; `second-factors.ts`). */
+  secondFactorMethods: SecondFactorMethod[];
+  /** Unused recovery codes (`GET /auth/account`'s `mfa.recoveryCodesLeft`). */
+  recoveryCodesLeft: number;
 }
 
 /** A new account as registration writes it. */
@@ -43,6 +48,8 @@ export function accountOf(stored: Record<string, unknown> | undefined): UserAcco
     passwordHash: stored.passwordHash,
     ...(typeof stored.email === 'string' && { email: stored.email }),
     emailVerified: typeof stored.email === 'string' && stored.emailVerified === true,
+    secondFactorMethods: secondFactorMethods(stored),
+    recoveryCodesLeft: secondFactorsOf(stored).recoveryCodeHashes.length,
   };
 }
 

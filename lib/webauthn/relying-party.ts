@@ -11,6 +11,7 @@ import {
 import type { RelyingParty } from '../config.ts';
 import type { StoredPasskey } from '../store/passkeys.ts';
 import { CHALLENGE_LIFETIME } from '../store/webauthn-challenges.ts';
+import type { AmrValue } from '../tokens/amr.ts';
 
 /**
  * The WebAuthn ceremonies of this relying party (W3C WebAuthn Level 2, 7.1 and 7.2), through SimpleWebAuthn:
@@ -188,7 +189,7 @@ export async function verifyAssertion(
  * (a hardware-secured key) for a device-bound one, whose key never leaves its authenticator; then `user` (the
  * authenticator verified the user) and `mfa` (something one has and something one is or knows).
  */
-export const passkeyAmr = (passkey: Pick<StoredPasskey, 'backupEligible'>): string[] => [
+export const passkeyAmr = (passkey: Pick<StoredPasskey, 'backupEligible'>): AmrValue[] => [
   passkey.backupEligible ? 'swk' : 'hwk',
   'user',
   'mfa',

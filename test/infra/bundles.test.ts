@@ -146,7 +146,7 @@ describe('the built bundles', () => {
       Effect: 'Allow',
       Resource: 'arn:aws:execute-api:eu-west-1:111122223333:api123/v1/*',
     });
-    expect(allowed.context).toMatchObject({ username: 'bundle-user', roles: '' });
+    expect(allowed.context).toMatchObject({ username: 'bundle-user', roles: '', amr: 'pwd' });
 
     const me = await call('me', {
       method: 'GET',
@@ -154,7 +154,12 @@ describe('the built bundles', () => {
       authorizer: { principalId: allowed.principalId, ...allowed.context },
     });
     expect(me.statusCode).toBe(200);
-    expect(JSON.parse(me.body)).toEqual({ ...allowed.context, roles: [] });
+    expect(JSON.parse(me.body)).toEqual({
+      ...allowed.context,
+      roles: [],
+      amr: ['pwd'],
+      authTime: Number(allowed.context.authTime),
+    });
 
     const refreshed = await post('refresh', '/auth/refresh', { refreshToken: tokens.refreshToken });
     expect(refreshed.statusCode, refreshed.body).toBe(200);

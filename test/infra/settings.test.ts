@@ -57,9 +57,10 @@ describe('settings from CDK context', () => {
       Properties: { HttpMethod: 'OPTIONS' },
     });
     // The root, /auth, the nine /auth/* resources, /auth/sessions/{sessionId}, /auth/passkeys/{passkeyId},
-    // /auth/passkeys/register (and its /options), /auth/passkeys/login (and its /options), /auth/email/verify and
-    // /resend, /auth/password/forgot and /reset, /me, /.well-known and its two documents.
-    expect(Object.keys(preflights)).toHaveLength(26);
+    // /auth/passkeys/register (and its /options), /auth/passkeys/login (and its /options), /auth/login/mfa,
+    // /auth/mfa and its /totp, /totp/confirm and /recovery-codes, /auth/email/verify and /resend,
+    // /auth/password/forgot and /reset, /me and /me/sensitive, /.well-known and its two documents.
+    expect(Object.keys(preflights)).toHaveLength(32);
     for (const method of Object.values(preflights)) {
       expect(method.Properties.AuthorizationType).toBe('NONE');
       expect(method.Properties.Integration.Type).toBe('MOCK');
@@ -77,14 +78,17 @@ describe('settings from CDK context', () => {
     expect(stale).toEqual([]);
   });
 
-  it('puts CORS headers on the authorizer 401 and 403', () => {
-    for (const type of ['UNAUTHORIZED', 'ACCESS_DENIED']) {
+  it("puts CORS headers on the authorizer's 401s (a thrown Unauthorized, and a step-up Deny's challenge)", () => {
+    for (const [type, challenge] of [
+      ['UNAUTHORIZED', "'Bearer'"],
+      ['ACCESS_DENIED', 'context.authorizer.wwwAuthenticate'],
+    ]) {
       template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
         ResponseType: type,
         ResponseParameters: Match.objectLike({
           'gatewayresponse.header.Access-Control-Allow-Origin': 'method.request.header.Origin',
           'gatewayresponse.header.Vary': "'Origin'",
-          'gatewayresponse.header.WWW-Authenticate': "'Bearer'",
+          'gatewayresponse.header.WWW-Authenticate': challenge,
         }),
       });
     }
@@ -92,7 +96,7 @@ describe('settings from CDK context', () => {
 
   it.each([
     ['UNAUTHORIZED', '401'],
-    ['ACCESS_DENIED', '403'],
+    ['ACCESS_DENIED', '401'],
     ['MISSING_AUTHENTICATION_TOKEN', '404'],
     ['REQUEST_TOO_LARGE', '413'],
     ['THROTTLED', '429'],

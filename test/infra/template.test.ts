@@ -67,6 +67,7 @@ describe('the functions', () => {
     expect(sizing).toEqual({
       register: [1024, 10],
       login: [1024, 10],
+      'login-mfa': [256, 8],
       refresh: [256, 8],
       logout: [256, 8],
       'logout-all': [256, 8],
@@ -80,6 +81,10 @@ describe('the functions', () => {
       'resend-verification': [256, 8],
       'forgot-password': [256, 8],
       'reset-password': [1024, 10],
+      'totp-enrol': [1024, 10],
+      'totp-confirm': [256, 8],
+      'totp-disable': [1024, 10],
+      'recovery-codes': [1024, 10],
       // It checks a password, as login does; the other passkey functions verify a signature at most.
       'passkey-register-options': [1024, 10],
       'register-passkey': [256, 8],
@@ -287,7 +292,10 @@ describe('least privilege: each function may do exactly what its code does', () 
 
   it.each([
     ['register', ['user#*', 'account#*']],
-    ['login', ['user#*', 'session#*', 'address#*', 'account#*']],
+    ['login', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*']],
+    ['login-mfa', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*']],
+    ['totp-enrol', ['user#*', 'session#*', 'address#*', 'account#*']],
+    ['totp-confirm', ['user#*', 'session#*', 'account#*']],
     ['refresh', ['session#*', 'account#*']],
     ['logout', ['session#*']],
     ['logout-all', ['session#*', 'account#*']],
@@ -425,14 +433,29 @@ describe('the REST API', () => {
       ResponseParameters: Match.objectLike({ 'gatewayresponse.header.WWW-Authenticate': "'Bearer'" }),
       ResponseTemplates: { 'application/json': '{"message":"Unauthorized"}' },
     });
+    // The authorizer denies only for step-up (RFC 9470): the Deny's context holds the whole challenge.
     template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
       ResponseType: 'ACCESS_DENIED',
-      StatusCode: '403',
-      ResponseParameters: Match.objectLike({ 'gatewayresponse.header.WWW-Authenticate': "'Bearer'" }),
-      ResponseTemplates: {
-        'application/json': '{"message":"User is not authorized to access this resource"}',
-      },
+      StatusCode: '401',
+      ResponseParameters: Match.objectLike({
+        'gatewayresponse.header.WWW-Authenticate': 'context.authorizer.wwwAuthenticate',
+      }),
+      ResponseTemplates: { 'application/json': '{"message":"Unauthorized"}' },
     });
+  });
+
+  it("guards GET /me/sensitive with an uncached step-up authorizer on the authorizer function's alias step-up-mfa-age900", () => {
+    template.hasResourceProperties('AWS::Lambda::Alias', { Name: 'step-up-mfa-age900' });
+    const authorizers = template.findResources('AWS::ApiGateway::Authorizer');
+    const stepUp = Object.entries(authorizers).find(([, resource]) =>
+      JSON.stringify(resource.Properties.AuthorizerUri).includes('StepUpMfaAge900'),
+    );
+    expect(stepUp, JSON.stringify(authorizers)).toBeDefined();
+    expect(stepUp?.[1].Properties.AuthorizerResultTtlInSeconds).toBe(0);
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
+      (method) => method.Properties.AuthorizerId?.Ref === stepUp?.[0],
+    );
+    expect(methods).toHaveLength(1);
   });
 
   it('answers an unknown route 404 not_found and a gateway throttle 429, in the service error form', () => {

@@ -9,6 +9,7 @@ import { mountDevices } from './sections/devices.ts';
 import { mountMe } from './sections/me.ts';
 import { mountPasskeys } from './sections/passkeys.ts';
 import { mountChangePassword } from './sections/password.ts';
+import { mountSecondFactor } from './sections/second-factor.ts';
 import { mountSession } from './sections/session.ts';
 
 // The cookie transport: the refresh token lives in an HttpOnly cookie that no script on this page can read,
@@ -30,6 +31,7 @@ mountDevices(page);
 mountChangePassword(page);
 mountPasskeys(page);
 mountDeleteAccount(page);
+mountSecondFactor(page);
 
 // The sign-in state drives every card; tokens change in other tabs too, so it is polled, as the clocks are.
 setInterval(() => void page.update(), 250);

@@ -11,6 +11,8 @@ export type ApiErrorCode =
   | 'token_expired'
   | 'session_revoked'
   | 'refresh_token_reused'
+  | 'mfa_required'
+  | 'invalid_mfa_code'
   | 'account_disabled'
   | 'email_not_verified'
   | 'invalid_origin'
@@ -18,6 +20,8 @@ export type ApiErrorCode =
   | 'method_not_allowed'
   | 'username_taken'
   | 'email_taken'
+  | 'mfa_already_enabled'
+  | 'mfa_not_enabled'
   | 'refresh_conflict'
   | 'payload_too_large'
   | 'unsupported_media_type'
@@ -64,6 +68,8 @@ const apiErrorCodes: ReadonlySet<string> = new Set<ApiErrorCode>([
   'token_expired',
   'session_revoked',
   'refresh_token_reused',
+  'mfa_required',
+  'invalid_mfa_code',
   'account_disabled',
   'email_not_verified',
   'invalid_origin',
@@ -71,6 +77,8 @@ const apiErrorCodes: ReadonlySet<string> = new Set<ApiErrorCode>([
   'method_not_allowed',
   'username_taken',
   'email_taken',
+  'mfa_already_enabled',
+  'mfa_not_enabled',
   'refresh_conflict',
   'payload_too_large',
   'unsupported_media_type',

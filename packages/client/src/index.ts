@@ -15,7 +15,10 @@ export {
   type AuthClientOptions,
   type AuthEvents,
   createAuthClient,
+  type LoginResult,
   type RegisteredUser,
+  type SecondFactorMethod,
+  type SecondFactorProof,
   type SessionInfo,
   type TokenTransport,
 } from './client.ts';
