@@ -1,10 +1,16 @@
+import type {
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/server';
 import { localDynamoClient } from '../infra/local/dynamo.ts';
 import type { LocalServer } from '../infra/local/server.ts';
 import { authorizerServices } from '../lib/authorizer-services.ts';
+import { totpCodeAt, totpStepAt } from '../lib/mfa/totp.ts';
 import { defaultServices } from '../lib/services.ts';
 import { type Post, sessionItemSizes, writeUnits } from './item-size.ts';
 import type { Row } from './measure.ts';
 import { countRequests } from './request-counter.ts';
+import { TestAuthenticator } from './software-authenticator.ts';
 import { countWriteUnits, type WriteUnits } from './write-units.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -13,7 +19,7 @@ const WRONG = 'not the password at all';
 type Counts = Record<string, number>;
 interface Answer {
   status: number;
-  json: { accessToken?: string; refreshToken?: string; error?: string } | undefined;
+  json: { accessToken?: string; refreshToken?: string; error?: string; [field: string]: unknown } | undefined;
 }
 
 /**
@@ -44,6 +50,37 @@ interface Api {
   signUp(username: string, sessions?: number): Promise<{ accessToken: string; refreshToken: string }[]>;
   /** Counts only the requests of `flow`, the path's last step (after its setup). */
   measured(flow: () => Promise<Answer>): Promise<Answer>;
+  /** The origin passkey ceremonies run on (the server's `WEBAUTHN_ORIGINS`). */
+  origin: string;
+  /** A new user with one passkey on a software authenticator: the setup of a passkey path, not counted. */
+  enrol(): Promise<{ tokens: { accessToken: string }; authenticator: TestAuthenticator; passkeyId: string }>;
+}
+
+/**
+ * Setup: turns TOTP on for a signed-up user (enrolment and confirmation with the current step's code). A login
+ * may then use the next step's code (RFC 6238's window of one step either side) or a recovery code.
+ */
+async function enrolTotp(api: Api, accessToken: string | undefined) {
+  const started = await api.call('POST', '/auth/mfa/totp', { password: PASSWORD }, accessToken);
+  const secret = String(started.json?.secret);
+  const step = totpStepAt(Date.now());
+  const confirmed = await api.call(
+    'POST',
+    '/auth/mfa/totp/confirm',
+    { code: totpCodeAt(secret, step) },
+    accessToken,
+  );
+  if (confirmed.status !== 200) throw new Error(`TOTP confirmation answered ${confirmed.status}`);
+  return { secret, step, recoveryCodes: (confirmed.json?.recoveryCodes as string[] | undefined) ?? [] };
+}
+
+/** Setup: a user with TOTP on, and an `mfaToken` from its password login. */
+async function mfaLogin(api: Api) {
+  const username = api.user();
+  const [tokens] = await api.signUp(username);
+  const totp = await enrolTotp(api, tokens?.accessToken);
+  const answer = await api.call('POST', '/auth/login', { username, password: PASSWORD });
+  return { ...totp, mfaToken: String(answer.json?.mfaToken) };
 }
 
 const paths: Path[] = [
@@ -310,6 +347,139 @@ const paths: Path[] = [
     },
   },
   {
+    name: 'TOTP enrolment (POST /auth/mfa/totp)',
+    samples: 3,
+    expect: 200,
+    // The authentication read; the password check (the address read, a check slot, its release); the pending
+    // secret written.
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 3 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      return api.measured(() =>
+        api.call('POST', '/auth/mfa/totp', { password: PASSWORD }, tokens?.accessToken),
+      );
+    },
+  },
+  {
+    name: 'TOTP confirmation (POST /auth/mfa/totp/confirm)',
+    expect: 200,
+    // The authentication read; the user item (the pending secret, the last step); one conditional write turns
+    // TOTP on with the step and the recovery codes' hashes.
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      const started = await api.call('POST', '/auth/mfa/totp', { password: PASSWORD }, tokens?.accessToken);
+      const code = totpCodeAt(String(started.json?.secret), totpStepAt(Date.now()));
+      return api.measured(() => api.call('POST', '/auth/mfa/totp/confirm', { code }, tokens?.accessToken));
+    },
+  },
+  {
+    name: 'login (TOTP on: 401 mfa_required)',
+    samples: 3,
+    expect: 401,
+    // As a clean login, but the slot is released (no session proves the check over) and the mfaToken's
+    // challenge is written instead of a session.
+    budget: { GetItem: 2, UpdateItem: 2, PutItem: 1 },
+    async run(api) {
+      const username = api.user();
+      const [tokens] = await api.signUp(username);
+      await enrolTotp(api, tokens?.accessToken);
+      return api.measured(() => api.call('POST', '/auth/login', { username, password: PASSWORD }));
+    },
+  },
+  {
+    name: 'login/mfa (TOTP code)',
+    samples: 3,
+    expect: 200,
+    // The challenge; the guarded check (the address read, a check slot, left to lapse: the session proves it);
+    // the step accepted by a conditional write; the challenge used up; the account state; the session.
+    budget: { GetItem: 3, UpdateItem: 3, PutItem: 1 },
+    async run(api) {
+      const { secret, step, mfaToken } = await mfaLogin(api);
+      return api.measured(() =>
+        api.call('POST', '/auth/login/mfa', { mfaToken, code: totpCodeAt(secret, step + 1) }),
+      );
+    },
+  },
+  {
+    name: 'login/mfa (recovery code)',
+    samples: 3,
+    expect: 200,
+    // As with a TOTP code: the code used up by a conditional removal instead of the step.
+    budget: { GetItem: 3, UpdateItem: 3, PutItem: 1 },
+    async run(api) {
+      const { recoveryCodes, mfaToken } = await mfaLogin(api);
+      return api.measured(() =>
+        api.call('POST', '/auth/login/mfa', { mfaToken, recoveryCode: recoveryCodes[0] }),
+      );
+    },
+  },
+  {
+    name: 'login/mfa (wrong code)',
+    samples: 3,
+    expect: 401,
+    // The challenge; the address read and the slot; the name's and the address's failure counts; the
+    // challenge's wrong-code count.
+    budget: { GetItem: 2, UpdateItem: 4 },
+    async run(api) {
+      const { secret, step, mfaToken } = await mfaLogin(api);
+      const right = totpCodeAt(secret, step + 1);
+      const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, '0');
+      return api.measured(() => api.call('POST', '/auth/login/mfa', { mfaToken, code: wrong }));
+    },
+  },
+  {
+    name: 'authorizer (GET /me/sensitive, password-only session: step-up 401)',
+    expect: 401,
+    // Still the one request: the step-up rules are judged on the token's amr and auth_time.
+    budget: { BatchGetItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      return api.measured(() => api.call('GET', '/me/sensitive', undefined, tokens?.accessToken));
+    },
+  },
+  {
+    name: 'authorizer (GET /me/sensitive, fresh TOTP session)',
+    samples: 3,
+    expect: 200,
+    budget: { BatchGetItem: 1 },
+    async run(api) {
+      const { secret, step, mfaToken } = await mfaLogin(api);
+      const login = await api.call('POST', '/auth/login/mfa', {
+        mfaToken,
+        code: totpCodeAt(secret, step + 1),
+      });
+      return api.measured(() => api.call('GET', '/me/sensitive', undefined, login.json?.accessToken));
+    },
+  },
+  {
+    name: 'new recovery codes (POST /auth/mfa/recovery-codes)',
+    samples: 3,
+    expect: 200,
+    // The authentication read; the password check; the new set written over the old.
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 3 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      await enrolTotp(api, tokens?.accessToken);
+      return api.measured(() =>
+        api.call('POST', '/auth/mfa/recovery-codes', { password: PASSWORD }, tokens?.accessToken),
+      );
+    },
+  },
+  {
+    name: 'TOTP off (DELETE /auth/mfa/totp)',
+    samples: 3,
+    expect: 204,
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 3 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      await enrolTotp(api, tokens?.accessToken);
+      return api.measured(() =>
+        api.call('DELETE', '/auth/mfa/totp', { password: PASSWORD }, tokens?.accessToken),
+      );
+    },
+  },
+  {
     name: 'password change (2 sessions)',
     samples: 5,
     expect: 204,
@@ -335,12 +505,110 @@ const paths: Path[] = [
     samples: 5,
     expect: 204,
     // The authentication read; the password check (its account read included); the index query; the commit
-    // write (the account marked deleted); one DeleteItem per item (the name's and each session's).
-    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3, Query: 1, DeleteItem: 3 },
+    // write (the account marked deleted); one DeleteItem per item (the name's, the passkeys' and each session's).
+    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3, Query: 1, DeleteItem: 4 },
     async run(api) {
       const [, caller] = await api.signUp(api.user(), 2);
       return api.measured(() =>
         api.call('DELETE', '/auth/account', { password: PASSWORD }, caller?.accessToken),
+      );
+    },
+  },
+  {
+    name: 'passkey registration options (fresh password check)',
+    samples: 5,
+    expect: 200,
+    // The authentication read; the password check (the address read, a check slot, its release); the user's
+    // passkeys (to exclude them); the challenge written.
+    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 2, PutItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      return api.measured(() =>
+        api.call('POST', '/auth/passkeys/register/options', { password: PASSWORD }, tokens?.accessToken),
+      );
+    },
+  },
+  {
+    name: 'passkey registration',
+    expect: 201,
+    // The authentication read, the challenge taken (a conditional delete), the credential added (one write).
+    budget: { BatchGetItem: 1, DeleteItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      const authenticator = new TestAuthenticator(api.origin);
+      const options = await api.call(
+        'POST',
+        '/auth/passkeys/register/options',
+        { password: PASSWORD },
+        tokens?.accessToken,
+      );
+      const response = authenticator.register(
+        options.json as unknown as PublicKeyCredentialCreationOptionsJSON,
+      );
+      return api.measured(() =>
+        api.call('POST', '/auth/passkeys/register', { response }, tokens?.accessToken),
+      );
+    },
+  },
+  {
+    name: 'passkey list',
+    expect: 200,
+    budget: { BatchGetItem: 1, GetItem: 1 },
+    async run(api) {
+      const { tokens } = await api.enrol();
+      return api.measured(() => api.call('GET', '/auth/passkeys', undefined, tokens.accessToken));
+    },
+  },
+  {
+    name: 'passkey delete',
+    expect: 204,
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const { tokens, passkeyId } = await api.enrol();
+      return api.measured(() =>
+        api.call('DELETE', `/auth/passkeys/${passkeyId}`, undefined, tokens.accessToken),
+      );
+    },
+  },
+  {
+    name: 'passkey sign-in options',
+    expect: 200,
+    // The challenge written; nothing read.
+    budget: { PutItem: 1 },
+    run: (api) => api.call('POST', '/auth/passkeys/login/options', {}),
+  },
+  {
+    name: 'passkey sign-in (success)',
+    samples: 5,
+    expect: 200,
+    // The challenge taken (conditional delete); the address read, the user's passkeys, a check slot taken
+    // (lib/operations/check-passkey.ts, as a password check); the counter moved forward (conditional write);
+    // the account state; the session. A slot pick that meets a held slot costs a read and another try.
+    budget: { DeleteItem: 1, GetItem: 3, UpdateItem: 2, PutItem: 1 },
+    async run(api) {
+      const { authenticator } = await api.enrol();
+      const options = (await api.call('POST', '/auth/passkeys/login/options', {}))
+        .json as unknown as PublicKeyCredentialRequestOptionsJSON & { challengeId: string };
+      const response = authenticator.assert(options);
+      return api.measured(() =>
+        api.call('POST', '/auth/passkeys/login', { challengeId: options.challengeId, response }),
+      );
+    },
+  },
+  {
+    name: 'passkey sign-in (bad signature: a failure on the lockout)',
+    samples: 5,
+    expect: 401,
+    // As a wrong password: the challenge taken, the account state (read before the check, see passkey-login.ts),
+    // the address read, the passkeys, the slot, then the name's and the address's failure counts.
+    budget: { DeleteItem: 1, GetItem: 3, UpdateItem: 3 },
+    async run(api) {
+      const { authenticator } = await api.enrol();
+      const options = (await api.call('POST', '/auth/passkeys/login/options', {}))
+        .json as unknown as PublicKeyCredentialRequestOptionsJSON & { challengeId: string };
+      const response = authenticator.assert(options, { badSignature: true });
+      return api.measured(() =>
+        api.call('POST', '/auth/passkeys/login', { challengeId: options.challengeId, response }),
       );
     },
   },
@@ -393,6 +661,28 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
       measuredCounts = counter.counts();
       measuredUnits = units.units();
       return answer;
+    },
+    origin: defaultServices().config.webauthn.origins[0] ?? '',
+    async enrol() {
+      const [tokens] = await api.signUp(api.user());
+      const accessToken = String(tokens?.accessToken);
+      const authenticator = new TestAuthenticator(api.origin);
+      const options = await call(
+        'POST',
+        '/auth/passkeys/register/options',
+        { password: PASSWORD },
+        accessToken,
+      );
+      const registered = await call(
+        'POST',
+        '/auth/passkeys/register',
+        {
+          response: authenticator.register(options.json as unknown as PublicKeyCredentialCreationOptionsJSON),
+        },
+        accessToken,
+      );
+      if (registered.status !== 201) throw new Error(`passkey registration answered ${registered.status}`);
+      return { tokens: { accessToken }, authenticator, passkeyId: String(registered.json?.passkeyId) };
     },
   };
   const show = (c: Counts) =>

@@ -1,3 +1,4 @@
+import { SERVICE_NAME } from './observability/names.ts';
 import { isSigningAlgorithm, type SigningAlgorithm, signingAlgorithms } from './tokens/keyring.ts';
 
 /** Service configuration, parsed and validated once at cold start from the environment. */
@@ -33,6 +34,24 @@ export interface Config {
   loginFailureWindow: number;
   /** Failed password checks from one client address, over all usernames, per `loginFailureWindow` before 429. */
   loginAddressMaxFailures: number;
+  /** `TOTP_ISSUER`: the issuer name authenticator apps show beside the username (in the `otpauth://` URI). */
+  totpIssuer: string;
+  /** The WebAuthn relying party passkeys are bound to (API.md "Passkeys"). */
+  webauthn: RelyingParty;
+}
+
+/**
+ * A WebAuthn relying party (W3C WebAuthn Level 2, 5.1.4.1 and 13.4.9): `rpId` is a domain (no scheme, no port;
+ * `localhost` locally, as browsers refuse IP addresses), and every origin a ceremony may run on must be that
+ * domain or a subdomain of it, `https:` unless it is on `localhost`.
+ */
+export interface RelyingParty {
+  /** `WEBAUTHN_RP_ID`: the domain every passkey is scoped to (credentials never work for another). */
+  rpId: string;
+  /** `WEBAUTHN_RP_NAME`: the name authenticators show the user. */
+  rpName: string;
+  /** `WEBAUTHN_ORIGINS`: the exact origins (comma-separated) whose ceremonies are accepted. */
+  origins: string[];
 }
 
 export const defaults = {
@@ -52,6 +71,11 @@ export const defaults = {
   LOGIN_LOCKOUT_MAX: '900',
   LOGIN_FAILURE_WINDOW: '900',
   LOGIN_ADDRESS_MAX_FAILURES: '100',
+  TOTP_ISSUER: SERVICE_NAME,
+  WEBAUTHN_RP_ID: 'localhost',
+  WEBAUTHN_RP_NAME: SERVICE_NAME,
+  /** The local server's origin at its default port (it sets its actual one). */
+  WEBAUTHN_ORIGINS: 'http://localhost:3000',
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -103,6 +127,8 @@ export function loadConfig(env: Env = process.env): Config {
     loginLockoutMax: positiveInt(env, 'LOGIN_LOCKOUT_MAX'),
     loginFailureWindow: positiveInt(env, 'LOGIN_FAILURE_WINDOW'),
     loginAddressMaxFailures: positiveInt(env, 'LOGIN_ADDRESS_MAX_FAILURES'),
+    totpIssuer: text(env, 'TOTP_ISSUER'),
+    webauthn: relyingParty(env),
   };
   if (config.accessTokenTtl > config.sessionMaxAge || config.refreshTokenTtl > config.sessionMaxAge) {
     throw new Error('Configuration error: token lifetimes must not exceed SESSION_MAX_AGE');
@@ -136,6 +162,48 @@ function assertIssuerUrl(issuer: string): void {
       `Configuration error: with SIGNING_ALG ES256 or RS256, JWT_ISSUER must be an http(s) URL without query, fragment or trailing slash (got "${issuer}")`,
     );
   }
+}
+
+/** A domain name as an RP ID: lower-case labels of letters, digits and hyphens, no IP address. */
+const RP_ID_PATTERN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * The relying party from `WEBAUTHN_RP_ID`, `WEBAUTHN_RP_NAME` and `WEBAUTHN_ORIGINS`, checked as browsers would
+ * (WebAuthn Level 2, 5.1.3 step 8 and 5.1.4.1 step 7): an origin whose host is not the RP ID or a subdomain of
+ * it, or that is not `https:` (but for `localhost`), could never complete a ceremony, so it stops the cold start.
+ */
+function relyingParty(env: Env): RelyingParty {
+  const rpId = text(env, 'WEBAUTHN_RP_ID').trim().toLowerCase();
+  if (!RP_ID_PATTERN.test(rpId)) {
+    throw new Error(
+      `Configuration error: WEBAUTHN_RP_ID must be a domain name such as example.com or localhost (no scheme, port or IP address; got "${rpId}")`,
+    );
+  }
+  const origins = text(env, 'WEBAUTHN_ORIGINS')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  for (const origin of origins) {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    const local = url?.hostname === 'localhost' || url?.hostname.endsWith('.localhost');
+    if (
+      !url ||
+      url.origin !== origin ||
+      !(url.protocol === 'https:' || (url.protocol === 'http:' && local)) ||
+      !(url.hostname === rpId || url.hostname.endsWith(`.${rpId}`))
+    ) {
+      throw new Error(
+        `Configuration error: WEBAUTHN_ORIGINS: "${origin}" must be an exact origin (https:, or http: on localhost) on ${rpId} or a subdomain of it`,
+      );
+    }
+  }
+  if (origins.length === 0) throw new Error('Configuration error: WEBAUTHN_ORIGINS must name an origin');
+  return { rpId, rpName: text(env, 'WEBAUTHN_RP_NAME').trim(), origins };
 }
 
 /** Current time in whole epoch seconds: the unit of every JWT claim and every stored timestamp. */

@@ -4,8 +4,11 @@ import { type Argon2Params, createPasswordHasher, type PasswordHasher } from './
 import { AccountStore } from './store/accounts.ts';
 import { createDocumentClient, createDynamoDbClient } from './store/dynamodb.ts';
 import { LoginAttemptStore } from './store/login-attempts.ts';
+import { PasskeyStore } from './store/passkeys.ts';
+import { SecondFactorStore } from './store/second-factors.ts';
 import { SessionStore } from './store/sessions.ts';
 import { UserStore } from './store/users.ts';
+import { WebAuthnChallengeStore } from './store/webauthn-challenges.ts';
 import { createSsmKeyRingSource, type KeyRingSource } from './tokens/key-source.ts';
 import { createSsmParameterReader } from './tokens/ssm-parameter.ts';
 
@@ -22,6 +25,12 @@ export interface Services {
   attempts: LoginAttemptStore;
   sessions: SessionStore;
   accounts: AccountStore;
+  /** TOTP and recovery codes (on the user item) and pending second-factor logins. */
+  secondFactors: SecondFactorStore;
+  /** Users' passkeys (WebAuthn credentials). */
+  passkeys: PasskeyStore;
+  /** Pending WebAuthn challenges, each used once. */
+  webauthnChallenges: WebAuthnChallengeStore;
   keys: KeyRingSource;
   /** Password hashing at the process's argon2id parameters (the production ones unless a test injects others). */
   passwords: PasswordHasher;
@@ -58,6 +67,9 @@ export function createServices(
     }),
     sessions: new SessionStore(db, config.tableName),
     accounts: new AccountStore(db, config.tableName),
+    secondFactors: new SecondFactorStore(db, config.tableName),
+    passkeys: new PasskeyStore(db, config.tableName),
+    webauthnChallenges: new WebAuthnChallengeStore(db, config.tableName),
     keys: createSsmKeyRingSource(
       readParameter,
       config.jwtSecretParam,

@@ -1,10 +1,12 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { getDomain } from 'tldts';
 import { errorCatalogue } from '../../lib/errors.ts';
-import { EXPOSED_HEADERS } from '../../lib/http/cors.ts';
+import { ALLOWED_REQUEST_HEADERS, EXPOSED_HEADERS } from '../../lib/http/cors.ts';
+import { type StepUpRules, stepUpQualifier } from '../../lib/tokens/step-up.ts';
 import { type FunctionName, type Route, routes as serviceRoutes } from '../routes.ts';
 import type { StackSettings } from './settings.ts';
 
@@ -43,6 +45,10 @@ const catalogueBody = (code: keyof typeof errorCatalogue) =>
 /**
  * The authorizer's refusals with RFC 6750's `WWW-Authenticate: Bearer` challenge and API.md's bodies. A
  * thrown `Unauthorized` and a missing Authorization header (no identity source) are both the 401.
+ *
+ * The authorizer denies (rather than throws) only for step-up (RFC 9470): its Deny carries the whole challenge
+ * in its context (`wwwAuthenticate`), which `ACCESS_DENIED` maps into a 401's `WWW-Authenticate` header:
+ * `Bearer error="insufficient_user_authentication", error_description="…", max_age=…`.
  */
 export const bearerChallengeResponses: readonly GatewayResponseSpec[] = [
   {
@@ -55,9 +61,9 @@ export const bearerChallengeResponses: readonly GatewayResponseSpec[] = [
   {
     id: 'AccessDenied',
     type: apigateway.ResponseType.ACCESS_DENIED,
-    statusCode: '403',
-    headers: { 'WWW-Authenticate': "'Bearer'" },
-    body: '{"message":"User is not authorized to access this resource"}',
+    statusCode: '401',
+    headers: { 'WWW-Authenticate': 'context.authorizer.wwwAuthenticate' },
+    body: '{"message":"Unauthorized"}',
   },
 ];
 
@@ -105,14 +111,66 @@ export const serviceGatewayResponses: readonly GatewayResponseSpec[] = [
  * The CORS headers of a gateway response for the allowed origins (none: no headers). They expose the same
  * headers as the functions' answers do (`Retry-After` of a 429 or 503, the 401's `WWW-Authenticate`): without
  * that, a browser on an allowed origin could not read them on the gateway's own answers.
+ *
+ * With one origin, that exact origin with `Access-Control-Allow-Credentials: true`, as the functions answer it:
+ * a credentialed request (the cookie transport) that API Gateway answers itself (throttled, 5xx) is readable
+ * too. A gateway response cannot choose among several origins (its headers are literals or request values,
+ * with no condition): with several it echoes the caller's `Origin` and, since that would be any origin, allows
+ * no credentials; the synth says so ({@link CORS_SEVERAL_ORIGINS_WARNING}). Its bodies are fixed sentences, so
+ * no origin learns anything from reading them.
  */
 export function corsResponseHeaders(corsOrigins: readonly string[]): Record<string, string> {
   if (corsOrigins.length === 0) return {};
   const expose = { 'Access-Control-Expose-Headers': `'${EXPOSED_HEADERS}'`, Vary: "'Origin'" };
-  if (corsOrigins.length === 1) return { 'Access-Control-Allow-Origin': `'${corsOrigins[0]}'`, ...expose };
-  // A gateway response cannot choose among several origins; it echoes the caller's. Its bodies are fixed
-  // sentences, so no origin learns anything from reading them.
+  if (corsOrigins.length === 1) {
+    return {
+      'Access-Control-Allow-Origin': `'${corsOrigins[0]}'`,
+      'Access-Control-Allow-Credentials': "'true'",
+      ...expose,
+    };
+  }
   return { 'Access-Control-Allow-Origin': 'method.request.header.Origin', ...expose };
+}
+
+/** The synth-time warning ids of the browser-facing settings (see {@link browserSettingsWarnings}). */
+export const CORS_SEVERAL_ORIGINS_WARNING = 'lambda-token-auth:corsSeveralOriginsGatewayResponses';
+export const COOKIE_SITE_WARNING = 'lambda-token-auth:cookieTransportSite';
+
+/**
+ * What the synth warns about the browser-facing settings, as `[id, message]`:
+ * - several `corsOrigins`: API Gateway's own answers cannot allow credentials (see {@link corsResponseHeaders});
+ * - `corsOrigins` with the API on another site than an origin (no `apiDomainName`, or one whose registrable
+ *   domain differs from the origin's): the cookie transport's `SameSite=Strict` cookie would never be sent
+ *   from that origin (see `apiDomainName` in `settings.ts`).
+ */
+export function browserSettingsWarnings(
+  settings: Pick<StackSettings, 'corsOrigins' | 'apiDomainName'>,
+): [string, string][] {
+  const warnings: [string, string][] = [];
+  const { corsOrigins, apiDomainName } = settings;
+  if (corsOrigins.length > 1) {
+    warnings.push([
+      CORS_SEVERAL_ORIGINS_WARNING,
+      `With several corsOrigins (${corsOrigins.join(', ')}), API Gateway's own answers (throttling 429, 5xx, 413, 404, the authorizer's 401/403) echo the caller's Origin and so allow no credentials: a browser's credentialed request (the cookie transport) that gets one of them sees a network error instead of the status. The functions' answers are not affected. With one origin per API, those answers allow credentials too.`,
+    ]);
+  }
+  if (corsOrigins.length === 0) return warnings;
+  if (apiDomainName === undefined) {
+    warnings.push([
+      COOKIE_SITE_WARNING,
+      `The cookie transport (X-Token-Transport: cookie) sets a SameSite=Strict cookie, which browsers send only to an API on the same site as the page: the stage URL (*.execute-api.amazonaws.com) is not on the site of ${corsOrigins.join(', ')}. Map a custom domain on the app's site to the stage (e.g. auth.example.com for https://app.example.com) and set apiDomainName to it; the body transport works as it is.`,
+    ]);
+    return warnings;
+  }
+  const apiSite = getDomain(apiDomainName);
+  const elsewhere = corsOrigins.filter((origin) => getDomain(new URL(origin).hostname) !== apiSite);
+  if (elsewhere.length > 0) {
+    warnings.push([
+      COOKIE_SITE_WARNING,
+      `The cookie transport's SameSite=Strict cookie is not sent to ${apiDomainName} from ${elsewhere.join(', ')} (another site): from there only the body transport works. Serve the app on the API's site, or the API under a domain on the app's.`,
+    ]);
+  }
+  return warnings;
 }
 
 /** Adds the given gateway responses to `api` (ids prefixed with `idPrefix`), with the common and CORS headers. */
@@ -212,7 +270,9 @@ export class AuthApi extends Construct {
           allowOrigins: settings.corsOrigins,
           // Every method of the route table (DELETE for /auth/sessions/{id} and /auth/account), and OPTIONS.
           allowMethods: [...new Set((props.routes ?? serviceRoutes).map((route) => route.method)), 'OPTIONS'],
-          allowHeaders: ['Authorization', 'Content-Type'],
+          // X-Token-Transport: the cookie transport; credentials: its cookie (lib/http/cors.ts).
+          allowHeaders: [...ALLOWED_REQUEST_HEADERS],
+          allowCredentials: true,
           maxAge: Duration.hours(1),
         },
       }),
@@ -228,6 +288,21 @@ export class AuthApi extends Construct {
       identitySource: apigateway.IdentitySource.header('Authorization'),
       resultsCacheTtl: Duration.seconds(settings.authorizerCacheTtlSeconds),
     });
+    const stepUpAuthorizers = new Map<string, apigateway.IAuthorizer>();
+    const authorizerOf = (rules: StepUpRules | undefined): apigateway.IAuthorizer => {
+      const qualifier = stepUpQualifier(rules);
+      if (!qualifier || !rules) return this.authorizer;
+      let authorizer = stepUpAuthorizers.get(qualifier);
+      if (!authorizer) {
+        authorizer = new apigateway.TokenAuthorizer(this, `TokenAuthorizer${pascal(qualifier)}`, {
+          handler: stepUpAlias(functions.authorizer, rules),
+          identitySource: apigateway.IdentitySource.header('Authorization'),
+          resultsCacheTtl: Duration.seconds(stepUpCacheTtl(rules, settings.authorizerCacheTtlSeconds)),
+        });
+        stepUpAuthorizers.set(qualifier, authorizer);
+      }
+      return authorizer;
+    };
 
     const integrations = new Map<FunctionName, apigateway.LambdaIntegration>();
     for (const route of props.routes ?? serviceRoutes) {
@@ -237,15 +312,16 @@ export class AuthApi extends Construct {
         integration = new apigateway.LambdaIntegration(functions[route.function], { allowTestInvoke: false });
         integrations.set(route.function, integration);
       }
-      const method = this.api.root
-        .resourceForPath(route.path)
-        .addMethod(
-          route.method,
-          integration,
-          route.authorized
-            ? { authorizer: this.authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM }
-            : { authorizationType: apigateway.AuthorizationType.NONE },
-        );
+      const method = this.api.root.resourceForPath(route.path).addMethod(
+        route.method,
+        integration,
+        route.authorized
+          ? {
+              authorizer: authorizerOf(route.stepUp),
+              authorizationType: apigateway.AuthorizationType.CUSTOM,
+            }
+          : { authorizationType: apigateway.AuthorizationType.NONE },
+      );
       if (!route.authorized) {
         const reason = `${route.method} ${route.path} is how a caller gets or gives up its tokens, so it cannot require one: the function itself verifies whatever token the route takes (API.md).`;
         Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason });
@@ -260,6 +336,8 @@ export class AuthApi extends Construct {
     }
     // (The preflight OPTIONS methods need no acknowledgement: cdk-nag's APIG4/COG4 exempt them.)
     addGatewayResponses(this.api, serviceGatewayResponses, settings.corsOrigins);
+    for (const [id, message] of browserSettingsWarnings(settings))
+      Annotations.of(this).addWarningV2(id, message);
     this.acknowledgeFindings();
   }
 
@@ -283,3 +361,32 @@ export class AuthApi extends Construct {
     });
   }
 }
+
+const pascal = (name: string) =>
+  name
+    .split('-')
+    .map((part) => part[0]?.toUpperCase() + part.slice(1))
+    .join('');
+
+/**
+ * The alias of the authorizer function that carries `rules` (`step-up-mfa-age900`, see `stepUpQualifier`): API
+ * Gateway invokes it, and the function reads its rules from the invoked ARN. One alias per rule set and
+ * function, on the function's current version. Throws for a function that is not a `lambda.Function` of this app.
+ */
+export function stepUpAlias(fn: lambda.IFunction, rules: StepUpRules): lambda.IFunction {
+  const qualifier = stepUpQualifier(rules);
+  if (!qualifier) return fn;
+  if (!(fn instanceof lambda.Function))
+    throw new Error('step-up rules need the authorizer function itself (to give it an alias)');
+  const id = `Alias${pascal(qualifier)}`;
+  const found = fn.node.tryFindChild(id);
+  if (found) return found as lambda.Alias;
+  return new lambda.Alias(fn, id, { aliasName: qualifier, version: fn.currentVersion });
+}
+
+/**
+ * Seconds API Gateway may cache a step-up authorizer's answer: none when the rules bound the login's age (a
+ * cached Allow would outlive `maxAuthAge`), else the service's. `amr` never changes during a token's life.
+ */
+export const stepUpCacheTtl = (rules: StepUpRules, serviceTtl: number): number =>
+  rules.maxAuthAge === undefined ? serviceTtl : 0;

@@ -76,7 +76,7 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account'],
+    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -155,14 +155,156 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     serviceEnv: true,
   },
   // authenticate (BatchGetItem), checkPassword (GetItem, UpdateItem of the address and the name's items),
-  // listLiveSessionIds (Query), markDeleted (UpdateItem of the account), then DeleteItem of the name's item and of
-  // the sessions.
+  // listLiveSessionIds (Query), markDeleted (UpdateItem of the account), then DeleteItem of the name's item, of
+  // the passkeys and of the sessions.
   'delete-account': {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-    itemKinds: ['user', 'session', 'address', 'account'],
+    itemKinds: ['user', 'session', 'address', 'account', 'passkeys'],
     queriesUserIndex: true,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items, GetItem
+  // of a session whose login holds a check slot), PasskeyStore.get (GetItem: the credentials to exclude),
+  // WebAuthnChallengeStore.issue (PutItem). Sized as login: it checks a password.
+  'passkey-register-options': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account', 'passkeys', 'webauthnChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), WebAuthnChallengeStore.consume (DeleteItem), PasskeyStore.add (UpdateItem, and a
+  // GetItem when its condition fails, to tell its own retried write from a duplicate).
+  'register-passkey': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session', 'account', 'passkeys', 'webauthnChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), PasskeyStore.get (GetItem).
+  'list-passkeys': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
+    itemKinds: ['session', 'account', 'passkeys'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), PasskeyStore.rename (UpdateItem), PasskeyStore.get (GetItem: the answer).
+  'rename-passkey': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session', 'account', 'passkeys'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), PasskeyStore.remove (UpdateItem).
+  'delete-passkey': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session', 'account', 'passkeys'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // WebAuthnChallengeStore.issue (PutItem of a challenge item) and nothing else: no key, no user item.
+  'passkey-login-options': {
+    memorySize: 256,
+    timeoutSeconds: 6,
+    tableActions: ['dynamodb:PutItem'],
+    itemKinds: ['webauthnChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: false,
+    http: true,
+    serviceEnv: true,
+  },
+  // WebAuthnChallengeStore.consume (DeleteItem); checkPasskey: the address item (GetItem, UpdateItem),
+  // PasskeyStore.get (GetItem), a check slot and the outcome on the name's item (UpdateItem, GetItem on contention),
+  // a session's GetItem to see that a slot's login is over, PasskeyStore.recordUse (UpdateItem); then
+  // AccountStore.getAccount (GetItem) and SessionStore.createSession (PutItem). No password is hashed: sized as
+  // refresh.
+  'passkey-login': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account', 'passkeys', 'webauthnChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // The mfaToken's challenge (GetItem, UpdateItem), the guarded check as login's (address and name items, a
+  // session's GetItem to see a lease is over), the TOTP step or recovery code (UpdateItem of the name's item),
+  // AccountStore.getAccount (GetItem) and SessionStore.createSession (PutItem). No password hashing.
+  'login-mfa': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items), the
+  // key ring (the secret is sealed under a key derived from it), SecondFactorStore.setPendingTotp (UpdateItem).
+  'totp-enrol': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), the user item (GetItem), SecondFactorStore.enableTotp (UpdateItem). No password.
+  'totp-confirm': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (as totp-enrol), SecondFactorStore.removeTotp (UpdateItem).
+  'totp-disable': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (as totp-enrol), SecondFactorStore.replaceRecoveryCodes (UpdateItem).
+  'recovery-codes': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account'],
+    queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
@@ -302,6 +444,9 @@ export class AuthFunctions extends Construct {
       JWT_ISSUER: settings.jwtIssuer,
       JWT_AUDIENCE: settings.jwtAudience,
       SIGNING_ALG: settings.signingAlg,
+      WEBAUTHN_RP_NAME: settings.webauthnRpName,
+      ...(settings.webauthnRpId && { WEBAUTHN_RP_ID: settings.webauthnRpId }),
+      ...(settings.webauthnOrigins.length > 0 && { WEBAUTHN_ORIGINS: settings.webauthnOrigins.join(',') }),
     };
 
     const byName = {} as Record<FunctionName, lambda.Function>;

@@ -1,4 +1,4 @@
-import { defaults } from '../../lib/config.ts';
+import { defaults, loadConfig } from '../../lib/config.ts';
 import { isSigningAlgorithm, type SigningAlgorithm, signingAlgorithms } from '../../lib/tokens/keyring.ts';
 
 /**
@@ -10,8 +10,26 @@ export interface StackSettings {
   deletionProtection: boolean;
   /** Seconds API Gateway caches an authorizer answer per token. Default 0: a logout takes effect at once. */
   authorizerCacheTtlSeconds: number;
-  /** Exact browser origins allowed by CORS (passed to the functions as `CORS_ORIGINS`); empty: CORS off. */
+  /**
+   * Exact browser origins allowed by CORS, with credentials (passed to the functions as `CORS_ORIGINS`); empty:
+   * CORS off. Also the origins besides the API's own that may use the cookie transport.
+   */
   corsOrigins: string[];
+  /**
+   * The host name browsers reach the API under when you map a custom domain to its stage (an API Gateway
+   * custom domain and base path mapping, made outside this stack), e.g. `auth.example.com`.
+   *
+   * The cookie transport (`X-Token-Transport: cookie`) keeps the refresh token in a `SameSite=Strict` cookie,
+   * which browsers send only when the page and the API are on the same site (the same registrable domain:
+   * `https://app.example.com` and `auth.example.com`). The stage's own URL (`*.execute-api.amazonaws.com`) is
+   * on another site than any app, so a browser app on `corsOrigins` needs the API under a custom domain on its
+   * own site to use the cookie transport; the synth warns when `corsOrigins` are set without one, or with one
+   * on another site than an origin. `SameSite=None; Partitioned` (a cross-site cookie) is deliberately not
+   * offered: browsers that block third-party cookies (Safari, Firefox's strict mode) would drop it, and
+   * `Strict` is the CSRF defence that needs no cooperation from the app. The body transport works from any
+   * allowed origin either way.
+   */
+  apiDomainName: string | undefined;
   /** Name of the SSM SecureString holding the signing key ring (created by `npm run secret:init`). */
   signingKeyParameterName: string;
   /** ARN of a customer-managed KMS key encrypting that parameter; unset for SSM's AWS-managed key. */
@@ -35,12 +53,28 @@ export interface StackSettings {
   passwordRouteBurstLimit: number;
   /** An existing SNS topic that the alarms notify; unset: alarms without actions (visible in the console). */
   alarmTopicArn: string | undefined;
+  /**
+   * The exact origins of the pages that register and use passkeys (`WEBAUTHN_ORIGINS`), such as
+   * `https://app.example.com`. Default: those of `corsOrigins` (the pages allowed to call the API) on the RP ID.
+   * None at all: passkeys work only for the local defaults, i.e. not on AWS.
+   */
+  webauthnOrigins: string[];
+  /**
+   * The relying party ID passkeys are bound to (`WEBAUTHN_RP_ID`): your site's domain, which every origin above
+   * must be or be a subdomain of. A passkey works for that domain and its subdomains only, for ever: choose the
+   * registrable domain you will keep (`example.com` for pages on `app.example.com` and an API on
+   * `auth.example.com`). Default: the host of the first of `webauthnOrigins` (or else of `corsOrigins`).
+   */
+  webauthnRpId: string | undefined;
+  /** The service name authenticators show beside a passkey (`WEBAUTHN_RP_NAME`). Default `auth-service`. */
+  webauthnRpName: string;
 }
 
 export const defaultSettings: StackSettings = {
   deletionProtection: true,
   authorizerCacheTtlSeconds: 0,
   corsOrigins: [],
+  apiDomainName: undefined,
   signingKeyParameterName: defaults.JWT_SECRET_PARAM,
   signingKeyKmsKeyArn: undefined,
   jwtIssuer: defaults.JWT_ISSUER,
@@ -52,6 +86,9 @@ export const defaultSettings: StackSettings = {
   passwordRouteRateLimit: 10,
   passwordRouteBurstLimit: 20,
   alarmTopicArn: undefined,
+  webauthnOrigins: [],
+  webauthnRpId: undefined,
+  webauthnRpName: defaults.WEBAUTHN_RP_NAME,
 };
 
 /** The retention periods CloudWatch Logs accepts. */
@@ -126,11 +163,43 @@ export function settingsFromContext(lookup: Lookup): StackSettings {
       `Context jwtIssuer must be an https URL without a trailing slash with signingAlg ${signingAlg} (verifiers fetch <issuer>/.well-known/openid-configuration); leave it unset for the stage URL`,
     );
   }
+  const corsOrigins = origins(lookup, 'corsOrigins');
+  const webauthnOrigins = origins(lookup, 'webauthnOrigins');
+  const firstHost = (list: string[]) => (list[0] ? new URL(list[0]).hostname : undefined);
+  const webauthnRpId = text(lookup, 'webauthnRpId', firstHost(webauthnOrigins) ?? firstHost(corsOrigins));
+  // Without origins of their own, passkeys work on the CORS origins that can use the RP ID (the others could
+  // never complete a ceremony; they stay CORS origins all the same).
+  const passkeyOrigins =
+    webauthnOrigins.length > 0
+      ? webauthnOrigins
+      : corsOrigins.filter((origin) => {
+          const host = new URL(origin).hostname;
+          return host === webauthnRpId || host.endsWith(`.${webauthnRpId}`);
+        });
+  if (webauthnRpId !== undefined) {
+    // The same checks the functions make at cold start (lib/config.ts): better a failed synth than a deployed
+    // stack whose passkeys can never work.
+    try {
+      loadConfig({ WEBAUTHN_RP_ID: webauthnRpId, WEBAUTHN_ORIGINS: passkeyOrigins.join(',') || undefined });
+    } catch (error) {
+      throw new Error(`Context webauthnRpId/webauthnOrigins: ${(error as Error).message}`);
+    }
+  }
+  const apiDomainName = text(lookup, 'apiDomainName', d.apiDomainName);
+  if (
+    apiDomainName !== undefined &&
+    !/^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/.test(apiDomainName)
+  ) {
+    throw new Error(
+      `Context apiDomainName must be a host name like auth.example.com (got ${JSON.stringify(apiDomainName)})`,
+    );
+  }
   return {
     deletionProtection: bool(lookup, 'deletionProtection', d.deletionProtection),
     // API Gateway accepts 0-3600 seconds.
     authorizerCacheTtlSeconds: int(lookup, 'authorizerCacheTtlSeconds', d.authorizerCacheTtlSeconds, 0, 3600),
-    corsOrigins: origins(lookup, 'corsOrigins'),
+    corsOrigins,
+    apiDomainName,
     signingKeyParameterName: parameterName,
     signingKeyKmsKeyArn: text(lookup, 'signingKeyKmsKeyArn', d.signingKeyKmsKeyArn),
     jwtIssuer,
@@ -142,6 +211,9 @@ export function settingsFromContext(lookup: Lookup): StackSettings {
     passwordRouteRateLimit: int(lookup, 'passwordRouteRateLimit', d.passwordRouteRateLimit, 1, 10_000),
     passwordRouteBurstLimit: int(lookup, 'passwordRouteBurstLimit', d.passwordRouteBurstLimit, 1, 5_000),
     alarmTopicArn: text(lookup, 'alarmTopicArn', d.alarmTopicArn),
+    webauthnOrigins: passkeyOrigins,
+    webauthnRpId,
+    webauthnRpName: text(lookup, 'webauthnRpName', d.webauthnRpName) as string,
   };
 }
 

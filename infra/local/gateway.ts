@@ -6,6 +6,7 @@ import type {
 } from 'aws-lambda';
 import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
 import { type CorsPolicy, corsHeaders, corsPolicyFromEnv, preflightHeaders } from '../../lib/http/cors.ts';
+import { stepUpQualifier } from '../../lib/tokens/step-up.ts';
 import { type FunctionName, matchRoutePath, type Route, routes } from '../routes.ts';
 import { lambdaContext, proxyEvent } from './events.ts';
 
@@ -27,11 +28,18 @@ export interface GatewayRequest {
   /** The body was over API Gateway's 10 MB and was not read: 413 once the route is known. */
   bodyTooLarge?: boolean;
   sourceIp?: string;
+  /** The scheme the client used (`X-Forwarded-Proto`, as API Gateway passes it on); `http` when absent. */
+  protocol?: 'http' | 'https';
 }
 
 export interface GatewayResponse {
   status: number;
   headers: Record<string, string>;
+  /**
+   * Headers sent once per value (`Set-Cookie`), as a Lambda proxy answer's `multiValueHeaders`: API Gateway
+   * merges them with `headers`, the multi-value ones winning for a name in both.
+   */
+  multiValueHeaders?: Record<string, string[]>;
   body: string;
 }
 
@@ -44,6 +52,10 @@ export type TokenAuthorizerHandler = (
   policyDocument: { Statement: { Effect: string }[] };
   context?: Record<string, unknown>;
 }>;
+
+/** The challenge a step-up Deny carries in its context (`functions/authorizer.ts`), as the stack maps it. */
+const challengeOf = (context: Record<string, unknown> | undefined) =>
+  typeof context?.wwwAuthenticate === 'string' ? context.wwwAuthenticate : undefined;
 
 export interface Handlers {
   functions: Record<Route['function'], ProxyHandler>;
@@ -121,9 +133,14 @@ export function createGateway(handlers: Handlers, corsPolicy: CorsPolicy = corsP
               authorizationToken: authorization,
               methodArn: localMethodArn(route.method, request.path),
             },
-            lambdaContext('authorizer'),
+            // A step-up route's rules reach the authorizer as the stack passes them: by the alias it invokes.
+            lambdaContext('authorizer', stepUpQualifier(route.stepUp)),
           );
           if (result.policyDocument.Statement.some((statement) => statement.Effect !== 'Allow')) {
+            // The stack's ACCESS_DENIED response: a step-up Deny is a 401 with its RFC 9470 challenge.
+            const challenge = challengeOf(result.context);
+            if (challenge)
+              return json(401, { message: 'Unauthorized' }, { ...ownCors, 'WWW-Authenticate': challenge });
             return json(403, { message: 'User is not authorized to access this resource' }, ownCors);
           }
           authorizerContext = { principalId: result.principalId, ...result.context };
@@ -137,7 +154,8 @@ export function createGateway(handlers: Handlers, corsPolicy: CorsPolicy = corsP
         path: request.path,
         resource: route.path,
         pathParameters: matchRoutePath(route.path, request.path),
-        headers,
+        // As API Gateway: the scheme the client used, whatever the client claims.
+        headers: { ...headers, 'x-forwarded-proto': request.protocol ?? 'http' },
         body: request.body ?? null,
         query: request.query ?? {},
         sourceIp: request.sourceIp ?? '127.0.0.1',
@@ -145,8 +163,20 @@ export function createGateway(handlers: Handlers, corsPolicy: CorsPolicy = corsP
       });
       const result = await handlers.functions[route.function](event, lambdaContext(route.function));
       const responseHeaders: Record<string, string> = {};
-      for (const [name, value] of Object.entries(result.headers ?? {})) responseHeaders[name] = String(value);
-      return { status: result.statusCode, headers: responseHeaders, body: result.body ?? '' };
+      const multiValueHeaders: Record<string, string[]> = {};
+      for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) {
+        multiValueHeaders[name] = values.map(String);
+      }
+      for (const [name, value] of Object.entries(result.headers ?? {})) {
+        const multi = Object.keys(multiValueHeaders).some((key) => key.toLowerCase() === name.toLowerCase());
+        if (!multi) responseHeaders[name] = String(value);
+      }
+      return {
+        status: result.statusCode,
+        headers: responseHeaders,
+        ...(Object.keys(multiValueHeaders).length > 0 && { multiValueHeaders }),
+        body: result.body ?? '',
+      };
     },
   };
   return {

@@ -169,6 +169,23 @@ export async function startLocalBackend(
   }
 }
 
+/** The origins this process derived itself (so that a later server in the same process derives its own). */
+let derivedOrigins: string | undefined;
+
+/**
+ * `WEBAUTHN_ORIGINS` of a local server on `port`: as configured, or else the page's own origin under the name
+ * `localhost` (`http://localhost:<port>`), since browsers refuse WebAuthn on an IP address such as 127.0.0.1.
+ */
+function webauthnOrigins(options: LocalServerOptions, port: number): string {
+  const configured = options.env?.WEBAUTHN_ORIGINS ?? process.env.WEBAUTHN_ORIGINS;
+  if (configured && configured !== derivedOrigins) return configured;
+  derivedOrigins = `${localPageUrl(port)}`;
+  return derivedOrigins;
+}
+
+/** The demo page's URL for a server on `port`: `localhost`, where WebAuthn works, rather than 127.0.0.1. */
+export const localPageUrl = (port: number | string) => `http://localhost:${port}`;
+
 /** API Gateway refuses bodies over 10 MB before any function runs; so does this server. */
 const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
 
@@ -216,7 +233,11 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const url = `http://127.0.0.1:${port}`;
   let started: LocalBackend;
   try {
-    started = await startLocalBackend({ ...options, baseUrl: url });
+    started = await startLocalBackend({
+      ...options,
+      baseUrl: url,
+      env: { WEBAUTHN_ORIGINS: webauthnOrigins(options, port), ...options.env },
+    });
   } catch (error) {
     backendFailed(error);
     server.close();
@@ -309,6 +330,6 @@ async function serve(req: IncomingMessage, res: ServerResponse, gateway: Gateway
     bodyTooLarge: body === undefined,
     sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
   });
-  res.writeHead(answer.status, answer.headers);
+  res.writeHead(answer.status, { ...answer.headers, ...answer.multiValueHeaders });
   res.end(answer.body);
 }

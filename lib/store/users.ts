@@ -8,12 +8,17 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
+import { type SecondFactorMethod, secondFactorMethods, secondFactorsOf } from './second-factors.ts';
 
 /** A registered account, as stored under its normalised username. */
 export interface UserAccount {
   userId: string;
   username: string;
   passwordHash: string;
+  /** The second factors a login of this account must complete with one of (`[]`: none; `second-factors.ts`). */
+  secondFactorMethods: SecondFactorMethod[];
+  /** Unused recovery codes (`GET /auth/account`'s `mfa.recoveryCodesLeft`). */
+  recoveryCodesLeft: number;
 }
 
 /** The account an item under a username holds, or `undefined` for an unregistered name (or no item). */
@@ -24,7 +29,13 @@ export function accountOf(stored: Record<string, unknown> | undefined): UserAcco
     typeof stored.username !== 'string'
   )
     return undefined;
-  return { userId: stored.userId, username: stored.username, passwordHash: stored.passwordHash };
+  return {
+    userId: stored.userId,
+    username: stored.username,
+    passwordHash: stored.passwordHash,
+    secondFactorMethods: secondFactorMethods(stored),
+    recoveryCodesLeft: secondFactorsOf(stored).recoveryCodeHashes.length,
+  };
 }
 
 const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._@+-]{2,63}$/;

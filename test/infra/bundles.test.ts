@@ -5,6 +5,8 @@ import { createTable, type LocalDynamo, startLocalDynamo } from '../../infra/loc
 import { lambdaContext, proxyEvent } from '../../infra/local/events.ts';
 import { type SsmStandIn, startSsmStandIn } from '../../infra/local/ssm-stand-in.ts';
 import type { FunctionName } from '../../infra/routes.ts';
+import { defaults } from '../../lib/config.ts';
+import { TestAuthenticator } from '../support/authenticator.ts';
 import { builtBundles } from '../support/bundles.ts';
 import { TEST_SECRET } from '../support/service.ts';
 
@@ -38,6 +40,7 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_SSM: ssm.url,
     TABLE_NAME: tableName,
     JWT_SECRET_PARAM: parameterName,
+    WEBAUTHN_ORIGINS: defaults.WEBAUTHN_ORIGINS,
   });
   for (const name of [
     'register',
@@ -51,6 +54,12 @@ beforeAll(async () => {
     'revoke-session',
     'change-password',
     'delete-account',
+    'passkey-register-options',
+    'register-passkey',
+    'list-passkeys',
+    'delete-passkey',
+    'passkey-login-options',
+    'passkey-login',
   ] as const) {
     handlers[name] = (await import(pathToFileURL(bundles[name]).href)).handler;
   }
@@ -113,7 +122,7 @@ describe('the built bundles', () => {
       Effect: 'Allow',
       Resource: 'arn:aws:execute-api:eu-west-1:111122223333:api123/v1/*',
     });
-    expect(allowed.context).toMatchObject({ username: 'bundle-user', roles: '' });
+    expect(allowed.context).toMatchObject({ username: 'bundle-user', roles: '', amr: 'pwd' });
 
     const me = await call('me', {
       method: 'GET',
@@ -121,7 +130,12 @@ describe('the built bundles', () => {
       authorizer: { principalId: allowed.principalId, ...allowed.context },
     });
     expect(me.statusCode).toBe(200);
-    expect(JSON.parse(me.body)).toEqual({ ...allowed.context, roles: [] });
+    expect(JSON.parse(me.body)).toEqual({
+      ...allowed.context,
+      roles: [],
+      amr: ['pwd'],
+      authTime: Number(allowed.context.authTime),
+    });
 
     const refreshed = await post('refresh', '/auth/refresh', { refreshToken: tokens.refreshToken });
     expect(refreshed.statusCode, refreshed.body).toBe(200);
@@ -201,6 +215,54 @@ describe('the built bundles', () => {
     expect(deleted.statusCode, deleted.body).toBe(204);
     await expect(authorize(fifth.accessToken)).rejects.toThrow('Unauthorized');
     expect((await post('register', '/auth/register', { username, password })).statusCode).toBe(201);
+  });
+
+  it('drive a passkey: added after the password, signed in with (no password), authorized, listed and deleted', async () => {
+    const password = 'a bundle passkey password';
+    const username = 'bundle-passkey';
+    expect((await post('register', '/auth/register', { username, password })).statusCode).toBe(201);
+    const tokens = JSON.parse((await post('login', '/auth/login', { username, password })).body);
+    const bearer = { authorization: `Bearer ${tokens.accessToken}` };
+    const authenticator = new TestAuthenticator(defaults.WEBAUTHN_ORIGINS);
+    const options = await post(
+      'passkey-register-options',
+      '/auth/passkeys/register/options',
+      { password },
+      bearer,
+    );
+    expect(options.statusCode, options.body).toBe(200);
+    const response = authenticator.register(JSON.parse(options.body));
+    const added = await post('register-passkey', '/auth/passkeys/register', { response }, bearer);
+    expect(added.statusCode, added.body).toBe(201);
+    const { passkeyId } = JSON.parse(added.body);
+
+    const loginOptions = JSON.parse(
+      (await post('passkey-login-options', '/auth/passkeys/login/options', {})).body,
+    );
+    const signedIn = await post('passkey-login', '/auth/passkeys/login', {
+      challengeId: loginOptions.challengeId,
+      response: authenticator.assert(loginOptions),
+    });
+    expect(signedIn.statusCode, signedIn.body).toBe(200);
+    const passkeyTokens = JSON.parse(signedIn.body);
+    expect((await authorize(passkeyTokens.accessToken)).context).toMatchObject({ username });
+
+    const listed = await call('list-passkeys', {
+      method: 'GET',
+      path: '/auth/passkeys',
+      headers: { authorization: `Bearer ${passkeyTokens.accessToken}` },
+    });
+    expect(JSON.parse(listed.body).passkeys.map((p: { passkeyId: string }) => p.passkeyId)).toEqual([
+      passkeyId,
+    ]);
+    const deleted = await call('delete-passkey', {
+      method: 'DELETE',
+      path: `/auth/passkeys/${passkeyId}`,
+      resource: '/auth/passkeys/{passkeyId}',
+      pathParameters: { passkeyId },
+      headers: { authorization: `Bearer ${passkeyTokens.accessToken}` },
+    });
+    expect(deleted.statusCode, deleted.body).toBe(204);
   });
 });
 

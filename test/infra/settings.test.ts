@@ -35,6 +35,15 @@ describe('settings from CDK context', () => {
     });
   });
 
+  it('passes the relying party (the CORS origins on the first one) to the functions', () => {
+    const env = lambdaOf(template, 'passkey-login').props.Environment.Variables;
+    expect(env).toMatchObject({
+      WEBAUTHN_RP_ID: 'app.example.com',
+      WEBAUTHN_ORIGINS: 'https://app.example.com',
+      WEBAUTHN_RP_NAME: 'auth-service',
+    });
+  });
+
   it('passes the CORS origins to the HTTP functions only', () => {
     for (const name of functionNames) {
       const env = lambdaOf(template, name).props.Environment.Variables;
@@ -46,9 +55,11 @@ describe('settings from CDK context', () => {
     const preflights = template.findResources('AWS::ApiGateway::Method', {
       Properties: { HttpMethod: 'OPTIONS' },
     });
-    // The root, /auth, the eight /auth/* resources, /auth/sessions/{sessionId}, /me, /.well-known and its two
+    // The root, /auth, the nine /auth/* resources, /auth/sessions/{sessionId}, /auth/passkeys/{passkeyId},
+    // /auth/passkeys/register (and its /options), /auth/passkeys/login (and its /options), /auth/login/mfa,
+    // /auth/mfa and its /totp, /totp/confirm and /recovery-codes, /me and /me/sensitive, /.well-known and its two
     // documents.
-    expect(Object.keys(preflights)).toHaveLength(15);
+    expect(Object.keys(preflights)).toHaveLength(27);
     for (const method of Object.values(preflights)) {
       expect(method.Properties.AuthorizationType).toBe('NONE');
       expect(method.Properties.Integration.Type).toBe('MOCK');
@@ -66,14 +77,17 @@ describe('settings from CDK context', () => {
     expect(stale).toEqual([]);
   });
 
-  it('puts CORS headers on the authorizer 401 and 403', () => {
-    for (const type of ['UNAUTHORIZED', 'ACCESS_DENIED']) {
+  it("puts CORS headers on the authorizer's 401s (a thrown Unauthorized, and a step-up Deny's challenge)", () => {
+    for (const [type, challenge] of [
+      ['UNAUTHORIZED', "'Bearer'"],
+      ['ACCESS_DENIED', 'context.authorizer.wwwAuthenticate'],
+    ]) {
       template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
         ResponseType: type,
         ResponseParameters: Match.objectLike({
           'gatewayresponse.header.Access-Control-Allow-Origin': 'method.request.header.Origin',
           'gatewayresponse.header.Vary': "'Origin'",
-          'gatewayresponse.header.WWW-Authenticate': "'Bearer'",
+          'gatewayresponse.header.WWW-Authenticate': challenge,
         }),
       });
     }
@@ -81,7 +95,7 @@ describe('settings from CDK context', () => {
 
   it.each([
     ['UNAUTHORIZED', '401'],
-    ['ACCESS_DENIED', '403'],
+    ['ACCESS_DENIED', '401'],
     ['MISSING_AUTHENTICATION_TOKEN', '404'],
     ['REQUEST_TOO_LARGE', '413'],
     ['THROTTLED', '429'],
@@ -103,7 +117,7 @@ describe('settings from CDK context', () => {
   it('grants kms:Decrypt on a customer-managed key only through SSM, only to the functions reading the key', () => {
     for (const name of functionNames) {
       const kms = statementsOf(template, name).filter((s) => [s.Action].flat().includes('kms:Decrypt'));
-      if (name === 'me' || name === 'register') {
+      if (name === 'me' || name === 'register' || name === 'passkey-login-options') {
         expect(kms, name).toEqual([]);
         continue;
       }
@@ -159,5 +173,27 @@ describe('settingsFromContext', () => {
 
   it('refuses a parameter name that is not a hierarchical SSM name', () => {
     expect(() => from({ signingKeyParameterName: 'jwt key' })).toThrow(/hierarchical/);
+  });
+
+  it('takes the relying party from the passkey origins, or else from the CORS origins on the first one', () => {
+    expect(from({ webauthnOrigins: 'https://app.example.com', webauthnRpId: 'example.com' })).toMatchObject({
+      webauthnRpId: 'example.com',
+      webauthnOrigins: ['https://app.example.com'],
+    });
+    expect(from({ corsOrigins: 'https://app.example.com,https://admin.other.org' })).toMatchObject({
+      webauthnRpId: 'app.example.com',
+      webauthnOrigins: ['https://app.example.com'],
+    });
+    expect(from({})).toMatchObject({ webauthnRpId: undefined, webauthnOrigins: [] });
+  });
+
+  it('refuses passkey origins that are not on the RP ID, and an RP ID that is an address', () => {
+    expect(() =>
+      from({ webauthnOrigins: 'https://app.example.com,https://evil.example', webauthnRpId: 'example.com' }),
+    ).toThrow(/evil\.example.*example\.com/);
+    expect(() => from({ webauthnOrigins: 'https://10.0.0.1', webauthnRpId: '10.0.0.1' })).toThrow(
+      /domain name/,
+    );
+    expect(() => from({ webauthnOrigins: 'http://app.example.com' })).toThrow(/https/);
   });
 });

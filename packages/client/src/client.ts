@@ -1,11 +1,37 @@
 import { AuthError, errorFromResponse, SignedOutError, type SignOutReason } from './errors.ts';
-import { memoryStorage, type StoredTokens, type TokenStorage } from './storage.ts';
+import { type PasskeyCeremonies, type PasskeyInfo, requireCeremonies, runCeremony } from './passkeys.ts';
+import {
+  memoryStorage,
+  type SharedMemoryStorage,
+  type StoredTokens,
+  sharedMemoryStorage,
+  type TokenStorage,
+} from './storage.ts';
+
+/**
+ * How the refresh token travels (API.md, "Cookie transport (browsers)"): `body` (the default) in JSON bodies
+ * and the client's `storage`; `cookie` in an HttpOnly cookie that the browser keeps and no script can read.
+ */
+export type TokenTransport = 'body' | 'cookie';
 
 export interface AuthClientOptions {
   /** The API's base URL, e.g. `https://auth.example.com` or an API Gateway stage URL ending in `/prod`. */
   baseUrl: string | URL;
-  /** Where tokens are kept; in memory by default. Use {@link localStorageStorage} to share them between tabs. */
+  /**
+   * Where tokens are kept; in memory by default. Use {@link localStorageStorage} to share them between tabs.
+   * Not with `transport: 'cookie'`, which keeps the access token in memory itself.
+   */
   storage?: TokenStorage;
+  /**
+   * `'cookie'` for browsers: login and refresh send `X-Token-Transport: cookie` (with `credentials:
+   * 'include'`), the service keeps the refresh token in an HttpOnly, `SameSite=Strict` cookie that no script
+   * can read, and the client holds only the access token, in memory, shared with the origin's other tabs
+   * through a `BroadcastChannel` (one refresh for all of them, serialised with Web Locks). A new tab or a
+   * reload starts with nothing: {@link AuthClient.resume} (or the first {@link AuthClient.fetch}) gets an
+   * access token by a refresh with the cookie. The page must be on the API's site (same origin, or e.g.
+   * `app.example.com` with the API at `auth.example.com`, listed in `CORS_ORIGINS`). Default `'body'`.
+   */
+  transport?: TokenTransport;
   /**
    * Refresh this many seconds before the access token expires (default 30), to absorb network latency and
    * clock differences between the API's servers; never more than half the token's lifetime.
@@ -28,6 +54,11 @@ export interface AuthClientOptions {
   fetch?: typeof globalThis.fetch;
   /** The clock, in epoch milliseconds (for tests). */
   now?: () => number;
+  /**
+   * The browser's WebAuthn ceremonies, for the passkey methods: `await import('@simplewebauthn/browser')` (or
+   * anything of its shape). Without them the passkey methods throw `passkeys_unavailable`.
+   */
+  passkeys?: PasskeyCeremonies;
 }
 
 /** What the client tells listeners; never a token. */
@@ -35,7 +66,25 @@ export interface AuthEvents {
   signedIn: { accessExpiresAt: number; refreshExpiresAt: number };
   refreshed: { accessExpiresAt: number; refreshExpiresAt: number };
   signedOut: { reason: SignOutReason };
+  /**
+   * A route refused the session's login as not strong or recent enough (RFC 9470
+   * `insufficient_user_authentication`): sign in again (with a second factor) to go on. `reason` is the API's
+   * `error_description`; `maxAge` the seconds a login may be old there, when its age was the reason.
+   */
+  stepUpRequired: { path: string; reason: string; maxAge?: number };
 }
+
+/** A second factor a login can be completed with (API.md "Login with a second factor"). */
+export type SecondFactorMethod = 'totp' | 'recovery_code' | 'passkey';
+
+/**
+ * What {@link AuthClient.login} did: signed in, or the password was right and the account needs a second factor
+ * (`methods` lists those enrolled); then {@link AuthClient.completeMfa} finishes the login.
+ */
+export type LoginResult = { status: 'signed_in' } | { status: 'mfa_required'; methods: SecondFactorMethod[] };
+
+/** The second factor {@link AuthClient.completeMfa} sends: a TOTP code or one of the recovery codes. */
+export type SecondFactorProof = { code: string } | { recoveryCode: string };
 
 export interface RegisteredUser {
   userId: string;
@@ -83,6 +132,11 @@ const LEGACY_CONFLICT_WAITS = [0, 25, 50, 100, 200, 400];
 /** Background refresh after a transient failure: first retry, doubling up to the cap (ms). */
 const RETRY_FIRST = 1_000;
 const RETRY_MAX = 60_000;
+/**
+ * With the cookie transport, how long (ms) a tab that holds the refresh lock waits for another tab's newer
+ * pair before refreshing itself: an upper bound paid once per refresh, far below any token's lifetime.
+ */
+const CROSS_TAB_SETTLE_MS = 50;
 /** setTimeout's largest delay. */
 const MAX_TIMER = 2_147_483_647;
 
@@ -98,17 +152,24 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class AuthClient {
   readonly #baseUrl: string;
   readonly #storage: TokenStorage;
+  /** With the cookie transport: the storage shared with the other tabs (else `undefined`). */
+  readonly #shared: SharedMemoryStorage | undefined;
+  readonly #cookie: boolean;
   readonly #fetch: typeof globalThis.fetch;
   readonly #leewayMs: number;
   readonly #timeoutMs: number;
   readonly #refreshTimeoutMs: number;
   readonly #autoRefresh: boolean;
   readonly #now: () => number;
+  readonly #passkeys: PasskeyCeremonies | undefined;
   readonly #listeners: { [K in keyof AuthEvents]: Set<(event: AuthEvents[K]) => void> } = {
     signedIn: new Set(),
     refreshed: new Set(),
     signedOut: new Set(),
+    stepUpRequired: new Set(),
   };
+  /** A login answered `mfa_required`, until {@link completeMfa} finishes it (the `mfaToken` lives 300 s). */
+  #pendingMfa: { mfaToken: string; methods: SecondFactorMethod[] } | undefined;
   /** The refresh in flight in this client: every concurrent caller awaits this one. */
   #refreshing: Promise<StoredTokens> | null = null;
   /** The tail of this client's refresh/logout queue. */
@@ -120,7 +181,23 @@ export class AuthClient {
 
   constructor(options: AuthClientOptions) {
     this.#baseUrl = String(options.baseUrl).replace(/\/+$/, '');
-    this.#storage = options.storage ?? memoryStorage();
+    this.#cookie = options.transport === 'cookie';
+    if (options.transport !== undefined && options.transport !== 'body' && !this.#cookie) {
+      throw new TypeError(
+        `AuthClient: transport must be 'body' or 'cookie', not ${String(options.transport)}`,
+      );
+    }
+    if (this.#cookie) {
+      if (options.storage) {
+        throw new TypeError(
+          "AuthClient: with transport 'cookie' the access token is kept in memory only; leave storage out",
+        );
+      }
+      this.#shared = sharedMemoryStorage(`auth-session:${this.#baseUrl}`);
+      this.#storage = this.#shared;
+    } else {
+      this.#storage = options.storage ?? memoryStorage();
+    }
     const fetchImpl = options.fetch ?? globalThis.fetch;
     this.#fetch = (input, init) => fetchImpl(input, init);
     this.#leewayMs = Math.max(0, options.refreshLeewaySeconds ?? 30) * 1000;
@@ -131,6 +208,7 @@ export class AuthClient {
     );
     this.#autoRefresh = options.autoRefresh ?? false;
     this.#now = options.now ?? Date.now;
+    this.#passkeys = options.passkeys;
     this.#unsubscribe = this.#storage.subscribe?.(() => void this.#onStorageChange()) ?? (() => {});
     void this.#onStorageChange();
   }
@@ -148,10 +226,132 @@ export class AuthClient {
     return (await response.json()) as RegisteredUser;
   }
 
-  /** `POST /auth/login`: starts a new session and keeps its tokens. */
-  async login(username: string, password: string): Promise<void> {
-    const response = await this.#post('/auth/login', { username, password });
+  /**
+   * `POST /auth/login`: starts a new session and keeps its tokens (`{ status: 'signed_in' }`). For an account
+   * with a second factor the right password gives `{ status: 'mfa_required', methods }` instead and no session
+   * yet: finish with {@link completeMfa}. A wrong password is an {@link AuthError} `invalid_credentials`.
+   */
+  async login(username: string, password: string): Promise<LoginResult> {
+    const response = await this.#post('/auth/login', { username, password }, this.#transportHeaders());
+    this.#pendingMfa = undefined;
+    if (response.status === 401) {
+      const body = (await response
+        .clone()
+        .json()
+        .catch(() => undefined)) as { error?: unknown; mfaToken?: unknown; methods?: unknown } | undefined;
+      if (body?.error === 'mfa_required' && typeof body.mfaToken === 'string') {
+        const methods = Array.isArray(body.methods) ? (body.methods as SecondFactorMethod[]) : [];
+        this.#pendingMfa = { mfaToken: body.mfaToken, methods };
+        return { status: 'mfa_required', methods };
+      }
+    }
     if (response.status !== 200) throw await errorFromResponse(response);
+    await this.#keepSession(response);
+    return { status: 'signed_in' };
+  }
+
+  /**
+   * `POST /auth/login/mfa`: finishes a login that answered `mfa_required`, with a TOTP code or a recovery code,
+   * and keeps the new session's tokens. A wrong code is an {@link AuthError} `invalid_mfa_code` (try again: the
+   * login stays pending until its `mfaToken` dies, after 300 s or 5 wrong codes, then `invalid_token`: log in
+   * again). Without a pending login, `invalid_token` at once.
+   */
+  async completeMfa(proof: SecondFactorProof): Promise<void> {
+    const pending = this.#pendingMfa;
+    if (!pending)
+      throw new AuthError('invalid_token', 'No login is waiting for a second factor; log in first.', {
+        status: 0,
+      });
+    const response = await this.#post(
+      '/auth/login/mfa',
+      { mfaToken: pending.mfaToken, ...proof },
+      this.#transportHeaders(),
+    );
+    if (response.status !== 200) {
+      const error = await errorFromResponse(response);
+      if (error.code !== 'invalid_mfa_code' && this.#pendingMfa === pending) this.#pendingMfa = undefined;
+      throw error;
+    }
+    if (this.#pendingMfa === pending) this.#pendingMfa = undefined;
+    await this.#keepSession(response);
+  }
+
+  /** The second factors a pending login (answered `mfa_required`) may be completed with; `[]` when none is. */
+  get pendingSecondFactors(): SecondFactorMethod[] {
+    return [...(this.#pendingMfa?.methods ?? [])];
+  }
+
+  /**
+   * Signs in with a passkey, no username or password: `POST /auth/passkeys/login/options`, the browser's
+   * ceremony (it offers the user's passkeys for this site), then `POST /auth/passkeys/login`; keeps the new
+   * session's tokens as {@link login} does. A refused passkey is an `AuthError` `invalid_credentials`; a
+   * ceremony the user cancels, `passkey_ceremony_failed`.
+   */
+  async loginWithPasskey(): Promise<void> {
+    const ceremonies = requireCeremonies(this.#passkeys);
+    const options = await this.#post('/auth/passkeys/login/options', {});
+    if (options.status !== 200) throw await errorFromResponse(options);
+    const { challengeId, ...optionsJSON } = (await options.json()) as { challengeId: string };
+    const assertion = await runCeremony(() =>
+      ceremonies.startAuthentication({ optionsJSON: optionsJSON as never }),
+    );
+    const response = await this.#post(
+      '/auth/passkeys/login',
+      { challengeId, response: assertion },
+      this.#transportHeaders(),
+    );
+    if (response.status !== 200) throw await errorFromResponse(response);
+    await this.#keepSession(response);
+  }
+
+  /**
+   * Adds a passkey to the signed-in user: the password is checked again (`POST
+   * /auth/passkeys/register/options`; a wrong one counts toward the lockout), the browser creates the
+   * credential, and `POST /auth/passkeys/register` stores it under `name` (default: the service's).
+   */
+  async addPasskey(password: string, name?: string): Promise<PasskeyInfo> {
+    const ceremonies = requireCeremonies(this.#passkeys);
+    const options = await this.fetch('/auth/passkeys/register/options', jsonPost({ password }));
+    if (options.status !== 200) throw await this.#failure(options);
+    const optionsJSON = await options.json();
+    const credential = await runCeremony(() =>
+      ceremonies.startRegistration({ optionsJSON: optionsJSON as never }),
+    );
+    const response = await this.fetch(
+      '/auth/passkeys/register',
+      jsonPost({ response: credential, ...(name !== undefined && { name }) }),
+    );
+    if (response.status !== 201) throw await this.#failure(response);
+    return (await response.json()) as PasskeyInfo;
+  }
+
+  /** `GET /auth/passkeys`: the signed-in user's passkeys, oldest first. */
+  async listPasskeys(): Promise<PasskeyInfo[]> {
+    const response = await this.fetch('/auth/passkeys');
+    if (response.status !== 200) throw await this.#failure(response);
+    return ((await response.json()) as { passkeys: PasskeyInfo[] }).passkeys;
+  }
+
+  /** `PATCH /auth/passkeys/{passkeyId}`: renames one of the user's passkeys. */
+  async renamePasskey(passkeyId: string, name: string): Promise<PasskeyInfo> {
+    const response = await this.fetch(`/auth/passkeys/${encodeURIComponent(passkeyId)}`, {
+      ...jsonPost({ name }),
+      method: 'PATCH',
+    });
+    if (response.status !== 200) throw await this.#failure(response);
+    return (await response.json()) as PasskeyInfo;
+  }
+
+  /** `DELETE /auth/passkeys/{passkeyId}`: deletes one of the user's passkeys (it signs no one in from then on). */
+  async deletePasskey(passkeyId: string): Promise<void> {
+    const response = await this.fetch(`/auth/passkeys/${encodeURIComponent(passkeyId)}`, {
+      method: 'DELETE',
+    });
+    if (response.status !== 204) throw await this.#failure(response);
+  }
+
+  /** Keeps the token pair of a login's answer (password or passkey) as this client's session. */
+  async #keepSession(response: Response): Promise<void> {
     const tokens = await this.#tokensFrom(response);
     // Under the refresh lock: a refresh of an earlier session still in flight lands first, so its outcome
     // (a new pair of the old session, or a sign-out) can never overwrite or clear this login's pair.
@@ -172,19 +372,28 @@ export class AuthClient {
     // flight lands first, and one that comes later finds the storage empty.
     await this.#withLock(async () => {
       const tokens = await this.#storage.get();
-      if (!tokens) return this.#endSession('logged_out');
+      // With the cookie transport the cookie may hold a session this tab has not resumed: end it all the same.
+      if (!tokens && !this.#cookie) return this.#endSession('logged_out');
       let response: Response;
       try {
-        response = await this.#post(
-          '/auth/logout',
-          { refreshToken: tokens.refreshToken },
-          { authorization: `Bearer ${tokens.accessToken}` },
-        );
+        response = this.#cookie
+          ? await this.#post('/auth/logout', undefined, {
+              ...this.#transportHeaders(),
+              ...(tokens && { authorization: `Bearer ${tokens.accessToken}` }),
+            })
+          : await this.#post(
+              '/auth/logout',
+              { refreshToken: tokens?.refreshToken },
+              { authorization: `Bearer ${tokens?.accessToken}` },
+            );
       } finally {
         await this.#endSession('logged_out');
       }
-      // 401: the tokens no longer verify, so nothing is left to end.
-      if (response.status !== 204 && response.status !== 401) throw await errorFromResponse(response);
+      // 401: the tokens no longer verify, so nothing is left to end; 400 with the cookie transport: no token
+      // at all (no cookie, nothing resumed).
+      const done = response.status === 204 || response.status === 401;
+      if (!done && !(this.#cookie && !tokens && response.status === 400))
+        throw await errorFromResponse(response);
     });
   }
 
@@ -254,7 +463,7 @@ export class AuthClient {
    */
   async fetch(path: string, init: RequestInit = {}): Promise<Response> {
     const url = this.#url(path);
-    let tokens = await this.#storage.get();
+    let tokens = (await this.#storage.get()) ?? (this.#cookie ? await this.#resumed() : null);
     if (!tokens) throw new SignedOutError('no_session');
     if (this.#needsRefresh(tokens)) {
       try {
@@ -266,6 +475,9 @@ export class AuthClient {
     }
     const first = await this.#send(url, init, tokens.accessToken);
     if (first.status !== 401) return first;
+    // A step-up refusal: the token is fine, the login is not enough for this route. Refreshing cannot help
+    // (a refresh keeps the login's auth_time and amr): the app is told, and signs the user in again.
+    if (this.#stepUpRequired(path, first)) return first;
     const answer = (await first
       .clone()
       .json()
@@ -274,7 +486,19 @@ export class AuthClient {
     await first.body?.cancel();
     // Reactive refresh, once: a second 401 is returned to the caller as it is, never refreshed again.
     const renewed = await this.#refresh(tokens);
-    return this.#send(url, init, renewed.accessToken);
+    const second = await this.#send(url, init, renewed.accessToken);
+    if (second.status === 401) this.#stepUpRequired(path, second);
+    return second;
+  }
+
+  /** Emits `stepUpRequired` when `response` carries RFC 9470's challenge; returns whether it did. */
+  #stepUpRequired(path: string, response: Response): boolean {
+    const challenge = response.headers.get('www-authenticate') ?? '';
+    if (!/error="insufficient_user_authentication"/.test(challenge)) return false;
+    const reason = /error_description="([^"]*)"/.exec(challenge)?.[1] ?? 'Sign in again to go on.';
+    const maxAge = /max_age=(\d+)/.exec(challenge)?.[1];
+    this.#emit('stepUpRequired', { path, reason, ...(maxAge !== undefined && { maxAge: Number(maxAge) }) });
+    return true;
   }
 
   /** The stored tokens (for display or a caller's own use), or `null` when signed out. */
@@ -283,10 +507,44 @@ export class AuthClient {
     return tokens && { ...tokens };
   }
 
-  /** Stops the background refresh and the storage subscription. */
+  /**
+   * With the cookie transport, in a new tab or after a reload: gets an access token by a refresh with the
+   * cookie (one for all tabs: under the cross-tab lock, and a tab that has one shares it). Resolves to
+   * whether the client is signed in; `signedIn` is emitted when it becomes so. With the body transport it
+   * only says whether the storage holds a session. Throws on a passing failure (network, 5xx), never for
+   * "no session".
+   */
+  async resume(): Promise<boolean> {
+    if (await this.#storage.get()) return true;
+    if (!this.#cookie) return false;
+    return (await this.#resumed()) !== null;
+  }
+
+  /** A refresh with only the cookie; `null` when there is no session to resume (no cookie, or a dead one). */
+  async #resumed(): Promise<StoredTokens | null> {
+    try {
+      const tokens = await this.#refresh(null);
+      if (!this.#signedIn) {
+        this.#signedIn = true;
+        this.#emit('signedIn', expiries(tokens));
+      }
+      return tokens;
+    } catch (error) {
+      if (error instanceof SignedOutError) return null;
+      throw error;
+    }
+  }
+
+  /** Stops the background refresh and the storage subscription (and, with the cookie transport, its channel). */
   dispose(): void {
     clearTimeout(this.#timer);
     this.#unsubscribe();
+    this.#shared?.close();
+  }
+
+  /** What every request that carries or receives a refresh token adds with the cookie transport. */
+  #transportHeaders(): Record<string, string> {
+    return this.#cookie ? { 'x-token-transport': 'cookie' } : {};
   }
 
   #url(path: string): string {
@@ -316,9 +574,11 @@ export class AuthClient {
     try {
       return await this.#fetch(this.#url(path), {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: JSON.stringify(body),
+        headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
+        // The cookie transport's cookie goes along to an API on another origin of the same site too.
+        ...(this.#cookie && { credentials: 'include' as const }),
       });
     } catch (cause) {
       throw new AuthError('network_error', 'The API could not be reached.', { cause });
@@ -330,7 +590,8 @@ export class AuthClient {
     const { accessToken, refreshToken, expiresIn, refreshExpiresIn } = body ?? {};
     if (
       typeof accessToken !== 'string' ||
-      typeof refreshToken !== 'string' ||
+      // With the cookie transport the refresh token is in the cookie, never in the body.
+      (typeof refreshToken !== 'string' && !this.#cookie) ||
       typeof expiresIn !== 'number' ||
       typeof refreshExpiresIn !== 'number'
     ) {
@@ -342,7 +603,7 @@ export class AuthClient {
     const obtainedAt = this.#now();
     return {
       accessToken,
-      refreshToken,
+      ...(!this.#cookie && { refreshToken: refreshToken as string }),
       obtainedAt,
       accessExpiresAt: obtainedAt + expiresIn * 1000,
       refreshExpiresAt: obtainedAt + refreshExpiresIn * 1000,
@@ -358,8 +619,11 @@ export class AuthClient {
     return this.#now() >= this.#refreshAt(tokens);
   }
 
-  /** Single flight: the first caller starts the refresh, every concurrent caller awaits the same one. */
-  #refresh(stale: StoredTokens): Promise<StoredTokens> {
+  /**
+   * Single flight: the first caller starts the refresh, every concurrent caller awaits the same one. `stale` is
+   * the pair the caller found wanting; `null` to resume with the cookie alone (cookie transport).
+   */
+  #refresh(stale: StoredTokens | null): Promise<StoredTokens> {
     this.#refreshing ??= this.#withLock(() => this.#refreshUnderLock(stale)).finally(() => {
       this.#refreshing = null;
     });
@@ -384,13 +648,23 @@ export class AuthClient {
     return locks.request(name, () => operation());
   }
 
-  async #refreshUnderLock(stale: StoredTokens): Promise<StoredTokens> {
-    const current = await this.#storage.get();
-    if (!current) throw await this.#endSession('cleared_elsewhere');
-    // Another tab or client already rotated the pair we had: continue from theirs. (When its pair has not
-    // reached this tab's storage yet, presenting the old token is harmless: within REFRESH_REUSE_GRACE the
-    // service answers it with that same new pair, so the tabs converge without waiting for each other.)
-    if (current.refreshToken !== stale.refreshToken && !this.#needsRefresh(current))
+  async #refreshUnderLock(stale: StoredTokens | null): Promise<StoredTokens> {
+    const wanting = (tokens: StoredTokens | null) =>
+      tokens === null || tokens.accessToken === stale?.accessToken || this.#needsRefresh(tokens);
+    let current = await this.#storage.get();
+    if (this.#shared && wanting(current)) {
+      // With the cookie transport each tab holds its own copy, which a tab that refreshed just before sent on
+      // before it released the lock; the message and the lock grant are not ordered with each other, so give
+      // that pair a moment to land before refreshing again.
+      await this.#shared.settle(CROSS_TAB_SETTLE_MS);
+      current = await this.#storage.get();
+    }
+    // With the cookie transport the cookie is the session: holding no access token is no reason to stop.
+    if (!current && !this.#cookie) throw await this.#endSession('cleared_elsewhere');
+    // Another tab or client already refreshed: continue from its pair. (When its pair has not reached this
+    // tab's storage yet, presenting the old token is harmless: within REFRESH_REUSE_GRACE the service answers
+    // it with that same new pair, so the tabs converge without waiting for each other.)
+    if (current && current.accessToken !== stale?.accessToken && !this.#needsRefresh(current))
       return this.#adopt(current);
 
     const outcome = await this.#sendRefresh(current);
@@ -403,7 +677,7 @@ export class AuthClient {
     }
     const { error } = outcome;
     if (sessionEndingCodes.has(error.code)) throw await this.#endSession(error.code as SignOutReason, error);
-    if (error.code === 'refresh_conflict' && (await this.#awaitNewerTokens(current.refreshToken))) {
+    if (current && error.code === 'refresh_conflict' && (await this.#awaitNewerTokens(current.accessToken))) {
       // A server before contract v2: another context won the race, and its pair has reached the storage.
       const newer = await this.#storage.get();
       if (newer) return this.#adopt(newer);
@@ -416,13 +690,16 @@ export class AuthClient {
    * through), and sends it once more, with the same tokens, when the answer is lost. Returns the new tokens,
    * or the error the service (or the network) answered.
    */
-  async #sendRefresh(current: StoredTokens): Promise<{ tokens: StoredTokens } | { error: AuthError }> {
-    const body = { refreshToken: current.refreshToken, accessToken: current.accessToken };
+  async #sendRefresh(current: StoredTokens | null): Promise<{ tokens: StoredTokens } | { error: AuthError }> {
+    // With the cookie transport the refresh token rides in its cookie; the access token (if any) still comes.
+    const body = this.#cookie
+      ? { ...(current && { accessToken: current.accessToken }) }
+      : { refreshToken: current?.refreshToken, accessToken: current?.accessToken };
     for (let send = 1; ; send += 1) {
       const last = send >= MAX_REFRESH_SENDS;
       let response: Response;
       try {
-        response = await this.#post('/auth/refresh', body, {}, this.#refreshTimeoutMs);
+        response = await this.#post('/auth/refresh', body, this.#transportHeaders(), this.#refreshTimeoutMs);
       } catch (error) {
         // No answer (a dropped connection, a timeout): the service may have rotated all the same.
         if (last) return { error: error as AuthError };
@@ -443,13 +720,13 @@ export class AuthClient {
     }
   }
 
-  /** Waits, bounded, for a pair other than `seen` to reach the storage; false if none arrives. */
+  /** Waits, bounded, for a pair other than the one of access token `seen` to reach the storage; false if none. */
   async #awaitNewerTokens(seen: string): Promise<boolean> {
     for (const wait of LEGACY_CONFLICT_WAITS) {
       await sleep(wait);
       const tokens = await this.#storage.get();
       if (!tokens) throw await this.#endSession('cleared_elsewhere');
-      if (tokens.refreshToken !== seen) return true;
+      if (tokens.accessToken !== seen) return true;
     }
     return false;
   }
@@ -556,6 +833,13 @@ const expiries = (tokens: StoredTokens) => ({
 function unrefTimer(timer: unknown): void {
   (timer as { unref?: () => void }).unref?.();
 }
+
+/** A JSON `POST` for {@link AuthClient.fetch}. */
+const jsonPost = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 /** Creates an {@link AuthClient}. */
 export const createAuthClient = (options: AuthClientOptions): AuthClient => new AuthClient(options);

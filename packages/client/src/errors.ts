@@ -10,10 +10,15 @@ export type ApiErrorCode =
   | 'token_expired'
   | 'session_revoked'
   | 'refresh_token_reused'
+  | 'mfa_required'
+  | 'invalid_mfa_code'
   | 'account_disabled'
+  | 'invalid_origin'
   | 'not_found'
   | 'method_not_allowed'
   | 'username_taken'
+  | 'mfa_already_enabled'
+  | 'mfa_not_enabled'
   | 'refresh_conflict'
   | 'payload_too_large'
   | 'unsupported_media_type'
@@ -24,14 +29,18 @@ export type ApiErrorCode =
 /**
  * Codes only the client produces: `signed_out` (no usable session: never signed in, logged out, or the
  * session ended), `unauthorized` / `forbidden` (the gateway authorizer's own 401/403, which carry no code),
- * `network_error` (no HTTP answer at all) and `unexpected_response` (an answer outside the contract).
+ * `network_error` (no HTTP answer at all), `unexpected_response` (an answer outside the contract),
+ * `passkeys_unavailable` (a passkey method of a client created without the browser's ceremonies) and
+ * `passkey_ceremony_failed` (the browser did not create or use a passkey: cancelled, none, timed out).
  */
 export type ClientErrorCode =
   | 'signed_out'
   | 'unauthorized'
   | 'forbidden'
   | 'network_error'
-  | 'unexpected_response';
+  | 'unexpected_response'
+  | 'passkeys_unavailable'
+  | 'passkey_ceremony_failed';
 
 export type AuthErrorCode = ApiErrorCode | ClientErrorCode;
 
@@ -55,10 +64,15 @@ const apiErrorCodes: ReadonlySet<string> = new Set<ApiErrorCode>([
   'token_expired',
   'session_revoked',
   'refresh_token_reused',
+  'mfa_required',
+  'invalid_mfa_code',
   'account_disabled',
+  'invalid_origin',
   'not_found',
   'method_not_allowed',
   'username_taken',
+  'mfa_already_enabled',
+  'mfa_not_enabled',
   'refresh_conflict',
   'payload_too_large',
   'unsupported_media_type',
