@@ -126,8 +126,8 @@ export async function updateUserRoles(
 }
 
 /**
- * Removes every second factor of a user who lost them (`mfa-reset`): TOTP (on or pending) and the recovery codes,
- * then revokes every session at once, so that whoever held a session opened with the lost factor is out. The
+ * Removes every second factor of a user who lost them (`mfa-reset`): TOTP (on or pending), the recovery codes and
+ * the passkeys, then revokes every session at once, so that whoever held a session opened with the lost factor is out. The
  * next login needs only the password. Errors: `not_found` for an unknown user.
  */
 export async function resetSecondFactors(services: Services, username: string): Promise<UserSummary> {
@@ -135,6 +135,7 @@ export async function resetSecondFactors(services: Services, username: string): 
   const { userId, username: name } = found.account;
   if (!(await services.secondFactors.removeTotp(name, userId)))
     throw new ApiError('not_found', { message: `No user "${username}".` });
+  await services.passkeys.removeAll(userId);
   const state = await services.accounts.revokeAllSessions(userId);
   return { ...summary(services, found, state), secondFactors: [] };
 }

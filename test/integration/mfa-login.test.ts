@@ -343,7 +343,18 @@ describe('npm run admin -- mfa-reset', () => {
     nextStep();
     const session = (await complete({ mfaToken: await mfaToken(username), code: codeNow(secret) }))
       .json as TokenPairBody;
+    const userId = claimsOf(session.accessToken).sub as string;
+    await defaultServices().passkeys.add(userId, username, {
+      credentialId: 'lost-key',
+      publicKey: new Uint8Array([1, 2, 3]),
+      counter: 0,
+      transports: [],
+      name: 'a lost key',
+      createdAt: Date.now(),
+      backupEligible: false,
+    });
     const shown = await resetSecondFactors(defaultServices(), username);
+    expect((await defaultServices().passkeys.get(userId)).passkeys ?? []).toHaveLength(0);
     expect(shown.secondFactors).toEqual([]);
     expect((await service.me(session.accessToken)).status).toBe(401);
     expect((await service.post('/auth/refresh', { refreshToken: session.refreshToken })).json.error).toBe(
