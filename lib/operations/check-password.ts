@@ -5,6 +5,7 @@ import type { PasswordHasher } from '../passwords/argon2.ts';
 import { normalisePassword } from '../passwords/normalise.ts';
 import type { Services } from '../services.ts';
 import type { AccountState } from '../store/accounts.ts';
+import { clientAddressKey } from '../store/lockout-policy.ts';
 import { addressWait } from '../store/login-attempts.ts';
 import { accountOf, normaliseUsername, type UserAccount } from '../store/users.ts';
 
@@ -156,7 +157,8 @@ export async function guardedCheck<T>(
 ): Promise<{ account: UserAccount; value: T | undefined }> {
   const { attempts } = services;
   const policy = attempts.policy;
-  const address = input.client.ipAddress;
+  // Counted per IPv6 /64 (an IPv4 address as it is): one subscriber holds a whole /64.
+  const address = clientAddressKey(input.client.ipAddress);
   const failure = input.failure ?? (() => new ApiError('invalid_credentials'));
   const now = nowSeconds();
 
