@@ -89,7 +89,27 @@ export type SecondFactorProof = { code: string } | { recoveryCode: string };
 export interface RegisteredUser {
   userId: string;
   username: string;
+  /** The address given at registration, trimmed and lower-cased (a verification mail went to it), else `null`. */
+  email: string | null;
 }
+
+/** The signed-in user's account (`GET /auth/account`, API.md). */
+export interface AccountInfo {
+  userId: string;
+  username: string;
+  /** The account's e-mail address, trimmed and lower-cased; `null` when it has none. */
+  email: string | null;
+  /** Whether a link mailed to `email` was used (a verification link, or a password reset link). */
+  emailVerified: boolean;
+  /** The second factors: an authenticator app (TOTP) enrolled, passkeys registered, recovery codes left. */
+  mfa: { totp: boolean; passkeys: number; recoveryCodesLeft: number };
+}
+
+/**
+ * What {@link AuthClient.resetPassword} sends besides the link's token and the new password: nothing for an
+ * account without a second factor; for one with it, a TOTP code or one of the recovery codes.
+ */
+export type ResetProof = Record<string, never> | SecondFactorProof;
 
 /** One of the user's live sessions (`GET /auth/sessions`); times are ISO 8601 UTC strings. */
 export interface SessionInfo {
@@ -219,9 +239,17 @@ export class AuthClient {
     return () => this.#listeners[event].delete(listener);
   }
 
-  /** `POST /auth/register`. Does not log in. */
-  async register(username: string, password: string): Promise<RegisteredUser> {
-    const response = await this.#post('/auth/register', { username, password });
+  /**
+   * `POST /auth/register`. Does not log in. With `email` (required when the service runs with
+   * `REQUIRE_VERIFIED_EMAIL=true`) a verification mail goes to that address. Errors ({@link AuthError} codes):
+   * `invalid_request` (a bad username or address), `weak_password`, `username_taken`, `email_taken`.
+   */
+  async register(username: string, password: string, email?: string): Promise<RegisteredUser> {
+    const response = await this.#post('/auth/register', {
+      username,
+      password,
+      ...(email !== undefined && { email }),
+    });
     if (response.status !== 201) throw await errorFromResponse(response);
     return (await response.json()) as RegisteredUser;
   }
@@ -452,6 +480,76 @@ export class AuthClient {
     });
     if (response.status !== 204) throw await this.#failure(response);
     await this.#endSession('account_deleted');
+  }
+
+  // Account recovery by e-mail (API.md "E-mail and account recovery"). The link methods take the `token` of a
+  // mailed link (the `token` parameter of its fragment or query: see {@link linkToken}); none of them needs a
+  // session, and none signs anyone in.
+
+  /**
+   * `POST /auth/password/forgot`: asks for a password-reset mail to `email`. Resolves the same way whether or
+   * not the address belongs to an account (the service answers `202 {}` to every well-formed address, and looks
+   * it up out of band), so nothing here says whether a mail will come: at most 3 reset mails an hour go to an
+   * account. A malformed address is an {@link AuthError} `invalid_request`; a client address that asks too
+   * often is still answered `202`, with no mail.
+   */
+  async forgotPassword(email: string): Promise<void> {
+    const response = await this.#post('/auth/password/forgot', { email });
+    if (response.status !== 202) throw await errorFromResponse(response);
+    await response.body?.cancel();
+  }
+
+  /**
+   * `POST /auth/password/reset`: sets a new password with the `token` of a reset link. Every session of the
+   * user ends (this client's too, if it is that user's: its next call finds the session revoked and signs it
+   * out), every other reset link of the user dies, and the address counts as verified. Errors
+   * ({@link AuthError} codes): `invalid_link` (unknown, used, expired, or superseded by a later reset or
+   * password change: ask for a new mail), `weak_password` and `invalid_request` (the link stays usable: try
+   * again), and for an account with a second factor `mfa_required` (send `proof`) or `invalid_mfa_code` (a
+   * wrong one; the link stays usable; wrong codes count toward the second factor's limit).
+   */
+  async resetPassword(token: string, newPassword: string, proof: ResetProof = {}): Promise<void> {
+    const response = await this.#post('/auth/password/reset', { token, newPassword, ...proof });
+    if (response.status !== 204) throw await errorFromResponse(response);
+  }
+
+  /**
+   * `POST /auth/email/verify`: verifies the account's address with the `token` of a verification link (if the
+   * account still has the address the link was sent to). `invalid_link` when the link is unknown, used,
+   * expired (after `EMAIL_VERIFICATION_TTL`, a day by default) or the address has changed since.
+   */
+  async verifyEmail(token: string): Promise<void> {
+    const response = await this.#post('/auth/email/verify', { token });
+    if (response.status !== 204) throw await errorFromResponse(response);
+  }
+
+  /**
+   * `POST /auth/email/resend` (signed in): sends the verification mail again, at most 3 times an hour
+   * (`too_many_attempts` beyond, with `retryAfter` in seconds). Resolves without a mail when the address is
+   * verified already; `invalid_request` when the account has no address.
+   */
+  async resendVerification(): Promise<void> {
+    const response = await this.fetch('/auth/email/resend', { method: 'POST' });
+    if (response.status !== 202) throw await this.#failure(response);
+    await response.body?.cancel();
+  }
+
+  /**
+   * `POST /auth/email` (signed in): sets the account's address to `email`, unverified; a verification mail goes
+   * to it and a notice to the previous address. The password is checked again: a wrong one is an
+   * {@link AuthError} `invalid_credentials` (it counts toward the lockout). `email_taken` when another account
+   * has the address, `invalid_request` when it is malformed.
+   */
+  async changeEmail(email: string, password: string): Promise<void> {
+    const response = await this.fetch('/auth/email', jsonPost({ email, password }));
+    if (response.status !== 204) throw await this.#failure(response);
+  }
+
+  /** `GET /auth/account` (signed in): the user's name, address and whether it is verified, and second factors. */
+  async getAccount(): Promise<AccountInfo> {
+    const response = await this.fetch('/auth/account');
+    if (response.status !== 200) throw await this.#failure(response);
+    return (await response.json()) as AccountInfo;
   }
 
   /**
@@ -840,6 +938,16 @@ const jsonPost = (body: unknown): RequestInit => ({
   headers: { 'content-type': 'application/json' },
   body: JSON.stringify(body),
 });
+
+/**
+ * The `token` of a mailed link (a reset or verification link: `https://…/reset-password#token=…`), from its
+ * fragment or, failing that, its query; `null` when it carries none. Pass `location.href` on the page the link
+ * opens. Reading it sends nothing: only {@link AuthClient.resetPassword} / {@link AuthClient.verifyEmail} use it.
+ */
+export function linkToken(link: string | URL): string | null {
+  const url = new URL(link);
+  return new URLSearchParams(url.hash.slice(1)).get('token') ?? url.searchParams.get('token');
+}
 
 /** Creates an {@link AuthClient}. */
 export const createAuthClient = (options: AuthClientOptions): AuthClient => new AuthClient(options);

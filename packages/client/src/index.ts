@@ -11,12 +11,15 @@
  * ```
  */
 export {
+  type AccountInfo,
   AuthClient,
   type AuthClientOptions,
   type AuthEvents,
   createAuthClient,
   type LoginResult,
+  linkToken,
   type RegisteredUser,
+  type ResetProof,
   type SecondFactorMethod,
   type SecondFactorProof,
   type SessionInfo,
