@@ -6,6 +6,7 @@ import { logEvent, messageFor, pageState } from './page.ts';
 import { mountAccount } from './sections/account.ts';
 import { mountDeleteAccount } from './sections/delete-account.ts';
 import { mountDevices } from './sections/devices.ts';
+import { mountEmail } from './sections/email.ts';
 import { mountMe } from './sections/me.ts';
 import { mountPasskeys } from './sections/passkeys.ts';
 import { mountChangePassword } from './sections/password.ts';
@@ -25,6 +26,7 @@ const client = createAuthClient({
 const page = pageState(client);
 
 mountAccount(page);
+mountEmail(page);
 mountSession(page);
 mountMe(page);
 mountDevices(page);

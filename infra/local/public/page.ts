@@ -46,12 +46,16 @@ export type ErrorContext =
   | 'delete-account'
   | 'add-passkey'
   | 'passkey-login'
+  | 'change-email'
   | 'general';
 
 const generalMessages: Partial<Record<AuthErrorCode, string>> = {
   invalid_credentials: 'The username or password is incorrect.',
   account_disabled: 'This account is disabled. Ask an administrator to enable it.',
   username_taken: 'That username is taken; choose another one.',
+  email_taken: 'Another account has that e-mail address.',
+  email_not_verified: 'Verify your e-mail address first: use the link in the mail (or ask for it again).',
+  invalid_link: 'That link is used, expired or replaced by a newer one; ask for a new mail.',
   service_unavailable: 'The service is briefly unavailable; try again in a moment.',
   network_error: 'The service cannot be reached; check the connection and try again.',
   payload_too_large: 'That is too long.',
@@ -77,6 +81,9 @@ const contextMessages: Record<ErrorContext, Partial<Record<AuthErrorCode, string
   'passkey-login': {
     invalid_credentials: 'That passkey was not accepted.',
     passkey_ceremony_failed: 'No passkey was used: the browser prompt was cancelled or found none.',
+  },
+  'change-email': {
+    invalid_credentials: 'The password is not right; the address was not changed.',
   },
   general: {},
 };

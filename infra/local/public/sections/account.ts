@@ -18,6 +18,7 @@ export function mountAccount(page: PageState): void {
   const registerForm = element<HTMLFormElement>('register-form');
   const registerUsername = element<HTMLInputElement>('register-username');
   const registerPassword = element<HTMLInputElement>('register-password');
+  const registerEmail = element<HTMLInputElement>('register-email');
   const message = element('account-message');
   const signedInAs = element('signed-in-as');
 
@@ -60,7 +61,8 @@ export function mountAccount(page: PageState): void {
     event.preventDefault();
     showMessage(message, 'Creating the account…');
     try {
-      const user = await client.register(registerUsername.value, registerPassword.value);
+      const email = registerEmail.value.trim();
+      const user = await client.register(registerUsername.value, registerPassword.value, email || undefined);
       logEvent(`account ${user.username} created`);
       await logIn(registerUsername.value, registerPassword.value);
       registerForm.reset();
