@@ -10,7 +10,12 @@ import type { UserAccount } from '../store/users.ts';
 export async function currentPassword(
   services: Services,
   account: UserAccount,
-): Promise<{ passwordHash: string; deleted: boolean }> {
+): Promise<{ passwordHash: string; deleted: boolean; accountItemHash: string | undefined }> {
   const { state, passwordHash } = await services.accounts.getCredentials(account.userId);
-  return { passwordHash: passwordHash ?? account.passwordHash, deleted: state.deleted };
+  return {
+    passwordHash: passwordHash ?? account.passwordHash,
+    deleted: state.deleted,
+    // What a replacement conditional on "unchanged since" compares (`passwordUnchanged`).
+    accountItemHash: passwordHash,
+  };
 }

@@ -13,6 +13,12 @@ export interface PasswordReplacement {
    * over). Absent (a reset): every session of the user ends.
    */
   keep?: { sessionId: string; generation: number; sessionGeneration: number };
+  /**
+   * A reset: the hash the account item held when the reset was judged (`undefined`: none, the password was never
+   * replaced). The replacement is written only while it is still there, so of two resets judged against one
+   * password (two links redeemed at once) exactly one replaces it; the other returns `false`.
+   */
+  replacing?: { passwordHash: string | undefined };
 }
 
 /**
@@ -27,19 +33,20 @@ export interface PasswordReplacement {
  * (a 503 the caller retries; `checkPassword` recognises the repeat): the kept session's item joins the new
  * generation's index partition (listings), and the name's item gets the hash copy.
  *
- * Returns `false` when nothing was written: the account was deleted, or (with `keep`) another whole-user
- * revocation came first, so the kept session is over too. Requests: one write, plus one for the kept session,
+ * Returns `false` when nothing was written: the account was deleted, (with `keep`) another whole-user
+ * revocation came first, so the kept session is over too, or (with `replacing`) another replacement came first. Requests: one write, plus one for the kept session,
  * plus one for the copy. Errors: `503` when DynamoDB fails.
  */
 export async function replacePassword(
   services: Services,
   replacement: PasswordReplacement,
 ): Promise<boolean> {
-  const { userId, username, passwordHash, keep } = replacement;
+  const { userId, username, passwordHash, keep, replacing } = replacement;
   const committed = await services.accounts.replacePassword(
     userId,
     passwordHash,
     keep && { sessionId: keep.sessionId, generation: keep.generation },
+    replacing,
   );
   if (!committed) return false;
   await finishReplacement(services, {

@@ -22,7 +22,8 @@ export interface PasswordReset extends ResetSecondFactor {
  * kills every outstanding reset link); the new password must follow register's rules; the second factor, if the
  * account has one, must be proved (`checkResetSecondFactor`). Only then is the link used, in one conditional
  * write (of concurrent redemptions exactly one gets past it), and the password replaced with every session of
- * the user revoked. Then the address counts as verified (the link proved it), the name's lockout is cleared and
+ * the user revoked, conditional on the account item still holding the hash the link was judged against (of two
+ * different links redeemed at once, exactly one replaces the password; the other is `invalid_link`). Then the address counts as verified (the link proved it), the name's lockout is cleared and
  * a notice is queued.
  *
  * Requests: GetItem of the link, of the name's item and of the account item (state and hash); the redemption
@@ -51,11 +52,19 @@ export async function resetPassword(
   const passwordHash = await services.passwords.hash(newPassword);
 
   if (!(await links.redeem(input.token, now, randomUUID()))) throw new ApiError('invalid_link');
-  // Every session ends (no `keep`): whole-user revocation in the same write as the new hash.
-  if (
-    !(await replacePassword(services, { userId: account.userId, username: account.username, passwordHash }))
-  )
-    throw new ApiError('invalid_link', { message: 'The account was deleted meanwhile.' });
+  // Every session ends (no `keep`): whole-user revocation in the same write as the new hash. Conditional on the
+  // password this link was judged against: another link of the account redeemed at the same moment (or a
+  // change) passed the fingerprint check too, and only the first replacement may stand.
+  const replaced = await replacePassword(services, {
+    userId: account.userId,
+    username: account.username,
+    passwordHash,
+    replacing: { passwordHash: current.accountItemHash },
+  });
+  if (!replaced)
+    throw new ApiError('invalid_link', {
+      message: 'This link was superseded meanwhile (another reset or change, or the account was deleted).',
+    });
   await users.markEmailVerified(account.username, account.userId, link.email);
   await services.attempts.unlock(account.username);
   await services.outbox.enqueue({

@@ -15,6 +15,15 @@ export const atGeneration = (generation: number) =>
     : 'generation = :generation';
 
 /**
+ * The condition "the account item still holds the password hash `previous`" (binds `:previous` when given):
+ * `undefined` for an account whose password was never replaced (the item then holds no hash). A password reset
+ * is conditional on it, so that of resets judged against one password (two different links redeemed at once)
+ * exactly one replaces it; the same rule in TypeScript is the link's `passwordFingerprint` check.
+ */
+export const passwordUnchanged = (previous: string | undefined) =>
+  previous === undefined ? 'attribute_not_exists(passwordHash)' : 'passwordHash = :previous';
+
+/**
  * The account store: per-user revocation generation, roles, the disabled flag and, once the password has been
  * replaced, the password hash (see {@link AccountStore.replacePassword}).
  */
@@ -56,13 +65,15 @@ export class AccountStore {
    * With `keep` (a password change), the caller's session `keep.sessionId` is carried over, and the write is
    * conditional on the user still being at `keep.generation` (the one the caller's session was judged live at):
    * `false` when another whole-user revocation came first (the caller's session is then over, and nothing is
-   * written). Without it (a reset) every session ends, whatever the generation. Either way `false` for a deleted
-   * account.
+   * written). Without it (a reset) every session ends, whatever the generation; with `replacing` the write is
+   * conditional on the item still holding `replacing.passwordHash` (see {@link passwordUnchanged}): `false` when
+   * another replacement came first. Either way `false` for a deleted account.
    */
   async replacePassword(
     userId: string,
     passwordHash: string,
     keep?: { sessionId: string; generation: number },
+    replacing?: { passwordHash: string | undefined },
   ): Promise<boolean> {
     return conditional(() =>
       this.db.send(
@@ -82,8 +93,12 @@ export class AccountStore {
               }
             : {
                 UpdateExpression: 'SET passwordHash = :hash ADD generation :one REMOVE carriedSession',
-                ConditionExpression: 'attribute_not_exists(deleted)',
-                ExpressionAttributeValues: { ':hash': passwordHash, ':one': 1 },
+                ConditionExpression: `attribute_not_exists(deleted)${replacing ? ` AND ${passwordUnchanged(replacing.passwordHash)}` : ''}`,
+                ExpressionAttributeValues: {
+                  ':hash': passwordHash,
+                  ':one': 1,
+                  ...(replacing?.passwordHash !== undefined && { ':previous': replacing.passwordHash }),
+                },
               }),
         }),
       ),
