@@ -3,6 +3,7 @@ import type { ClientInfo } from '../http/function.ts';
 import { normalisePassword } from '../passwords/normalise.ts';
 import { passwordWeakness } from '../passwords/strength.ts';
 import type { Services } from '../services.ts';
+import type { UserAccount } from '../store/users.ts';
 import { authenticate } from './authenticate.ts';
 import { checkPassword } from './check-password.ts';
 import { finishReplacement, replacePassword } from './replace-password.ts';
@@ -23,8 +24,11 @@ export interface PasswordChange {
  * once, is recognised (the caller's session made the last replacement and the new password already is the
  * password) and completes what the first left undone, then `204`; it is never `401`.
  *
+ * A notice goes to the account's address, if it has one ("Your password was changed": no link, no secret). A
+ * repeat queues it again (its first try may have failed before queueing it: a notice is sent at least once).
+ *
  * Requests: the authentication read, the password check's (a read, a slot, the account read, more with
- * failures on record), and three writes. Errors: as `authenticate`; `401 invalid_credentials`,
+ * failures on record), three writes, and the notice's SendMessage (with an address). Errors: as `authenticate`; `401 invalid_credentials`,
  * `429 too_many_attempts`, `400 weak_password`, `400 invalid_request`; `401 session_revoked` when a whole-user
  * revocation of the caller's session came before the change (the password is then unchanged).
  */
@@ -57,6 +61,7 @@ export async function changePassword(
       passwordHash: checked.passwordHash,
       carry: { sessionId, from: sessionGeneration, to: checked.state.generation },
     });
+    await noticeOfChange(services, checked.account);
     return;
   }
   const passwordHash = await services.passwords.hash(newPassword);
@@ -66,8 +71,12 @@ export async function changePassword(
     passwordHash,
     keep: { sessionId, generation: account.generation, sessionGeneration },
   });
-  if (replaced) return;
-  // The same change, submitted twice at once, committed first by the twin: answered as the twin is.
+  if (replaced) {
+    await noticeOfChange(services, checked.account);
+    return;
+  }
+  // The same change, submitted twice at once, committed first by the twin: answered as the twin is (the twin
+  // queues the notice).
   const { state, passwordHash: held } = await services.accounts.getCredentials(userId);
   if (
     held !== undefined &&
@@ -84,4 +93,15 @@ export async function changePassword(
     return;
   }
   throw new ApiError('session_revoked', { message: 'The session was revoked meanwhile.' });
+}
+
+/** Queues the "your password was changed" notice to the account's address; nothing without one. */
+async function noticeOfChange(services: Services, account: UserAccount): Promise<void> {
+  if (account.email === undefined) return;
+  await services.outbox.enqueue({
+    kind: 'notice',
+    notice: 'password_changed',
+    to: account.email,
+    username: account.username,
+  });
 }

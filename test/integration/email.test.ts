@@ -416,6 +416,47 @@ describe('POST /auth/password/reset', () => {
   });
 });
 
+describe('POST /auth/password (change) and the notice', () => {
+  it('a password change mails the account’s address a notice with no link and no secret; an account without an address gets none', async () => {
+    const name = nextName();
+    const { tokens, email } = await registerWithEmail(name);
+    const before = (await mailbox(email)).length;
+    const changed = await service.post(
+      '/auth/password',
+      { currentPassword: DEFAULT_PASSWORD, newPassword: NEW_PASSWORD },
+      bearer(tokens.accessToken),
+    );
+    expect(changed.status).toBe(204);
+    const mails = await mailbox(email);
+    expect(mails.slice(before).map((mail) => mail.subject)).toEqual(['Your password was changed']);
+    const notice = mails.at(-1);
+    expect(notice?.link).toBeUndefined();
+    expect(notice?.text).toContain(name);
+    for (const secret of [DEFAULT_PASSWORD, NEW_PASSWORD, tokens.accessToken, tokens.refreshToken])
+      expect(notice?.raw).not.toContain(secret);
+
+    // A wrong current password changes nothing and mails nothing.
+    const wrong = await service.post(
+      '/auth/password',
+      { currentPassword: 'not the password at all', newPassword: 'yet another passphrase' },
+      bearer(tokens.accessToken),
+    );
+    expect(wrong.status).toBe(401);
+    expect(await mailbox(email)).toHaveLength(mails.length);
+
+    const plain = await service.signUp(nextName());
+    const everyMail = (await mailsIn(service.server.mailDir)).length;
+    const plainChange = await service.post(
+      '/auth/password',
+      { currentPassword: DEFAULT_PASSWORD, newPassword: NEW_PASSWORD },
+      bearer(plain.accessToken),
+    );
+    expect(plainChange.status).toBe(204);
+    await mailbox('nobody@example.com'); // waits for the queue to drain
+    expect(await mailsIn(service.server.mailDir)).toHaveLength(everyMail);
+  });
+});
+
 describe('mail', () => {
   it('no mail carries a password, an access token or a refresh token', async () => {
     const name = nextName();
