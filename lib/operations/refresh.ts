@@ -81,8 +81,6 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
         newHash: hashRefreshToken(pair.refreshToken),
         sealedSuccessor: sealSuccessorPair(pair, presented, claims.sid),
         now,
-        notBefore,
-        generation: stored.generation ?? 0,
       });
       if (rotated) {
         countMetric(metricNames.refresh);

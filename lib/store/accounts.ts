@@ -1,4 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { atGeneration, conditionParams } from './conditions.ts';
 import { conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
 
@@ -57,15 +58,6 @@ export function toAccountState(userId: string, item: Record<string, unknown> | u
     ...(typeof item?.carriedSession === 'string' && { carriedSession: item.carriedSession }),
   };
 }
-
-/**
- * The condition "the user is still at `generation`" (binds `:generation`): an item that does not exist yet is
- * at generation 0.
- */
-export const atGeneration = (generation: number) =>
-  generation === 0
-    ? '(attribute_not_exists(generation) OR generation = :generation)'
-    : 'generation = :generation';
 
 /** The account store: per-user revocation generation, roles and the disabled flag. */
 export class AccountStore {
@@ -163,8 +155,9 @@ export class AccountStore {
           TableName: this.tableName,
           Key: accountKey(userId),
           UpdateExpression: 'SET generation = :next, carriedSession = :sid',
-          ConditionExpression: atGeneration(generation),
-          ExpressionAttributeValues: { ':next': generation + 1, ':sid': keepSid, ':generation': generation },
+          ...conditionParams(atGeneration(generation), {
+            values: { ':next': generation + 1, ':sid': keepSid },
+          }),
         }),
       ),
     );

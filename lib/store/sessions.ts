@@ -7,6 +7,17 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type AccountState, accountKey, toAccountState } from './accounts.ts';
+import {
+  all,
+  atGeneration,
+  type Condition,
+  conditionParams,
+  itemAbsent,
+  itemExists,
+  notRevoked,
+  ownedBy,
+  refreshHashIs,
+} from './conditions.ts';
 import { batchGetConsistent, conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
 
@@ -61,7 +72,7 @@ const liveUserKey = (userId: string, generation: number) => `${userId}#${generat
 
 /**
  * Where a stored session stands for a token of user `sub`, by the one liveness rule every operation applies
- * (and {@link liveSessionCondition} mirrors in DynamoDB): it must exist, belong to `sub`, not be revoked,
+ * (whose DynamoDB side, for a write, is `notRevoked` in conditions.ts): it must exist, belong to `sub`, not be revoked,
  * belong to its user's current revocation generation (so that logging out everywhere, a password change, an
  * account deletion and `disable` end every session at once, API.md "whole-user revocation"), and have begun
  * after `notBefore` (now minus `SESSION_MAX_AGE`). Expiry is judged here, never by whether DynamoDB's TTL sweep
@@ -86,22 +97,6 @@ export function sessionState(
   if (stored.authTime <= notBefore) return 'too_old';
   return 'live';
 }
-
-/**
- * {@link sessionState}'s "live" as a DynamoDB condition on the session item (the owner is checked by the key
- * and the hash the caller names): binds `:false`, `:notBefore` and `:generation`, the session's generation as
- * the operation read it together with its account and judged live, so the write fails if the session was
- * revoked or moved since. (A condition cannot read the account item: a whole-user revocation landing between
- * that read and this write leaves the write's tokens dead on arrival, since every use of a token reads the
- * account again.)
- */
-const liveSessionCondition = (generation: number) =>
-  `revoked = :false AND authTime > :notBefore AND ${
-    // Sessions stored before generations existed have none: they are at generation 0.
-    generation === 0
-      ? '(attribute_not_exists(generation) OR generation = :generation)'
-      : 'generation = :generation'
-  }`;
 
 const SESSION_PREFIX = tableSchema.keyPrefix.session;
 const sessionKey = (sid: string) => ({ [tableSchema.partitionKey]: `${SESSION_PREFIX}${sid}` });
@@ -133,8 +128,7 @@ export class SessionStore {
         new PutCommand({
           TableName: this.tableName,
           Item: item,
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': tableSchema.partitionKey },
+          ...conditionParams(itemAbsent),
         }),
       ),
     );
@@ -187,7 +181,8 @@ export class SessionStore {
 
   /**
    * Makes `newHash` the session's current refresh token in one conditional write: it succeeds only while
-   * `presentedHash` is still current, the session is not revoked and it began after `notBefore`. Of any
+   * `presentedHash` is still current and the session is not revoked (the caller judged the rest of its liveness
+   * on the read this write follows). Of any
    * number of racing rotations with the same token exactly one succeeds. Returns whether this one did.
    *
    * The same write moves the presented hash to `previousRefreshHash` and stores `sealedSuccessor`, the new
@@ -201,9 +196,6 @@ export class SessionStore {
     newHash: string;
     sealedSuccessor: Uint8Array;
     now: number;
-    notBefore: number;
-    /** The session's revocation generation, as read (with its account) and judged live for this refresh. */
-    generation: number;
   }): Promise<boolean> {
     return conditional(() =>
       this.db.send(
@@ -224,17 +216,17 @@ export class SessionStore {
           // - lastRefreshedAt: for the user's list of sessions (epoch milliseconds, to order them finely).
           UpdateExpression:
             'SET refreshHash = :new, previousRefreshHash = :presented, sealedSuccessor = :sealed, rotatedAt = :now, lastRefreshedAt = :nowMs',
-          ConditionExpression: `refreshHash = :presented AND ${liveSessionCondition(input.generation)}`,
-          ExpressionAttributeValues: {
-            ':new': input.newHash,
-            ':presented': input.presentedHash,
-            ':sealed': input.sealedSuccessor,
-            ':now': input.now,
-            ':nowMs': Date.now(),
-            ':false': false,
-            ':notBefore': input.notBefore,
-            ':generation': input.generation,
-          },
+          // Of the liveness rule only `revoked` can change on this item between the read and this write (see
+          // `notRevoked`); the compare-and-set on the presented hash makes racing rotations exclusive.
+          ...conditionParams(all(refreshHashIs(input.presentedHash), notRevoked), {
+            values: {
+              ':new': input.newHash,
+              ':presented': input.presentedHash,
+              ':sealed': input.sealedSuccessor,
+              ':now': input.now,
+              ':nowMs': Date.now(),
+            },
+          }),
         }),
       ),
     );
@@ -245,10 +237,7 @@ export class SessionStore {
    * Revoking a session that is already revoked, or already swept away by the TTL, is not an error.
    */
   async revokeSession(sid: string, now: number): Promise<void> {
-    await this.#revoke(sid, now, {
-      ConditionExpression: 'attribute_exists(#pk)',
-      ExpressionAttributeNames: { '#pk': tableSchema.partitionKey },
-    });
+    await this.#revoke(sid, now, itemExists);
   }
 
   /**
@@ -257,20 +246,11 @@ export class SessionStore {
    * (another user's, an unknown one, or one already swept by the TTL). Revoking an already revoked one is `true`.
    */
   async revokeOwnSession(sid: string, userId: string, now: number): Promise<boolean> {
-    return this.#revoke(sid, now, { ConditionExpression: 'userId = :uid', values: { ':uid': userId } });
+    return this.#revoke(sid, now, ownedBy(userId));
   }
 
   /** The one revocation write, under `condition`; `false` when the condition failed. */
-  #revoke(
-    sid: string,
-    now: number,
-    condition: {
-      ConditionExpression: string;
-      ExpressionAttributeNames?: Record<string, string>;
-      values?: Record<string, unknown>;
-    },
-  ): Promise<boolean> {
-    const { values, ...expression } = condition;
+  #revoke(sid: string, now: number, condition: Condition): Promise<boolean> {
     return conditional(() =>
       this.db.send(
         new UpdateCommand({
@@ -280,8 +260,7 @@ export class SessionStore {
           // listings no longer pay for it.
           UpdateExpression:
             'SET revoked = :true, revokedAt = if_not_exists(revokedAt, :now) REMOVE sealedSuccessor, liveUserKey',
-          ...expression,
-          ExpressionAttributeValues: { ':true': true, ':now': now, ...values },
+          ...conditionParams(condition, { values: { ':true': true, ':now': now } }),
         }),
       ),
     );
@@ -331,14 +310,9 @@ export class SessionStore {
           TableName: this.tableName,
           Key: sessionKey(sid),
           UpdateExpression: 'SET generation = :to, liveUserKey = :key',
-          ConditionExpression: `revoked = :false AND userId = :uid AND ${from === 0 ? '(attribute_not_exists(generation) OR generation = :from)' : 'generation = :from'}`,
-          ExpressionAttributeValues: {
-            ':to': to,
-            ':key': liveUserKey(userId, to),
-            ':false': false,
-            ':uid': userId,
-            ':from': from,
-          },
+          ...conditionParams(all(notRevoked, ownedBy(userId), atGeneration(from)), {
+            values: { ':to': to, ':key': liveUserKey(userId, to) },
+          }),
         }),
       ),
     );

@@ -6,6 +6,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { type Condition, conditionParams, nameUnregistered, ownedBy } from './conditions.ts';
 import { conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
 
@@ -77,7 +78,7 @@ export class UserStore {
     passwordHash: string;
     now: number;
   }): Promise<boolean> {
-    return this.#putNewAccount(input, { ConditionExpression: 'attribute_not_exists(passwordHash)' });
+    return this.#putNewAccount(input, nameUnregistered);
   }
 
   /**
@@ -87,7 +88,7 @@ export class UserStore {
    */
   #putNewAccount(
     input: { userId: string; username: string; passwordHash: string; now: number },
-    condition: { ConditionExpression: string; ExpressionAttributeValues?: Record<string, unknown> },
+    condition: Condition,
   ): Promise<boolean> {
     return conditional(() =>
       this.db.send(
@@ -100,7 +101,7 @@ export class UserStore {
             passwordHash: input.passwordHash,
             createdAt: input.now,
           },
-          ...condition,
+          ...conditionParams(condition),
         }),
       ),
     );
@@ -132,8 +133,7 @@ export class UserStore {
           TableName: this.tableName,
           Key: userKey(username),
           UpdateExpression: 'SET passwordHash = :hash',
-          ConditionExpression: 'userId = :uid',
-          ExpressionAttributeValues: { ':hash': passwordHash, ':uid': userId },
+          ...conditionParams(ownedBy(userId), { values: { ':hash': passwordHash } }),
         }),
       ),
     );
@@ -148,10 +148,7 @@ export class UserStore {
     previousUserId: string,
     input: { userId: string; username: string; passwordHash: string; now: number },
   ): Promise<boolean> {
-    return this.#putNewAccount(input, {
-      ConditionExpression: 'userId = :previous',
-      ExpressionAttributeValues: { ':previous': previousUserId },
-    });
+    return this.#putNewAccount(input, ownedBy(previousUserId));
   }
 
   /**
@@ -164,8 +161,7 @@ export class UserStore {
         new DeleteCommand({
           TableName: this.tableName,
           Key: userKey(username),
-          ConditionExpression: 'userId = :uid',
-          ExpressionAttributeValues: { ':uid': userId },
+          ...conditionParams(ownedBy(userId)),
         }),
       ),
     );
