@@ -1,7 +1,10 @@
+import { localDynamoClient } from '../infra/local/dynamo.ts';
 import type { LocalServer } from '../infra/local/server.ts';
 import { defaultServices } from '../lib/services.ts';
+import { type Post, sessionItemSizes, writeUnits } from './item-size.ts';
 import type { Row } from './measure.ts';
 import { countRequests } from './request-counter.ts';
+import { countWriteUnits, type WriteUnits } from './write-units.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const WRONG = 'not the password at all';
@@ -21,6 +24,8 @@ interface Path {
   name: string;
   expect: number;
   budget: Counts;
+  /** The write units (table and index together) the path may bill, when it has a budget for them. */
+  writeBudget?: number;
   /**
    * Runs of the path, each on fresh state; the budget is held against the cheapest, and a dearer run is shown
    * beside it. For paths with a random branch (a login's check-slot pick may meet a held slot: a read and
@@ -67,6 +72,8 @@ const paths: Path[] = [
     // generation), then the session.
     expect: 200,
     budget: { GetItem: 2, UpdateItem: 1, PutItem: 1 },
+    // The check slot, the session, and the session's entry in the live-session index.
+    writeBudget: 3,
     async run(api) {
       const username = api.user();
       await api.signUp(username, 0);
@@ -159,8 +166,10 @@ const paths: Path[] = [
   {
     name: 'refresh (success)',
     expect: 200,
-    // The session with its account (whole-user revocation, the roles for the new access token), then the write.
+    // The session with its account (whole-user revocation, the roles for the new access token), then the write:
+    // one write unit, the item staying within 1 KB with its sealed pair, and nothing in the index.
     budget: { BatchGetItem: 1, UpdateItem: 1 },
+    writeBudget: 1,
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       return api.measured(() => api.call('POST', '/auth/refresh', { refreshToken: tokens?.refreshToken }));
@@ -204,6 +213,8 @@ const paths: Path[] = [
     name: 'logout',
     expect: 204,
     budget: { UpdateItem: 1 },
+    // The session (one unit) and its entry leaving the live-session index.
+    writeBudget: 2,
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       return api.measured(() => api.call('POST', '/auth/logout', undefined, tokens?.accessToken));
@@ -339,10 +350,14 @@ const paths: Path[] = [
  */
 export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> {
   const counter = countRequests(defaultServices().db);
+  const raw = localDynamoClient(server.dynamoDbEndpoint);
+  const tableName = defaultServices().config.tableName;
+  const units = countWriteUnits(defaultServices().db, raw, tableName);
   const runId = Date.now().toString(36);
   let users = 0;
   /** Set while a path's own requests are counted; its setup runs outside. */
   let measuredCounts: Counts | undefined;
+  let measuredUnits: WriteUnits | undefined;
   const call: Api['call'] = async (method, path, body, bearer) => {
     const answer = await server.gateway.handle({
       method,
@@ -370,8 +385,10 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
     },
     async measured(flow) {
       counter.reset();
+      units.reset();
       const answer = await flow();
       measuredCounts = counter.counts();
+      measuredUnits = units.units();
       return answer;
     },
   };
@@ -385,53 +402,81 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
   try {
     for (const path of paths) {
       const runs: Counts[] = [];
+      const unitRuns: WriteUnits[] = [];
       for (let sample = 0; sample < (path.samples ?? 1); sample += 1) {
         measuredCounts = undefined;
+        measuredUnits = undefined;
         counter.reset();
+        units.reset();
         const answer = await path.run(api);
         // A path without a setup is counted whole; one with a setup marks its measured step itself.
         runs.push(measuredCounts ?? counter.counts());
+        unitRuns.push(measuredUnits ?? units.units());
         if (answer.status !== path.expect)
           throw new Error(`${path.name}: answered ${answer.status}, expected ${path.expect}`);
       }
       runs.sort((a, b) => total(a) - total(b));
       const counts = runs[0] ?? {};
       const dearest = runs.at(-1) ?? {};
+      const cheapestUnits = unitRuns.sort((a, b) => a.table + a.index - (b.table + b.index))[0] ?? {
+        table: 0,
+        index: 0,
+      };
+      const unitTotal = cheapestUnits.table + cheapestUnits.index;
       rows.push({
-        figure: `DynamoDB requests: ${path.name}`,
+        figure: `DynamoDB requests; write units (table + index): ${path.name}`,
         value:
           show(counts) +
-          (total(dearest) > total(counts) ? ` (dearest of ${runs.length}: ${show(dearest)})` : ''),
-        budget: show(path.budget),
+          (total(dearest) > total(counts) ? ` (dearest of ${runs.length}: ${show(dearest)})` : '') +
+          `; ${unitTotal} WU (${cheapestUnits.table} + ${cheapestUnits.index})`,
+        budget: show(path.budget) + (path.writeBudget === undefined ? '' : `; <= ${path.writeBudget} WU`),
         met:
           Object.entries(path.budget).every(([op, n]) => counts[op] === n) &&
-          total(counts) === total(path.budget),
+          total(counts) === total(path.budget) &&
+          (path.writeBudget === undefined || unitTotal <= path.writeBudget),
       });
     }
-    rows.push(await sessionItemSize(api));
+    rows.push(...(await sessionItemRows(server, raw, tableName, 'HS256')));
   } finally {
     counter.remove();
+    units.remove();
+    raw.destroy();
   }
   return rows;
 }
 
-/** What a rotation writes: DynamoDB bills a write by the item's size, in 1 KB units (names plus values). */
-async function sessionItemSize(api: Api): Promise<Row> {
-  const [tokens] = await api.signUp(api.user());
-  await api.call('POST', '/auth/refresh', { refreshToken: tokens?.refreshToken });
-  const sid = JSON.parse(Buffer.from(tokens?.refreshToken.split('.')[1] ?? '', 'base64url').toString()).sid;
-  const item = await defaultServices().sessions.getSession(sid);
-  const bytes = Object.entries(item ?? {}).reduce(
-    (sum, [name, value]) =>
-      sum +
-      Buffer.byteLength(name) +
-      (value instanceof Uint8Array ? value.byteLength : Buffer.byteLength(String(value))),
-    0,
-  );
-  return {
-    figure: 'DynamoDB item: a session after a rotation (with its sealed pair)',
-    value: `${bytes} bytes = ${Math.ceil(bytes / 1024)} write unit(s)`,
-    budget: '-',
-    met: undefined,
+/**
+ * The session item's size after a login, a refresh and a logout with the longest client, for `algorithm` (the
+ * service's): DynamoDB bills a write by the item's size in 1 KB units, so each must stay within 1 KB for one
+ * unit per rotation (HS256 and ES256; an RS256 pair alone is 0.6 KB sealed).
+ */
+export async function sessionItemRows(
+  server: Pick<LocalServer, 'gateway'>,
+  raw: ReturnType<typeof localDynamoClient>,
+  tableName: string,
+  algorithm: string,
+): Promise<Row[]> {
+  const post: Post = async (path, body, options) => {
+    const answer = await server.gateway.handle({
+      method: 'POST',
+      path,
+      headers: { 'content-type': 'application/json', ...options.headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      ...(options.sourceIp && { sourceIp: options.sourceIp }),
+    });
+    return answer.body ? JSON.parse(answer.body) : undefined;
   };
+  const sizes = await sessionItemSizes(
+    post,
+    raw,
+    tableName,
+    `size-${algorithm.toLowerCase()}-${Date.now().toString(36)}`,
+  );
+  const oneUnit = algorithm !== 'RS256';
+  return (['login', 'refresh', 'logout'] as const).map((step) => ({
+    figure: `DynamoDB item: a session after ${step === 'login' ? 'a login' : step === 'refresh' ? 'a refresh (with its sealed pair)' : 'a logout'} (${algorithm}, longest client)`,
+    value: `${sizes[step]} bytes = ${writeUnits(sizes[step])} write unit(s)`,
+    budget: oneUnit ? '<= 1024 bytes' : '-',
+    met: oneUnit ? sizes[step] <= 1024 : undefined,
+  }));
 }

@@ -7,7 +7,7 @@ import type { Services } from '../services.ts';
 import { sessionState } from '../store/sessions.ts';
 import { hashRefreshToken, type TokenClaims } from '../tokens/jwt.ts';
 import type { KeyRing } from '../tokens/keyring.ts';
-import { mintPair, reissuedPair, sessionEnd, type TokenPair } from '../tokens/pair.ts';
+import { audienceOf, mintPair, reissuedPair, sessionEnd, type TokenPair } from '../tokens/pair.ts';
 import { openSuccessorPair, sealSuccessorPair } from '../tokens/successor.ts';
 import { verifyPresentedToken } from './authenticate.ts';
 
@@ -59,6 +59,14 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
   const read = await sessions.getSessionWithAccount(claims.sid, claims.sub);
   const { account } = read;
   const session = { userId: claims.sub, sid: claims.sid, authTime: claims.auth_time, roles: account.roles };
+  // What the session knows of the pairs it issues: the sealed copy is compressed against it and bound to it.
+  const sealContext = {
+    sid: claims.sid,
+    userId: claims.sub,
+    authTime: claims.auth_time,
+    algorithm: ring.algorithm,
+    audience: audienceOf(config),
+  };
   const sessionTooOld = () =>
     new ApiError('token_expired', { message: 'The session has reached its maximum age; log in again.' });
 
@@ -79,7 +87,7 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
         sid: claims.sid,
         presentedHash: presented.hash,
         newHash: hashRefreshToken(pair.refreshToken),
-        sealedSuccessor: sealSuccessorPair(pair, presented, claims.sid),
+        sealedSuccessor: sealSuccessorPair(pair, presented, sealContext),
         now,
       });
       if (rotated) {
@@ -98,7 +106,7 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
       // Checks 5 and 7: a retry whose answer was lost, a racing tab, or a racer that lost the write (our own
       // write, applied but its answer lost to the SDK, lands here too). Answer with the pair the rotation
       // issued; nothing is written, and the session stays as it is.
-      const successor = openSuccessorPair(stored.sealedSuccessor, presented, claims.sid);
+      const successor = openSuccessorPair(stored.sealedSuccessor, presented, sealContext);
       if (successor && sameHash(stored.refreshHash, hashRefreshToken(successor.refreshToken))) {
         countMetric(metricNames.refreshRetried);
         return reissuedPair(successor, now);

@@ -6,7 +6,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type AccountState, accountKey, toAccountState } from './accounts.ts';
+import { type AccountState, accountKey, toAccountState } from './account-state.ts';
 import {
   all,
   atGeneration,
@@ -20,37 +20,9 @@ import {
 } from './conditions.ts';
 import { batchGetConsistent, conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
+import { SESSION_PREFIX, type Session, sessionFromItem, sessionKey } from './session-state.ts';
 
-/** One login: the hash of its current refresh token, and what decides whether it may still be used. */
-export interface Session {
-  sid: string;
-  userId: string;
-  username: string;
-  /** SHA-256 of the current refresh token; the token itself is never stored. */
-  refreshHash: string;
-  /** The hash it replaced at the last rotation, to tell a racing retry from a replay. */
-  previousRefreshHash?: string;
-  /** Epoch seconds of the last rotation (or of the login). */
-  rotatedAt: number;
-  /**
-   * The pair the last rotation issued, sealed (AES-256-GCM) under a key derived from the token it replaced
-   * (`lib/tokens/successor.ts`): only a holder of that previous token can open it, to be answered again within
-   * `REFRESH_REUSE_GRACE`. Absent until the first rotation.
-   */
-  sealedSuccessor?: Uint8Array;
-  /** Epoch seconds of the login: the session ends `SESSION_MAX_AGE` after it. */
-  authTime: number;
-  revoked: boolean;
-  /** The user's revocation generation the session belongs to (see `AccountState.generation`); 0 when absent. */
-  generation?: number;
-  /** Epoch milliseconds of the login (finer than `authTime`, to order a user's sessions newest first). */
-  createdAt?: number;
-  /** Epoch milliseconds of the last refresh; absent before the first. */
-  lastRefreshedAt?: number;
-  /** The `User-Agent` and the address the login came from (at most 256 characters each; never a token). */
-  userAgent?: string;
-  ipAddress?: string;
-}
+export { type Session, type SessionState, sessionFromItem, sessionState } from './session-state.ts';
 
 /** What a login stores. */
 export type NewSession = Omit<Session, 'revoked' | 'previousRefreshHash' | 'lastRefreshedAt'> & {
@@ -60,7 +32,11 @@ export type NewSession = Omit<Session, 'revoked' | 'previousRefreshHash' | 'last
   ipAddress: string;
 };
 
-interface SessionItem extends Session {
+/**
+ * A session as stored. The session id is only in the key and the last refresh only in `rotatedAt`: every byte
+ * counts toward the 1 KB write unit a rotation bills (see `sessionFromItem` for reading both shapes).
+ */
+interface SessionItem extends Omit<Session, 'sid' | 'lastRefreshedAt'> {
   pk: string;
   ttl: number;
   /** The sparse index's key while the session may be live (see `tableSchema.liveSessionIndex`). */
@@ -69,37 +45,6 @@ interface SessionItem extends Session {
 
 /** The live-session index's key of a user's sessions at `generation`. */
 const liveUserKey = (userId: string, generation: number) => `${userId}#${generation}`;
-
-/**
- * Where a stored session stands for a token of user `sub`, by the one liveness rule every operation applies
- * (whose DynamoDB side, for a write, is `notRevoked` in conditions.ts): it must exist, belong to `sub`, not be revoked,
- * belong to its user's current revocation generation (so that logging out everywhere, a password change, an
- * account deletion and `disable` end every session at once, API.md "whole-user revocation"), and have begun
- * after `notBefore` (now minus `SESSION_MAX_AGE`). Expiry is judged here, never by whether DynamoDB's TTL sweep
- * has deleted the item yet.
- */
-export type SessionState = 'live' | 'missing' | 'revoked' | 'too_old';
-
-export function sessionState(
-  stored: Session | undefined,
-  account: AccountState,
-  sub: string,
-  notBefore: number,
-): SessionState {
-  // A session of another user is treated as absent for this token: it can never have been issued to it.
-  if (!stored || stored.userId !== sub || account.userId !== sub) return 'missing';
-  if (stored.revoked) return 'revoked';
-  // Whole-user revocation: a session of an earlier generation (or of a deleted account) is over, but for the
-  // one a password change carried over to the new generation (until any later whole-user revocation).
-  if (account.deleted) return 'revoked';
-  if ((stored.generation ?? 0) !== account.generation && account.carriedSession !== stored.sid)
-    return 'revoked';
-  if (stored.authTime <= notBefore) return 'too_old';
-  return 'live';
-}
-
-const SESSION_PREFIX = tableSchema.keyPrefix.session;
-const sessionKey = (sid: string) => ({ [tableSchema.partitionKey]: `${SESSION_PREFIX}${sid}` });
 
 /** The session store: one DynamoDB item per login. */
 export class SessionStore {
@@ -116,9 +61,10 @@ export class SessionStore {
    * item some time after that, but expiry is always judged in code, never by whether the item is gone.
    */
   async createSession(session: NewSession, expiresAt: number): Promise<void> {
+    const { sid, ...stored } = session;
     const item: SessionItem = {
-      ...sessionKey(session.sid),
-      ...session,
+      ...sessionKey(sid),
+      ...stored,
       revoked: false,
       ttl: expiresAt,
       liveUserKey: liveUserKey(session.userId, session.generation),
@@ -139,7 +85,7 @@ export class SessionStore {
     const { Item } = await storeCall(() =>
       this.db.send(new GetCommand({ TableName: this.tableName, Key: sessionKey(sid), ConsistentRead: true })),
     );
-    return Item as Session | undefined;
+    return Item && sessionFromItem(Item);
   }
 
   /**
@@ -160,8 +106,9 @@ export class SessionStore {
     const account = accountKey(userId);
     const items = await batchGetConsistent(this.db, this.tableName, [session, account]);
     const pk = tableSchema.partitionKey;
+    const sessionItem = items.find((item) => item[pk] === session[pk]);
     return {
-      session: items.find((item) => item[pk] === session[pk]) as Session | undefined,
+      session: sessionItem && sessionFromItem(sessionItem),
       account: toAccountState(
         userId,
         items.find((item) => item[pk] === account[pk]),
@@ -176,7 +123,7 @@ export class SessionStore {
       this.tableName,
       sids.map((sid) => sessionKey(sid)),
     );
-    return items as unknown as Session[];
+    return items.map(sessionFromItem);
   }
 
   /**
@@ -213,9 +160,11 @@ export class SessionStore {
           //   could then turn a leaked table into live tokens. Not removed when the window closes (that would
           //   be a second write): it stays unopenable without the previous token, and the next rotation or a
           //   revocation replaces or removes it.
-          // - lastRefreshedAt: for the user's list of sessions (epoch milliseconds, to order them finely).
+          // The time of the last refresh, for the user's list of sessions, is rotatedAt: no second attribute
+          // (and an item of the older shape loses its copies of the id and of that time, which its key and
+          // rotatedAt say).
           UpdateExpression:
-            'SET refreshHash = :new, previousRefreshHash = :presented, sealedSuccessor = :sealed, rotatedAt = :now, lastRefreshedAt = :nowMs',
+            'SET refreshHash = :new, previousRefreshHash = :presented, sealedSuccessor = :sealed, rotatedAt = :now REMOVE sid, lastRefreshedAt',
           // Of the liveness rule only `revoked` can change on this item between the read and this write (see
           // `notRevoked`); the compare-and-set on the presented hash makes racing rotations exclusive.
           ...conditionParams(all(refreshHashIs(input.presentedHash), notRevoked), {
@@ -224,7 +173,6 @@ export class SessionStore {
               ':presented': input.presentedHash,
               ':sealed': input.sealedSuccessor,
               ':now': input.now,
-              ':nowMs': Date.now(),
             },
           }),
         }),

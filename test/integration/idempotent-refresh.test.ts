@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultServices } from '../../lib/services.ts';
 import { hashRefreshToken } from '../../lib/tokens/jwt.ts';
-import { openSuccessorPair } from '../../lib/tokens/successor.ts';
+import { audienceOf } from '../../lib/tokens/pair.ts';
+import { openSuccessorPair, type SuccessorContext } from '../../lib/tokens/successor.ts';
 import { useFakeClock } from '../support/clock.ts';
 import { captureEmfLines, type EmfCapture, sumMetrics } from '../support/emf.ts';
 import { claimsOf, startTestService, type TestService, type TokenPairBody } from '../support/service.ts';
@@ -31,6 +33,18 @@ let userCount = 0;
 const newSession = () => service.signUp(`idempotent-${++userCount}`);
 const refresh = (refreshToken: unknown, extra: Record<string, unknown> = {}) =>
   service.post('/auth/refresh', { refreshToken, ...extra });
+/** The sealing context of the session `tokens` belong to, as the refresh that sealed its pair had it. */
+async function contextOf(tokens: TokenPairBody): Promise<SuccessorContext> {
+  const claims = claimsOf(tokens.accessToken);
+  const { config, keys } = defaultServices();
+  return {
+    sid: claims.sid as string,
+    userId: claims.sub as string,
+    authTime: claims.auth_time as number,
+    algorithm: (await keys.getKeyRing()).algorithm,
+    audience: audienceOf(config),
+  };
+}
 const sessionItem = (tokens: TokenPairBody) =>
   service.storedItem(`session#${claimsOf(tokens.accessToken).sid}`);
 
@@ -103,7 +117,7 @@ describe('the stored session item', () => {
       }
     }
     expect(candidates.size).toBeGreaterThan(8);
-    const sid = claimsOf(r0.accessToken).sid as string;
+    const context = await contextOf(r0);
     for (const candidate of candidates) {
       const asRefresh = await refresh(candidate);
       expect(asRefresh.status, `refresh with ${candidate.slice(0, 40)}`).not.toBe(200);
@@ -113,13 +127,13 @@ describe('the stored session item', () => {
         expect((await service.me(candidate)).status, `authorizer with ${candidate.slice(0, 40)}`).toBe(401);
       // Nor does anything in the item open the sealed pair: its key comes from the token, not its hash.
       expect(
-        openSuccessorPair(item?.sealedSuccessor, { refreshToken: candidate, hash: candidate }, sid),
+        openSuccessorPair(item?.sealedSuccessor, { refreshToken: candidate, hash: candidate }, context),
       ).toBeUndefined();
       expect(
         openSuccessorPair(
           item?.sealedSuccessor,
           { refreshToken: candidate, hash: item?.previousRefreshHash },
-          sid,
+          context,
         ),
       ).toBeUndefined();
     }
@@ -135,25 +149,40 @@ describe('the stored session item', () => {
     const r0 = await newSession();
     const r1 = (await refresh(r0.refreshToken)).json as TokenPairBody;
     const item = await sessionItem(r0);
-    const sid = claimsOf(r0.accessToken).sid as string;
+    const context = await contextOf(r0);
     const presented = { refreshToken: r0.refreshToken, hash: hashRefreshToken(r0.refreshToken) };
 
-    expect(openSuccessorPair(item?.sealedSuccessor, presented, sid)).toMatchObject({
+    expect(openSuccessorPair(item?.sealedSuccessor, presented, context)).toMatchObject({
       accessToken: r1.accessToken,
       refreshToken: r1.refreshToken,
     });
     // The new token, another session's id, another rotation's hash, a flipped byte: nothing opens.
     const r1Presented = { refreshToken: r1.refreshToken, hash: hashRefreshToken(r1.refreshToken) };
-    expect(openSuccessorPair(item?.sealedSuccessor, r1Presented, sid)).toBeUndefined();
-    expect(openSuccessorPair(item?.sealedSuccessor, presented, `${sid}x`)).toBeUndefined();
+    expect(openSuccessorPair(item?.sealedSuccessor, r1Presented, context)).toBeUndefined();
     expect(
-      openSuccessorPair(item?.sealedSuccessor, { ...presented, hash: r1Presented.hash }, sid),
+      openSuccessorPair(item?.sealedSuccessor, presented, { ...context, sid: `${context.sid}x` }),
+    ).toBeUndefined();
+    expect(
+      openSuccessorPair(item?.sealedSuccessor, { ...presented, hash: r1Presented.hash }, context),
+    ).toBeUndefined();
+    // What the pair was compressed against is bound too: another user, login time or audience opens nothing.
+    expect(
+      openSuccessorPair(item?.sealedSuccessor, presented, { ...context, userId: 'someone-else' }),
+    ).toBeUndefined();
+    expect(
+      openSuccessorPair(item?.sealedSuccessor, presented, { ...context, authTime: context.authTime + 1 }),
+    ).toBeUndefined();
+    expect(
+      openSuccessorPair(item?.sealedSuccessor, presented, {
+        ...context,
+        audience: { ...context.audience, issuer: 'https://elsewhere.example' },
+      }),
     ).toBeUndefined();
     const tampered = Buffer.from(item?.sealedSuccessor as Uint8Array);
     tampered[20] = (tampered[20] ?? 0) ^ 1;
-    expect(openSuccessorPair(tampered, presented, sid)).toBeUndefined();
+    expect(openSuccessorPair(tampered, presented, context)).toBeUndefined();
     const otherVersion = Buffer.from(item?.sealedSuccessor as Uint8Array);
-    otherVersion[0] = 2;
-    expect(openSuccessorPair(otherVersion, presented, sid)).toBeUndefined();
+    otherVersion[0] = 3;
+    expect(openSuccessorPair(otherVersion, presented, context)).toBeUndefined();
   });
 });

@@ -1,3 +1,4 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultServices } from '../../lib/services.ts';
 import { useFakeClock } from '../support/clock.ts';
@@ -76,9 +77,9 @@ describe('GET /auth/sessions', () => {
     clock.advance(30);
     const refreshed = (await refresh(tokens.refreshToken)).json;
     const [session] = (await listSessions(refreshed.accessToken)).json.sessions;
-    expect(Date.parse(session.lastRefreshedAt) - Date.parse(session.createdAt)).toBeGreaterThanOrEqual(
-      30_000,
-    );
+    // To the second: the item keeps the time of its last rotation in seconds (one attribute fewer to write).
+    const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+    expect(seconds(session.lastRefreshedAt) - seconds(session.createdAt)).toBeGreaterThanOrEqual(30);
     expect(Math.abs(Date.parse(session.lastRefreshedAt) - Date.now())).toBeLessThan(1000);
   });
 
@@ -258,5 +259,36 @@ describe('whole-user revocation (logout-all)', () => {
     for (const answer of answers) expect([204, 401]).toContain(answer.status);
     expect(answers.some((answer) => answer.status === 204)).toBe(true);
     for (const tokens of [first, second]) expect((await service.me(tokens.accessToken)).status).toBe(401);
+  });
+});
+
+describe('session items of the shape written before the trim to one write unit', () => {
+  it('are still read whole (id from the item, last refresh in milliseconds), and their next rotation drops both copies', async () => {
+    const tokens = await service.signUp(nextName());
+    const sid = sidOf(tokens.accessToken);
+    const lastRefreshedAt = Date.now() - 5000;
+    // What the previous version stored: the id and the last refresh's time as attributes of their own.
+    await defaultServices().db.send(
+      new UpdateCommand({
+        TableName: defaultServices().config.tableName,
+        Key: { pk: `session#${sid}` },
+        UpdateExpression: 'SET sid = :sid, lastRefreshedAt = :at, previousRefreshHash = :old',
+        ExpressionAttributeValues: { ':sid': sid, ':at': lastRefreshedAt, ':old': 'an-older-hash' },
+      }),
+    );
+    clock.advance(1);
+    expect((await service.me(tokens.accessToken)).status).toBe(200);
+    const [listed] = (await listSessions(tokens.accessToken)).json.sessions;
+    expect(listed.sessionId).toBe(sid);
+    expect(Date.parse(listed.lastRefreshedAt)).toBeGreaterThanOrEqual(lastRefreshedAt);
+    clock.advance(30);
+    const refreshed = (await refresh(tokens.refreshToken)).json;
+    expect((await service.me(refreshed.accessToken)).status).toBe(200);
+    const item = await service.storedItem(`session#${sid}`);
+    expect(item).not.toHaveProperty('sid');
+    expect(item).not.toHaveProperty('lastRefreshedAt');
+    const [after] = (await listSessions(refreshed.accessToken)).json.sessions;
+    expect(after.sessionId).toBe(sid);
+    expect(Math.abs(Date.parse(after.lastRefreshedAt) - Date.now())).toBeLessThan(1000);
   });
 });

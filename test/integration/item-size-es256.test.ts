@@ -1,0 +1,4 @@
+import { itemSizeBound } from '../support/item-size.ts';
+
+// One DynamoDB write unit (1 KB) per rotation, per logout, per login's session write (ES256).
+itemSizeBound('ES256', 1024);

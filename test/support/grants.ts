@@ -1,0 +1,103 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type FunctionProfile, functionProfiles } from '../../infra/cdk/functions.ts';
+import type { Handlers } from '../../infra/local/gateway.ts';
+import type { FunctionName } from '../../infra/routes.ts';
+import { tableSchema } from '../../lib/store/schema.ts';
+import { operationOf } from './sdk-middleware.ts';
+
+/**
+ * What IAM would be asked to allow for one DynamoDB request a function sent: the action, and the kind of item
+ * its key names (the grant's `dynamodb:LeadingKeys` condition is on the key's prefix), or the index a `Query`
+ * reads. Requests are attributed to the function whose handler was running (its async context).
+ */
+export interface GrantUse {
+  function: FunctionName;
+  action: string;
+  /** `user`, `session`, ... (a key of `tableSchema.keyPrefix`), `index:<name>` for a query of an index, or `?`. */
+  target: string;
+}
+
+const running = new AsyncLocalStorage<FunctionName>();
+
+/**
+ * Wraps every handler so that the requests it sends are attributed to its function. Mutates `handlers` in place:
+ * the gateway looks its handlers up at each call.
+ */
+export function attributeHandlers(handlers: Handlers): void {
+  for (const name of Object.keys(handlers.functions) as (keyof Handlers['functions'])[]) {
+    const handler = handlers.functions[name];
+    handlers.functions[name] = (event, context) => running.run(name, () => handler(event, context));
+  }
+  const authorizer = handlers.authorizer;
+  handlers.authorizer = (event, context) => running.run('authorizer', () => authorizer(event, context));
+}
+
+const pkOf = (key: Record<string, any> | undefined): unknown =>
+  key?.[tableSchema.partitionKey]?.S ?? key?.[tableSchema.partitionKey];
+
+function kindOf(pk: unknown): string {
+  if (typeof pk !== 'string') return '?';
+  const kind = Object.entries(tableSchema.keyPrefix).find(([, prefix]) => pk.startsWith(prefix));
+  return kind ? kind[0] : '?';
+}
+
+/** The targets (item kinds or index) one request's input names. */
+function targetsOf(operation: string, input: Record<string, any>): string[] {
+  if (operation === 'Query' || operation === 'Scan')
+    return [input.IndexName ? `index:${input.IndexName}` : '?'];
+  if (operation === 'BatchGetItem' || operation === 'BatchWriteItem') {
+    const keys: unknown[] = [];
+    for (const request of Object.values(input.RequestItems ?? {}) as any[]) {
+      if (Array.isArray(request)) {
+        for (const write of request) keys.push(pkOf(write.PutRequest?.Item ?? write.DeleteRequest?.Key));
+      } else for (const key of request.Keys ?? []) keys.push(pkOf(key));
+    }
+    return keys.map(kindOf);
+  }
+  return [kindOf(pkOf(input.Key ?? input.Item))];
+}
+
+/** Records every request a function sends through `client`, as the grant it needs. */
+let recorders = 0;
+
+export function recordGrantUses(
+  client: DynamoDBDocumentClient,
+  name = `test-grant-uses-${++recorders}`,
+): { uses(): GrantUse[]; remove(): void } {
+  const seen = new Map<string, GrantUse>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const fn = running.getStore();
+      if (fn) {
+        const operation = operationOf(context.commandName);
+        for (const target of targetsOf(operation, args.input as Record<string, any>)) {
+          const use = { function: fn, action: `dynamodb:${operation}`, target };
+          seen.set(`${fn} ${use.action} ${target}`, use);
+        }
+      }
+      return next(args);
+    },
+    { step: 'initialize', name },
+  );
+  return { uses: () => [...seen.values()], remove: () => client.middlewareStack.remove(name) };
+}
+
+/** Whether a function's profile (infra/cdk/functions.ts) grants one use, as the stack turns it into IAM. */
+export function granted(profile: FunctionProfile, use: GrantUse): boolean {
+  if (use.target.startsWith('index:'))
+    return (
+      use.action === 'dynamodb:Query' &&
+      profile.queriesUserIndex &&
+      use.target === `index:${tableSchema.liveSessionIndex.name}`
+    );
+  return profile.tableActions.includes(use.action) && (profile.itemKinds as string[]).includes(use.target);
+}
+
+/** The uses no profile grants: each would be an AccessDenied (a 503) on AWS. */
+export function ungranted(
+  uses: readonly GrantUse[],
+  profiles: Record<FunctionName, FunctionProfile> = functionProfiles,
+): GrantUse[] {
+  return uses.filter((use) => !granted(profiles[use.function], use));
+}
