@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FunctionProfile, functionProfiles } from '../../infra/cdk/functions.ts';
+import { type FunctionName, functionNames } from '../../infra/routes.ts';
+import { defaultServices } from '../../lib/services.ts';
+import { useFakeClock } from '../support/clock.ts';
+import { type GrantUse, granted, recordGrantUses, ungranted } from '../support/grants.ts';
+import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
+
+// IAM grants tied to the requests each function really sends. dynalite has no IAM: every test service records
+// each DynamoDB request by the function that sent it, as the grant it needs (action and the kind of item its
+// key names), and fails on close when the function's profile in infra/cdk/functions.ts does not allow one
+// (test/support/service.ts). Here every function is driven through its paths, the failure and contention ones
+// included, and the check itself is shown to fail when a grant goes missing.
+
+const MAX_FAILURES = 3;
+let service: TestService;
+let recorder: ReturnType<typeof recordGrantUses>;
+const clock = useFakeClock();
+
+beforeAll(async () => {
+  service = await startTestService({ LOGIN_MAX_FAILURES: String(MAX_FAILURES), REFRESH_REUSE_GRACE: '5' });
+  recorder = recordGrantUses(defaultServices().db, 'grants-test');
+});
+afterAll(async () => {
+  recorder.remove();
+  await service.close();
+});
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** Every route and its failure paths, once. */
+async function driveEveryFunction() {
+  const name = 'grants-user';
+  const status = async (expected: number, sent: Promise<{ status: number; json: any }>) => {
+    const answer = await sent;
+    expect(answer.status).toBe(expected);
+    return answer.json;
+  };
+  await service.signUp(name);
+  await status(409, service.post('/auth/register', { username: name, password: 'someone else entirely' }));
+  // Wrong passwords up to the lock, a login refused while locked, and an unknown name from another address.
+  for (let i = 0; i < MAX_FAILURES; i += 1) await status(401, service.login(name, 'not the password'));
+  await status(429, service.login(name, 'not the password'));
+  await status(
+    401,
+    service.request('POST', '/auth/login', {
+      body: { username: 'grants-nobody', password: 'x'.repeat(12) },
+      sourceIp: '192.0.2.7',
+    }),
+  );
+  clock.advance(3600);
+  // Access tokens of before the wait have expired: the rest runs on sessions of after it.
+  const tokens = await status(200, service.login(name));
+  const second = await status(200, service.login(name));
+  // Refresh, its retry within the grace window, a replay (reuse detection), and a refresh of a revoked session.
+  const rotated = await status(200, service.post('/auth/refresh', { refreshToken: second.refreshToken }));
+  await status(200, service.post('/auth/refresh', { refreshToken: second.refreshToken }));
+  clock.advance(10);
+  await status(401, service.post('/auth/refresh', { refreshToken: second.refreshToken }));
+  await status(401, service.post('/auth/refresh', { refreshToken: rotated.refreshToken }));
+  await status(200, service.me(tokens.accessToken));
+  // Discovery answers 404 with an HS256 ring: either way it reads no table.
+  await service.request('GET', '/.well-known/openid-configuration');
+  await service.request('GET', '/.well-known/jwks.json');
+  const third = await status(200, service.login(name));
+  await status(200, service.request('GET', '/auth/sessions', { headers: bearer(tokens.accessToken) }));
+  const path = `/auth/sessions/${claimsOf(third.accessToken).sid}`;
+  await status(204, service.request('DELETE', path, { headers: bearer(tokens.accessToken) }));
+  await status(
+    204,
+    service.post('/auth/logout', { refreshToken: third.refreshToken }, bearer(third.accessToken)),
+  );
+  const newPassword = 'a brand new passphrase';
+  const change = (currentPassword: string) =>
+    service.post('/auth/password', { currentPassword, newPassword }, bearer(tokens.accessToken));
+  await status(401, change('wrong'));
+  await status(204, change(DEFAULT_PASSWORD));
+  const fourth = await status(200, service.login(name, newPassword));
+  await status(204, service.post('/auth/logout-all', undefined, bearer(fourth.accessToken)));
+  const fifth = await status(200, service.login(name, newPassword));
+  const body = { password: newPassword };
+  await status(204, service.request('DELETE', '/auth/account', { body, headers: bearer(fifth.accessToken) }));
+  // The name of a deleted account taken again.
+  await status(
+    201,
+    service.post('/auth/register', { username: name, password: 'the next owner’s passphrase' }),
+  );
+}
+
+describe('IAM grants against the requests each function sends', () => {
+  it('every function that reaches the table is driven, and each of its requests is granted by its profile', async () => {
+    await driveEveryFunction();
+    const uses = recorder.uses();
+    const seen = new Set(uses.map((use) => use.function));
+    // Generic over the route table: a function added with grants and no path driven here is red.
+    for (const fn of functionNames) {
+      const profile = functionProfiles[fn];
+      if (profile.tableActions.length > 0 || profile.queriesUserIndex) expect(seen, fn).toContain(fn);
+      else expect(seen, `${fn} has no grants but sent a request`).not.toContain(fn);
+    }
+    expect(ungranted(uses)).toEqual([]);
+  });
+
+  it('a grant taken away from any profile is reported for the function that needs it', () => {
+    const uses = recorder.uses();
+    expect(uses.length).toBeGreaterThan(0);
+    for (const use of uses) {
+      const profile = functionProfiles[use.function];
+      const without: FunctionProfile = use.target.startsWith('index:')
+        ? { ...profile, queriesUserIndex: false }
+        : { ...profile, tableActions: profile.tableActions.filter((action) => action !== use.action) };
+      const profiles = { ...functionProfiles, [use.function]: without } as Record<
+        FunctionName,
+        FunctionProfile
+      >;
+      expect(ungranted([use], profiles)).toEqual([use]);
+      // And an item kind the profile does not name is refused even with the action.
+      if (!use.target.startsWith('index:')) {
+        const otherKind: GrantUse = { ...use, target: 'no-such-kind' };
+        expect(granted(profile, otherKind)).toBe(false);
+      }
+    }
+  });
+});
