@@ -1,5 +1,5 @@
 /**
- * The ES256 figures of `npm run bench` (issue 12), in a process of their own: the functions read their mode
+ * The ES256 figures of `npm run bench`, in a process of their own: the functions read their mode
  * (`SIGNING_ALG`) once at import, and the main bench process runs them in HS256.
  *
  * - the authorizer per request in ES256 mode, against our verify plus its one `GetItem`;
@@ -111,7 +111,7 @@ async function coldFirstAnswer(env: Record<string, string>, accessToken: string,
     return {
       figure: 'cold start: authorizer (ES256) import + first answer / GetItem-only bundle',
       value: `${fmtRatio(ratio)} (${fmtMs(median(own))} vs ${fmtMs(median(ref))})`,
-      // Issue 12's goal. Measured 1.29-1.52x with the machine shared: printed as not met when it is, rather than
+      // The goal (1.3x). Measured 1.29-1.52x with the machine shared: printed as not met when it is, rather than
       // passed under a looser budget (what is left to shave is in the issue's closing note).
       budget: '<= 1.30x',
       met: ratio <= 1.3,

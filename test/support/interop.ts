@@ -50,7 +50,7 @@ function verifiersFor(discovery: Discovery, audience: string) {
 const KEY_CACHE_MAX_AGE = 1;
 
 /**
- * The proof of issue 12 for one algorithm, against the whole local service: aws-jwt-verify and jose, each
+ * The interoperability proof for one algorithm, against the whole local service: aws-jwt-verify and jose, each
  * configured from the issuer URL alone, accept what the service issues as an access token and nothing else.
  */
 export function describeThirdPartyVerifiers(algorithm: Exclude<SigningAlgorithm, 'HS256'>): void {
