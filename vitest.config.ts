@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-// `lambda-token-auth/client` and `/cdk` are the TypeScript sources here, and the compiled dist/ for everyone
-// else (package.json's exports): the tests need no build. (An alias, not a resolve condition: replacing
+// `@lambda-token-auth/client` (packages/client) and `lambda-token-auth/cdk` are the TypeScript sources here, and
+// the compiled dist/ for everyone else (the packages' exports): the tests need no build. (An alias, not a resolve condition: replacing
 // Vite's conditions would change how every dependency resolves.)
 const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -13,7 +13,7 @@ const processTier = ['test/package/**', 'test/e2e/**', 'test/load/**', 'test/fau
 export default defineConfig({
   resolve: {
     alias: {
-      'lambda-token-auth/client': source('./client/index.ts'),
+      '@lambda-token-auth/client': source('./packages/client/src/index.ts'),
       'lambda-token-auth/cdk': source('./infra/cdk/index.ts'),
     },
   },

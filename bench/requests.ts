@@ -69,7 +69,7 @@ const paths: Path[] = [
     name: 'login (clean account)',
     // The address's failure count (read), a check slot of the name taken by a conditional write that also reads
     // the account back (lib/operations/check-password.ts), the account state (roles, disabled, revocation
-    // generation), then the session.
+    // generation, and the hash that decides once the password was replaced), then the session.
     expect: 200,
     budget: { GetItem: 2, UpdateItem: 1, PutItem: 1 },
     // The check slot, the session, and the session's entry in the live-session index.
@@ -312,10 +312,11 @@ const paths: Path[] = [
     name: 'password change (2 sessions)',
     samples: 5,
     expect: 204,
-    // The authentication read; the password check (the address read, a check slot, its release); the other
-    // sessions revoked, this one carried over, the new hash. A slot pick that meets a login's held slot costs
-    // a read and another try, hence five samples.
-    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 5 },
+    // The authentication read; the password check (the address read, a check slot, the account item with the
+    // hash that decides, the slot's release); the commit (new hash and next generation in one write), this
+    // session carried over, the name's copy of the hash. A slot pick that meets a login's held slot costs a
+    // read and another try, hence five samples.
+    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 5 },
     async run(api) {
       const [, caller] = await api.signUp(api.user(), 2);
       return api.measured(() =>
@@ -332,9 +333,9 @@ const paths: Path[] = [
     name: 'account deletion (2 sessions)',
     samples: 5,
     expect: 204,
-    // The authentication read; the password check; the index query; the commit write (the account marked
-    // deleted); one DeleteItem per item (the name's and each session's).
-    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 3, Query: 1, DeleteItem: 3 },
+    // The authentication read; the password check (its account read included); the index query; the commit
+    // write (the account marked deleted); one DeleteItem per item (the name's and each session's).
+    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3, Query: 1, DeleteItem: 3 },
     async run(api) {
       const [, caller] = await api.signUp(api.user(), 2);
       return api.measured(() =>

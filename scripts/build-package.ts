@@ -7,9 +7,10 @@ import { bundlingOptions } from '../infra/bundling.ts';
 import { functionNames } from '../infra/routes.ts';
 
 /**
- * Builds what `npm pack` ships (run by `prepack`, so a packed tarball or a git dependency always has it):
- * - `dist/client`, `dist/infra/cdk` and what they import: ES modules and `.d.ts` from TypeScript's own compiler
- *   (tsconfig.build.json), for `lambda-token-auth/client` and `lambda-token-auth/cdk`;
+ * Builds what `npm pack` of this package (the service and its construct) ships (run by `prepack`, so a packed
+ * tarball or a git dependency always has it; the client, packages/client, builds and packs on its own):
+ * - `dist/infra/cdk` and what it imports: ES modules and `.d.ts` from TypeScript's own compiler
+ *   (tsconfig.build.json), for `lambda-token-auth/cdk`;
  * - `dist/lambda/<name>/index.mjs`: each function bundled with the stack's esbuild settings (infra/bundling.ts),
  *   which the construct deploys as they are, so a consumer's `cdk synth` needs neither esbuild nor Docker.
  */
@@ -39,4 +40,4 @@ await Promise.all(
     }),
   ),
 );
-console.error(`built ${dist}: client, cdk and ${functionNames.length} function bundles`);
+console.error(`built ${dist}: cdk and ${functionNames.length} function bundles`);

@@ -140,9 +140,10 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
-  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items),
-  // revokeAllBut (UpdateItem of the account), carryOver (UpdateItem of the session), replacePasswordHash
-  // (UpdateItem). Sized as login: it checks and hashes passwords.
+  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items,
+  // GetItem of the account), replacePassword (UpdateItem of the account: hash and generation), carryOver
+  // (UpdateItem of the session), replacePasswordHash (UpdateItem of the name's copy). Sized as login: it checks
+  // and hashes passwords.
   'change-password': {
     memorySize: 1024,
     timeoutSeconds: 10,

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The demo page that `npm start` serves at `/`: plain HTML and CSS, and a script bundled from
- * `public/demo.ts` and the client SDK (`client/`) on first request. It is served from the API's own origin,
+ * `public/demo.ts` and the client (`@lambda-token-auth/client`, its TypeScript sources) on first request. It is served from the API's own origin,
  * so it needs no CORS. A fixed table of paths: nothing else on disk is reachable.
  */
 const publicDir = new URL('./public/', import.meta.url);
@@ -25,6 +25,8 @@ async function bundleDemoScript(): Promise<string> {
     format: 'esm',
     target: 'es2022',
     platform: 'browser',
+    // The workspace's client package resolves to its sources, so the page needs no build of the client.
+    conditions: ['lambda-token-auth:source'],
     write: false,
     logLevel: 'silent',
   });

@@ -5,6 +5,7 @@ import { passwordWeakness } from '../passwords/strength.ts';
 import type { Services } from '../services.ts';
 import { authenticate } from './authenticate.ts';
 import { checkPassword } from './check-password.ts';
+import { finishReplacement, replacePassword } from './replace-password.ts';
 
 /** `POST /auth/password`'s input (API.md). */
 export interface PasswordChange {
@@ -14,17 +15,18 @@ export interface PasswordChange {
 
 /**
  * Changes the caller's password, re-authenticated by the current one (a wrong one counts toward the lockout, as
- * at login), and revokes every other session of the user; the calling session stays live.
+ * at login), and revokes every other session of the user; the calling session stays live. The replacement is
+ * `replacePassword`'s: one write puts the new hash in place and ends every other session, so no login with the
+ * old password that overlaps the change keeps a session.
  *
- * Order, so that a fault at any step (a 503) leaves something the client can simply retry: first every other
- * session is revoked (the user moves to the next generation, carrying the caller's session over, in one
- * write), then the caller's session item joins the new generation's index partition, and last the hash is
- * replaced. Until that last write the current password is still the old one, so a retry re-authenticates.
+ * Repeats answer as the first did: a retry after a lost answer or a 503, or the same change submitted twice at
+ * once, is recognised (the caller's session made the last replacement and the new password already is the
+ * password) and completes what the first left undone, then `204`; it is never `401`.
  *
- * Requests: the authentication read, the password check's (one read, more with failures on record), and three
- * writes. Errors: as `authenticate`; `401 invalid_credentials`, `429 too_many_attempts`, `400 weak_password`,
- * `400 invalid_request`; `401 session_revoked` when a revocation of the caller's session raced this change
- * (the password is then unchanged).
+ * Requests: the authentication read, the password check's (a read, a slot, the account read, more with
+ * failures on record), and three writes. Errors: as `authenticate`; `401 invalid_credentials`,
+ * `429 too_many_attempts`, `400 weak_password`, `400 invalid_request`; `401 session_revoked` when a whole-user
+ * revocation of the caller's session came before the change (the password is then unchanged).
  */
 export async function changePassword(
   services: Services,
@@ -39,16 +41,47 @@ export async function changePassword(
   const newPassword = normalisePassword(change.newPassword);
   const weakness = passwordWeakness(newPassword, username);
   if (weakness) throw new ApiError('weak_password', { message: weakness });
-  const checked = await checkPassword(services, { username, password: change.currentPassword, client });
+  const checked = await checkPassword(services, {
+    username,
+    password: change.currentPassword,
+    client,
+    repeatOf: { newPassword, sessionId },
+  });
   // The name now belongs to another account (this one was deleted and the name taken): not this user's password.
-  if (checked.userId !== userId) throw new ApiError('session_revoked');
+  if (checked.account.userId !== userId) throw new ApiError('session_revoked');
+  const sessionGeneration = session.generation ?? 0;
+  if (checked.repeated) {
+    await finishReplacement(services, {
+      userId,
+      username,
+      passwordHash: checked.passwordHash,
+      carry: { sessionId, from: sessionGeneration, to: checked.state.generation },
+    });
+    return;
+  }
   const passwordHash = await services.passwords.hash(newPassword);
-
-  const raced = () => new ApiError('session_revoked', { message: 'The session was revoked meanwhile.' });
-  if (!(await services.accounts.revokeAllBut(userId, account.generation, sessionId))) throw raced();
+  const replaced = await replacePassword(services, {
+    userId,
+    username,
+    passwordHash,
+    keep: { sessionId, generation: account.generation, sessionGeneration },
+  });
+  if (replaced) return;
+  // The same change, submitted twice at once, committed first by the twin: answered as the twin is.
+  const { state, passwordHash: held } = await services.accounts.getCredentials(userId);
   if (
-    !(await services.sessions.carryOver(sessionId, userId, session.generation ?? 0, account.generation + 1))
-  )
-    throw raced();
-  if (!(await services.users.replacePasswordHash(username, userId, passwordHash))) throw raced();
+    held !== undefined &&
+    state.carriedSession === sessionId &&
+    state.generation === account.generation + 1 &&
+    (await services.passwords.verify(held, newPassword)).matches
+  ) {
+    await finishReplacement(services, {
+      userId,
+      username,
+      passwordHash: held,
+      carry: { sessionId, from: sessionGeneration, to: state.generation },
+    });
+    return;
+  }
+  throw new ApiError('session_revoked', { message: 'The session was revoked meanwhile.' });
 }

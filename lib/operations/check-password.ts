@@ -4,6 +4,7 @@ import { ApiError } from '../errors.ts';
 import type { PasswordHasher } from '../passwords/argon2.ts';
 import { normalisePassword } from '../passwords/normalise.ts';
 import type { Services } from '../services.ts';
+import type { AccountState } from '../store/accounts.ts';
 import { addressWait } from '../store/login-attempts.ts';
 import { accountOf, normaliseUsername, type UserAccount } from '../store/users.ts';
 
@@ -20,6 +21,27 @@ export interface PasswordCheckInput {
    * slot need not be released by a write of its own (the stored session shows the check is over).
    */
   sessionId?: string;
+  /**
+   * A password change only: the change's new password and the caller's session. When the current password does
+   * not match but the last replacement was this session's own (it is the account's carried-over session) and
+   * the new password already is the password, the check passes as a repeat of that change (a retry after a
+   * lost answer, or a double submission): judged under the same admission, so the lockout bounds it as any check.
+   */
+  repeatOf?: { newPassword: string; sessionId: string };
+}
+
+/** What a passed check returns: the account, and its state read with the hash that was checked. */
+export interface CheckedPassword {
+  account: UserAccount;
+  /**
+   * The account state read together with the hash the password matched, or after it when only the name's item
+   * holds a hash (see `checkPassword`): the generation a session started on this check belongs to.
+   */
+  state: AccountState;
+  /** The new password of `repeatOf` matched, not the password: the change was already made. */
+  repeated: boolean;
+  /** The hash that decided (the account item's when it holds one). */
+  passwordHash: string;
 }
 
 /**
@@ -32,9 +54,16 @@ export interface PasswordCheckInput {
  * Otherwise `429 too_many_attempts` with `Retry-After`. A wrong password (or an unknown name, checked against a
  * dummy hash at the same cost) is counted for the name, the pair and the address, then `401 invalid_credentials`.
  * A right one clears the name's failures and the pair's count, and upgrades the stored hash when it was made
- * with older parameters or from the password's raw (pre-normalisation) form. Returns the account.
+ * with older parameters or from the password's raw (pre-normalisation) form. Returns the account with its state.
+ *
+ * Which hash is the password: the account item's once the password has been replaced (written in one write with
+ * the generation, see `AccountStore.replacePassword`), else the name's item's (registration's). The name's item
+ * carries a copy after a replacement, written just after it: that copy is what the admission reads, and a
+ * right password is then confirmed against the account item, read with the state in one read. So the state a
+ * session joins is always of the same instant as the hash that admitted it, or (no hash on the account item
+ * yet) of an instant before any replacement: either way a replacement ends that session if it came after.
  */
-export async function checkPassword(services: Services, input: PasswordCheckInput): Promise<UserAccount> {
+export async function checkPassword(services: Services, input: PasswordCheckInput): Promise<CheckedPassword> {
   const { attempts, passwords } = services;
   const policy = attempts.policy;
   const password = normalisePassword(input.password);
@@ -57,28 +86,52 @@ export async function checkPassword(services: Services, input: PasswordCheckInpu
   if (!admission.admitted) throw new ApiError('too_many_attempts', { retryAfter: admission.retryAfter });
 
   const account = accountOf(admission.state.item);
-  const check = await verifyNormalised(
+  let check = await verifyNormalised(
     passwords,
     account?.passwordHash ?? passwords.dummyHash,
     password,
     input.password,
   );
-  if (!account || !check.matches) {
+  let credentials: Awaited<ReturnType<typeof services.accounts.getCredentials>> | undefined;
+  let repeated = false;
+  if (account && (check.matches || input.repeatOf)) {
+    credentials = await services.accounts.getCredentials(account.userId);
+    const held = credentials.passwordHash;
+    // The name's copy lags a replacement (the moment between the two writes, or a copy that failed): the
+    // account item's hash decides.
+    if (held !== undefined && held !== account.passwordHash)
+      check = await verifyNormalised(passwords, held, password, input.password);
+    const repeat = input.repeatOf;
+    if (!check.matches && repeat && credentials.state.carriedSession === repeat.sessionId) {
+      const current = held ?? account.passwordHash;
+      repeated = (await passwords.verify(current, normalisePassword(repeat.newPassword))).matches;
+      if (repeated) check = { matches: true, needsRehash: false };
+    }
+  }
+  if (!account || !credentials || !check.matches) {
     await Promise.all([
       attempts.recordFailure({ username, address, admission, now }),
       attempts.recordAddressFailure(address, addressCount, now),
     ]);
     throw new ApiError('invalid_credentials');
   }
+  const newPasswordHash = check.needsRehash ? await passwords.hash(password) : undefined;
+  if (newPasswordHash && credentials.passwordHash !== undefined)
+    await services.accounts.rehashPassword(account.userId, credentials.passwordHash, newPasswordHash);
   await attempts.recordSuccess({
     username,
     address,
     admission,
     now,
-    newPasswordHash: check.needsRehash ? await passwords.hash(password) : undefined,
+    newPasswordHash,
     leaseProvenBySession: input.sessionId !== undefined,
   });
-  return account;
+  return {
+    account,
+    state: credentials.state,
+    repeated,
+    passwordHash: credentials.passwordHash ?? account.passwordHash,
+  };
 }
 
 /**

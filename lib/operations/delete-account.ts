@@ -40,7 +40,7 @@ export async function deleteAccount(
   const caller = await authenticate(services, accessToken);
   const { userId, username, sessionId, account } = caller;
   const checked = await checkPassword(services, { username, password, client });
-  if (checked.userId !== userId) throw new ApiError('session_revoked');
+  if (checked.account.userId !== userId) throw new ApiError('session_revoked');
   const sessionIds = new Set(await services.sessions.listLiveSessionIds(userId, account.generation));
   sessionIds.add(sessionId);
 

@@ -43,16 +43,31 @@ export const ownedBy = (userId: string): Condition => ({
  */
 export const notRevoked: Condition = { expression: 'revoked = :c_false', values: { ':c_false': false } };
 
-/**
- * The item is still at the user's revocation generation `generation` (an account item, or a session being carried
- * over): an item without one is at generation 0.
- */
+/** The account item is still at the user's revocation generation `generation`: an item without one is at 0. */
 export const atGeneration = (generation: number): Condition => ({
   expression:
     generation === 0
       ? '(attribute_not_exists(generation) OR generation = :c_generation)'
       : 'generation = :c_generation',
   values: { ':c_generation': generation },
+});
+
+/**
+ * A session being carried over from generation `from` to `to`: still at `from`, or already at `to` (the same
+ * carry-over, retried).
+ */
+export const generationMoving = (from: number, to: number): Condition => ({
+  expression: `(${from === 0 ? 'attribute_not_exists(generation) OR ' : ''}generation = :c_from OR generation = :c_to)`,
+  values: { ':c_from': from, ':c_to': to },
+});
+
+/** The account is not deleted: a password is never put on a tombstone. */
+export const accountNotDeleted: Condition = { expression: 'attribute_not_exists(deleted)' };
+
+/** The account's password hash is still the one checked: a password replaced meanwhile is never overwritten. */
+export const passwordHashIs = (hash: string): Condition => ({
+  expression: 'passwordHash = :c_passwordHash',
+  values: { ':c_passwordHash': hash },
 });
 
 /** The session's current refresh token is still the one presented (by its hash): a rotation's compare-and-set. */

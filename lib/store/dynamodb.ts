@@ -1,7 +1,6 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { serviceUnavailable } from '../errors.ts';
-import { logEvent } from '../observability/log.ts';
 
 /** The document client over `client`; `undefined` attributes are dropped rather than refused. */
 export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
@@ -38,13 +37,22 @@ export function createDynamoDbClient(options: DynamoDbClientOptions = {}): Dynam
   });
 }
 
+/**
+ * One structured log line. The logger module is loaded on first use, not with this one: Powertools reads its
+ * settings from the environment when its logger is built, which must not happen before a function's environment
+ * is in place (the local server and the tests set it before they load the functions).
+ */
+function emit(level: 'warn' | 'error', message: string, fields: Record<string, unknown>): void {
+  void import('../observability/log.ts').then(({ logEvent }) => logEvent(level, message, fields));
+}
+
 /** Seconds within which a repeated SDK warning (same text) is counted rather than logged again. */
 const WARNING_QUIET_SECONDS = 60;
 const lastWarned = new Map<string, { at: number; suppressed: number }>();
 
 /**
  * The SDK's logger: debug and info are dropped; a warning or error becomes one structured line
- * (`logEvent`), and the same warning repeated within {@link WARNING_QUIET_SECONDS} is only counted (the next
+ * (`logEvent`, asynchronously), and the same warning repeated within {@link WARNING_QUIET_SECONDS} is only counted (the next
  * line says how many were held back), so a burst of requests cannot flood the log.
  */
 export const sdkLogger = {
@@ -60,13 +68,13 @@ export const sdkLogger = {
       return;
     }
     lastWarned.set(key, { at: now, suppressed: 0 });
-    logEvent('warn', 'DynamoDB client warning', {
+    emit('warn', 'DynamoDB client warning', {
       detail: text,
       ...(last?.suppressed && { repeatedSinceLastLine: last.suppressed }),
     });
   },
   error: (...content: unknown[]): void => {
-    logEvent('error', 'DynamoDB client error', { detail: content.map(String).join(' ').slice(0, 500) });
+    emit('error', 'DynamoDB client error', { detail: content.map(String).join(' ').slice(0, 500) });
   },
 };
 

@@ -9,9 +9,9 @@ import {
 import { type AccountState, accountKey, toAccountState } from './account-state.ts';
 import {
   all,
-  atGeneration,
   type Condition,
   conditionParams,
+  generationMoving,
   itemAbsent,
   itemExists,
   notRevoked,
@@ -249,7 +249,8 @@ export class SessionStore {
   /**
    * Carries a session over from generation `from` to `to` (a password change keeps the caller's session while
    * ending the others): moves it to the new generation's index partition. Conditional on it being unrevoked and
-   * still at `from`; returns whether it was.
+   * at `from`, or already at `to` (a repeated carry-over, by a retried or double-submitted change, succeeds);
+   * returns whether it was.
    */
   async carryOver(sid: string, userId: string, from: number, to: number): Promise<boolean> {
     return conditional(() =>
@@ -258,7 +259,7 @@ export class SessionStore {
           TableName: this.tableName,
           Key: sessionKey(sid),
           UpdateExpression: 'SET generation = :to, liveUserKey = :key',
-          ...conditionParams(all(notRevoked, ownedBy(userId), atGeneration(from)), {
+          ...conditionParams(all(notRevoked, ownedBy(userId), generationMoving(from, to)), {
             values: { ':to': to, ':key': liveUserKey(userId, to) },
           }),
         }),

@@ -1,4 +1,4 @@
-import { AuthClient, AuthError, SignedOutError, type SignOutReason } from 'lambda-token-auth/client';
+import { AuthClient, AuthError, SignedOutError, type SignOutReason } from '@lambda-token-auth/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   claimsOf,

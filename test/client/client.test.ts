@@ -8,7 +8,7 @@ import {
   type SignOutReason,
   type StoredTokens,
   type TokenStorage,
-} from 'lambda-token-auth/client';
+} from '@lambda-token-auth/client';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
 import { useFakeClock } from '../support/clock.ts';

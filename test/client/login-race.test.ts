@@ -1,4 +1,4 @@
-import { AuthClient } from 'lambda-token-auth/client';
+import { AuthClient } from '@lambda-token-auth/client';
 import { describe, expect, it } from 'vitest';
 
 const json = (status: number, body: unknown) =>

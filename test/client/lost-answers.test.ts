@@ -5,7 +5,7 @@ import {
   type SignOutReason,
   type StoredTokens,
   type TokenStorage,
-} from 'lambda-token-auth/client';
+} from '@lambda-token-auth/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultServices } from '../../lib/services.ts';
 import { countRequests, injectFaults, type RequestCounter } from '../support/sdk-middleware.ts';

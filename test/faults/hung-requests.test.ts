@@ -147,7 +147,7 @@ describe('a DynamoDB request that gets no answer', () => {
 });
 
 describe('the SDK’s warnings', () => {
-  it('are structured lines, and a warning repeated in a burst is printed once', () => {
+  it('are structured lines, and a warning repeated in a burst is printed once', async () => {
     // The suite keeps Powertools' own lines off (vitest.config.ts): what reaches its logger is what it prints.
     const structured = vi.spyOn(logger, 'warn');
     startCapture();
@@ -157,6 +157,7 @@ describe('the SDK’s warnings', () => {
       sdkLogger.warn('another warning');
       sdkLogger.debug();
       sdkLogger.info();
+      await vi.waitFor(() => expect(structured).toHaveBeenCalledTimes(2));
       expect(unstructured(stopCapture())).toEqual([]);
       expect(structured.mock.calls.map(([message, fields]) => [message, (fields as any)?.detail])).toEqual([
         ['DynamoDB client warning', atCapacity],

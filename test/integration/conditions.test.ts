@@ -89,20 +89,64 @@ describe('notRevoked: the rotation and the carry-over write only an unrevoked se
   });
 });
 
-describe('atGeneration: a write meant for one generation of the user', () => {
-  it('revokeAllBut refuses once another whole-user revocation moved the user on (no session is carried back to life)', async () => {
+describe('atGeneration, accountNotDeleted, passwordHashIs: the account item’s password writes', () => {
+  it('a password change judged at one generation refuses once another whole-user revocation moved the user on (no session carried back to life)', async () => {
     const { tokens, userId, sid } = await signedUp();
     const read = await services.accounts.getAccount(userId);
     expect((await service.post('/auth/logout-all', undefined, bearer(tokens.accessToken))).status).toBe(204);
-    expect(await services.accounts.revokeAllBut(userId, read.generation, sid)).toBe(false);
-    const after = await services.accounts.getAccount(userId);
-    expect(after.generation).toBe(read.generation + 1);
-    expect(after.carriedSession).toBeUndefined();
+    const replaced = await services.accounts.replacePassword(userId, 'stale change', {
+      sessionId: sid,
+      generation: read.generation,
+    });
+    expect(replaced).toBe(false);
+    const item = await service.storedItem(`account#${userId}`);
+    expect(item?.generation).toBe(read.generation + 1);
+    expect(item?.carriedSession).toBeUndefined();
+    expect(item?.passwordHash).not.toBe('stale change');
     expect((await service.me(tokens.accessToken)).status).toBe(401);
   });
 
-  it('carryOver refuses a session that is no longer at the generation it is carried from', async () => {
+  it('no password is put on the tombstone of a deleted account, with or without a session kept', async () => {
+    const { tokens, userId, sid } = await signedUp();
+    const deleted = await service.request('DELETE', '/auth/account', {
+      body: { password: DEFAULT_PASSWORD },
+      headers: bearer(tokens.accessToken),
+    });
+    expect(deleted.status).toBe(204);
+    const tombstone = await services.accounts.getAccount(userId);
+    expect(await services.accounts.replacePassword(userId, 'after deletion')).toBe(false);
+    expect(
+      await services.accounts.replacePassword(userId, 'after deletion', {
+        sessionId: sid,
+        generation: tombstone.generation,
+      }),
+    ).toBe(false);
+    expect((await service.storedItem(`account#${userId}`))?.passwordHash).toBeUndefined();
+  });
+
+  it('a rehash is stored only over the hash that was checked', async () => {
+    const { tokens, userId } = await signedUp();
+    const newPassword = 'a brand new passphrase';
+    const changed = await service.post(
+      '/auth/password',
+      { currentPassword: DEFAULT_PASSWORD, newPassword },
+      bearer(tokens.accessToken),
+    );
+    expect(changed.status).toBe(204);
+    const current = (await service.storedItem(`account#${userId}`))?.passwordHash;
+    expect(typeof current).toBe('string');
+    expect(await services.accounts.rehashPassword(userId, 'the hash checked before the change', 'x')).toBe(
+      false,
+    );
+    expect((await service.storedItem(`account#${userId}`))?.passwordHash).toBe(current);
+  });
+});
+
+describe('generationMoving: a carry-over moves a session from one generation to the next only', () => {
+  it('refuses a session that is neither at the generation it is carried from nor already at the target', async () => {
     const { userId, sid } = await signedUp();
+    expect(await services.sessions.carryOver(sid, userId, 0, 1)).toBe(true);
+    // The same carry-over again (a retry) is done already.
     expect(await services.sessions.carryOver(sid, userId, 0, 1)).toBe(true);
     expect(await services.sessions.carryOver(sid, userId, 0, 5)).toBe(false);
     const stored = await service.storedItem(`session#${sid}`);

@@ -39,7 +39,7 @@ describe('DynamoDB requests per flow', () => {
     const lapse = () => clock.advance(LEASE_AND_BASE);
     await service.post('/auth/register', { username: 'count-login', password: DEFAULT_PASSWORD });
     // The address's count (read), a check slot taken with the account read back, the account state (roles,
-    // disabled, generation), the session.
+    // disabled, generation, with the hash that decides), the session.
     expect(await sent(() => service.login('count-login'), 200)).toEqual([
       'GetItem',
       'GetItem',
@@ -121,7 +121,7 @@ describe('DynamoDB requests per flow', () => {
     ).toEqual(['BatchGetItem', 'UpdateItem']);
   });
 
-  it('a password change is the authentication read, the password check (a read and two writes) and three writes', async () => {
+  it('a password change is the authentication read, the password check (two reads and two writes) and three writes', async () => {
     const last = await withSessions('count-password', 3);
     // The logins' check slots lapse first, so the check takes a free slot at its first try.
     clock.advance(LEASE_AND_BASE);
@@ -137,6 +137,7 @@ describe('DynamoDB requests per flow', () => {
       ),
     ).toEqual([
       'BatchGetItem',
+      'GetItem',
       'GetItem',
       'UpdateItem',
       'UpdateItem',
@@ -163,6 +164,7 @@ describe('DynamoDB requests per flow', () => {
       'DeleteItem',
       'DeleteItem',
       'DeleteItem',
+      'GetItem',
       'GetItem',
       'Query',
       'UpdateItem',

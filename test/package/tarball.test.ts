@@ -23,15 +23,25 @@ const node = join(root, 'node_modules', '.bin', 'node');
 let project: string;
 let server: NpmStart;
 let packed: { files: { path: string }[] };
+let packedClient: { files: { path: string }[] };
 
-beforeAll(async () => {
+/** `npm pack` (its prepack builds dist/) of the root package, or of a workspace: the tarball's path and listing. */
+async function pack(...workspace: string[]) {
   const destination = mkdtempSync(join(tmpdir(), 'auth-pack-'));
-  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', destination], {
+  const { stdout } = await run('npm', ['pack', ...workspace, '--json', '--pack-destination', destination], {
     cwd: root,
     maxBuffer: 64 * 1024 * 1024,
   });
-  [packed] = JSON.parse(stdout);
+  const [listing] = JSON.parse(stdout);
   const tarball = join(destination, readdirSync(destination).find((name) => name.endsWith('.tgz')) as string);
+  return { tarball, listing };
+}
+
+beforeAll(async () => {
+  const service = await pack();
+  const client = await pack('--workspace', '@lambda-token-auth/client');
+  packed = service.listing;
+  packedClient = client.listing;
 
   project = mkdtempSync(join(tmpdir(), 'auth-consumer-'));
   writeFileSync(
@@ -42,7 +52,8 @@ beforeAll(async () => {
     'npm',
     [
       'install',
-      tarball,
+      service.tarball,
+      client.tarball,
       `aws-cdk-lib@${versionOf('aws-cdk-lib')}`,
       `constructs@${versionOf('constructs')}`,
       // A CDK app's usual companion: the cdk declarations name Node types (node:crypto's KeyObject).
@@ -72,11 +83,11 @@ const runNode = async (source: string) => {
 
 describe('the packed package', () => {
   it('ships compiled JavaScript, declarations and the function bundles, and no TypeScript source or key', () => {
-    const paths = packed.files.map((file) => file.path);
+    const paths = [...packed.files, ...packedClient.files].map((file) => file.path);
     expect(paths).toEqual(
       expect.arrayContaining([
-        'dist/client/index.js',
-        'dist/client/index.d.ts',
+        'dist/index.js',
+        'dist/index.d.ts',
         'dist/infra/cdk/index.js',
         'dist/infra/cdk/index.d.ts',
         'dist/lambda/authorizer/index.mjs',
@@ -88,7 +99,7 @@ describe('the packed package', () => {
 
   it('in plain Node 24: the client logs in against npm start with its default (memory) storage', async () => {
     const result = await runNode(`
-      import { createAuthClient, localStorageStorage, StorageUnavailableError } from 'lambda-token-auth/client';
+      import { createAuthClient, localStorageStorage, StorageUnavailableError } from '@lambda-token-auth/client';
       const auth = createAuthClient({ baseUrl: process.env.API });
       await auth.register('packed-user', 'correct horse battery staple');
       await auth.login('packed-user', 'correct horse battery staple');
@@ -160,7 +171,7 @@ describe('the packed package', () => {
     // carry real types). One run: checking aws-cdk-lib's own declarations takes a while.
     writeFileSync(
       join(project, 'consumer.ts'),
-      `import { createAuthClient, type AuthClient } from 'lambda-token-auth/client';
+      `import { createAuthClient, type AuthClient } from '@lambda-token-auth/client';
        import { TokenAuthService, type TokenAuthServiceProps } from 'lambda-token-auth/cdk';
        const auth: AuthClient = createAuthClient({ baseUrl: 'https://auth.example.com' });
        const props: TokenAuthServiceProps = { corsOrigins: ['https://app.example.com'] };
@@ -181,7 +192,7 @@ describe('the packed package', () => {
     const entry = join(project, 'browser-entry.js');
     writeFileSync(
       entry,
-      "export { createAuthClient, localStorageStorage } from 'lambda-token-auth/client';\n",
+      "export { createAuthClient, localStorageStorage } from '@lambda-token-auth/client';\n",
     );
     const result = await esbuild.build({
       entryPoints: [entry],

@@ -371,3 +371,99 @@ export function injectStep(client: DynamoDBDocumentClient, name = 'test-step-inj
     },
   };
 }
+
+/** One DynamoDB request held at the gate: which flow sent it and what it is. */
+export interface HeldRequest {
+  flow: number;
+  operation: string;
+}
+
+export interface Interleaver {
+  /**
+   * Runs `flows` at once with every DynamoDB request they send held at a gate, and lets the requests through one
+   * at a time: whenever every unfinished flow is waiting on the gate, `choose(held)` picks which held request
+   * goes next (an index into `held`), and the next pick waits until that request's answer is back and every
+   * flow is waiting again (or done). So the requests reach the table in exactly the order the picks say, and any
+   * order the flows allow can be produced. Requests from outside the flows pass untouched.
+   * Returns each flow's outcome, and the order the requests went in.
+   */
+  run<T>(
+    flows: readonly (() => Promise<T>)[],
+    choose: (held: readonly HeldRequest[], step: number) => number,
+  ): Promise<{ outcomes: PromiseSettledResult<T>[]; order: HeldRequest[] }>;
+  remove(): void;
+}
+
+/** How long the flows may take to reach the gate again (argon2, the key ring) before the run fails. */
+const GATE_DEADLINE_MS = 10_000;
+
+/**
+ * An {@link Interleaver} on `client`: a middleware at the `initialize` step (before the SDK's retries) holds
+ * each request of a flow (known by an `AsyncLocalStorage` the flow runs in) until the driver lets it through.
+ */
+export function interleaveRequests(client: DynamoDBDocumentClient, name = 'test-interleaver'): Interleaver {
+  const flowOf = new AsyncLocalStorage<number>();
+  const held: (HeldRequest & { release(): void; answered: Promise<void> })[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const flow = flowOf.getStore();
+      if (flow === undefined) return next(args);
+      let answer!: () => void;
+      const answered = new Promise<void>((resolve) => {
+        answer = resolve;
+      });
+      await new Promise<void>((release) => {
+        held.push({ flow, operation: operationOf(context.commandName), release, answered });
+      });
+      try {
+        return await next(args);
+      } finally {
+        answer();
+      }
+    },
+    { step: 'initialize', name },
+  );
+
+  /** Resolves once every flow is done or waiting at the gate (checked after the pending I/O callbacks ran). */
+  async function settled(done: ReadonlySet<number>, flows: number): Promise<void> {
+    const deadline = Date.now() + GATE_DEADLINE_MS;
+    for (;;) {
+      // Two turns of the event loop: a flow sending two requests at once (Promise.all) has sent both by then.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      let waiting = true;
+      for (let flow = 0; flow < flows; flow += 1)
+        if (!done.has(flow) && !held.some((request) => request.flow === flow)) waiting = false;
+      if (waiting) return;
+      if (Date.now() > deadline) throw new Error('the interleaved flows did not reach the gate in time');
+    }
+  }
+
+  return {
+    async run(flows, choose) {
+      const done = new Set<number>();
+      const outcomes = Promise.allSettled(
+        flows.map((flow, index) =>
+          flowOf.run(index, flow).finally(() => {
+            done.add(index);
+          }),
+        ),
+      );
+      const order: HeldRequest[] = [];
+      for (let step = 0; ; step += 1) {
+        await settled(done, flows.length);
+        if (held.length === 0) break;
+        const picked = Math.min(Math.max(0, choose(held, step)), held.length - 1);
+        const [request] = held.splice(picked, 1);
+        if (!request) break;
+        order.push({ flow: request.flow, operation: request.operation });
+        request.release();
+        await request.answered;
+      }
+      return { outcomes: await outcomes, order };
+    },
+    remove() {
+      client.middlewareStack.remove(name);
+    },
+  };
+}

@@ -5,7 +5,7 @@ import {
   localStorageStorage,
   type SessionInfo,
   type SignOutReason,
-} from '../../../client/index.ts';
+} from '@lambda-token-auth/client';
 
 const client = createAuthClient({
   baseUrl: location.origin,

@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { nowSeconds } from '../config.ts';
+import { ApiError } from '../errors.ts';
+import type { ClientInfo } from '../http/function.ts';
+import { countMetric, metricNames } from '../observability/metrics.ts';
+import type { Services } from '../services.ts';
+import type { AccountState } from '../store/accounts.ts';
+import { hashRefreshToken } from '../tokens/jwt.ts';
+import type { KeyRing } from '../tokens/keyring.ts';
+import { completePair, mintToken, sessionEnd, type TokenPair } from '../tokens/pair.ts';
+
+/** An account whose user has just proved who they are (a password, a second factor, a passkey). */
+export interface VerifiedAccount {
+  userId: string;
+  /** The normalised username, kept on the session for listings and re-authentication. */
+  username: string;
+  /**
+   * The account state read together with the credential that was verified (or before it was checked): the
+   * session joins this state's generation. A state read after the check could belong to a generation that a
+   * password replacement started after the check read the old hash, and the session would survive it.
+   */
+  state: AccountState;
+}
+
+/** How the session starts: who asked and when the user proved who they are. */
+export interface SessionStart {
+  /** The caller as API Gateway saw it: its address and user agent are kept on the session. */
+  client: ClientInfo;
+  /** Epoch seconds the user proved who they are (RFC 9068 `auth_time`): the session ends `SESSION_MAX_AGE` after. */
+  authTime: number;
+  /**
+   * RFC 8176 authentication method references of that proof (`["pwd"]` for a password alone). Not yet stored:
+   * sessions, tokens and the authorizer context do not carry `amr` until the second-factor work adds it here.
+   */
+  amr?: readonly string[];
+  /** The session id when the caller chose it before the check (a login's check slot is named by it). */
+  sessionId?: string;
+  /** The key ring, when the caller fetched it first (so that with SSM down nothing was counted or written). */
+  ring?: KeyRing;
+}
+
+/**
+ * Starts a session for a verified account and mints its token pair: the one tail of every login (password,
+ * second factor, passkey). The account state decides first: a deleted account is `401 invalid_credentials`
+ * (as unknown as any other name), a disabled one `403 account_disabled`. Then the session is stored (with the
+ * refresh token's hash) before any token leaves, so no token exists without its row; the access token carries
+ * the user's roles. Errors: those two, `503` when DynamoDB or SSM fails.
+ */
+export async function startSession(
+  services: Services,
+  verified: VerifiedAccount,
+  start: SessionStart,
+): Promise<TokenPair> {
+  const { config, sessions } = services;
+  const { userId, state } = verified;
+  if (state.deleted) throw new ApiError('invalid_credentials');
+  if (state.disabled) throw new ApiError('account_disabled');
+  const ring = start.ring ?? (await services.keys.getKeyRing());
+  const now = nowSeconds();
+  const session = {
+    userId,
+    sid: start.sessionId ?? randomUUID(),
+    authTime: start.authTime,
+    roles: state.roles,
+  };
+  const refresh = mintToken(config, ring, 'refresh', session, now);
+  await sessions.createSession(
+    {
+      sid: session.sid,
+      userId,
+      username: verified.username,
+      refreshHash: hashRefreshToken(refresh.token),
+      rotatedAt: now,
+      authTime: start.authTime,
+      generation: state.generation,
+      createdAt: Date.now(),
+      userAgent: start.client.userAgent,
+      ipAddress: start.client.ipAddress,
+    },
+    sessionEnd(config, start.authTime),
+  );
+  countMetric(metricNames.login);
+  return completePair(config, ring, session, refresh, now);
+}
