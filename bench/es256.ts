@@ -1,14 +1,16 @@
 /**
- * The ES256 figures of `npm run bench`, in a process of their own: the functions read their mode
+ * The ES256 and RS256 figures of `npm run bench`, each in a process of its own: the functions read their mode
  * (`SIGNING_ALG`) once at import, and the main bench process runs them in HS256.
  *
- * - the authorizer per request in ES256 mode, against our verify plus its one `GetItem`;
- * - the JWKS endpoint's throughput on loopback;
+ * - the authorizer per request, against a minimal SDK authorizer (bench/authorizer.ts);
+ * - the session item's size after a login, a refresh and a logout;
+ * - the JWKS endpoint's throughput on loopback (ES256);
  * - the authorizer's cold first answer: a fresh `node` importing the deployed bundle (whose init reads the key
  *   ring) and answering one event, against a bundle that only imports the DynamoDB client and makes one
  *   `GetItem` against the same store.
  *
- * Run by itself it prints the table; run by bench/run.ts (`--json`) it prints the rows as JSON.
+ * Run by itself (`--alg=RS256` for RS256) it prints the table; run by bench/run.ts (`--json`) it prints the rows
+ * as JSON.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,10 +19,12 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type BuildOptions, build } from 'esbuild';
 import { bundlingOptions } from '../infra/bundling.ts';
+import { localDynamoClient } from '../infra/local/dynamo.ts';
 import { startLocalServer } from '../infra/local/server.ts';
 import { defaults } from '../lib/config.ts';
 import { benchAuthorizer } from './authorizer.ts';
 import { fmtMs, fmtRatio, median, printTable, type Row } from './measure.ts';
+import { sessionItemRows } from './requests.ts';
 import { cannon, show } from './throughput.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -35,6 +39,7 @@ const deployed: BuildOptions = {
   external: [...bundlingOptions.externalModules],
   banner: { js: bundlingOptions.banner },
   mainFields: [...bundlingOptions.mainFields],
+  alias: { ...bundlingOptions.alias },
   logLevel: 'silent',
 };
 
@@ -57,7 +62,19 @@ export const handler = async (event) => {
 };
 `;
 
-async function coldFirstAnswer(env: Record<string, string>, accessToken: string, sid: string, runs: number) {
+/**
+ * The authorizer's import + first answer may be at most this fraction of a bundle that only makes one SDK
+ * `GetItem`: the authorizer's bundle carries no SDK (its session read is one signed request).
+ */
+const COLD_START_BUDGET = 0.8;
+
+async function coldFirstAnswer(
+  env: Record<string, string>,
+  accessToken: string,
+  sid: string,
+  runs: number,
+  algorithm: string,
+) {
   const dir = mkdtempSync(join(tmpdir(), 'auth-first-answer-'));
   try {
     const timer = join(dir, 'timer.mjs');
@@ -109,21 +126,22 @@ async function coldFirstAnswer(env: Record<string, string>, accessToken: string,
     }
     const ratio = median(ratios);
     return {
-      figure: 'cold start: authorizer (ES256) import + first answer / GetItem-only bundle',
+      figure: `cold start: authorizer (${algorithm}) import + first answer / GetItem-only bundle`,
       value: `${fmtRatio(ratio)} (${fmtMs(median(own))} vs ${fmtMs(median(ref))})`,
-      // The goal (1.3x). Measured 1.29-1.52x with the machine shared: printed as not met when it is, rather than
-      // passed under a looser budget (what is left to shave is in the issue's closing note).
-      budget: '<= 1.30x',
-      met: ratio <= 1.3,
+      budget: `<= ${fmtRatio(COLD_START_BUDGET)}`,
+      met: ratio <= COLD_START_BUDGET,
     } satisfies Row;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export async function benchEs256(options: { duration: number; connections: number; runs: number }) {
+export async function benchAlgorithm(
+  algorithm: 'ES256' | 'RS256',
+  options: { duration: number; connections: number; runs: number },
+) {
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  const server = await startLocalServer({ env: { SIGNING_ALG: 'ES256' } });
+  const server = await startLocalServer({ env: { SIGNING_ALG: algorithm } });
   const rows: Row[] = [];
   try {
     const post = async (path: string, body: unknown) =>
@@ -134,25 +152,34 @@ export async function benchEs256(options: { duration: number; connections: numbe
           body: JSON.stringify(body),
         })
       ).json()) as { accessToken: string };
-    const username = `bench-es256-${Date.now()}`;
+    const username = `bench-${algorithm.toLowerCase()}-${Date.now()}`;
     await post('/auth/register', { username, password: PASSWORD });
     const { accessToken } = await post('/auth/login', { username, password: PASSWORD });
     const sid = JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString()).sid;
 
-    const [authorizerRow] = await benchAuthorizer(server);
-    rows.push({ ...(authorizerRow as Row), figure: `${authorizerRow?.figure} (ES256)` });
+    rows.push(...(await benchAuthorizer(server, algorithm)));
+    const raw = localDynamoClient(server.dynamoDbEndpoint);
+    try {
+      rows.push(
+        ...(await sessionItemRows(server, raw, process.env.TABLE_NAME ?? defaults.TABLE_NAME, algorithm)),
+      );
+    } finally {
+      raw.destroy();
+    }
 
-    const jwks = await cannon({
-      url: `${server.url}/.well-known/jwks.json`,
-      connections: options.connections,
-      duration: options.duration,
-    });
-    rows.push({
-      figure: 'throughput: GET /.well-known/jwks.json (ES256)',
-      value: show(jwks),
-      budget: 'every answer 2xx',
-      met: jwks.responses > 0 && jwks.non2xx === 0 && jwks.errors === 0,
-    });
+    if (algorithm === 'ES256') {
+      const jwks = await cannon({
+        url: `${server.url}/.well-known/jwks.json`,
+        connections: options.connections,
+        duration: options.duration,
+      });
+      rows.push({
+        figure: 'throughput: GET /.well-known/jwks.json (ES256)',
+        value: show(jwks),
+        budget: 'every answer 2xx',
+        met: jwks.responses > 0 && jwks.non2xx === 0 && jwks.errors === 0,
+      });
+    }
 
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
@@ -165,20 +192,20 @@ export async function benchEs256(options: { duration: number; connections: numbe
       TABLE_NAME: process.env.TABLE_NAME ?? defaults.TABLE_NAME,
       JWT_SECRET_PARAM: process.env.JWT_SECRET_PARAM ?? defaults.JWT_SECRET_PARAM,
       JWT_ISSUER: server.url,
-      SIGNING_ALG: 'ES256',
+      SIGNING_ALG: algorithm,
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: 'ERROR',
     };
-    rows.push(await coldFirstAnswer(env, accessToken, sid, options.runs));
+    rows.push(await coldFirstAnswer(env, accessToken, sid, options.runs, algorithm));
   } finally {
     await server.close();
   }
   return rows;
 }
 
-/** bench/run.ts: these rows from a child process (see the module comment). */
-export function benchEs256InChild(): Row[] {
-  const result = spawnSync(process.execPath, [join(root, 'bench/es256.ts'), '--json'], {
+/** bench/run.ts: these rows for `algorithm` from a child process (see the module comment). */
+export function benchAlgorithmInChild(algorithm: 'ES256' | 'RS256'): Row[] {
+  const result = spawnSync(process.execPath, [join(root, 'bench/es256.ts'), '--json', `--alg=${algorithm}`], {
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 16 * 1024 * 1024,
   });
@@ -186,12 +213,13 @@ export function benchEs256InChild(): Row[] {
     .toString()
     .split('\n')
     .find((text) => text.startsWith('ROWS='));
-  if (result.status !== 0 || !line) throw new Error('bench/es256.ts failed');
+  if (result.status !== 0 || !line) throw new Error(`bench/es256.ts (${algorithm}) failed`);
   return JSON.parse(line.slice('ROWS='.length)) as Row[];
 }
 
 if (import.meta.main) {
-  const rows = await benchEs256({ duration: 5, connections: 10, runs: 15 });
+  const algorithm = process.argv.includes('--alg=RS256') ? 'RS256' : 'ES256';
+  const rows = await benchAlgorithm(algorithm, { duration: 5, connections: 10, runs: 15 });
   if (process.argv.includes('--json')) process.stdout.write(`\nROWS=${JSON.stringify(rows)}\n`);
   else printTable(rows);
   process.exit(0);

@@ -1,4 +1,40 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDbHttpClient } from '../lib/store/dynamodb-http.ts';
+
+/**
+ * A client the bench and tests observe: the SDK's document client (every function but the authorizer) or the
+ * authorizer's `DynamoDbHttpClient`, whose observer stack takes the same middleware at the same two steps.
+ */
+export type ObservedClient = DynamoDBDocumentClient | DynamoDbHttpClient;
+/** One client, or several observed as one (the functions' and the authorizer's). */
+export type ObservedClients = ObservedClient | readonly ObservedClient[];
+
+/** What a middleware of either client sees of a request and its answer (the SDK's shape). */
+export type ObservedHandler = (args: { input: unknown }) => Promise<{ output: unknown }>;
+export type ObservedMiddleware = (
+  next: ObservedHandler,
+  context: { commandName?: string },
+) => ObservedHandler;
+
+/** Adds and removes a middleware on every client of `clients` at once. */
+export function observe(clients: ObservedClients) {
+  const list = (Array.isArray(clients) ? clients : [clients]) as readonly ObservedClient[];
+  return {
+    add(
+      middleware: ObservedMiddleware,
+      options: { step: 'initialize' | 'finalizeRequest'; name: string; priority?: 'high' | 'low' },
+    ) {
+      for (const client of list)
+        (client.middlewareStack as unknown as { add(m: ObservedMiddleware, o: typeof options): void }).add(
+          middleware,
+          options,
+        );
+    },
+    remove(name: string) {
+      for (const client of list) client.middlewareStack.remove(name);
+    },
+  };
+}
 
 /** The DynamoDB operation a command performs (`GetItem`, `UpdateItem`, `Query`, ...). */
 export const operationOf = (commandName: unknown): string =>
@@ -22,15 +58,13 @@ export interface RequestCounter {
 
 /**
  * Counts the requests a client sends, by operation, with a middleware at the `initialize` step: once per
- * `send`, whichever store method made it. Both stores share the client, so one counter sees every request.
+ * `send`, whichever store method made it. Both stores share the client, so one counter sees every request; pass the authorizer's client too to count its
+ * reads.
  */
-export function countRequests(
-  client: DynamoDBDocumentClient,
-  name = 'bench-request-counter',
-): RequestCounter {
+export function countRequests(client: ObservedClients, name = 'bench-request-counter'): RequestCounter {
   const sent: string[] = [];
   const succeeded: string[] = [];
-  client.middlewareStack.add(
+  observe(client).add(
     (next, context) => async (args) => {
       const operation = operationOf(context.commandName);
       sent.push(operation);
@@ -54,7 +88,7 @@ export function countRequests(
       succeeded.length = 0;
     },
     remove() {
-      client.middlewareStack.remove(name);
+      observe(client).remove(name);
     },
   };
 }

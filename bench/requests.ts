@@ -1,5 +1,6 @@
 import { localDynamoClient } from '../infra/local/dynamo.ts';
 import type { LocalServer } from '../infra/local/server.ts';
+import { authorizerServices } from '../lib/authorizer-services.ts';
 import { defaultServices } from '../lib/services.ts';
 import { type Post, sessionItemSizes, writeUnits } from './item-size.ts';
 import type { Row } from './measure.ts';
@@ -350,7 +351,8 @@ const paths: Path[] = [
  * the clean path), counted by an SDK middleware on the functions' own client, through the local gateway.
  */
 export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> {
-  const counter = countRequests(defaultServices().db);
+  // The functions' SDK client and the authorizer's own: every request of every path.
+  const counter = countRequests([defaultServices().db, authorizerServices().db]);
   const raw = localDynamoClient(server.dynamoDbEndpoint);
   const tableName = defaultServices().config.tableName;
   const units = countWriteUnits(defaultServices().db, raw, tableName);

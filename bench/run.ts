@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util';
 import { type LocalServer, startLocalServer } from '../infra/local/server.ts';
 import { benchAuthorizer } from './authorizer.ts';
 import { benchColdStart } from './cold-start.ts';
-import { benchEs256InChild } from './es256.ts';
+import { benchCosts } from './costs.ts';
+import { benchAlgorithmInChild } from './es256.ts';
 import { benchLoginCost } from './login-cost.ts';
 import { printTable, type Row } from './measure.ts';
 import { benchRequestsPerFlow } from './requests.ts';
@@ -34,14 +35,17 @@ const sections: Section[] = [
   { name: 'login-cost', title: 'login cost (argon2id CPU)', run: () => benchLoginCost() },
   { name: 'requests', title: 'DynamoDB requests per path', run: (server) => benchRequestsPerFlow(server) },
   { name: 'authorizer', title: 'authorizer per request', run: (server) => benchAuthorizer(server) },
+  { name: 'costs', title: 'cost table', run: (server) => benchCosts(server) },
   {
     name: 'throughput',
     title: 'local server throughput',
     run: (server) => benchThroughput(server, { duration: 5, connections: 10 }),
   },
   { name: 'cold-start', title: 'cold start', run: (server) => benchColdStart(server, { runs: 5 }) },
-  // The ES256 authorizer, the JWKS endpoint and the authorizer's first answer, in a process of their own.
-  { name: 'es256', title: 'ES256 mode', run: async () => benchEs256InChild() },
+  // The ES256 and RS256 authorizers, their session items, the JWKS endpoint and the authorizer's first answer,
+  // each in a process of its own (the functions read their algorithm at import).
+  { name: 'es256', title: 'ES256 mode', run: async () => benchAlgorithmInChild('ES256') },
+  { name: 'rs256', title: 'RS256 mode', run: async () => benchAlgorithmInChild('RS256') },
 ];
 
 const { values } = parseArgs({ options: { only: { type: 'string' } } });

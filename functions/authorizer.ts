@@ -6,14 +6,15 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
   APIGatewayTokenAuthorizerEvent,
 } from 'aws-lambda';
+import { authorizerServices } from '../lib/authorizer-services.ts';
 import { isRefusal } from '../lib/errors.ts';
 import { bearerToken, headerValue } from '../lib/http/input.ts';
 import { describeError, logEvent } from '../lib/observability/log.ts';
 import { countMetric, metricNames, observability } from '../lib/observability/metrics.ts';
 import { authorize, type Principal } from '../lib/operations/authorize.ts';
-import { defaultServices } from '../lib/services.ts';
 
-const services = defaultServices();
+// Not the SDK: the authorizer's own services read the session with one signed request (lib/authorizer-services.ts).
+const services = authorizerServices();
 
 // Cold start: read and parse the key ring during init (full CPU on Lambda, and before the first call waits
 // on it) rather than on the first call. This await never throws: with SSM down the init still completes, and

@@ -36,6 +36,7 @@ await Promise.all(
       mainFields: [...bundlingOptions.mainFields],
       external: [...bundlingOptions.externalModules],
       banner: { js: bundlingOptions.banner },
+      alias: { ...bundlingOptions.alias },
       logLevel: 'warning',
     }),
   ),

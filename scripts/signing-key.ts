@@ -1,5 +1,7 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetParameterCommand, ParameterNotFound, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DEFAULT_LOCAL_DATA_DIR, readSsmEndpoint } from '../infra/local/data-dir.ts';
 import { defaults } from '../lib/config.ts';
 import { isSigningAlgorithm, type SigningAlgorithm, signingAlgorithms } from '../lib/tokens/keyring.ts';
 import {
@@ -134,7 +136,7 @@ export async function rotateSigningKey(ssm: SSMClient, options: SigningKeyOption
  */
 const DEFAULT_MIN_INTERVAL = String(Number(defaults.REFRESH_TOKEN_TTL) + Number(defaults.KEY_CACHE_MAX_AGE));
 
-const USAGE = `usage: npm run secret:init|secret:rotate -- [--alg HS256|ES256|RS256] [--name /auth-service/jwt-signing-keys] [--kms-key-id <key>] [--min-interval-seconds ${DEFAULT_MIN_INTERVAL}] [--force]`;
+const USAGE = `usage: npm run secret:init|secret:rotate -- [--local] [--alg HS256|ES256|RS256] [--name /auth-service/jwt-signing-keys] [--kms-key-id <key>] [--min-interval-seconds ${DEFAULT_MIN_INTERVAL}] [--force]`;
 
 const HELP = `${USAGE}
 
@@ -146,9 +148,13 @@ const HELP = `${USAGE}
   --kms-key-id            init: a customer-managed KMS key for the SecureString (default: SSM's own)
   --min-interval-seconds  rotate: refuse to drop a key sooner than this after the last rotation
   --force                 rotate: even so
+  --local                 against the SSM stand-in of a running \`npm start\` instead of AWS: the one named by
+                          AWS_ENDPOINT_URL_SSM (npm start prints it), else the one of the server running on
+                          LOCAL_DATA_DIR (default ${DEFAULT_LOCAL_DATA_DIR}/); a rehearsal of init or rotation
   --help                  this text
 
-Uses the AWS credential chain and region (AWS_PROFILE, AWS_REGION, ...). Prints key ids, never keys.`;
+Uses the AWS credential chain and region (AWS_PROFILE, AWS_REGION, ...), or with --local none. Prints key ids,
+never keys.`;
 
 function parseCommandLine() {
   return parseArgs({
@@ -159,8 +165,30 @@ function parseCommandLine() {
       alg: { type: 'string', default: process.env.SIGNING_ALG },
       'min-interval-seconds': { type: 'string', default: DEFAULT_MIN_INTERVAL },
       force: { type: 'boolean', default: false },
+      local: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
+  });
+}
+
+/**
+ * An SSM client for the stand-in of a running `npm start`: at AWS_ENDPOINT_URL_SSM, or at the endpoint the
+ * server recorded in its data directory. The stand-in checks no signature: the credentials are placeholders.
+ */
+export function localSsmClient(
+  env: NodeJS.ProcessEnv = process.env,
+  dataDir = resolve(env.LOCAL_DATA_DIR || DEFAULT_LOCAL_DATA_DIR),
+): SSMClient {
+  const endpoint = env.AWS_ENDPOINT_URL_SSM || readSsmEndpoint(dataDir);
+  if (!endpoint) {
+    throw new Error(
+      `no local server found: start npm start (it records its SSM endpoint in ${dataDir}), or set AWS_ENDPOINT_URL_SSM to the endpoint it prints`,
+    );
+  }
+  return new SSMClient({
+    endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
 }
 
@@ -188,7 +216,7 @@ async function main(): Promise<void> {
     minIntervalSeconds,
     force: values.force,
   };
-  const ssm = new SSMClient({});
+  const ssm = values.local ? localSsmClient() : new SSMClient({});
   try {
     if (positionals[0] === 'init') await initSigningKey(ssm, options);
     else if (positionals[0] === 'rotate') await rotateSigningKey(ssm, options);

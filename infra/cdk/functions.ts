@@ -362,6 +362,9 @@ export class AuthFunctions extends Construct {
           banner: bundlingOptions.banner,
           mainFields: [...bundlingOptions.mainFields],
           externalModules: [...bundlingOptions.externalModules],
+          esbuildArgs: Object.fromEntries(
+            Object.entries(bundlingOptions.alias).map(([name, path]) => [`--alias:${name}`, path]),
+          ),
           forceDockerBundling: false,
           logLevel: LogLevel.WARNING,
         },

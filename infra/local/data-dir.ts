@@ -6,7 +6,10 @@ import { generateSigningKey, type SigningAlgorithm } from '../../lib/tokens/keyr
  * `LOCAL_DATA_DIR` (API.md, local settings): where `npm start` keeps what must outlive a restart, so that
  * accounts, sessions and the tokens already handed out stay valid:
  * - `dynamodb/`: the embedded store's LevelDB files;
- * - `signing-key-<alg>`: the key generated when `JWT_SECRET` is not set (one per `SIGNING_ALG`).
+ * - `signing-key-<alg>`: the key generated when `JWT_SECRET` is not set (one per `SIGNING_ALG`);
+ * - `ssm-parameters.json`: key rings that `npm run secret:init` / `secret:rotate -- --local` put into the
+ *   server's SSM stand-in (they win over the generated key); `ssm-endpoint`: where that stand-in listens, while
+ *   the server runs.
  *
  * A local development convenience only: on AWS the key is in SSM and the data in DynamoDB.
  */
@@ -20,6 +23,28 @@ export function ensureDataDir(dir: string): string {
 
 /** Where the embedded store keeps its files. */
 export const storePath = (dir: string) => join(ensureDataDir(dir), 'dynamodb');
+
+/** Where the SSM stand-in keeps the parameters put into it (written only when something is put). */
+export const ssmParametersPath = (dir: string) => join(dir, 'ssm-parameters.json');
+
+const ssmEndpointPath = (dir: string) => join(dir, 'ssm-endpoint');
+
+/** Records where the running server's SSM stand-in listens; returns the file (removed when the server stops). */
+export function writeSsmEndpoint(dir: string, url: string): string {
+  const file = ssmEndpointPath(ensureDataDir(dir));
+  writeFileSync(file, url, { mode: 0o600 });
+  return file;
+}
+
+/** The SSM endpoint of the server running on `dir`, if one is. */
+export function readSsmEndpoint(dir: string): string | undefined {
+  try {
+    return readFileSync(ssmEndpointPath(dir), 'utf8').trim() || undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
 
 /**
  * The signing key kept in `dir` for `algorithm`, generated and written (owner-only) on first use. Two servers

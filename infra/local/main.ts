@@ -66,15 +66,19 @@ async function main(): Promise<void> {
       : 'embedded, in memory (gone when the server stops)';
   const key = process.env.JWT_SECRET
     ? 'JWT_SECRET'
-    : server.keyFile
-      ? `generated once, kept in ${server.keyFile} (local use only)`
-      : 'random, for this run only';
+    : server.keyRingStored
+      ? `the ring put by npm run secret:init / secret:rotate -- --local, kept in ${server.keyFile}`
+      : server.keyFile
+        ? `generated once, kept in ${server.keyFile} (local use only)`
+        : 'random, for this run only';
   console.log(`auth service listening on ${url}
 demo page: ${url}/ (sign up, log in and watch the client refresh; a short ACCESS_TOKEN_TTL shows it sooner)
 store: ${store}
 signing key: ${key}
 DYNAMODB_ENDPOINT=${server.dynamoDbEndpoint}
   (administration: DYNAMODB_ENDPOINT=${server.dynamoDbEndpoint} npm run admin -- users)
+AWS_ENDPOINT_URL_SSM=${server.ssm.url}
+  (key rotation rehearsal: ${dataDir ? '' : `AWS_ENDPOINT_URL_SSM=${server.ssm.url} `}npm run secret:rotate -- --local)
 
 try it (the README's walk-through):
 ${walkThrough(url)

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { defaults } from '../../lib/config.ts';
@@ -6,10 +7,11 @@ import { type ServiceOptions, setDefaultServiceOptions } from '../../lib/service
 import {
   generateSigningKey,
   isSigningAlgorithm,
+  KeyRingError,
   parseKeyRing,
   signingAlgorithms,
 } from '../../lib/tokens/keyring.ts';
-import { claimDataDir, keptSigningKey, storePath } from './data-dir.ts';
+import { claimDataDir, keptSigningKey, ssmParametersPath, storePath, writeSsmEndpoint } from './data-dir.ts';
 import { serveDemoPage } from './demo-page.ts';
 import { createTable, type LocalDynamo, startLocalDynamo } from './dynamo.ts';
 import { createGateway, type Gateway, type Handlers, isRoutePath, loadHandlers } from './gateway.ts';
@@ -49,8 +51,10 @@ export interface LocalBackend {
   dynamoDbEndpoint: string;
   /** True when the signing key was generated for this run only. */
   ephemeralKey: boolean;
-  /** The file a generated signing key is kept in, when it is kept (`dataDir`). */
+  /** The file the signing key (or the ring a script put into the SSM stand-in) is kept in, when it is kept. */
   keyFile: string | undefined;
+  /** True when the key ring is one that `secret:init` / `secret:rotate -- --local` put into the stand-in. */
+  keyRingStored: boolean;
   close(): Promise<void>;
 }
 
@@ -78,39 +82,58 @@ export async function startLocalBackend(
   // JWT_SECRET too, the directory is not even created.)
   const storeDir = options.dataDir && !options.dynamoDbEndpoint ? options.dataDir : undefined;
   const release = storeDir ? claimDataDir(storeDir) : () => {};
-  let kept: ReturnType<typeof keptSigningKey> | undefined;
-  try {
-    kept = !options.jwtSecret && options.dataDir ? keptSigningKey(options.dataDir, algorithm) : undefined;
-  } catch (error) {
-    release();
-    throw error;
-  }
-  const ephemeralKey = !options.jwtSecret && !kept;
-  const secret = options.jwtSecret || kept?.key || generateSigningKey(algorithm);
+  const tableName = options.env?.TABLE_NAME ?? process.env.TABLE_NAME ?? defaults.TABLE_NAME;
+  const parameterName =
+    options.env?.JWT_SECRET_PARAM ?? process.env.JWT_SECRET_PARAM ?? defaults.JWT_SECRET_PARAM;
   let dynamo: LocalDynamo | undefined;
   let ssm: SsmStandIn | undefined;
+  let endpointFile: string | undefined;
   const closeAll = async () => {
+    if (endpointFile) rmSync(endpointFile, { force: true });
     await ssm?.close();
     await dynamo?.close();
     release();
   };
+  let kept: ReturnType<typeof keptSigningKey> | undefined;
+  let stored: string | undefined;
+  let secret: string;
   try {
-    parseKeyRing(secret, algorithm); // refuse a short, malformed or other-algorithm key at start-up, clearly
+    // The key ring lives in the SSM stand-in, as on AWS; with a data directory, what `secret:init` /
+    // `secret:rotate -- --local` put there is kept, and wins over the generated key (JWT_SECRET wins over both).
+    ssm = await startSsmStandIn(0, options.dataDir && ssmParametersPath(options.dataDir));
+    stored = options.jwtSecret ? undefined : ssm.getParameter(parameterName);
+    kept =
+      !options.jwtSecret && !stored && options.dataDir
+        ? keptSigningKey(options.dataDir, algorithm)
+        : undefined;
+    secret = options.jwtSecret || stored || kept?.key || generateSigningKey(algorithm);
+    try {
+      parseKeyRing(secret, algorithm); // refuse a short, malformed or other-algorithm key at start-up, clearly
+    } catch (error) {
+      if (stored && error instanceof KeyRingError) {
+        throw new KeyRingError(
+          `${parameterName} in the local SSM stand-in (${ssmParametersPath(options.dataDir as string)}) is not a ${algorithm} key ring: ${error.message}. Start with the SIGNING_ALG it was made for, or another JWT_SECRET_PARAM.`,
+        );
+      }
+      throw error;
+    }
     dynamo = options.dynamoDbEndpoint
       ? undefined
       : await startLocalDynamo(0, { path: storeDir && storePath(storeDir) });
-    ssm = await startSsmStandIn();
   } catch (error) {
     await closeAll();
     throw error;
   }
+  const ephemeralKey = !options.jwtSecret && !stored && !kept;
   const dynamoDbEndpoint = options.dynamoDbEndpoint ?? (dynamo as LocalDynamo).endpoint;
   try {
-    const tableName = options.env?.TABLE_NAME ?? process.env.TABLE_NAME ?? defaults.TABLE_NAME;
-    const parameterName =
-      options.env?.JWT_SECRET_PARAM ?? process.env.JWT_SECRET_PARAM ?? defaults.JWT_SECRET_PARAM;
-    ssm.setParameter(parameterName, secret);
+    // The seed is not written to the stand-in's file: the generated key has its own (per algorithm), and only
+    // a ring a script put there is kept across restarts.
+    if (!stored) ssm.setParameter(parameterName, secret);
     ssm.failWith(options.ssmFault);
+    // Where `npm run secret:rotate -- --local` finds this server's stand-in (in a directory in use anyway).
+    if (options.dataDir && (storeDir || kept || stored))
+      endpointFile = writeSsmEndpoint(options.dataDir, ssm.url);
     await createTable(dynamoDbEndpoint, tableName);
 
     // The functions read their configuration once, at import, from the environment: as on Lambda.
@@ -139,7 +162,8 @@ export async function startLocalBackend(
       ssm,
       dynamoDbEndpoint,
       ephemeralKey,
-      keyFile: kept?.file,
+      keyFile: kept?.file ?? (stored ? ssmParametersPath(options.dataDir as string) : undefined),
+      keyRingStored: stored !== undefined,
       close: closeAll,
     };
   } catch (error) {
@@ -156,15 +180,27 @@ const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
  * {@link startLocalBackend} (API Gateway's part: routes, CORS, the authorizer, then a REST v1 proxy event).
  */
 export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
-  // Listening first, so that the server's own URL (the default issuer) is known before the functions load.
-  let backend: LocalBackend | undefined;
+  // Listening first, so that the server's own URL (the default issuer) is known before the functions load. A
+  // request that arrives meanwhile (the port is open a moment before the URL is printed) waits for them rather
+  // than getting a 503: from the first connection on, every answer is the service's own.
+  let backendLoaded!: (backend: LocalBackend) => void;
+  let backendFailed!: (error: unknown) => void;
+  const backendReady = new Promise<LocalBackend>((resolve, reject) => {
+    backendLoaded = resolve;
+    backendFailed = reject;
+  });
+  backendReady.catch(() => {}); // the failure is start-up's to report; waiting requests answer 503 below
   const server: Server = createServer((req, res) => {
-    if (!backend) return sendError(res, 'service_unavailable', { 'Retry-After': '1' });
-    serve(req, res, backend.gateway).catch((error: unknown) => {
-      // Never a 500 (API.md): whatever failed here is the server's own trouble, and a retry may well succeed.
-      console.error('local server: unexpected failure', error instanceof Error ? error.message : error);
-      if (!res.headersSent) sendError(res, 'service_unavailable', { 'Retry-After': '1' });
-    });
+    backendReady
+      .then(
+        (backend) => serve(req, res, backend.gateway),
+        () => sendError(res, 'service_unavailable', { 'Retry-After': '1' }),
+      )
+      .catch((error: unknown) => {
+        // Never a 500 (API.md): whatever failed here is the server's own trouble, and a retry may well succeed.
+        console.error('local server: unexpected failure', error instanceof Error ? error.message : error);
+        if (!res.headersSent) sendError(res, 'service_unavailable', { 'Retry-After': '1' });
+      });
   });
   // What Node's HTTP parser refuses before any handler runs (a malformed request line or header): answered in the
   // contract's shape instead of Node's bare 400.
@@ -181,13 +217,15 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
+  let started: LocalBackend;
   try {
-    backend = await startLocalBackend({ ...options, baseUrl: url });
+    started = await startLocalBackend({ ...options, baseUrl: url });
   } catch (error) {
+    backendFailed(error);
     server.close();
     throw error;
   }
-  const started = backend;
+  backendLoaded(started);
   return {
     ...started,
     url,

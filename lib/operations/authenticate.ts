@@ -1,11 +1,23 @@
-import { nowSeconds } from '../config.ts';
+import { type Config, nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
-import type { Services } from '../services.ts';
-import type { AccountState } from '../store/accounts.ts';
-import { type Session, sessionState } from '../store/sessions.ts';
+import type { AccountState } from '../store/account-state.ts';
+import { type Session, sessionState } from '../store/session-state.ts';
+import type { SessionStore } from '../store/sessions.ts';
 import { type TokenClaims, type TokenKind, verifyToken } from '../tokens/jwt.ts';
+import type { KeyRingSource } from '../tokens/key-source.ts';
 import type { KeyRing } from '../tokens/keyring.ts';
 import { audienceOf } from '../tokens/pair.ts';
+
+/**
+ * What authenticating a token needs: the configuration, the key ring and the one read of a session with its
+ * account. `Services` has it (every function), and so has the authorizer's `AuthorizerServices`, which reads
+ * without the SDK.
+ */
+export interface AuthenticationServices {
+  config: Config;
+  keys: KeyRingSource;
+  sessions: Pick<SessionStore, 'getSessionWithAccount'>;
+}
 
 /** Who an authenticated request comes from: what the authorizer hands to the protected route. */
 export interface Principal {
@@ -23,7 +35,7 @@ export interface Principal {
  * verifier's reason is kept as the error's `cause`, for logs only.
  */
 export function verifyPresentedToken(
-  services: Services,
+  services: Pick<AuthenticationServices, 'config'>,
   ring: KeyRing,
   kind: TokenKind,
   token: string,
@@ -52,7 +64,7 @@ export function verifyPresentedToken(
  * when DynamoDB or SSM fails.
  */
 export async function authenticate(
-  services: Services,
+  services: AuthenticationServices,
   accessToken: string | undefined,
 ): Promise<Principal & { claims: TokenClaims; session: Session; account: AccountState; notBefore: number }> {
   if (accessToken === undefined) {

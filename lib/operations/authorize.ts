@@ -1,5 +1,4 @@
-import type { Services } from '../services.ts';
-import { authenticate, type Principal } from './authenticate.ts';
+import { type AuthenticationServices, authenticate, type Principal } from './authenticate.ts';
 
 export type { Principal } from './authenticate.ts';
 
@@ -8,7 +7,10 @@ export type { Principal } from './authenticate.ts';
  * that a token is judged the same by the authorizer and by every operation. Throws on anything else (an
  * `ApiError` below 500 for a refusal, a 503 for a fault of DynamoDB or SSM): there is no allow on an error.
  */
-export async function authorize(services: Services, accessToken: string | undefined): Promise<Principal> {
+export async function authorize(
+  services: AuthenticationServices,
+  accessToken: string | undefined,
+): Promise<Principal> {
   const { userId, username, sessionId, roles } = await authenticate(services, accessToken);
   return { userId, username, sessionId, roles };
 }

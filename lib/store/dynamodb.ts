@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { serviceUnavailable } from '../errors.ts';
+import { batchGetAll } from './batch-get.ts';
 
 /** The document client over `client`; `undefined` attributes are dropped rather than refused. */
 export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
@@ -106,36 +107,23 @@ export async function storeCall<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Most keys one `BatchGetItem` may name. */
-const BATCH_GET_LIMIT = 100;
-/** How many times keys DynamoDB left unprocessed (throttling) are asked for again before it is a 503. */
-const UNPROCESSED_RETRIES = 3;
-
 /**
- * Reads items by key with strongly consistent reads, in as few `BatchGetItem` requests as the keys need (one for
- * up to 100): the items found, in no particular order. Keys DynamoDB leaves unprocessed are asked for again a
- * few times; if some still are, it is a 503, never a silently shorter answer.
+ * Reads items by key with strongly consistent reads, in as few `BatchGetItem` requests as the keys need, by the
+ * one rule of {@link batchGetAll} (unprocessed keys asked for again, then a 503): the items found, in no
+ * particular order.
  */
-export async function batchGetConsistent(
+export function batchGetConsistent(
   db: DynamoDBDocumentClient,
   tableName: string,
   keys: Record<string, unknown>[],
 ): Promise<Record<string, unknown>[]> {
-  const found: Record<string, unknown>[] = [];
-  for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) {
-    let pending: Record<string, unknown>[] | undefined = keys.slice(i, i + BATCH_GET_LIMIT);
-    for (let attempt = 0; pending && pending.length > 0; attempt += 1) {
-      if (attempt > UNPROCESSED_RETRIES)
-        throw serviceUnavailable(new Error('BatchGetItem left keys unprocessed'));
-      const keysNow: Record<string, unknown>[] = pending;
-      const answer = await storeCall(() =>
-        db.send(
-          new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keysNow, ConsistentRead: true } } }),
-        ),
-      );
-      found.push(...(answer.Responses?.[tableName] ?? []));
-      pending = answer.UnprocessedKeys?.[tableName]?.Keys;
-    }
-  }
-  return found;
+  return batchGetAll(keys, async (batch) => {
+    const answer = await storeCall(() =>
+      db.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: batch, ConsistentRead: true } } })),
+    );
+    return {
+      items: answer.Responses?.[tableName] ?? [],
+      unprocessed: answer.UnprocessedKeys?.[tableName]?.Keys,
+    };
+  });
 }

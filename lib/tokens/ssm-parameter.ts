@@ -1,9 +1,8 @@
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { Checksum, SourceData } from '@smithy/types';
+import { NodeSha256, nodeTransport } from '../aws/http.ts';
 
 /**
- * Reads one SSM parameter (`GetParameter`, decrypted) with a single SigV4-signed `fetch`: the signing is
+ * Reads one SSM parameter (`GetParameter`, decrypted) with a single SigV4-signed POST (`lib/aws/http.ts`): the signing is
  * `@smithy/signature-v4`'s, the credentials those Lambda puts in the environment. This replaces the whole SSM
  * client (and Powertools' provider over it) in every function's bundle: on a cold start that is ~85 KB less
  * code to load for a call that is one POST. Scripts that manage the ring keep the full client.
@@ -21,30 +20,6 @@ export class SsmReadError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
-
-/** node:crypto's SHA-256 (and HMAC-SHA-256, given a secret) in the shape SignatureV4 takes. */
-class NodeSha256 implements Checksum {
-  private readonly hash: Hash | Hmac;
-  constructor(secret?: SourceData) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', toBytes(secret));
-  }
-  update(data: Uint8Array | string): void {
-    this.hash.update(toBytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.hash.digest();
-  }
-  reset(): void {
-    throw new Error('not supported');
-  }
-}
-
-const toBytes = (data: SourceData): Uint8Array | string =>
-  typeof data === 'string'
-    ? data
-    : ArrayBuffer.isView(data)
-      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-      : new Uint8Array(data);
 
 export interface SsmReaderOptions {
   /** Milliseconds one attempt may take, connection included. */
@@ -120,13 +95,14 @@ async function readOnce(
     },
     body,
   });
-  const response = await fetch(endpoint, {
-    method: 'POST',
-    headers: signed.headers,
+  const response = await nodeTransport({
+    url: endpoint,
+    headers: { ...signed.headers, 'content-length': String(Buffer.byteLength(body)) },
     body,
     signal: AbortSignal.timeout(timeoutMs),
+    connectTimeoutMs: timeoutMs,
   });
-  const text = await response.text();
+  const text = response.body;
   if (response.status !== 200) {
     // The error's type only (e.g. ParameterNotFound, AccessDeniedException, ThrottlingException).
     let type = 'unknown';

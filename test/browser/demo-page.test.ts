@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import AxeBuilder from '@axe-core/playwright';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimsOf, TEST_SECRET } from '../support/service.ts';
@@ -148,16 +149,47 @@ async function serverSaysMe(accessToken: string): Promise<number> {
   return (await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } })).status;
 }
 
+/** Creates an account with the page's sign-up form; the page signs in with it at once. */
+async function signUp(page: Page, username: string, password: string): Promise<void> {
+  await page.fill('#register-username', username);
+  await page.fill('#register-password', password);
+  await page.click('#register');
+  await waitForText(page, '#signed-in-as', username);
+  await waitForText(page, '#status', 'Signed in');
+}
+
+/** Logs in with the page's login form. */
+async function logIn(page: Page, username: string, password: string): Promise<void> {
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await page.click('#login');
+  await waitForText(page, '#status', 'Signed in');
+}
+
+/** Chromium logs every 4xx answer to fetch as a console error: drop the ones a test asked for. */
+function expectedErrorsSeen(status: number): void {
+  for (let index = pageErrors.length - 1; index >= 0; index--) {
+    if (pageErrors[index]?.includes(`status of ${status}`)) pageErrors.splice(index, 1);
+  }
+}
+
+/** axe-core's serious and critical findings on the page as it is drawn now (WCAG 2.x A/AA and best practice). */
+async function seriousViolations(page: Page): Promise<string[]> {
+  const { violations } = await new AxeBuilder({ page }).analyze();
+  return violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map(
+      (violation) => `${violation.id}: ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`,
+    );
+}
+
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: join(repoRoot, 'test-output', name), fullPage: true });
+
 describe('the demo page in headless Chromium', () => {
   it('signs up, logs in, refreshes on its own in two tabs without a revocation, and logs out', async () => {
     const first = await openPage();
-    await first.fill('#username', 'browser-user');
-    await first.fill('#password', 'correct horse battery staple');
-    await first.click('#register');
-    await waitForText(first, '#account-message', 'Signed up as browser-user');
-    await first.fill('#password', 'correct horse battery staple');
-    await first.click('#login');
-    await waitForText(first, '#status', 'Signed in');
+    await signUp(first, 'browser-user', 'correct horse battery staple');
     expect(await callMe(first)).toContain('"username": "browser-user"');
 
     // Let the first access token expire: the page must have refreshed on its own and keep working.
@@ -211,23 +243,50 @@ describe('the demo page in headless Chromium', () => {
       refreshToken: string;
     };
 
+    // And a phone, signed in before this page too.
+    const iPhone =
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
+    expect((await api('/auth/login', { username, password }, iPhone)).status).toBe(200);
+
     const page = await openPage();
-    await page.fill('#username', username);
-    await page.fill('#password', password);
-    await page.click('#login');
-    await waitForText(page, '#status', 'Signed in');
-    await waitForText(page, '#devices-message', '2 devices');
+    await logIn(page, username, password);
+    await waitForText(page, '#devices-message', '3 devices');
     const items = await page.$$eval('#devices li', (lis) => lis.map((li) => li.textContent ?? ''));
-    // Newest first: this page's login, marked, with no revoke button; then the other device.
-    expect(items[0]).toContain('This device');
-    expect(items[1]).toContain('OtherDevice/1.0');
-    expect(await page.$$eval('#devices li .revoke', (buttons) => buttons.length)).toBe(1);
+    // Newest first: this page's login, marked and named from its user agent, with no revoke button; then the
+    // phone, named by the parser; then the other client, which names no browser: shown as it is.
+    expect(items[0]).toMatch(/^Chrome \d+ on Linux.*This device/);
+    expect(items[1]).toMatch(/^Safari 17 on iOS 17\.4 \(mobile\)/);
+    expect(items[2]).toContain('Other client (OtherDevice/1.0)');
+    // One time format on every line: "2 Dec, 01:23:45" style, in <time datetime> elements.
+    const times = await page.$$eval('#devices time', (elements) =>
+      elements.map((element) => ({
+        text: element.textContent ?? '',
+        datetime: element.getAttribute('datetime'),
+      })),
+    );
+    expect(times.length).toBeGreaterThanOrEqual(3);
+    const format = await page.evaluate(() =>
+      new Intl.DateTimeFormat(undefined, {
+        day: 'numeric',
+        month: 'short',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+        hourCycle: 'h23',
+      }).format(new Date(0)),
+    );
+    const shape = (text: string) => text.replace(/\d/g, '0').replace(/[A-Za-z]+/g, 'M');
+    for (const time of times) {
+      expect(shape(time.text)).toBe(shape(format));
+      expect(Number.isNaN(Date.parse(time.datetime ?? ''))).toBe(false);
+    }
+    expect(await page.$$eval('#devices li .revoke', (buttons) => buttons.length)).toBe(2);
     await page.locator('#devices-title').scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(repoRoot, 'test-output', 'demo-devices.png'), fullPage: true });
 
-    await page.click('#devices li .revoke');
-    await waitForText(page, '#devices-message', '1 device');
-    expect(await page.$$eval('#devices li', (lis) => lis.length)).toBe(1);
+    await page.click('#devices li:last-child .revoke');
+    await waitForText(page, '#devices-message', '2 devices');
+    expect(await page.$$eval('#devices li', (lis) => lis.length)).toBe(2);
     const revoked = await api('/auth/refresh', { refreshToken: other.refreshToken });
     expect(((await revoked.json()) as { error: string }).error).toBe('session_revoked');
 
@@ -238,10 +297,10 @@ describe('the demo page in headless Chromium', () => {
     await page.fill('#current-password', 'not my password at all');
     await page.fill('#new-password', newPassword);
     await page.click('#change-password');
-    await waitForText(page, '#password-message', 'invalid_credentials');
-    // Chromium logs every 4xx answer to fetch as a console error: this one was asked for.
-    const expected = pageErrors.findIndex((message) => message.includes('status of 401'));
-    if (expected >= 0) pageErrors.splice(expected, 1);
+    // A wrong *current* password is said as such, not as a failed login.
+    await waitForText(page, '#password-message', 'The current password is not right');
+    expect(await page.inputValue('#current-password')).toBe('');
+    expectedErrorsSeen(401);
     await page.fill('#current-password', password);
     await page.fill('#new-password', newPassword);
     await page.click('#change-password');
@@ -251,14 +310,109 @@ describe('the demo page in headless Chromium', () => {
     expect(await callMe(page)).toMatch(/^200 /);
     expect((await api('/auth/login', { username, password: newPassword })).status).toBe(200);
 
+    // Signed out, nothing of the session is left on the page: no devices, no count, no typed password.
+    await page.fill('#delete-password', 'typed but not sent');
     await page.click('#logout');
     await waitForText(page, '#status', 'Signed out');
     expect(await page.$$eval('#devices li', (lis) => lis.length)).toBe(0);
+    expect(await textOf(page, '#devices-message')).toBe('');
+    expect(await page.inputValue('#delete-password')).toBe('');
+    expect(await textOf(page, '#me-output')).toBe('Not called yet.');
+    expect(await textOf(page, '#signed-out-message')).toContain('You have logged out');
+    expect(await page.isVisible('#devices-card')).toBe(false);
     expect(pageErrors).toEqual([]);
     await page.close();
   }, 90_000);
 
-  it('keeps outlined buttons readable on hover, drops "Logged in as" at logout, and wraps /me between words', async () => {
+  it('deletes the account with its password (a wrong one is said so), signs out, and frees the name', async () => {
+    const username = 'browser-deleter';
+    const password = 'correct horse battery staple';
+    const page = await openPage();
+    await signUp(page, username, password);
+    // Creating it again is refused in words, not a code.
+    await page.click('#logout');
+    await waitForText(page, '#status', 'Signed out');
+    await page.fill('#register-username', username);
+    await page.fill('#register-password', password);
+    await page.click('#register');
+    await waitForText(page, '#account-message', 'That username is taken; choose another one.');
+    expectedErrorsSeen(409);
+    await page.fill('#password', 'not the password');
+    await page.fill('#username', username);
+    await page.click('#login');
+    await waitForText(page, '#account-message', 'The username or password is incorrect.');
+    expectedErrorsSeen(401);
+    await logIn(page, username, password);
+
+    await page.fill('#delete-password', 'not the password');
+    await page.click('#delete-account');
+    await waitForText(page, '#delete-message', 'The password is not right; the account was not deleted.');
+    expectedErrorsSeen(401);
+    expect(await textOf(page, '#status')).toBe('Signed in');
+
+    await page.fill('#delete-password', password);
+    await page.click('#delete-account');
+    await waitForText(page, '#status', 'Signed out');
+    await waitForText(page, '#signed-out-message', 'deleted');
+    expect(await storedPair(page)).toBeNull();
+    const login = await fetch(`${server.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    });
+    expect(login.status).toBe(401);
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('has labelled controls, autocomplete hints for password managers, and no serious axe finding, at desktop and phone width', async () => {
+    const page = await openPage();
+    const autocompleteOf = (selector: string) => page.getAttribute(selector, 'autocomplete');
+    expect(await autocompleteOf('#username')).toBe('username');
+    expect(await autocompleteOf('#password')).toBe('current-password');
+    expect(await autocompleteOf('#register-username')).toBe('username');
+    expect(await autocompleteOf('#register-password')).toBe('new-password');
+    expect(await autocompleteOf('#current-password')).toBe('current-password');
+    expect(await autocompleteOf('#new-password')).toBe('new-password');
+    expect(await autocompleteOf('#delete-password')).toBe('current-password');
+    expect(await page.$$eval('[autocomplete="off"]', (elements) => elements.length)).toBe(0);
+
+    const findings: Record<string, string[]> = {};
+    for (const [width, name] of [
+      [1280, 'desktop'],
+      [390, 'phone'],
+    ] as const) {
+      await page.setViewportSize({ width, height: 900 });
+      await waitForText(page, '#status', 'Signed out');
+      findings[`${name} signed out`] = await seriousViolations(page);
+      await shot(page, `demo-${name}-signed-out.png`);
+    }
+    await signUp(page, 'browser-a11y', 'correct horse battery staple');
+    expect(await callMe(page)).toMatch(/^200 /);
+    await waitForText(page, '#devices-message', '1 device');
+    for (const [width, name] of [
+      [1280, 'desktop'],
+      [390, 'phone'],
+    ] as const) {
+      await page.setViewportSize({ width, height: 900 });
+      findings[`${name} signed in`] = await seriousViolations(page);
+      await shot(page, `demo-${name}-signed-in.png`);
+      // Nothing wider than the screen: no sideways scrolling on a phone.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+    }
+    expect(findings).toEqual({
+      'desktop signed out': [],
+      'phone signed out': [],
+      'desktop signed in': [],
+      'phone signed in': [],
+    });
+    await page.click('#logout');
+    await waitForText(page, '#status', 'Signed out');
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  }, 90_000);
+
+  it('keeps outlined buttons readable on hover, drops "Signed in as" at logout, and wraps /me between words', async () => {
     const page = await openPage();
     // Narrow, as on a phone, where the /me box has to wrap.
     await page.setViewportSize({ width: 400, height: 1000 });
@@ -290,14 +444,7 @@ describe('the demo page in headless Chromium', () => {
     // Signed out: the secondary "Sign up" button, hovered.
     expect(await hovered('#register', 'demo-page-hover-secondary.png')).toBeGreaterThanOrEqual(4.5);
 
-    await page.fill('#username', 'visual-user');
-    await page.fill('#password', 'correct horse battery staple');
-    await page.click('#register');
-    await waitForText(page, '#account-message', 'Signed up as visual-user');
-    await page.fill('#password', 'correct horse battery staple');
-    await page.click('#login');
-    await waitForText(page, '#account-message', 'Logged in as visual-user');
-    await waitForText(page, '#status', 'Signed in');
+    await signUp(page, 'visual-user', 'correct horse battery staple');
 
     // Signed in: the secondary "Log out" and the danger "Log out everywhere", hovered.
     expect(await hovered('#logout', 'demo-page-hover-logout.png')).toBeGreaterThanOrEqual(4.5);
@@ -323,7 +470,8 @@ describe('the demo page in headless Chromium', () => {
 
     await page.click('#logout');
     await waitForText(page, '#status', 'Signed out');
-    expect(await textOf(page, '#account-message')).not.toContain('Logged in as');
+    expect(await textOf(page, '#signed-in-as')).toBe('');
+    expect(await page.isVisible('#signed-in-as')).toBe(false);
     await page.screenshot({
       path: join(repoRoot, 'test-output', 'demo-page-after-logout.png'),
       fullPage: true,

@@ -7,8 +7,12 @@ import {
   type TokenStorage,
 } from '@lambda-token-auth/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { defaultServices } from '../../lib/services.ts';
-import { countRequests, injectFaults, type RequestCounter } from '../support/sdk-middleware.ts';
+import {
+  countRequests,
+  functionClients,
+  injectFaults,
+  type RequestCounter,
+} from '../support/sdk-middleware.ts';
 import {
   claimsOf,
   DEFAULT_PASSWORD,
@@ -28,7 +32,7 @@ let service: HttpTestService;
 let counter: RequestCounter;
 beforeAll(async () => {
   service = await startHttpTestService();
-  counter = countRequests(defaultServices().db, 'client-lost-answers-counter');
+  counter = countRequests(functionClients(), 'client-lost-answers-counter');
 });
 afterAll(async () => {
   counter.remove();
@@ -142,7 +146,7 @@ describe('a refresh whose answer is lost', () => {
     const clock = clientClock();
     const { client, signedOut } = await signedIn({ fetch: network.fetch, now: clock.now });
     const r0 = await held(client);
-    const faults = injectFaults(defaultServices().db, 'client-lost-answers-faults');
+    const faults = injectFaults(functionClients(), 'client-lost-answers-faults');
     try {
       // DynamoDB applies the rotation but its answer is lost: the service answers 503 with no token.
       faults.inject({ fault: 'timeout', operation: 'UpdateItem', when: 'after', times: 1 });

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { defaultServices } from '../../lib/services.ts';
 import { hashRefreshToken } from '../../lib/tokens/jwt.ts';
 import {
   type DynamoFault,
   type FaultInjector,
+  functionClients,
   injectAttemptFaults,
   injectFaults,
 } from '../support/sdk-middleware.ts';
@@ -17,8 +17,8 @@ let userCount = 0;
 
 beforeAll(async () => {
   service = await startTestService();
-  // The very client the functions send through (both stores share it).
-  faults = injectFaults(defaultServices().db);
+  // The very clients the functions send through (both stores share one; the authorizer has its own).
+  faults = injectFaults(functionClients());
   store = storeReader(service.server.dynamoDbEndpoint);
 });
 afterEach(() => faults.heal());
@@ -318,7 +318,7 @@ describe('every DynamoDB request failing', () => {
 describe('the SDK retries (maxAttempts 3) beneath the service', () => {
   it('absorb a 500 that clears within them: the login succeeds after a retried session write', async () => {
     const { username } = await signedUp();
-    const attemptFaults = injectAttemptFaults(defaultServices().db);
+    const attemptFaults = injectAttemptFaults(functionClients());
     try {
       attemptFaults.failAttempts('PutItem', 1);
       expect((await service.login(username)).status).toBe(200);
@@ -330,7 +330,7 @@ describe('the SDK retries (maxAttempts 3) beneath the service', () => {
 
   it('turn a rotation whose answer was lost into a 200: the retry fails its condition, the refresh finds its own write', async () => {
     const { tokens } = await signedUp();
-    const attemptFaults = injectAttemptFaults(defaultServices().db);
+    const attemptFaults = injectAttemptFaults(functionClients());
     let response: Awaited<ReturnType<TestService['post']>>;
     try {
       attemptFaults.loseAttemptAnswers('UpdateItem', 1);
@@ -350,7 +350,7 @@ describe('the SDK retries (maxAttempts 3) beneath the service', () => {
   it('turn a registration whose answer was lost into a 201, while a name taken by someone else stays a 409', async () => {
     userCount += 1;
     const username = `lost-register-${userCount}`;
-    const attemptFaults = injectAttemptFaults(defaultServices().db);
+    const attemptFaults = injectAttemptFaults(functionClients());
     let response: Awaited<ReturnType<TestService['post']>>;
     try {
       attemptFaults.loseAttemptAnswers('PutItem', 1);
@@ -368,7 +368,7 @@ describe('the SDK retries (maxAttempts 3) beneath the service', () => {
 
   it('give up after three attempts of a persisting 500: the refresh is a 503 and rotates nothing', async () => {
     const { tokens, userId } = await signedUp();
-    const attemptFaults = injectAttemptFaults(defaultServices().db);
+    const attemptFaults = injectAttemptFaults(functionClients());
     try {
       attemptFaults.failAttempts('UpdateItem', 10);
       expectServiceUnavailable(await service.post('/auth/refresh', { refreshToken: tokens.refreshToken }));

@@ -1,7 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { defaultServices } from '../../lib/services.ts';
 import { hashRefreshToken } from '../../lib/tokens/jwt.ts';
-import { countRequests, type UnprocessedBatchKeys, unprocessedBatchKeys } from '../support/sdk-middleware.ts';
+import {
+  countRequests,
+  functionClients,
+  type UnprocessedBatchKeys,
+  unprocessedBatchKeys,
+} from '../support/sdk-middleware.ts';
 import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 import { type StoreReader, storeReader } from '../support/store.ts';
 
@@ -18,7 +22,7 @@ let userCount = 0;
 beforeAll(async () => {
   service = await startTestService();
   // The very client the functions send through.
-  unprocessed = unprocessedBatchKeys(defaultServices().db);
+  unprocessed = unprocessedBatchKeys(functionClients());
   store = storeReader(service.server.dynamoDbEndpoint);
 });
 afterEach(() => unprocessed.heal());
@@ -125,7 +129,7 @@ describe('a live session whose own key goes unanswered', () => {
 
 describe('keys left unprocessed once are asked for again', () => {
   it('the authorizer, a refresh and logout-all see the session and account after one more BatchGetItem', async () => {
-    const counter = countRequests(defaultServices().db, 'unprocessed-counter');
+    const counter = countRequests(functionClients(), 'unprocessed-counter');
     try {
       const { username, tokens, userId, sid } = await signedUp();
       const other = (await service.login(username)).json;

@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTable, type LocalDynamo, startLocalDynamo } from '../../infra/local/dynamo.ts';
@@ -82,6 +82,15 @@ const authorize = (accessToken: string) =>
   );
 
 describe('the built bundles', () => {
+  it('carry no semver (an alias answers jsonwebtoken), and the authorizer no AWS SDK: its session read is one signed request', () => {
+    const text = (name: FunctionName) => readFileSync(bundles[name], 'utf8');
+    // The SDK's user agent names it in every bundle that carries it; semver's class name is in its code.
+    expect(text('login')).toContain('aws-sdk-js');
+    expect(text('authorizer')).not.toContain('aws-sdk-js');
+    for (const name of ['authorizer', 'login', 'refresh'] as const)
+      expect(text(name)).not.toContain('SemVer');
+  });
+
   it('are one minified ESM file per function, each with its source map', () => {
     for (const name of Object.keys(bundles) as FunctionName[]) {
       expect(bundles[name], name).toMatch(/index\.mjs$/);

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FunctionProfile, functionProfiles } from '../../infra/cdk/functions.ts';
 import { type FunctionName, functionNames } from '../../infra/routes.ts';
-import { defaultServices } from '../../lib/services.ts';
 import { useFakeClock } from '../support/clock.ts';
 import { type GrantUse, granted, recordGrantUses, ungranted } from '../support/grants.ts';
+import { functionClients } from '../support/sdk-middleware.ts';
 import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 
 // IAM grants tied to the requests each function really sends. dynalite has no IAM: every test service records
@@ -19,7 +19,7 @@ const clock = useFakeClock();
 
 beforeAll(async () => {
   service = await startTestService({ LOGIN_MAX_FAILURES: String(MAX_FAILURES), REFRESH_REUSE_GRACE: '5' });
-  recorder = recordGrantUses(defaultServices().db, 'grants-test');
+  recorder = recordGrantUses(functionClients(), 'grants-test');
 });
 afterAll(async () => {
   recorder.remove();

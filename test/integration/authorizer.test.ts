@@ -1,9 +1,8 @@
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { lambdaContext } from '../../infra/local/events.ts';
 import { useFakeClock } from '../support/clock.ts';
+import { functionClients, injectFaults } from '../support/sdk-middleware.ts';
 import { claimsOf, startTestService, type TestService, type TokenPairBody } from '../support/service.ts';
 
 const KEY_CACHE_MAX_AGE = 5;
@@ -99,15 +98,15 @@ describe('HTTP API (payload 2.0) simple responses', () => {
 describe('never allowing on an error', () => {
   it('refuses when DynamoDB fails, in both flavours', async () => {
     const tokens = await newSession();
-    const ddb = mockClient(DynamoDBDocumentClient);
-    ddb
-      .on(GetCommand)
-      .rejects(Object.assign(new Error('service unavailable'), { name: 'InternalServerError' }));
+    // At the authorizer's own client (and the functions', should the authorizer ever send through theirs).
+    const faults = injectFaults(functionClients(), 'authorizer-test-faults');
+    faults.inject({ fault: 'server-error' });
     try {
       await expect(handler(tokenEvent(tokens.accessToken))).rejects.toThrow(/^Unauthorized$/);
       expect((await handler(httpApiEvent(tokens.accessToken))).isAuthorized).toBe(false);
+      expect(faults.failed).toBe(2);
     } finally {
-      ddb.restore();
+      faults.remove();
     }
     expect((await handler(httpApiEvent(tokens.accessToken))).isAuthorized).toBe(true);
   });

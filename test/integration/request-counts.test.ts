@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultServices } from '../../lib/services.ts';
 import { CHECK_LEASE } from '../../lib/store/login-attempts.ts';
 import { useFakeClock } from '../support/clock.ts';
-import { countRequests, type RequestCounter } from '../support/sdk-middleware.ts';
+import { countRequests, functionClients, type RequestCounter } from '../support/sdk-middleware.ts';
 import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 
 // The DynamoDB request budget of each flow (bench/requests.ts has the same table), counted at the functions' own SDK client.
@@ -13,7 +12,7 @@ let counter: RequestCounter;
 const clock = useFakeClock();
 beforeAll(async () => {
   service = await startTestService({ LOGIN_MAX_FAILURES: String(MAX_FAILURES), LOGIN_LOCKOUT_BASE: '30' });
-  counter = countRequests(defaultServices().db);
+  counter = countRequests(functionClients());
 });
 afterAll(() => service.close());
 

@@ -1,10 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type ObservedClients, observe, operationOf } from '../../bench/request-counter.ts';
 import { type FunctionProfile, functionProfiles } from '../../infra/cdk/functions.ts';
 import type { Handlers } from '../../infra/local/gateway.ts';
 import type { FunctionName } from '../../infra/routes.ts';
 import { tableSchema } from '../../lib/store/schema.ts';
-import { operationOf } from './sdk-middleware.ts';
 
 /**
  * What IAM would be asked to allow for one DynamoDB request a function sent: the action, and the kind of item
@@ -58,15 +57,15 @@ function targetsOf(operation: string, input: Record<string, any>): string[] {
   return [kindOf(pkOf(input.Key ?? input.Item))];
 }
 
-/** Records every request a function sends through `client`, as the grant it needs. */
+/** Records every request a function sends through `clients` (the SDK's and the authorizer's), as the grant it needs. */
 let recorders = 0;
 
 export function recordGrantUses(
-  client: DynamoDBDocumentClient,
+  clients: ObservedClients,
   name = `test-grant-uses-${++recorders}`,
 ): { uses(): GrantUse[]; remove(): void } {
   const seen = new Map<string, GrantUse>();
-  client.middlewareStack.add(
+  observe(clients).add(
     (next, context) => async (args) => {
       const fn = running.getStore();
       if (fn) {
@@ -80,7 +79,7 @@ export function recordGrantUses(
     },
     { step: 'initialize', name },
   );
-  return { uses: () => [...seen.values()], remove: () => client.middlewareStack.remove(name) };
+  return { uses: () => [...seen.values()], remove: () => observe(clients).remove(name) };
 }
 
 /** Whether a function's profile (infra/cdk/functions.ts) grants one use, as the stack turns it into IAM. */

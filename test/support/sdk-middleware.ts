@@ -1,10 +1,17 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { InternalServerError, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { operationOf } from '../../bench/request-counter.ts';
+import { type ObservedClients, observe, operationOf } from '../../bench/request-counter.ts';
+import { authorizerServices } from '../../lib/authorizer-services.ts';
+import { defaultServices } from '../../lib/services.ts';
 
 // The request counter lives with the bench, which counts with it too (bench never imports test helpers).
 export { countRequests, operationOf, type RequestCounter } from '../../bench/request-counter.ts';
+
+/**
+ * Every DynamoDB client the functions send through in this process: the SDK client of `lib/services.ts` and the
+ * authorizer's own (`lib/authorizer-services.ts`). Fault injectors and counters given these see every request.
+ */
+export const functionClients = (): ObservedClients => [defaultServices().db, authorizerServices().db];
 
 /** The faults DynamoDB (or the network to it) can show an SDK client. */
 export type DynamoFault = 'throttling' | 'timeout' | 'server-error';
@@ -55,12 +62,12 @@ export interface FaultInjector {
  * retry middleware: the error is what a caller sees once the retries (maxAttempts 3) are spent, without the
  * test waiting for their backoff.
  */
-export function injectFaults(client: DynamoDBDocumentClient, name = 'test-fault-injector'): FaultInjector {
+export function injectFaults(client: ObservedClients, name = 'test-fault-injector'): FaultInjector {
   let plan: FaultPlan | undefined;
   let remaining = Number.POSITIVE_INFINITY;
   let toSkip = 0;
   let failed = 0;
-  client.middlewareStack.add(
+  observe(client).add(
     (next, context) => async (args) => {
       const armed = plan;
       if (
@@ -94,7 +101,7 @@ export function injectFaults(client: DynamoDBDocumentClient, name = 'test-fault-
       return failed;
     },
     remove() {
-      client.middlewareStack.remove(name);
+      observe(client).remove(name);
     },
   };
 }
@@ -116,15 +123,12 @@ export interface AttemptFaults {
  * Injects 500s per attempt, below the SDK's retry middleware (`finalizeRequest` step, after `retryMiddleware`):
  * this is what the retries themselves see, for tests of how they absorb or give up on a transient fault.
  */
-export function injectAttemptFaults(
-  client: DynamoDBDocumentClient,
-  name = 'test-attempt-faults',
-): AttemptFaults {
+export function injectAttemptFaults(client: ObservedClients, name = 'test-attempt-faults'): AttemptFaults {
   let operation: string | undefined;
   let toFail = 0;
   let afterApplying = false;
   let attempts = 0;
-  client.middlewareStack.add(
+  observe(client).add(
     (next, context) => async (args) => {
       if (operation !== operationOf(context.commandName)) return next(args);
       attempts += 1;
@@ -152,7 +156,7 @@ export function injectAttemptFaults(
       return attempts;
     },
     remove() {
-      client.middlewareStack.remove(name);
+      observe(client).remove(name);
     },
   };
 }
@@ -172,13 +176,13 @@ export interface StaleIndexReads {
  * answer of every `Query` with an `IndexName` is altered on its way back (an item left out, or one that is no
  * longer in the index still returned). Reads of the table itself are untouched.
  */
-export function staleIndexReads(client: DynamoDBDocumentClient, name = 'test-stale-index'): StaleIndexReads {
+export function staleIndexReads(client: ObservedClients, name = 'test-stale-index'): StaleIndexReads {
   let hidden: (pk: string) => boolean = () => false;
   let extra: readonly string[] = [];
   let altered = 0;
   // Items pass this step marshalled or not, depending on the document client's order: handle both shapes.
   const pkOf = (item: Record<string, any>): string => item.pk?.S ?? item.pk;
-  client.middlewareStack.add(
+  observe(client).add(
     (next, context) => async (args) => {
       const result = await next(args);
       const input = args.input as { IndexName?: string; ExpressionAttributeValues?: Record<string, unknown> };
@@ -210,7 +214,7 @@ export function staleIndexReads(client: DynamoDBDocumentClient, name = 'test-sta
       return altered;
     },
     remove() {
-      client.middlewareStack.remove(name);
+      observe(client).remove(name);
     },
   };
 }
@@ -233,7 +237,7 @@ export interface UnprocessedBatchKeys {
  * answer's way back): the keys are still read by the store, but the caller is told they were not answered.
  */
 export function unprocessedBatchKeys(
-  client: DynamoDBDocumentClient,
+  client: ObservedClients,
   name = 'test-unprocessed-keys',
 ): UnprocessedBatchKeys {
   let pick: (pk: string) => boolean = () => false;
@@ -241,7 +245,7 @@ export function unprocessedBatchKeys(
   let altered = 0;
   // Keys and items pass this step marshalled or not, depending on the document client's order: both shapes.
   const pkOf = (item: Record<string, any>): string => item.pk?.S ?? item.pk;
-  client.middlewareStack.add(
+  observe(client).add(
     (next, context) => async (args) => {
       const result = await next(args);
       if (!/^BatchGet(Item)?Command$/.test(String(context.commandName)) || remaining <= 0) return result;
@@ -283,7 +287,7 @@ export function unprocessedBatchKeys(
       return altered;
     },
     remove() {
-      client.middlewareStack.remove(name);
+      observe(client).remove(name);
     },
   };
 }
@@ -319,7 +323,7 @@ export interface StepInjector {
  * the write it decides, which no timing can promise. The step's own requests pass straight through (they are
  * told apart by their async context).
  */
-export function injectStep(client: DynamoDBDocumentClient, name = 'test-step-injector'): StepInjector {
+export function injectStep(client: ObservedClients, name = 'test-step-injector'): StepInjector {
   const ownStep = new AsyncLocalStorage<true>();
   let armed:
     | { n: number; step: () => Promise<void>; when: 'before' | 'after'; match: (r: SeenRequest) => boolean }
@@ -331,7 +335,7 @@ export function injectStep(client: DynamoDBDocumentClient, name = 'test-step-inj
     armed = undefined;
     await ownStep.run(true, step);
   };
-  client.middlewareStack.add(
+  observe(client).add(
     (next, context) => async (args) => {
       const plan = armed;
       if (!plan || ownStep.getStore()) return next(args);
@@ -367,7 +371,7 @@ export function injectStep(client: DynamoDBDocumentClient, name = 'test-step-inj
       armed = undefined;
     },
     remove() {
-      client.middlewareStack.remove(name);
+      observe(client).remove(name);
     },
   };
 }
@@ -401,10 +405,10 @@ const GATE_DEADLINE_MS = 10_000;
  * An {@link Interleaver} on `client`: a middleware at the `initialize` step (before the SDK's retries) holds
  * each request of a flow (known by an `AsyncLocalStorage` the flow runs in) until the driver lets it through.
  */
-export function interleaveRequests(client: DynamoDBDocumentClient, name = 'test-interleaver'): Interleaver {
+export function interleaveRequests(client: ObservedClients, name = 'test-interleaver'): Interleaver {
   const flowOf = new AsyncLocalStorage<number>();
   const held: (HeldRequest & { release(): void; answered: Promise<void> })[] = [];
-  client.middlewareStack.add(
+  observe(client).add(
     (next, context) => async (args) => {
       const flow = flowOf.getStore();
       if (flow === undefined) return next(args);
@@ -463,7 +467,7 @@ export function interleaveRequests(client: DynamoDBDocumentClient, name = 'test-
       return { outcomes: await outcomes, order };
     },
     remove() {
-      client.middlewareStack.remove(name);
+      observe(client).remove(name);
     },
   };
 }
