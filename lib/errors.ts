@@ -29,6 +29,10 @@ export const errorCatalogue = {
     status: 403,
     message: 'This account has been disabled by an administrator.',
   },
+  invalid_origin: {
+    status: 403,
+    message: 'Requests from this origin may not use the cookie transport.',
+  },
   not_found: { status: 404, message: 'No such route.' },
   method_not_allowed: { status: 405, message: 'This method is not allowed on this route.' },
   username_taken: { status: 409, message: 'That username is already taken.' },

@@ -17,28 +17,39 @@ import { functionNames } from '../infra/routes.ts';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 
-rmSync(dist, { recursive: true, force: true });
-execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', join(root, 'tsconfig.build.json')], {
-  stdio: 'inherit',
-});
-await Promise.all(
-  functionNames.map((name) =>
-    esbuild.build({
-      entryPoints: [join(root, 'functions', `${name}.ts`)],
-      outfile: join(dist, 'lambda', name, 'index.mjs'),
-      bundle: true,
-      format: bundlingOptions.format,
-      platform: bundlingOptions.platform,
-      target: bundlingOptions.target,
-      minify: bundlingOptions.minify,
-      sourcemap: bundlingOptions.sourcemap,
-      sourcesContent: bundlingOptions.sourcesContent,
-      mainFields: [...bundlingOptions.mainFields],
-      external: [...bundlingOptions.externalModules],
-      banner: { js: bundlingOptions.banner },
-      alias: { ...bundlingOptions.alias },
-      logLevel: 'warning',
-    }),
-  ),
-);
-console.error(`built ${dist}: cdk and ${functionNames.length} function bundles`);
+/**
+ * Bundles every function of `infra/routes.ts` into `<outDir>/<name>/index.mjs` (and its source map) with the
+ * stack's esbuild settings: what the construct deploys. Also used by the README test to check the sizes the
+ * README quotes.
+ */
+export async function buildFunctionBundles(outDir: string): Promise<void> {
+  await Promise.all(
+    functionNames.map((name) =>
+      esbuild.build({
+        entryPoints: [join(root, 'functions', `${name}.ts`)],
+        outfile: join(outDir, name, 'index.mjs'),
+        bundle: true,
+        format: bundlingOptions.format,
+        platform: bundlingOptions.platform,
+        target: bundlingOptions.target,
+        minify: bundlingOptions.minify,
+        sourcemap: bundlingOptions.sourcemap,
+        sourcesContent: bundlingOptions.sourcesContent,
+        mainFields: [...bundlingOptions.mainFields],
+        external: [...bundlingOptions.externalModules],
+        banner: { js: bundlingOptions.banner },
+        alias: { ...bundlingOptions.alias },
+        logLevel: 'warning',
+      }),
+    ),
+  );
+}
+
+if (import.meta.main) {
+  rmSync(dist, { recursive: true, force: true });
+  execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', join(root, 'tsconfig.build.json')], {
+    stdio: 'inherit',
+  });
+  await buildFunctionBundles(join(dist, 'lambda'));
+  console.error(`built ${dist}: cdk and ${functionNames.length} function bundles`);
+}

@@ -1,10 +1,11 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { getDomain } from 'tldts';
 import { errorCatalogue } from '../../lib/errors.ts';
-import { EXPOSED_HEADERS } from '../../lib/http/cors.ts';
+import { ALLOWED_REQUEST_HEADERS, EXPOSED_HEADERS } from '../../lib/http/cors.ts';
 import { type FunctionName, type Route, routes as serviceRoutes } from '../routes.ts';
 import type { StackSettings } from './settings.ts';
 
@@ -105,14 +106,66 @@ export const serviceGatewayResponses: readonly GatewayResponseSpec[] = [
  * The CORS headers of a gateway response for the allowed origins (none: no headers). They expose the same
  * headers as the functions' answers do (`Retry-After` of a 429 or 503, the 401's `WWW-Authenticate`): without
  * that, a browser on an allowed origin could not read them on the gateway's own answers.
+ *
+ * With one origin, that exact origin with `Access-Control-Allow-Credentials: true`, as the functions answer it:
+ * a credentialed request (the cookie transport) that API Gateway answers itself (throttled, 5xx) is readable
+ * too. A gateway response cannot choose among several origins (its headers are literals or request values,
+ * with no condition): with several it echoes the caller's `Origin` and, since that would be any origin, allows
+ * no credentials; the synth says so ({@link CORS_SEVERAL_ORIGINS_WARNING}). Its bodies are fixed sentences, so
+ * no origin learns anything from reading them.
  */
 export function corsResponseHeaders(corsOrigins: readonly string[]): Record<string, string> {
   if (corsOrigins.length === 0) return {};
   const expose = { 'Access-Control-Expose-Headers': `'${EXPOSED_HEADERS}'`, Vary: "'Origin'" };
-  if (corsOrigins.length === 1) return { 'Access-Control-Allow-Origin': `'${corsOrigins[0]}'`, ...expose };
-  // A gateway response cannot choose among several origins; it echoes the caller's. Its bodies are fixed
-  // sentences, so no origin learns anything from reading them.
+  if (corsOrigins.length === 1) {
+    return {
+      'Access-Control-Allow-Origin': `'${corsOrigins[0]}'`,
+      'Access-Control-Allow-Credentials': "'true'",
+      ...expose,
+    };
+  }
   return { 'Access-Control-Allow-Origin': 'method.request.header.Origin', ...expose };
+}
+
+/** The synth-time warning ids of the browser-facing settings (see {@link browserSettingsWarnings}). */
+export const CORS_SEVERAL_ORIGINS_WARNING = 'lambda-token-auth:corsSeveralOriginsGatewayResponses';
+export const COOKIE_SITE_WARNING = 'lambda-token-auth:cookieTransportSite';
+
+/**
+ * What the synth warns about the browser-facing settings, as `[id, message]`:
+ * - several `corsOrigins`: API Gateway's own answers cannot allow credentials (see {@link corsResponseHeaders});
+ * - `corsOrigins` with the API on another site than an origin (no `apiDomainName`, or one whose registrable
+ *   domain differs from the origin's): the cookie transport's `SameSite=Strict` cookie would never be sent
+ *   from that origin (see `apiDomainName` in `settings.ts`).
+ */
+export function browserSettingsWarnings(
+  settings: Pick<StackSettings, 'corsOrigins' | 'apiDomainName'>,
+): [string, string][] {
+  const warnings: [string, string][] = [];
+  const { corsOrigins, apiDomainName } = settings;
+  if (corsOrigins.length > 1) {
+    warnings.push([
+      CORS_SEVERAL_ORIGINS_WARNING,
+      `With several corsOrigins (${corsOrigins.join(', ')}), API Gateway's own answers (throttling 429, 5xx, 413, 404, the authorizer's 401/403) echo the caller's Origin and so allow no credentials: a browser's credentialed request (the cookie transport) that gets one of them sees a network error instead of the status. The functions' answers are not affected. With one origin per API, those answers allow credentials too.`,
+    ]);
+  }
+  if (corsOrigins.length === 0) return warnings;
+  if (apiDomainName === undefined) {
+    warnings.push([
+      COOKIE_SITE_WARNING,
+      `The cookie transport (X-Token-Transport: cookie) sets a SameSite=Strict cookie, which browsers send only to an API on the same site as the page: the stage URL (*.execute-api.amazonaws.com) is not on the site of ${corsOrigins.join(', ')}. Map a custom domain on the app's site to the stage (e.g. auth.example.com for https://app.example.com) and set apiDomainName to it; the body transport works as it is.`,
+    ]);
+    return warnings;
+  }
+  const apiSite = getDomain(apiDomainName);
+  const elsewhere = corsOrigins.filter((origin) => getDomain(new URL(origin).hostname) !== apiSite);
+  if (elsewhere.length > 0) {
+    warnings.push([
+      COOKIE_SITE_WARNING,
+      `The cookie transport's SameSite=Strict cookie is not sent to ${apiDomainName} from ${elsewhere.join(', ')} (another site): from there only the body transport works. Serve the app on the API's site, or the API under a domain on the app's.`,
+    ]);
+  }
+  return warnings;
 }
 
 /** Adds the given gateway responses to `api` (ids prefixed with `idPrefix`), with the common and CORS headers. */
@@ -212,7 +265,9 @@ export class AuthApi extends Construct {
           allowOrigins: settings.corsOrigins,
           // Every method of the route table (DELETE for /auth/sessions/{id} and /auth/account), and OPTIONS.
           allowMethods: [...new Set((props.routes ?? serviceRoutes).map((route) => route.method)), 'OPTIONS'],
-          allowHeaders: ['Authorization', 'Content-Type'],
+          // X-Token-Transport: the cookie transport; credentials: its cookie (lib/http/cors.ts).
+          allowHeaders: [...ALLOWED_REQUEST_HEADERS],
+          allowCredentials: true,
           maxAge: Duration.hours(1),
         },
       }),
@@ -260,6 +315,8 @@ export class AuthApi extends Construct {
     }
     // (The preflight OPTIONS methods need no acknowledgement: cdk-nag's APIG4/COG4 exempt them.)
     addGatewayResponses(this.api, serviceGatewayResponses, settings.corsOrigins);
+    for (const [id, message] of browserSettingsWarnings(settings))
+      Annotations.of(this).addWarningV2(id, message);
     this.acknowledgeFindings();
   }
 

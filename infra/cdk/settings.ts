@@ -10,8 +10,26 @@ export interface StackSettings {
   deletionProtection: boolean;
   /** Seconds API Gateway caches an authorizer answer per token. Default 0: a logout takes effect at once. */
   authorizerCacheTtlSeconds: number;
-  /** Exact browser origins allowed by CORS (passed to the functions as `CORS_ORIGINS`); empty: CORS off. */
+  /**
+   * Exact browser origins allowed by CORS, with credentials (passed to the functions as `CORS_ORIGINS`); empty:
+   * CORS off. Also the origins besides the API's own that may use the cookie transport.
+   */
   corsOrigins: string[];
+  /**
+   * The host name browsers reach the API under when you map a custom domain to its stage (an API Gateway
+   * custom domain and base path mapping, made outside this stack), e.g. `auth.example.com`.
+   *
+   * The cookie transport (`X-Token-Transport: cookie`) keeps the refresh token in a `SameSite=Strict` cookie,
+   * which browsers send only when the page and the API are on the same site (the same registrable domain:
+   * `https://app.example.com` and `auth.example.com`). The stage's own URL (`*.execute-api.amazonaws.com`) is
+   * on another site than any app, so a browser app on `corsOrigins` needs the API under a custom domain on its
+   * own site to use the cookie transport; the synth warns when `corsOrigins` are set without one, or with one
+   * on another site than an origin. `SameSite=None; Partitioned` (a cross-site cookie) is deliberately not
+   * offered: browsers that block third-party cookies (Safari, Firefox's strict mode) would drop it, and
+   * `Strict` is the CSRF defence that needs no cooperation from the app. The body transport works from any
+   * allowed origin either way.
+   */
+  apiDomainName: string | undefined;
   /** Name of the SSM SecureString holding the signing key ring (created by `npm run secret:init`). */
   signingKeyParameterName: string;
   /** ARN of a customer-managed KMS key encrypting that parameter; unset for SSM's AWS-managed key. */
@@ -41,6 +59,7 @@ export const defaultSettings: StackSettings = {
   deletionProtection: true,
   authorizerCacheTtlSeconds: 0,
   corsOrigins: [],
+  apiDomainName: undefined,
   signingKeyParameterName: defaults.JWT_SECRET_PARAM,
   signingKeyKmsKeyArn: undefined,
   jwtIssuer: defaults.JWT_ISSUER,
@@ -126,11 +145,21 @@ export function settingsFromContext(lookup: Lookup): StackSettings {
       `Context jwtIssuer must be an https URL without a trailing slash with signingAlg ${signingAlg} (verifiers fetch <issuer>/.well-known/openid-configuration); leave it unset for the stage URL`,
     );
   }
+  const apiDomainName = text(lookup, 'apiDomainName', d.apiDomainName);
+  if (
+    apiDomainName !== undefined &&
+    !/^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/.test(apiDomainName)
+  ) {
+    throw new Error(
+      `Context apiDomainName must be a host name like auth.example.com (got ${JSON.stringify(apiDomainName)})`,
+    );
+  }
   return {
     deletionProtection: bool(lookup, 'deletionProtection', d.deletionProtection),
     // API Gateway accepts 0-3600 seconds.
     authorizerCacheTtlSeconds: int(lookup, 'authorizerCacheTtlSeconds', d.authorizerCacheTtlSeconds, 0, 3600),
     corsOrigins: origins(lookup, 'corsOrigins'),
+    apiDomainName,
     signingKeyParameterName: parameterName,
     signingKeyKmsKeyArn: text(lookup, 'signingKeyKmsKeyArn', d.signingKeyKmsKeyArn),
     jwtIssuer,

@@ -27,11 +27,18 @@ export interface GatewayRequest {
   /** The body was over API Gateway's 10 MB and was not read: 413 once the route is known. */
   bodyTooLarge?: boolean;
   sourceIp?: string;
+  /** The scheme the client used (`X-Forwarded-Proto`, as API Gateway passes it on); `http` when absent. */
+  protocol?: 'http' | 'https';
 }
 
 export interface GatewayResponse {
   status: number;
   headers: Record<string, string>;
+  /**
+   * Headers sent once per value (`Set-Cookie`), as a Lambda proxy answer's `multiValueHeaders`: API Gateway
+   * merges them with `headers`, the multi-value ones winning for a name in both.
+   */
+  multiValueHeaders?: Record<string, string[]>;
   body: string;
 }
 
@@ -137,7 +144,8 @@ export function createGateway(handlers: Handlers, corsPolicy: CorsPolicy = corsP
         path: request.path,
         resource: route.path,
         pathParameters: matchRoutePath(route.path, request.path),
-        headers,
+        // As API Gateway: the scheme the client used, whatever the client claims.
+        headers: { ...headers, 'x-forwarded-proto': request.protocol ?? 'http' },
         body: request.body ?? null,
         query: request.query ?? {},
         sourceIp: request.sourceIp ?? '127.0.0.1',
@@ -145,8 +153,20 @@ export function createGateway(handlers: Handlers, corsPolicy: CorsPolicy = corsP
       });
       const result = await handlers.functions[route.function](event, lambdaContext(route.function));
       const responseHeaders: Record<string, string> = {};
-      for (const [name, value] of Object.entries(result.headers ?? {})) responseHeaders[name] = String(value);
-      return { status: result.statusCode, headers: responseHeaders, body: result.body ?? '' };
+      const multiValueHeaders: Record<string, string[]> = {};
+      for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) {
+        multiValueHeaders[name] = values.map(String);
+      }
+      for (const [name, value] of Object.entries(result.headers ?? {})) {
+        const multi = Object.keys(multiValueHeaders).some((key) => key.toLowerCase() === name.toLowerCase());
+        if (!multi) responseHeaders[name] = String(value);
+      }
+      return {
+        status: result.statusCode,
+        headers: responseHeaders,
+        ...(Object.keys(multiValueHeaders).length > 0 && { multiValueHeaders }),
+        body: result.body ?? '',
+      };
     },
   };
   return {

@@ -312,6 +312,6 @@ async function serve(req: IncomingMessage, res: ServerResponse, gateway: Gateway
     bodyTooLarge: body === undefined,
     sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
   });
-  res.writeHead(answer.status, answer.headers);
+  res.writeHead(answer.status, { ...answer.headers, ...answer.multiValueHeaders });
   res.end(answer.body);
 }

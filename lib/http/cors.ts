@@ -1,7 +1,10 @@
 /**
  * CORS for browsers on other origins: an exact allow-list of origins (`CORS_ORIGINS`, comma-separated; empty
- * or unset means no CORS at all). The API authenticates with bearer tokens, never cookies, so credentials are
- * not allowed and an allowed origin is echoed back exactly, never `*`.
+ * or unset means no CORS at all). An allowed origin is echoed back exactly, never `*`, with
+ * `Access-Control-Allow-Credentials: true`: the cookie transport (`token-transport.ts`) keeps the refresh token
+ * in an HttpOnly cookie, which a browser sends cross-origin (`credentials: 'include'`) and lets the page read
+ * the answer only with that header (Fetch, "CORS check"). Credentials go to listed origins only; an origin not
+ * on the list gets no CORS header at all.
  *
  * Written here rather than with `@middy/http-cors`: that middleware adds `Access-Control-Expose-Headers` (and,
  * with one allowed origin, omits `Vary: Origin`) whatever the request's origin, and lower-cases and wildcards
@@ -13,8 +16,15 @@ export interface CorsPolicy {
   readonly allowedOrigins: ReadonlySet<string>;
 }
 
-/** Methods and request headers a cross-origin caller may use (the API's own: JSON bodies and bearer tokens). */
-const ALLOWED_HEADERS = 'Authorization, Content-Type';
+/**
+ * Request headers a cross-origin caller may send: JSON bodies, bearer tokens, and the cookie transport's
+ * `X-Token-Transport`.
+ */
+export const ALLOWED_REQUEST_HEADERS: readonly string[] = [
+  'Authorization',
+  'Content-Type',
+  'X-Token-Transport',
+];
 /**
  * Response headers a cross-origin client must be able to read (back-off and the RFC 6750 challenge): on the
  * functions' answers here, and on API Gateway's own answers in the AWS stack (`infra/cdk/api.ts`).
@@ -62,6 +72,7 @@ export function corsHeaders(policy: CorsPolicy, origin: string | undefined): Rec
   if (origin === undefined || !policy.allowedOrigins.has(origin)) return { Vary: 'Origin' };
   return {
     'Access-Control-Allow-Origin': origin,
+    'Access-Control-Allow-Credentials': 'true',
     'Access-Control-Expose-Headers': EXPOSED_HEADERS,
     Vary: 'Origin',
   };
@@ -78,7 +89,7 @@ export function preflightHeaders(
   return {
     ...headers,
     'Access-Control-Allow-Methods': [...methods, 'OPTIONS'].join(', '),
-    'Access-Control-Allow-Headers': ALLOWED_HEADERS,
+    'Access-Control-Allow-Headers': ALLOWED_REQUEST_HEADERS.join(', '),
     'Access-Control-Max-Age': PREFLIGHT_MAX_AGE,
   };
 }

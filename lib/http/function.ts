@@ -20,6 +20,11 @@ export interface HttpResult {
   statusCode: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /**
+   * `Set-Cookie` values, one per cookie: sent as API Gateway's `multiValueHeaders` (a header map holds one value
+   * per name). Only the token transport (`token-transport.ts`) sets cookies.
+   */
+  cookies?: readonly string[];
 }
 
 /**
@@ -205,6 +210,8 @@ export function httpFunction(operation: (request: HttpRequest) => Promise<HttpRe
             ...(result.body !== undefined && { 'Content-Type': 'application/json' }),
             ...result.headers,
           },
+          ...(result.cookies &&
+            result.cookies.length > 0 && { multiValueHeaders: { 'Set-Cookie': [...result.cookies] } }),
           body: result.body === undefined ? '' : JSON.stringify(result.body),
         };
       })

@@ -17,20 +17,25 @@ afterAll(() => service.close());
 
 const corsOf = (headers: Headers) => ({
   allowOrigin: headers.get('access-control-allow-origin'),
+  allowCredentials: headers.get('access-control-allow-credentials'),
   exposeHeaders: headers.get('access-control-expose-headers'),
   allowMethods: headers.get('access-control-allow-methods'),
   vary: headers.get('vary'),
 });
 
 describe('CORS on the local server', () => {
-  it('echoes an allowed origin on a successful answer and exposes Retry-After and WWW-Authenticate', async () => {
+  it('echoes an allowed origin with credentials allowed on a successful answer and exposes Retry-After and WWW-Authenticate', async () => {
     const response = await service.post(
       '/auth/register',
       { username: 'cors-user', password: 'correct horse battery staple' },
       { origin: ALLOWED },
     );
     expect(response.status).toBe(201);
-    expect(corsOf(response.headers)).toMatchObject({ allowOrigin: ALLOWED, vary: 'Origin' });
+    expect(corsOf(response.headers)).toMatchObject({
+      allowOrigin: ALLOWED,
+      allowCredentials: 'true',
+      vary: 'Origin',
+    });
     expect(response.headers.get('access-control-expose-headers')).toContain('Retry-After');
     expect(response.headers.get('access-control-expose-headers')).toContain('WWW-Authenticate');
   });
@@ -43,7 +48,7 @@ describe('CORS on the local server', () => {
     );
     expect(response.status).toBe(401);
     expect(response.json.error).toBe('invalid_token');
-    expect(corsOf(response.headers).allowOrigin).toBe(ALLOWED);
+    expect(corsOf(response.headers)).toMatchObject({ allowOrigin: ALLOWED, allowCredentials: 'true' });
   });
 
   it("puts the CORS headers on the authorizer's own 401", async () => {
@@ -52,23 +57,35 @@ describe('CORS on the local server', () => {
     });
     expect(response.status).toBe(401);
     expect(response.json).toEqual({ message: 'Unauthorized' });
-    expect(corsOf(response.headers).allowOrigin).toBe(OTHER_ALLOWED);
+    expect(corsOf(response.headers)).toMatchObject({ allowOrigin: OTHER_ALLOWED, allowCredentials: 'true' });
   });
 
-  it('answers a preflight for a known route with the methods and headers the API takes', async () => {
+  it("puts the CORS headers with credentials on the gateway's own 404 and 405", async () => {
+    const unknown = await service.request('GET', '/nowhere', { headers: { origin: ALLOWED } });
+    const wrongMethod = await service.request('GET', '/auth/login', { headers: { origin: ALLOWED } });
+    expect([unknown.status, wrongMethod.status]).toEqual([404, 405]);
+    for (const response of [unknown, wrongMethod]) {
+      expect(corsOf(response.headers)).toMatchObject({ allowOrigin: ALLOWED, allowCredentials: 'true' });
+    }
+  });
+
+  it('answers a preflight for a known route with the methods and headers the API takes, X-Token-Transport and credentials included', async () => {
     const response = await service.request('OPTIONS', '/auth/refresh', {
       headers: {
         origin: ALLOWED,
         'access-control-request-method': 'POST',
-        'access-control-request-headers': 'authorization, content-type',
+        'access-control-request-headers': 'content-type, x-token-transport',
       },
     });
     expect(response.status).toBe(204);
-    expect(corsOf(response.headers)).toMatchObject({ allowOrigin: ALLOWED, allowMethods: 'POST, OPTIONS' });
+    expect(corsOf(response.headers)).toMatchObject({
+      allowOrigin: ALLOWED,
+      allowCredentials: 'true',
+      allowMethods: 'POST, OPTIONS',
+    });
     expect(response.headers.get('access-control-allow-headers')?.toLowerCase()).toBe(
-      'authorization, content-type',
+      'authorization, content-type, x-token-transport',
     );
-    expect(response.headers.get('access-control-allow-credentials')).toBeNull();
   });
 
   it('gives a disallowed origin no CORS headers, on preflights, answers, errors and the authorizer 401', async () => {
@@ -85,6 +102,7 @@ describe('CORS on the local server', () => {
     for (const response of [preflight, answer, authorizer, unknown]) {
       expect(corsOf(response.headers)).toEqual({
         allowOrigin: null,
+        allowCredentials: null,
         exposeHeaders: null,
         allowMethods: null,
         vary: 'Origin',
@@ -125,10 +143,13 @@ describe('CORS in the Lambda functions themselves (lib/http/function.ts)', () =>
     const refused = await fails(event(DISALLOWED), lambdaContext('test'));
 
     expect(ok.headers?.['Access-Control-Allow-Origin']).toBe(ALLOWED);
+    expect(ok.headers?.['Access-Control-Allow-Credentials']).toBe('true');
     expect(error.statusCode).toBe(401);
     expect(error.headers?.['Access-Control-Allow-Origin']).toBe(ALLOWED);
+    expect(error.headers?.['Access-Control-Allow-Credentials']).toBe('true');
     expect(error.headers?.Vary).toBe('Origin');
     expect(refused.headers?.['Access-Control-Allow-Origin']).toBeUndefined();
+    expect(refused.headers?.['Access-Control-Allow-Credentials']).toBeUndefined();
   });
 });
 

@@ -157,9 +157,11 @@ export async function startHttpTestService(
       headers: request.headers,
       body: request.body,
     });
+    const cookies = response.headers.getSetCookie();
     return {
       status: response.status,
       headers: Object.fromEntries(response.headers),
+      ...(cookies.length > 0 && { multiValueHeaders: { 'set-cookie': cookies } }),
       body: await response.text(),
     };
   };
@@ -201,7 +203,12 @@ function testService(
     } catch {
       json = undefined;
     }
-    return { status: answer.status, headers: new Headers(answer.headers), json, text: answer.body };
+    const answerHeaders = new Headers(answer.headers);
+    for (const [name, values] of Object.entries(answer.multiValueHeaders ?? {})) {
+      answerHeaders.delete(name);
+      for (const value of values) answerHeaders.append(name, value);
+    }
+    return { status: answer.status, headers: answerHeaders, json, text: answer.body };
   };
   const post: TestService['post'] = (path, body, headers) => request('POST', path, { body, headers });
   const login: TestService['login'] = (username, password = DEFAULT_PASSWORD) =>

@@ -1,7 +1,7 @@
 // The demo page's script: the client driving a plain page, one module per card (sections/), mounted in page
 // order. Bundled by the local server (demo-page.ts). A new card: its block in index.html, its module, a line here.
-import { createAuthClient, localStorageStorage } from '@lambda-token-auth/client';
-import { pageState } from './page.ts';
+import { createAuthClient } from '@lambda-token-auth/client';
+import { logEvent, messageFor, pageState } from './page.ts';
 import { mountAccount } from './sections/account.ts';
 import { mountDeleteAccount } from './sections/delete-account.ts';
 import { mountDevices } from './sections/devices.ts';
@@ -9,11 +9,10 @@ import { mountMe } from './sections/me.ts';
 import { mountChangePassword } from './sections/password.ts';
 import { mountSession } from './sections/session.ts';
 
-const client = createAuthClient({
-  baseUrl: location.origin,
-  storage: localStorageStorage('demo-auth-tokens'),
-  autoRefresh: true,
-});
+// The cookie transport: the refresh token lives in an HttpOnly cookie that no script on this page can read,
+// the access token in this tab's memory, shared with the page's other tabs; a reload or a new tab resumes the
+// session with the cookie.
+const client = createAuthClient({ baseUrl: location.origin, transport: 'cookie', autoRefresh: true });
 const page = pageState(client);
 
 mountAccount(page);
@@ -26,3 +25,10 @@ mountDeleteAccount(page);
 // The sign-in state drives every card; tokens change in other tabs too, so it is polled, as the clocks are.
 setInterval(() => void page.update(), 250);
 void page.update();
+client.resume().then(
+  (resumed) => {
+    if (resumed) logEvent('session resumed with the cookie');
+    void page.update();
+  },
+  (error: unknown) => logEvent(`could not resume the session: ${messageFor(error)}`),
+);

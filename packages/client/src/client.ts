@@ -1,11 +1,36 @@
 import { AuthError, errorFromResponse, SignedOutError, type SignOutReason } from './errors.ts';
-import { memoryStorage, type StoredTokens, type TokenStorage } from './storage.ts';
+import {
+  memoryStorage,
+  type SharedMemoryStorage,
+  type StoredTokens,
+  sharedMemoryStorage,
+  type TokenStorage,
+} from './storage.ts';
+
+/**
+ * How the refresh token travels (API.md, "Cookie transport (browsers)"): `body` (the default) in JSON bodies
+ * and the client's `storage`; `cookie` in an HttpOnly cookie that the browser keeps and no script can read.
+ */
+export type TokenTransport = 'body' | 'cookie';
 
 export interface AuthClientOptions {
   /** The API's base URL, e.g. `https://auth.example.com` or an API Gateway stage URL ending in `/prod`. */
   baseUrl: string | URL;
-  /** Where tokens are kept; in memory by default. Use {@link localStorageStorage} to share them between tabs. */
+  /**
+   * Where tokens are kept; in memory by default. Use {@link localStorageStorage} to share them between tabs.
+   * Not with `transport: 'cookie'`, which keeps the access token in memory itself.
+   */
   storage?: TokenStorage;
+  /**
+   * `'cookie'` for browsers: login and refresh send `X-Token-Transport: cookie` (with `credentials:
+   * 'include'`), the service keeps the refresh token in an HttpOnly, `SameSite=Strict` cookie that no script
+   * can read, and the client holds only the access token, in memory, shared with the origin's other tabs
+   * through a `BroadcastChannel` (one refresh for all of them, serialised with Web Locks). A new tab or a
+   * reload starts with nothing: {@link AuthClient.resume} (or the first {@link AuthClient.fetch}) gets an
+   * access token by a refresh with the cookie. The page must be on the API's site (same origin, or e.g.
+   * `app.example.com` with the API at `auth.example.com`, listed in `CORS_ORIGINS`). Default `'body'`.
+   */
+  transport?: TokenTransport;
   /**
    * Refresh this many seconds before the access token expires (default 30), to absorb network latency and
    * clock differences between the API's servers; never more than half the token's lifetime.
@@ -83,6 +108,11 @@ const LEGACY_CONFLICT_WAITS = [0, 25, 50, 100, 200, 400];
 /** Background refresh after a transient failure: first retry, doubling up to the cap (ms). */
 const RETRY_FIRST = 1_000;
 const RETRY_MAX = 60_000;
+/**
+ * With the cookie transport, how long (ms) a tab that holds the refresh lock waits for another tab's newer
+ * pair before refreshing itself: an upper bound paid once per refresh, far below any token's lifetime.
+ */
+const CROSS_TAB_SETTLE_MS = 50;
 /** setTimeout's largest delay. */
 const MAX_TIMER = 2_147_483_647;
 
@@ -98,6 +128,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class AuthClient {
   readonly #baseUrl: string;
   readonly #storage: TokenStorage;
+  /** With the cookie transport: the storage shared with the other tabs (else `undefined`). */
+  readonly #shared: SharedMemoryStorage | undefined;
+  readonly #cookie: boolean;
   readonly #fetch: typeof globalThis.fetch;
   readonly #leewayMs: number;
   readonly #timeoutMs: number;
@@ -120,7 +153,23 @@ export class AuthClient {
 
   constructor(options: AuthClientOptions) {
     this.#baseUrl = String(options.baseUrl).replace(/\/+$/, '');
-    this.#storage = options.storage ?? memoryStorage();
+    this.#cookie = options.transport === 'cookie';
+    if (options.transport !== undefined && options.transport !== 'body' && !this.#cookie) {
+      throw new TypeError(
+        `AuthClient: transport must be 'body' or 'cookie', not ${String(options.transport)}`,
+      );
+    }
+    if (this.#cookie) {
+      if (options.storage) {
+        throw new TypeError(
+          "AuthClient: with transport 'cookie' the access token is kept in memory only; leave storage out",
+        );
+      }
+      this.#shared = sharedMemoryStorage(`auth-session:${this.#baseUrl}`);
+      this.#storage = this.#shared;
+    } else {
+      this.#storage = options.storage ?? memoryStorage();
+    }
     const fetchImpl = options.fetch ?? globalThis.fetch;
     this.#fetch = (input, init) => fetchImpl(input, init);
     this.#leewayMs = Math.max(0, options.refreshLeewaySeconds ?? 30) * 1000;
@@ -150,7 +199,7 @@ export class AuthClient {
 
   /** `POST /auth/login`: starts a new session and keeps its tokens. */
   async login(username: string, password: string): Promise<void> {
-    const response = await this.#post('/auth/login', { username, password });
+    const response = await this.#post('/auth/login', { username, password }, this.#transportHeaders());
     if (response.status !== 200) throw await errorFromResponse(response);
     const tokens = await this.#tokensFrom(response);
     // Under the refresh lock: a refresh of an earlier session still in flight lands first, so its outcome
@@ -172,19 +221,28 @@ export class AuthClient {
     // flight lands first, and one that comes later finds the storage empty.
     await this.#withLock(async () => {
       const tokens = await this.#storage.get();
-      if (!tokens) return this.#endSession('logged_out');
+      // With the cookie transport the cookie may hold a session this tab has not resumed: end it all the same.
+      if (!tokens && !this.#cookie) return this.#endSession('logged_out');
       let response: Response;
       try {
-        response = await this.#post(
-          '/auth/logout',
-          { refreshToken: tokens.refreshToken },
-          { authorization: `Bearer ${tokens.accessToken}` },
-        );
+        response = this.#cookie
+          ? await this.#post('/auth/logout', undefined, {
+              ...this.#transportHeaders(),
+              ...(tokens && { authorization: `Bearer ${tokens.accessToken}` }),
+            })
+          : await this.#post(
+              '/auth/logout',
+              { refreshToken: tokens?.refreshToken },
+              { authorization: `Bearer ${tokens?.accessToken}` },
+            );
       } finally {
         await this.#endSession('logged_out');
       }
-      // 401: the tokens no longer verify, so nothing is left to end.
-      if (response.status !== 204 && response.status !== 401) throw await errorFromResponse(response);
+      // 401: the tokens no longer verify, so nothing is left to end; 400 with the cookie transport: no token
+      // at all (no cookie, nothing resumed).
+      const done = response.status === 204 || response.status === 401;
+      if (!done && !(this.#cookie && !tokens && response.status === 400))
+        throw await errorFromResponse(response);
     });
   }
 
@@ -254,7 +312,7 @@ export class AuthClient {
    */
   async fetch(path: string, init: RequestInit = {}): Promise<Response> {
     const url = this.#url(path);
-    let tokens = await this.#storage.get();
+    let tokens = (await this.#storage.get()) ?? (this.#cookie ? await this.#resumed() : null);
     if (!tokens) throw new SignedOutError('no_session');
     if (this.#needsRefresh(tokens)) {
       try {
@@ -283,10 +341,44 @@ export class AuthClient {
     return tokens && { ...tokens };
   }
 
-  /** Stops the background refresh and the storage subscription. */
+  /**
+   * With the cookie transport, in a new tab or after a reload: gets an access token by a refresh with the
+   * cookie (one for all tabs: under the cross-tab lock, and a tab that has one shares it). Resolves to
+   * whether the client is signed in; `signedIn` is emitted when it becomes so. With the body transport it
+   * only says whether the storage holds a session. Throws on a passing failure (network, 5xx), never for
+   * "no session".
+   */
+  async resume(): Promise<boolean> {
+    if (await this.#storage.get()) return true;
+    if (!this.#cookie) return false;
+    return (await this.#resumed()) !== null;
+  }
+
+  /** A refresh with only the cookie; `null` when there is no session to resume (no cookie, or a dead one). */
+  async #resumed(): Promise<StoredTokens | null> {
+    try {
+      const tokens = await this.#refresh(null);
+      if (!this.#signedIn) {
+        this.#signedIn = true;
+        this.#emit('signedIn', expiries(tokens));
+      }
+      return tokens;
+    } catch (error) {
+      if (error instanceof SignedOutError) return null;
+      throw error;
+    }
+  }
+
+  /** Stops the background refresh and the storage subscription (and, with the cookie transport, its channel). */
   dispose(): void {
     clearTimeout(this.#timer);
     this.#unsubscribe();
+    this.#shared?.close();
+  }
+
+  /** What every request that carries or receives a refresh token adds with the cookie transport. */
+  #transportHeaders(): Record<string, string> {
+    return this.#cookie ? { 'x-token-transport': 'cookie' } : {};
   }
 
   #url(path: string): string {
@@ -316,9 +408,11 @@ export class AuthClient {
     try {
       return await this.#fetch(this.#url(path), {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: JSON.stringify(body),
+        headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
+        // The cookie transport's cookie goes along to an API on another origin of the same site too.
+        ...(this.#cookie && { credentials: 'include' as const }),
       });
     } catch (cause) {
       throw new AuthError('network_error', 'The API could not be reached.', { cause });
@@ -330,7 +424,8 @@ export class AuthClient {
     const { accessToken, refreshToken, expiresIn, refreshExpiresIn } = body ?? {};
     if (
       typeof accessToken !== 'string' ||
-      typeof refreshToken !== 'string' ||
+      // With the cookie transport the refresh token is in the cookie, never in the body.
+      (typeof refreshToken !== 'string' && !this.#cookie) ||
       typeof expiresIn !== 'number' ||
       typeof refreshExpiresIn !== 'number'
     ) {
@@ -342,7 +437,7 @@ export class AuthClient {
     const obtainedAt = this.#now();
     return {
       accessToken,
-      refreshToken,
+      ...(!this.#cookie && { refreshToken: refreshToken as string }),
       obtainedAt,
       accessExpiresAt: obtainedAt + expiresIn * 1000,
       refreshExpiresAt: obtainedAt + refreshExpiresIn * 1000,
@@ -358,8 +453,11 @@ export class AuthClient {
     return this.#now() >= this.#refreshAt(tokens);
   }
 
-  /** Single flight: the first caller starts the refresh, every concurrent caller awaits the same one. */
-  #refresh(stale: StoredTokens): Promise<StoredTokens> {
+  /**
+   * Single flight: the first caller starts the refresh, every concurrent caller awaits the same one. `stale` is
+   * the pair the caller found wanting; `null` to resume with the cookie alone (cookie transport).
+   */
+  #refresh(stale: StoredTokens | null): Promise<StoredTokens> {
     this.#refreshing ??= this.#withLock(() => this.#refreshUnderLock(stale)).finally(() => {
       this.#refreshing = null;
     });
@@ -384,13 +482,23 @@ export class AuthClient {
     return locks.request(name, () => operation());
   }
 
-  async #refreshUnderLock(stale: StoredTokens): Promise<StoredTokens> {
-    const current = await this.#storage.get();
-    if (!current) throw await this.#endSession('cleared_elsewhere');
-    // Another tab or client already rotated the pair we had: continue from theirs. (When its pair has not
-    // reached this tab's storage yet, presenting the old token is harmless: within REFRESH_REUSE_GRACE the
-    // service answers it with that same new pair, so the tabs converge without waiting for each other.)
-    if (current.refreshToken !== stale.refreshToken && !this.#needsRefresh(current))
+  async #refreshUnderLock(stale: StoredTokens | null): Promise<StoredTokens> {
+    const wanting = (tokens: StoredTokens | null) =>
+      tokens === null || tokens.accessToken === stale?.accessToken || this.#needsRefresh(tokens);
+    let current = await this.#storage.get();
+    if (this.#shared && wanting(current)) {
+      // With the cookie transport each tab holds its own copy, which a tab that refreshed just before sent on
+      // before it released the lock; the message and the lock grant are not ordered with each other, so give
+      // that pair a moment to land before refreshing again.
+      await this.#shared.settle(CROSS_TAB_SETTLE_MS);
+      current = await this.#storage.get();
+    }
+    // With the cookie transport the cookie is the session: holding no access token is no reason to stop.
+    if (!current && !this.#cookie) throw await this.#endSession('cleared_elsewhere');
+    // Another tab or client already refreshed: continue from its pair. (When its pair has not reached this
+    // tab's storage yet, presenting the old token is harmless: within REFRESH_REUSE_GRACE the service answers
+    // it with that same new pair, so the tabs converge without waiting for each other.)
+    if (current && current.accessToken !== stale?.accessToken && !this.#needsRefresh(current))
       return this.#adopt(current);
 
     const outcome = await this.#sendRefresh(current);
@@ -403,7 +511,7 @@ export class AuthClient {
     }
     const { error } = outcome;
     if (sessionEndingCodes.has(error.code)) throw await this.#endSession(error.code as SignOutReason, error);
-    if (error.code === 'refresh_conflict' && (await this.#awaitNewerTokens(current.refreshToken))) {
+    if (current && error.code === 'refresh_conflict' && (await this.#awaitNewerTokens(current.accessToken))) {
       // A server before contract v2: another context won the race, and its pair has reached the storage.
       const newer = await this.#storage.get();
       if (newer) return this.#adopt(newer);
@@ -416,13 +524,16 @@ export class AuthClient {
    * through), and sends it once more, with the same tokens, when the answer is lost. Returns the new tokens,
    * or the error the service (or the network) answered.
    */
-  async #sendRefresh(current: StoredTokens): Promise<{ tokens: StoredTokens } | { error: AuthError }> {
-    const body = { refreshToken: current.refreshToken, accessToken: current.accessToken };
+  async #sendRefresh(current: StoredTokens | null): Promise<{ tokens: StoredTokens } | { error: AuthError }> {
+    // With the cookie transport the refresh token rides in its cookie; the access token (if any) still comes.
+    const body = this.#cookie
+      ? { ...(current && { accessToken: current.accessToken }) }
+      : { refreshToken: current?.refreshToken, accessToken: current?.accessToken };
     for (let send = 1; ; send += 1) {
       const last = send >= MAX_REFRESH_SENDS;
       let response: Response;
       try {
-        response = await this.#post('/auth/refresh', body, {}, this.#refreshTimeoutMs);
+        response = await this.#post('/auth/refresh', body, this.#transportHeaders(), this.#refreshTimeoutMs);
       } catch (error) {
         // No answer (a dropped connection, a timeout): the service may have rotated all the same.
         if (last) return { error: error as AuthError };
@@ -443,13 +554,13 @@ export class AuthClient {
     }
   }
 
-  /** Waits, bounded, for a pair other than `seen` to reach the storage; false if none arrives. */
+  /** Waits, bounded, for a pair other than the one of access token `seen` to reach the storage; false if none. */
   async #awaitNewerTokens(seen: string): Promise<boolean> {
     for (const wait of LEGACY_CONFLICT_WAITS) {
       await sleep(wait);
       const tokens = await this.#storage.get();
       if (!tokens) throw await this.#endSession('cleared_elsewhere');
-      if (tokens.refreshToken !== seen) return true;
+      if (tokens.accessToken !== seen) return true;
     }
     return false;
   }

@@ -11,6 +11,7 @@ export type ApiErrorCode =
   | 'session_revoked'
   | 'refresh_token_reused'
   | 'account_disabled'
+  | 'invalid_origin'
   | 'not_found'
   | 'method_not_allowed'
   | 'username_taken'
@@ -56,6 +57,7 @@ const apiErrorCodes: ReadonlySet<string> = new Set<ApiErrorCode>([
   'session_revoked',
   'refresh_token_reused',
   'account_disabled',
+  'invalid_origin',
   'not_found',
   'method_not_allowed',
   'username_taken',

@@ -2,8 +2,10 @@
  * The auth service's client for browsers and Node 24, built on `fetch` and nothing else.
  *
  * ```ts
- * // In a browser: localStorageStorage() shares the session between tabs. In Node: leave storage out (memory).
- * const auth = createAuthClient({ baseUrl: 'https://auth.example.com', storage: localStorageStorage() });
+ * // In a browser: the refresh token in an HttpOnly cookie no script can read, the access token in memory.
+ * const auth = createAuthClient({ baseUrl: 'https://auth.example.com', transport: 'cookie' });
+ * await auth.resume(); // a reload or a new tab: signed in again if the cookie holds a session
+ * // In Node: leave transport and storage out (tokens in the body, kept in memory).
  * await auth.login('alice', 'correct horse battery staple');
  * const me = await (await auth.fetch('/me')).json();
  * ```
@@ -15,6 +17,7 @@ export {
   createAuthClient,
   type RegisteredUser,
   type SessionInfo,
+  type TokenTransport,
 } from './client.ts';
 export {
   type ApiErrorCode,

@@ -1,7 +1,11 @@
 /** A session's tokens as the client keeps them. Expiry instants are epoch milliseconds on this device's clock. */
 export interface StoredTokens {
   accessToken: string;
-  refreshToken: string;
+  /**
+   * The refresh token; absent with the cookie transport (`transport: 'cookie'`), where it lives in an HttpOnly
+   * cookie that neither the client nor any other script can read.
+   */
+  refreshToken?: string;
   /** When the pair arrived (epoch milliseconds, this device's clock). */
   obtainedAt: number;
   /** When the access token expires, from `expiresIn` counted from when the answer arrived. */
@@ -106,6 +110,83 @@ export function localStorageStorage(
       };
       globalThis.addEventListener('storage', onStorage);
       return () => globalThis.removeEventListener('storage', onStorage);
+    },
+  };
+}
+
+/** The storage of the cookie transport: memory kept in step with the other tabs (see {@link sharedMemoryStorage}). */
+export interface SharedMemoryStorage extends TokenStorage {
+  /**
+   * Resolves at the next message from another tab, or after `ms` milliseconds without one: a tab that was
+   * granted the refresh lock right after another tab refreshed lets that tab's new pair land first (messages
+   * and lock grants are not ordered with each other).
+   */
+  settle(ms: number): Promise<void>;
+  /** Closes the channel. */
+  close(): void;
+}
+
+const isStoredTokens = (value: unknown): value is StoredTokens => {
+  const tokens = value as Partial<StoredTokens> | null;
+  return (
+    typeof tokens?.accessToken === 'string' &&
+    typeof tokens.obtainedAt === 'number' &&
+    typeof tokens.accessExpiresAt === 'number' &&
+    typeof tokens.refreshExpiresAt === 'number'
+  );
+};
+
+/**
+ * The cookie transport's storage: the access token in this context's memory only (never `localStorage`,
+ * `sessionStorage` or IndexedDB), kept in step with the other tabs of the origin through a
+ * `BroadcastChannel` named `name`, and refreshes serialised across them with the Web Locks API under the same
+ * name: one tab refreshes, the others take its new access token. A tab that starts later holds nothing until
+ * it refreshes with the cookie (`AuthClient.resume()`). Where `BroadcastChannel` is missing it is plain
+ * memory.
+ */
+export function sharedMemoryStorage(name: string): SharedMemoryStorage {
+  let tokens: StoredTokens | null = null;
+  const listeners = new Set<() => void>();
+  const waiters = new Set<() => void>();
+  const channel = typeof globalThis.BroadcastChannel === 'function' ? new BroadcastChannel(name) : undefined;
+  // In Node an open channel would keep the process alive.
+  (channel as { unref?: () => void } | undefined)?.unref?.();
+  channel?.addEventListener('message', (event: MessageEvent) => {
+    tokens = isStoredTokens(event.data) ? { ...event.data } : null;
+    for (const wake of [...waiters]) wake();
+    for (const listener of listeners) listener();
+  });
+  return {
+    lockName: name,
+    get: () => tokens,
+    set(next) {
+      tokens = { ...next };
+      channel?.postMessage(tokens);
+    },
+    clear() {
+      tokens = null;
+      channel?.postMessage(null);
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    settle(ms) {
+      if (!channel) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          waiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, ms);
+        waiters.add(wake);
+      });
+    },
+    close() {
+      listeners.clear();
+      for (const wake of [...waiters]) wake();
+      channel?.close();
     },
   };
 }
