@@ -11,6 +11,7 @@ import { defaultServices } from '../lib/services.ts';
 import { nodeTransport, type Transport } from '../lib/store/dynamodb-http.ts';
 import { verifyToken } from '../lib/tokens/jwt.ts';
 import { audienceOf } from '../lib/tokens/pair.ts';
+import { stepUpQualifier } from '../lib/tokens/step-up.ts';
 import { compare, cpuNsPerAsyncCall, fmtNs, fmtRatio, median, type Row } from './measure.ts';
 
 /**
@@ -149,6 +150,13 @@ export async function benchAuthorizer(server: LocalServer, algorithm = 'HS256'):
     const result = await handler(event, context);
     if (!result.principalId) throw new Error('authorizer refused a valid token');
   };
+  // The same, invoked through a step-up alias (a route with `maxAuthAge`): the rules judged on every call.
+  const stepUpContext = lambdaContext('authorizer', stepUpQualifier({ maxAuthAge: 900 }));
+  const viaStepUp = async () => {
+    const result = (await handler(event, stepUpContext)) as APIGatewayAuthorizerResult;
+    if (result.policyDocument.Statement[0]?.Effect !== 'Allow')
+      throw new Error('step-up refused a fresh login');
+  };
   const verifyOnly = async () => verifyToken(ring, 'access', accessToken, audience, nowSeconds());
   const readOnly = () => services.sessions.getSessionWithAccount(claims.sid, claims.sub);
   // The previous authorizer's path: the same operation over the functions' SDK client, stubbed the same way.
@@ -169,6 +177,12 @@ export async function benchAuthorizer(server: LocalServer, algorithm = 'HS256'):
       () => cpuNsPerAsyncCall(viaHandler, 200),
       () => cpuNsPerAsyncCall(minimal, 200),
       15,
+    );
+    for (let i = 0; i < 200; i += 1) await viaStepUp();
+    const stepUp = await compare(
+      () => cpuNsPerAsyncCall(viaStepUp, 200),
+      () => cpuNsPerAsyncCall(minimal, 200),
+      9,
     );
     const previous = await compare(
       () => cpuNsPerAsyncCall(viaSdk, 200),
@@ -198,6 +212,12 @@ export async function benchAuthorizer(server: LocalServer, algorithm = 'HS256'):
         value: `${fmtRatio(cpu.ratio)} (${fmtNs(cpu.subject)} vs ${fmtNs(cpu.baseline)} CPU)`,
         budget: `<= ${fmtRatio(CPU_BUDGET)}`,
         met: cpu.ratio <= CPU_BUDGET,
+      },
+      {
+        figure: `authorizer CPU per request with step-up rules (maxAuthAge) judged / minimal SDK authorizer ${label}`,
+        value: `${fmtRatio(stepUp.ratio)} (${fmtNs(stepUp.subject)} vs ${fmtNs(stepUp.baseline)} CPU)`,
+        budget: `<= ${fmtRatio(CPU_BUDGET)}`,
+        met: stepUp.ratio <= CPU_BUDGET,
       },
       {
         figure: `authorizer CPU split ${label}: verify / session read (its client) / the rest`,

@@ -7,8 +7,10 @@ import { type BuildOptions, build, type Metafile } from 'esbuild';
 import { bundlingOptions } from '../infra/bundling.ts';
 import { lambdaContext, proxyEvent } from '../infra/local/events.ts';
 import type { LocalServer } from '../infra/local/server.ts';
-import { type FunctionName, functionNames } from '../infra/routes.ts';
+import { type FunctionName, functionNames, routes } from '../infra/routes.ts';
+import { defaultServices } from '../lib/services.ts';
 import { fmtKb, fmtMs, fmtRatio, median, type Row } from './measure.ts';
+import { TestAuthenticator } from './software-authenticator.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const run = promisify(execFile);
@@ -32,11 +34,34 @@ const BUDGET: Record<FunctionName, number> = {
   discovery: 2.5,
   'list-sessions': 2.5,
   'revoke-session': 2.5,
+  'list-passkeys': 2.5,
+  'rename-passkey': 2.5,
+  'delete-passkey': 2.5,
   login: 3.5,
   register: 3.5,
   // They carry the password code (and change-password the common-password list) as login and register do.
   'change-password': 3.5,
   'delete-account': 3.5,
+  'get-account': 2.5,
+  'verify-email': 2.5,
+  'resend-verification': 2.5,
+  'forgot-password': 2.5,
+  // Hash passwords (and carry the common-password list) as change-password does.
+  'change-email': 3.5,
+  'reset-password': 3.5,
+  // The SES client and nodemailer's composer.
+  mailer: 3.5,
+  // The password code as well (they re-check the password), and otpauth.
+  'totp-enrol': 3.5,
+  'totp-disable': 3.5,
+  'recovery-codes': 3.5,
+  'totp-confirm': 2.5,
+  'login-mfa': 2.5,
+  // SimpleWebAuthn (with its ASN.1 and X.509 parsers for attestation statements) rides along in these.
+  'passkey-register-options': 3.5,
+  'register-passkey': 3.5,
+  'passkey-login-options': 3.5,
+  'passkey-login': 3.5,
 };
 
 /** The first answers that are not a 2xx: the bench's service signs with HS256, which publishes no keys (404). */
@@ -46,6 +71,13 @@ const EXPECTED_STATUS: Partial<Record<FunctionName, number>> = {
   // a weak new password, a body without the password.
   'change-password': 400,
   'delete-account': 400,
+  // A body without the password (or the code): answered before any password check or store write.
+  'totp-enrol': 400,
+  'totp-confirm': 400,
+  'totp-disable': 400,
+  'recovery-codes': 400,
+  // No mfaToken: refused before anything is read.
+  'login-mfa': 400,
 };
 
 /** esbuild options equal to what the stack deploys (infra/bundling.ts), plus the metafile for composition. */
@@ -170,6 +202,41 @@ export async function benchColdStart(server: LocalServer, options: ColdStartOpti
     const account = `cold-${runId}`;
     await call('POST', '/auth/register', { username: account, password: PASSWORD });
     const login = () => call('POST', '/auth/login', { username: account, password: PASSWORD });
+    // A software authenticator on the server's passkey origin: a passkey for the passkey functions' answers.
+    const passkeys = new TestAuthenticator(defaultServices().config.webauthn.origins[0] ?? '');
+    const enrol = async () => {
+      const { accessToken } = await login();
+      const options = await call(
+        'POST',
+        '/auth/passkeys/register/options',
+        { password: PASSWORD },
+        accessToken,
+      );
+      const added = await call(
+        'POST',
+        '/auth/passkeys/register',
+        { response: passkeys.register(options) },
+        accessToken,
+      );
+      return { accessToken, passkeyId: String(added?.passkeyId) };
+    };
+    const withBearer = (
+      method: string,
+      path: string,
+      bearer: string,
+      pathParameters?: Record<string, string>,
+      body?: unknown,
+    ) =>
+      proxyEvent({
+        method,
+        path,
+        ...(pathParameters && { resource: '/auth/passkeys/{passkeyId}', pathParameters }),
+        headers: {
+          authorization: `Bearer ${bearer}`,
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+        },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
     const post = (path: string, body: unknown, bearer?: string) =>
       proxyEvent({
         method: 'POST',
@@ -232,6 +299,58 @@ export async function benchColdStart(server: LocalServer, options: ColdStartOpti
             },
             body: '{}',
           });
+        case 'login-mfa':
+          return post('/auth/login/mfa', {});
+        case 'totp-enrol':
+        case 'totp-confirm':
+        case 'totp-disable':
+        case 'recovery-codes': {
+          const route = routes.find((candidate) => candidate.function === name);
+          return proxyEvent({
+            method: route?.method ?? 'POST',
+            path: route?.path ?? '/',
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${(await login()).accessToken}`,
+            },
+            body: '{}',
+          });
+        }
+        case 'passkey-register-options':
+          return post('/auth/passkeys/register/options', { password: PASSWORD }, (await login()).accessToken);
+        case 'register-passkey': {
+          const { accessToken } = await login();
+          const options = await call(
+            'POST',
+            '/auth/passkeys/register/options',
+            { password: PASSWORD },
+            accessToken,
+          );
+          return post('/auth/passkeys/register', { response: passkeys.register(options) }, accessToken);
+        }
+        case 'list-passkeys':
+          return withBearer('GET', '/auth/passkeys', (await login()).accessToken);
+        case 'rename-passkey':
+        case 'delete-passkey': {
+          const { accessToken, passkeyId } = await enrol();
+          return withBearer(
+            name === 'rename-passkey' ? 'PATCH' : 'DELETE',
+            `/auth/passkeys/${passkeyId}`,
+            accessToken,
+            { passkeyId },
+            name === 'rename-passkey' ? { name: 'renamed' } : undefined,
+          );
+        }
+        case 'passkey-login-options':
+          return post('/auth/passkeys/login/options', {});
+        case 'passkey-login': {
+          await enrol();
+          const options = await call('POST', '/auth/passkeys/login/options', {});
+          return post('/auth/passkeys/login', {
+            challengeId: options.challengeId,
+            response: passkeys.assert(options),
+          });
+        }
         case 'me':
           return proxyEvent({
             method: 'GET',
@@ -251,6 +370,7 @@ export async function benchColdStart(server: LocalServer, options: ColdStartOpti
       TABLE_NAME: process.env.TABLE_NAME,
       JWT_SECRET_PARAM: process.env.JWT_SECRET_PARAM,
       JWT_ISSUER: process.env.JWT_ISSUER,
+      WEBAUTHN_ORIGINS: process.env.WEBAUTHN_ORIGINS,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL,
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED,
     };

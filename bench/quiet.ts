@@ -5,3 +5,5 @@
  */
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+// The local mail sink's console line per mail (the mails are still written to their files).
+process.env.MAIL_ECHO ??= 'false';

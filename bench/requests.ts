@@ -1,10 +1,18 @@
+import type {
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/server';
 import { localDynamoClient } from '../infra/local/dynamo.ts';
 import type { LocalServer } from '../infra/local/server.ts';
 import { authorizerServices } from '../lib/authorizer-services.ts';
+import { deliverMailRequest } from '../lib/mail/mailer.ts';
+import type { MailRequest, OutgoingMail } from '../lib/mail/messages.ts';
+import { totpCodeAt, totpStepAt } from '../lib/mfa/totp.ts';
 import { defaultServices } from '../lib/services.ts';
 import { type Post, sessionItemSizes, writeUnits } from './item-size.ts';
 import type { Row } from './measure.ts';
 import { countRequests } from './request-counter.ts';
+import { TestAuthenticator } from './software-authenticator.ts';
 import { countWriteUnits, type WriteUnits } from './write-units.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -13,7 +21,7 @@ const WRONG = 'not the password at all';
 type Counts = Record<string, number>;
 interface Answer {
   status: number;
-  json: { accessToken?: string; refreshToken?: string; error?: string } | undefined;
+  json: { accessToken?: string; refreshToken?: string; error?: string; [field: string]: unknown } | undefined;
 }
 
 /**
@@ -37,13 +45,65 @@ interface Path {
 }
 
 interface Api {
-  call(method: string, path: string, body?: unknown, bearer?: string): Promise<Answer>;
+  call(method: string, path: string, body?: unknown, bearer?: string, sourceIp?: string): Promise<Answer>;
   /** A fresh account name for this path. */
   user(): string;
+  /** A fresh address. */
+  email(): string;
+  /** A fresh client address (so that the per-client limit of forgot starts empty). */
+  client(): string;
+  /**
+   * Setup: an account with a fresh address (and `sessions` logins), and the link of a `purpose` mail to it
+   * (a verification mail is queued by register; a reset mail is asked for and delivered), not counted.
+   * With `deliver: false` the verification request is returned undelivered.
+   */
+  mailedLink(
+    purpose: 'verify' | 'reset',
+    sessions?: number,
+    options?: { deliver?: boolean },
+  ): Promise<{
+    email: string;
+    token: string;
+    tokens: { accessToken: string; refreshToken: string };
+    request: MailRequest;
+  }>;
+  /** The mailer's work on one request (what the mailer function does per SQS message): 200 when it is done. */
+  deliver(request: MailRequest): Promise<Answer>;
   /** Registers `username` (and logs in `sessions` times): the setup of a path, not counted. */
   signUp(username: string, sessions?: number): Promise<{ accessToken: string; refreshToken: string }[]>;
   /** Counts only the requests of `flow`, the path's last step (after its setup). */
   measured(flow: () => Promise<Answer>): Promise<Answer>;
+  /** The origin passkey ceremonies run on (the server's `WEBAUTHN_ORIGINS`). */
+  origin: string;
+  /** A new user with one passkey on a software authenticator: the setup of a passkey path, not counted. */
+  enrol(): Promise<{ tokens: { accessToken: string }; authenticator: TestAuthenticator; passkeyId: string }>;
+}
+
+/**
+ * Setup: turns TOTP on for a signed-up user (enrolment and confirmation with the current step's code). A login
+ * may then use the next step's code (RFC 6238's window of one step either side) or a recovery code.
+ */
+async function enrolTotp(api: Api, accessToken: string | undefined) {
+  const started = await api.call('POST', '/auth/mfa/totp', { password: PASSWORD }, accessToken);
+  const secret = String(started.json?.secret);
+  const step = totpStepAt(Date.now());
+  const confirmed = await api.call(
+    'POST',
+    '/auth/mfa/totp/confirm',
+    { code: totpCodeAt(secret, step) },
+    accessToken,
+  );
+  if (confirmed.status !== 200) throw new Error(`TOTP confirmation answered ${confirmed.status}`);
+  return { secret, step, recoveryCodes: (confirmed.json?.recoveryCodes as string[] | undefined) ?? [] };
+}
+
+/** Setup: a user with TOTP on, and an `mfaToken` from its password login. */
+async function mfaLogin(api: Api) {
+  const username = api.user();
+  const [tokens] = await api.signUp(username);
+  const totp = await enrolTotp(api, tokens?.accessToken);
+  const answer = await api.call('POST', '/auth/login', { username, password: PASSWORD });
+  return { ...totp, mfaToken: String(answer.json?.mfaToken) };
 }
 
 const paths: Path[] = [
@@ -310,6 +370,139 @@ const paths: Path[] = [
     },
   },
   {
+    name: 'TOTP enrolment (POST /auth/mfa/totp)',
+    samples: 3,
+    expect: 200,
+    // The authentication read; the password check (the address read, a check slot, its release); the pending
+    // secret written.
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 3 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      return api.measured(() =>
+        api.call('POST', '/auth/mfa/totp', { password: PASSWORD }, tokens?.accessToken),
+      );
+    },
+  },
+  {
+    name: 'TOTP confirmation (POST /auth/mfa/totp/confirm)',
+    expect: 200,
+    // The authentication read; the user item (the pending secret, the last step); one conditional write turns
+    // TOTP on with the step and the recovery codes' hashes.
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      const started = await api.call('POST', '/auth/mfa/totp', { password: PASSWORD }, tokens?.accessToken);
+      const code = totpCodeAt(String(started.json?.secret), totpStepAt(Date.now()));
+      return api.measured(() => api.call('POST', '/auth/mfa/totp/confirm', { code }, tokens?.accessToken));
+    },
+  },
+  {
+    name: 'login (TOTP on: 401 mfa_required)',
+    samples: 3,
+    expect: 401,
+    // As a clean login, but the slot is released (no session proves the check over) and the mfaToken's
+    // challenge is written instead of a session.
+    budget: { GetItem: 2, UpdateItem: 2, PutItem: 1 },
+    async run(api) {
+      const username = api.user();
+      const [tokens] = await api.signUp(username);
+      await enrolTotp(api, tokens?.accessToken);
+      return api.measured(() => api.call('POST', '/auth/login', { username, password: PASSWORD }));
+    },
+  },
+  {
+    name: 'login/mfa (TOTP code)',
+    samples: 3,
+    expect: 200,
+    // The challenge; the guarded check (the address read, a check slot, left to lapse: the session proves it);
+    // the step accepted by a conditional write; the challenge used up; the account state; the session.
+    budget: { GetItem: 3, UpdateItem: 3, PutItem: 1 },
+    async run(api) {
+      const { secret, step, mfaToken } = await mfaLogin(api);
+      return api.measured(() =>
+        api.call('POST', '/auth/login/mfa', { mfaToken, code: totpCodeAt(secret, step + 1) }),
+      );
+    },
+  },
+  {
+    name: 'login/mfa (recovery code)',
+    samples: 3,
+    expect: 200,
+    // As with a TOTP code: the code used up by a conditional removal instead of the step.
+    budget: { GetItem: 3, UpdateItem: 3, PutItem: 1 },
+    async run(api) {
+      const { recoveryCodes, mfaToken } = await mfaLogin(api);
+      return api.measured(() =>
+        api.call('POST', '/auth/login/mfa', { mfaToken, recoveryCode: recoveryCodes[0] }),
+      );
+    },
+  },
+  {
+    name: 'login/mfa (wrong code)',
+    samples: 3,
+    expect: 401,
+    // The challenge; the address read and the slot; the name's and the address's failure counts; the
+    // challenge's wrong-code count.
+    budget: { GetItem: 2, UpdateItem: 4 },
+    async run(api) {
+      const { secret, step, mfaToken } = await mfaLogin(api);
+      const right = totpCodeAt(secret, step + 1);
+      const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, '0');
+      return api.measured(() => api.call('POST', '/auth/login/mfa', { mfaToken, code: wrong }));
+    },
+  },
+  {
+    name: 'authorizer (GET /me/sensitive, password-only session: step-up 401)',
+    expect: 401,
+    // Still the one request: the step-up rules are judged on the token's amr and auth_time.
+    budget: { BatchGetItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      return api.measured(() => api.call('GET', '/me/sensitive', undefined, tokens?.accessToken));
+    },
+  },
+  {
+    name: 'authorizer (GET /me/sensitive, fresh TOTP session)',
+    samples: 3,
+    expect: 200,
+    budget: { BatchGetItem: 1 },
+    async run(api) {
+      const { secret, step, mfaToken } = await mfaLogin(api);
+      const login = await api.call('POST', '/auth/login/mfa', {
+        mfaToken,
+        code: totpCodeAt(secret, step + 1),
+      });
+      return api.measured(() => api.call('GET', '/me/sensitive', undefined, login.json?.accessToken));
+    },
+  },
+  {
+    name: 'new recovery codes (POST /auth/mfa/recovery-codes)',
+    samples: 3,
+    expect: 200,
+    // The authentication read; the password check; the new set written over the old.
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 3 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      await enrolTotp(api, tokens?.accessToken);
+      return api.measured(() =>
+        api.call('POST', '/auth/mfa/recovery-codes', { password: PASSWORD }, tokens?.accessToken),
+      );
+    },
+  },
+  {
+    name: 'TOTP off (DELETE /auth/mfa/totp)',
+    samples: 3,
+    expect: 204,
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 3 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      await enrolTotp(api, tokens?.accessToken);
+      return api.measured(() =>
+        api.call('DELETE', '/auth/mfa/totp', { password: PASSWORD }, tokens?.accessToken),
+      );
+    },
+  },
+  {
     name: 'password change (2 sessions)',
     samples: 5,
     expect: 204,
@@ -335,12 +528,233 @@ const paths: Path[] = [
     samples: 5,
     expect: 204,
     // The authentication read; the password check (its account read included); the index query; the commit
-    // write (the account marked deleted); one DeleteItem per item (the name's and each session's).
-    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3, Query: 1, DeleteItem: 3 },
+    // write (the account marked deleted); one DeleteItem per item (the name's, the passkeys' and each session's).
+    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3, Query: 1, DeleteItem: 4 },
     async run(api) {
       const [, caller] = await api.signUp(api.user(), 2);
       return api.measured(() =>
         api.call('DELETE', '/auth/account', { password: PASSWORD }, caller?.accessToken),
+      );
+    },
+  },
+  // E-mail and account recovery. `SQS SendMessage` is a request queued for the mailer; `SES SendEmail` a mail sent.
+  {
+    name: 'register with an address',
+    // The address's claim (a conditional PutItem), the account (PutItem), the verification mail queued.
+    expect: 201,
+    budget: { PutItem: 2, 'SQS SendMessage': 1 },
+    run: (api) =>
+      api.call('POST', '/auth/register', { username: api.user(), password: PASSWORD, email: api.email() }),
+  },
+  {
+    name: 'account (GET /auth/account)',
+    // The authentication read, the name's item (address, verified).
+    expect: 200,
+    budget: { BatchGetItem: 1, GetItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user(), 1);
+      return api.measured(() => api.call('GET', '/auth/account', undefined, tokens?.accessToken));
+    },
+  },
+  {
+    name: 'verify an address (POST /auth/email/verify)',
+    // The link and the name's item read, the link redeemed, the address marked verified.
+    expect: 204,
+    budget: { GetItem: 2, UpdateItem: 2 },
+    async run(api) {
+      const { token } = await api.mailedLink('verify');
+      return api.measured(() => api.call('POST', '/auth/email/verify', { token }));
+    },
+  },
+  {
+    name: 'change the address (POST /auth/email)',
+    samples: 5,
+    expect: 204,
+    // The authentication read; the password check (the address read, a check slot, its release); the new
+    // address claimed, the account updated, the old claim given back; the verification mail and the notice.
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 3, PutItem: 1, DeleteItem: 1, 'SQS SendMessage': 2 },
+    async run(api) {
+      const { tokens } = await api.mailedLink('verify');
+      return api.measured(() =>
+        api.call('POST', '/auth/email', { email: api.email(), password: PASSWORD }, tokens.accessToken),
+      );
+    },
+  },
+  {
+    name: 'passkey registration options (fresh password check)',
+    samples: 5,
+    expect: 200,
+    // The authentication read; the password check (the address read, a check slot, its release); the user's
+    // passkeys (to exclude them); the challenge written.
+    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 2, PutItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      return api.measured(() =>
+        api.call('POST', '/auth/passkeys/register/options', { password: PASSWORD }, tokens?.accessToken),
+      );
+    },
+  },
+  {
+    name: 'passkey registration',
+    expect: 201,
+    // The authentication read, the challenge taken (a conditional delete), the credential added (one write).
+    budget: { BatchGetItem: 1, DeleteItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const [tokens] = await api.signUp(api.user());
+      const authenticator = new TestAuthenticator(api.origin);
+      const options = await api.call(
+        'POST',
+        '/auth/passkeys/register/options',
+        { password: PASSWORD },
+        tokens?.accessToken,
+      );
+      const response = authenticator.register(
+        options.json as unknown as PublicKeyCredentialCreationOptionsJSON,
+      );
+      return api.measured(() =>
+        api.call('POST', '/auth/passkeys/register', { response }, tokens?.accessToken),
+      );
+    },
+  },
+  {
+    name: 'passkey list',
+    expect: 200,
+    budget: { BatchGetItem: 1, GetItem: 1 },
+    async run(api) {
+      const { tokens } = await api.enrol();
+      return api.measured(() => api.call('GET', '/auth/passkeys', undefined, tokens.accessToken));
+    },
+  },
+  {
+    name: 'passkey delete',
+    expect: 204,
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const { tokens, passkeyId } = await api.enrol();
+      return api.measured(() =>
+        api.call('DELETE', `/auth/passkeys/${passkeyId}`, undefined, tokens.accessToken),
+      );
+    },
+  },
+  {
+    name: 'passkey sign-in options',
+    expect: 200,
+    // The challenge written; nothing read.
+    budget: { PutItem: 1 },
+    run: (api) => api.call('POST', '/auth/passkeys/login/options', {}),
+  },
+  {
+    name: 'passkey sign-in (success)',
+    samples: 5,
+    expect: 200,
+    // The challenge taken (conditional delete); the address read, the user's passkeys, a check slot taken
+    // (lib/operations/check-passkey.ts, as a password check); the counter moved forward (conditional write);
+    // the account state; the session. A slot pick that meets a held slot costs a read and another try.
+    budget: { DeleteItem: 1, GetItem: 3, UpdateItem: 2, PutItem: 1 },
+    async run(api) {
+      const { authenticator } = await api.enrol();
+      const options = (await api.call('POST', '/auth/passkeys/login/options', {}))
+        .json as unknown as PublicKeyCredentialRequestOptionsJSON & { challengeId: string };
+      const response = authenticator.assert(options);
+      return api.measured(() =>
+        api.call('POST', '/auth/passkeys/login', { challengeId: options.challengeId, response }),
+      );
+    },
+  },
+  {
+    name: 'resend the verification mail (first in its hour)',
+    // The authentication read, the name's item, the limit's new window, the mail queued.
+    expect: 202,
+    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 1, 'SQS SendMessage': 1 },
+    async run(api) {
+      const { tokens } = await api.mailedLink('verify');
+      return api.measured(() => api.call('POST', '/auth/email/resend', undefined, tokens.accessToken));
+    },
+  },
+  {
+    name: 'forgot password (address of an account)',
+    // The client address's limit (a new window) and the request queued: nothing about the address.
+    expect: 202,
+    budget: { UpdateItem: 1, 'SQS SendMessage': 1 },
+    async run(api) {
+      const { email } = await api.mailedLink('verify');
+      return api.measured(() =>
+        api.call('POST', '/auth/password/forgot', { email }, undefined, api.client()),
+      );
+    },
+  },
+  {
+    name: 'forgot password (address of no account)',
+    // Exactly the same work as for an account's address.
+    expect: 202,
+    budget: { UpdateItem: 1, 'SQS SendMessage': 1 },
+    run: (api) => api.call('POST', '/auth/password/forgot', { email: api.email() }, undefined, api.client()),
+  },
+  {
+    name: 'reset the password (POST /auth/password/reset, 2 sessions)',
+    expect: 204,
+    // The link, the name's item and the account state read; the link redeemed; the new hash and the whole-user
+    // revocation; the address verified; the lockout cleared; the notice queued.
+    budget: { GetItem: 3, UpdateItem: 6, 'SQS SendMessage': 1 },
+    async run(api) {
+      const { token } = await api.mailedLink('reset', 2);
+      return api.measured(() =>
+        api.call('POST', '/auth/password/reset', { token, newPassword: 'an entirely new passphrase' }),
+      );
+    },
+  },
+  {
+    name: 'mailer: forgot, address of an account',
+    // The claim, the name's item and the account item (the hash the link is bound to) read, a slot of the
+    // hourly reset limit, the link stored, the mail sent.
+    expect: 200,
+    budget: { GetItem: 3, UpdateItem: 1, PutItem: 1, 'SES SendEmail': 1 },
+    async run(api) {
+      const { email } = await api.mailedLink('verify');
+      return api.measured(() => api.deliver({ kind: 'forgot', email }));
+    },
+  },
+  {
+    name: 'mailer: forgot, address of no account',
+    // The claim read: nothing else, no mail.
+    expect: 200,
+    budget: { GetItem: 1 },
+    run: (api) => api.measured(() => api.deliver({ kind: 'forgot', email: api.email() })),
+  },
+  {
+    name: 'mailer: verification mail',
+    // The name's item read (still that address, unverified), the link stored, the mail sent.
+    expect: 200,
+    budget: { GetItem: 1, PutItem: 1, 'SES SendEmail': 1 },
+    async run(api) {
+      const { request } = await api.mailedLink('verify', 0, { deliver: false });
+      return api.measured(() => api.deliver(request));
+    },
+  },
+  {
+    name: 'mailer: notice',
+    // Nothing to read: the mail.
+    expect: 200,
+    budget: { 'SES SendEmail': 1 },
+    run: (api) =>
+      api.measured(() =>
+        api.deliver({ kind: 'notice', notice: 'password_reset', to: api.email(), username: api.user() }),
+      ),
+  },
+  {
+    name: 'passkey sign-in (bad signature: a failure on the lockout)',
+    samples: 5,
+    expect: 401,
+    // As a wrong password: the challenge taken, the account state (read before the check, see passkey-login.ts),
+    // the address read, the passkeys, the slot, then the name's and the address's failure counts.
+    budget: { DeleteItem: 1, GetItem: 3, UpdateItem: 3 },
+    async run(api) {
+      const { authenticator } = await api.enrol();
+      const options = (await api.call('POST', '/auth/passkeys/login/options', {}))
+        .json as unknown as PublicKeyCredentialRequestOptionsJSON & { challengeId: string };
+      const response = authenticator.assert(options, { badSignature: true });
+      return api.measured(() =>
+        api.call('POST', '/auth/passkeys/login', { challengeId: options.challengeId, response }),
       );
     },
   },
@@ -361,7 +775,32 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
   /** Set while a path's own requests are counted; its setup runs outside. */
   let measuredCounts: Counts | undefined;
   let measuredUnits: WriteUnits | undefined;
-  const call: Api['call'] = async (method, path, body, bearer) => {
+  // Mail: requests are recorded (one SQS SendMessage each on AWS) instead of delivered, and the mailer's sends
+  // recorded (one SES SendEmail each) instead of written, so each is counted where it happens.
+  const services = defaultServices();
+  const { outbox, mail } = services;
+  const realTransport = mail.transport;
+  const queued: MailRequest[] = [];
+  const sentMails: OutgoingMail[] = [];
+  let mailCounts: Counts = {};
+  const countMail = (op: string) => {
+    mailCounts[op] = (mailCounts[op] ?? 0) + 1;
+  };
+  services.outbox = {
+    async enqueue(request) {
+      queued.push(request);
+      countMail('SQS SendMessage');
+    },
+  };
+  mail.transport = {
+    name: 'bench',
+    async send(outgoing) {
+      sentMails.push(outgoing);
+      countMail('SES SendEmail');
+    },
+  };
+  const countsNow = (): Counts => ({ ...counter.counts(), ...mailCounts });
+  const call: Api['call'] = async (method, path, body, bearer, sourceIp) => {
     const answer = await server.gateway.handle({
       method,
       path,
@@ -370,12 +809,36 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
         ...(bearer && { authorization: `Bearer ${bearer}` }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
+      ...(sourceIp && { sourceIp }),
     });
     return { status: answer.status, json: answer.body ? JSON.parse(answer.body) : undefined };
   };
   const api: Api = {
     call,
     user: () => `bench-${runId}-${++users}`,
+    email: () => `bench-${runId}-${++users}@example.com`,
+    client: () => `10.250.${(++users >> 8) & 255}.${users & 255}`,
+    async mailedLink(purpose, sessions = 0, options = {}) {
+      const username = api.user();
+      const email = `${username}@example.com`;
+      const registered = await call('POST', '/auth/register', { username, password: PASSWORD, email });
+      if (registered.status !== 201) throw new Error(`register answered ${registered.status}`);
+      const request = queued.at(-1) as MailRequest;
+      const tokens: { accessToken: string; refreshToken: string }[] = [];
+      for (let i = 0; i < Math.max(sessions, 1); i += 1) {
+        const { json } = await call('POST', '/auth/login', { username, password: PASSWORD });
+        tokens.push({ accessToken: String(json?.accessToken), refreshToken: String(json?.refreshToken) });
+      }
+      if (options.deliver === false)
+        return { email, token: '', tokens: tokens[0] as (typeof tokens)[number], request };
+      await deliverMailRequest(services, purpose === 'verify' ? request : { kind: 'forgot', email });
+      const token = new URL(String(sentMails.at(-1)?.link)).hash.replace(/^#token=/, '');
+      return { email, token, tokens: tokens[0] as (typeof tokens)[number], request };
+    },
+    async deliver(request) {
+      await deliverMailRequest(services, request);
+      return { status: 200, json: undefined };
+    },
     async signUp(username, sessions = 1) {
       const registered = await call('POST', '/auth/register', { username, password: PASSWORD });
       if (registered.status !== 201) throw new Error(`register answered ${registered.status}`);
@@ -389,10 +852,33 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
     async measured(flow) {
       counter.reset();
       units.reset();
+      mailCounts = {};
       const answer = await flow();
-      measuredCounts = counter.counts();
+      measuredCounts = countsNow();
       measuredUnits = units.units();
       return answer;
+    },
+    origin: defaultServices().config.webauthn.origins[0] ?? '',
+    async enrol() {
+      const [tokens] = await api.signUp(api.user());
+      const accessToken = String(tokens?.accessToken);
+      const authenticator = new TestAuthenticator(api.origin);
+      const options = await call(
+        'POST',
+        '/auth/passkeys/register/options',
+        { password: PASSWORD },
+        accessToken,
+      );
+      const registered = await call(
+        'POST',
+        '/auth/passkeys/register',
+        {
+          response: authenticator.register(options.json as unknown as PublicKeyCredentialCreationOptionsJSON),
+        },
+        accessToken,
+      );
+      if (registered.status !== 201) throw new Error(`passkey registration answered ${registered.status}`);
+      return { tokens: { accessToken }, authenticator, passkeyId: String(registered.json?.passkeyId) };
     },
   };
   const show = (c: Counts) =>
@@ -411,9 +897,10 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
         measuredUnits = undefined;
         counter.reset();
         units.reset();
+        mailCounts = {};
         const answer = await path.run(api);
         // A path without a setup is counted whole; one with a setup marks its measured step itself.
-        runs.push(measuredCounts ?? counter.counts());
+        runs.push(measuredCounts ?? countsNow());
         unitRuns.push(measuredUnits ?? units.units());
         if (answer.status !== path.expect)
           throw new Error(`${path.name}: answered ${answer.status}, expected ${path.expect}`);
@@ -444,6 +931,8 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
     counter.remove();
     units.remove();
     raw.destroy();
+    services.outbox = outbox;
+    mail.transport = realTransport;
   }
   return rows;
 }

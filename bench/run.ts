@@ -13,6 +13,7 @@ import { benchAuthorizer } from './authorizer.ts';
 import { benchColdStart } from './cold-start.ts';
 import { benchCosts } from './costs.ts';
 import { benchAlgorithmInChild } from './es256.ts';
+import { benchForgot } from './forgot.ts';
 import { benchLoginCost } from './login-cost.ts';
 import { printTable, type Row } from './measure.ts';
 import { benchRequestsPerFlow } from './requests.ts';
@@ -36,6 +37,11 @@ const sections: Section[] = [
   { name: 'requests', title: 'DynamoDB requests per path', run: (server) => benchRequestsPerFlow(server) },
   { name: 'authorizer', title: 'authorizer per request', run: (server) => benchAuthorizer(server) },
   { name: 'costs', title: 'cost table', run: (server) => benchCosts(server) },
+  {
+    name: 'forgot',
+    title: 'forgot password: known vs unknown address',
+    run: (server) => benchForgot(server),
+  },
   {
     name: 'throughput',
     title: 'local server throughput',

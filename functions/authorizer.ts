@@ -5,13 +5,16 @@ import type {
   APIGatewayRequestAuthorizerEventV2,
   APIGatewaySimpleAuthorizerWithContextResult,
   APIGatewayTokenAuthorizerEvent,
+  Context,
 } from 'aws-lambda';
 import { authorizerServices } from '../lib/authorizer-services.ts';
+import { nowSeconds } from '../lib/config.ts';
 import { isRefusal } from '../lib/errors.ts';
 import { bearerToken, headerValue } from '../lib/http/input.ts';
 import { describeError, logEvent } from '../lib/observability/log.ts';
 import { countMetric, metricNames, observability } from '../lib/observability/metrics.ts';
 import { authorize, type Principal } from '../lib/operations/authorize.ts';
+import { STEP_UP_ERROR, stepUpChallenge, stepUpRulesOf, stepUpShortfall } from '../lib/tokens/step-up.ts';
 
 // Not the SDK: the authorizer's own services read the session with one signed request (lib/authorizer-services.ts).
 const services = authorizerServices();
@@ -29,8 +32,18 @@ type AuthorizerEvent =
   | APIGatewayTokenAuthorizerEvent
   | APIGatewayRequestAuthorizerEvent
   | APIGatewayRequestAuthorizerEventV2;
-/** The authorizer's context (API.md): string values only, as API Gateway requires; `roles` comma-separated. */
-type PrincipalContext = { userId: string; username: string; sessionId: string; roles: string };
+/**
+ * The authorizer's context (API.md): string values only, as API Gateway requires; `roles` and `amr`
+ * comma-separated, `authTime` epoch seconds.
+ */
+type PrincipalContext = {
+  userId: string;
+  username: string;
+  sessionId: string;
+  roles: string;
+  amr: string;
+  authTime: string;
+};
 
 const isHttpApiEvent = (event: AuthorizerEvent): event is APIGatewayRequestAuthorizerEventV2 =>
   (event as { version?: string }).version === '2.0';
@@ -56,18 +69,31 @@ const toContext = (principal: Principal): PrincipalContext => ({
   sessionId: principal.sessionId,
   // Role names never contain a comma (ROLE_PATTERN), so the list survives the join.
   roles: principal.roles.join(','),
+  // RFC 8176 values are short tokens without commas.
+  amr: principal.amr.join(','),
+  authTime: String(principal.authTime),
 });
+
+/** The context of a step-up refusal: what the REST API's `ACCESS_DENIED` gateway response maps into its 401. */
+type StepUpContext = { error: typeof STEP_UP_ERROR; wwwAuthenticate: string };
 
 /**
  * The decision of the Lambda authorizer for REST APIs (TOKEN and REQUEST) and HTTP APIs (payload 2.0, simple responses).
  * Any failure, including a fault of DynamoDB or SSM, refuses: REST gets `Error('Unauthorized')` (401),
  * HTTP APIs `{isAuthorized: false}`. Never allows on an error.
+ *
+ * Step-up (RFC 9470): invoked through an alias that names rules (`lib/tokens/step-up.ts`), a live session whose
+ * login falls short of them is refused with a Deny policy for this method whose context carries the
+ * `WWW-Authenticate` challenge; the API's `ACCESS_DENIED` gateway response turns it into a 401 with that header.
+ * An HTTP API can only answer its own 403 (`isAuthorized: false`): it has no gateway responses to carry the
+ * challenge. The rules are judged on the token's claims: still one DynamoDB request.
  */
 async function authorizeEvent(
   event: AuthorizerEvent,
+  context: Pick<Context, 'invokedFunctionArn'>,
 ): Promise<
   | APIGatewayAuthorizerResult
-  | APIGatewaySimpleAuthorizerWithContextResult<PrincipalContext | Record<string, never>>
+  | APIGatewaySimpleAuthorizerWithContextResult<PrincipalContext | StepUpContext | Record<string, never>>
 > {
   let principal: Principal;
   try {
@@ -78,6 +104,23 @@ async function authorizeEvent(
     logEvent(isRefusal(error) ? 'info' : 'error', 'authorizer refused', describeError(error));
     if (isHttpApiEvent(event)) return { isAuthorized: false, context: {} };
     throw new Error('Unauthorized');
+  }
+  const rules = stepUpRulesOf(context.invokedFunctionArn);
+  const shortfall = rules && stepUpShortfall(principal, rules, nowSeconds());
+  if (shortfall) {
+    countMetric(metricNames.authorizerDenial);
+    logEvent('info', 'authorizer asked for step-up', { sessionId: principal.sessionId, ...rules });
+    const refusal: StepUpContext = { error: STEP_UP_ERROR, wwwAuthenticate: stepUpChallenge(shortfall) };
+    if (isHttpApiEvent(event)) return { isAuthorized: false, context: refusal };
+    return {
+      principalId: principal.userId,
+      // This method only: a Deny is never cached for other routes.
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: event.methodArn }],
+      },
+      context: refusal,
+    };
   }
   if (isHttpApiEvent(event)) return { isAuthorized: true, context: toContext(principal) };
   return {

@@ -8,7 +8,7 @@ import { httpFunction } from '../lib/http/function.ts';
 export const handler = httpFunction(async ({ event }) => {
   const authorizer = event.requestContext?.authorizer as Record<string, unknown> | null | undefined;
   const context = (authorizer?.lambda ?? authorizer) as Record<string, unknown> | undefined;
-  const { userId, username, sessionId, roles } = context ?? {};
+  const { userId, username, sessionId, roles, amr, authTime } = context ?? {};
   if (typeof userId !== 'string' || typeof username !== 'string' || typeof sessionId !== 'string') {
     // Only reachable when the route is deployed without the authorizer in front of it.
     throw new ApiError('invalid_token', { tokenPresented: false });
@@ -21,6 +21,9 @@ export const handler = httpFunction(async ({ event }) => {
       sessionId,
       // Comma-separated in the context (API Gateway allows only scalar values there); `[]` when none.
       roles: typeof roles === 'string' && roles !== '' ? roles.split(',') : [],
+      amr: typeof amr === 'string' && amr !== '' ? amr.split(',') : [],
+      // A string in the context (API Gateway passes context values on as strings); null only without the authorizer's.
+      authTime: authTime === undefined || authTime === '' ? null : Number(authTime),
     },
   };
 });

@@ -1,5 +1,5 @@
 import { httpFunction } from '../lib/http/function.ts';
-import { requiredString } from '../lib/http/input.ts';
+import { optionalString, requiredString } from '../lib/http/input.ts';
 import { register } from '../lib/operations/register.ts';
 import { defaultServices } from '../lib/services.ts';
 
@@ -11,5 +11,6 @@ export const handler = httpFunction(async ({ body }) => ({
   body: await register(services, {
     username: requiredString(body, 'username'),
     password: requiredString(body, 'password'),
+    email: optionalString(body, 'email'),
   }),
 }));

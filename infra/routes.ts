@@ -7,9 +7,12 @@
  * infra/cdk/functions.ts, which the type checker then asks for. The stack, its IAM roles, alarms and the local
  * server follow from those.
  */
+import type { StepUpRules } from '../lib/tokens/step-up.ts';
+
 export const functionNames = [
   'register',
   'login',
+  'login-mfa',
   'refresh',
   'logout',
   'logout-all',
@@ -17,24 +20,48 @@ export const functionNames = [
   'revoke-session',
   'change-password',
   'delete-account',
+  'get-account',
+  'verify-email',
+  'change-email',
+  'resend-verification',
+  'forgot-password',
+  'reset-password',
+  'totp-enrol',
+  'totp-confirm',
+  'totp-disable',
+  'recovery-codes',
+  'passkey-register-options',
+  'register-passkey',
+  'list-passkeys',
+  'rename-passkey',
+  'delete-passkey',
+  'passkey-login-options',
+  'passkey-login',
   'me',
   'discovery',
   'authorizer',
+  'mailer',
 ] as const;
 export type FunctionName = (typeof functionNames)[number];
 
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** The path as API Gateway's resource path: `{name}` segments are path parameters. */
   path: string;
-  function: Exclude<FunctionName, 'authorizer'>;
+  function: Exclude<FunctionName, 'authorizer' | 'mailer'>;
   /** Guarded by the authorizer, as API Gateway does it. */
   authorized: boolean;
+  /**
+   * Step-up (RFC 9470, API.md): what an authorized route demands of the token's login beyond a live session.
+   * The stack guards it with `authorizerFor(api, stepUp)`, the local gateway the same way.
+   */
+  stepUp?: StepUpRules;
 }
 
 export const routes: readonly Route[] = [
   { method: 'POST', path: '/auth/register', function: 'register', authorized: false },
   { method: 'POST', path: '/auth/login', function: 'login', authorized: false },
+  { method: 'POST', path: '/auth/login/mfa', function: 'login-mfa', authorized: false },
   { method: 'POST', path: '/auth/refresh', function: 'refresh', authorized: false },
   { method: 'POST', path: '/auth/logout', function: 'logout', authorized: false },
   { method: 'POST', path: '/auth/logout-all', function: 'logout-all', authorized: false },
@@ -42,7 +69,42 @@ export const routes: readonly Route[] = [
   { method: 'DELETE', path: '/auth/sessions/{sessionId}', function: 'revoke-session', authorized: false },
   { method: 'POST', path: '/auth/password', function: 'change-password', authorized: false },
   { method: 'DELETE', path: '/auth/account', function: 'delete-account', authorized: false },
+  { method: 'GET', path: '/auth/account', function: 'get-account', authorized: false },
+  { method: 'POST', path: '/auth/email/verify', function: 'verify-email', authorized: false },
+  { method: 'POST', path: '/auth/email', function: 'change-email', authorized: false },
+  { method: 'POST', path: '/auth/email/resend', function: 'resend-verification', authorized: false },
+  { method: 'POST', path: '/auth/password/forgot', function: 'forgot-password', authorized: false },
+  { method: 'POST', path: '/auth/password/reset', function: 'reset-password', authorized: false },
+  { method: 'POST', path: '/auth/mfa/totp', function: 'totp-enrol', authorized: false },
+  { method: 'POST', path: '/auth/mfa/totp/confirm', function: 'totp-confirm', authorized: false },
+  { method: 'DELETE', path: '/auth/mfa/totp', function: 'totp-disable', authorized: false },
+  { method: 'POST', path: '/auth/mfa/recovery-codes', function: 'recovery-codes', authorized: false },
+  {
+    method: 'POST',
+    path: '/auth/passkeys/register/options',
+    function: 'passkey-register-options',
+    authorized: false,
+  },
+  { method: 'POST', path: '/auth/passkeys/register', function: 'register-passkey', authorized: false },
+  { method: 'GET', path: '/auth/passkeys', function: 'list-passkeys', authorized: false },
+  { method: 'PATCH', path: '/auth/passkeys/{passkeyId}', function: 'rename-passkey', authorized: false },
+  { method: 'DELETE', path: '/auth/passkeys/{passkeyId}', function: 'delete-passkey', authorized: false },
+  {
+    method: 'POST',
+    path: '/auth/passkeys/login/options',
+    function: 'passkey-login-options',
+    authorized: false,
+  },
+  { method: 'POST', path: '/auth/passkeys/login', function: 'passkey-login', authorized: false },
   { method: 'GET', path: '/me', function: 'me', authorized: true },
+  // The example of a step-up route: answers as /me, for a login with a second factor in the last 15 minutes.
+  {
+    method: 'GET',
+    path: '/me/sensitive',
+    function: 'me',
+    authorized: true,
+    stepUp: { requireMfa: true, maxAuthAge: 900 },
+  },
   // Public by nature (OpenID Connect Discovery 1.0; RFC 7517): no authorizer, ever.
   { method: 'GET', path: '/.well-known/openid-configuration', function: 'discovery', authorized: false },
   { method: 'GET', path: '/.well-known/jwks.json', function: 'discovery', authorized: false },

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { SERVICE_NAME } from './observability/names.ts';
 import { isSigningAlgorithm, type SigningAlgorithm, signingAlgorithms } from './tokens/keyring.ts';
 
 /** Service configuration, parsed and validated once at cold start from the environment. */
@@ -33,6 +35,47 @@ export interface Config {
   loginFailureWindow: number;
   /** Failed password checks from one client address, over all usernames, per `loginFailureWindow` before 429. */
   loginAddressMaxFailures: number;
+  /**
+   * How mail leaves the service (`MAIL_TRANSPORT`): `ses` (Amazon SES v2), an `smtp://` or `smtps://` URL, or
+   * `file` (each mail an `.eml` file in {@link Config.mailDir}).
+   */
+  mailTransport: string;
+  /** The sender of every mail (`MAIL_FROM`), an address or `Name <address>`. */
+  mailFrom: string;
+  /** Where the `file` transport writes its `.eml` files: `MAIL_DIR`, else `<LOCAL_DATA_DIR>/mail`. */
+  mailDir: string;
+  /** The `file` transport prints one line per mail (`MAIL_ECHO`, default true; the test suite turns it off). */
+  mailEcho: boolean;
+  /** The SQS queue mail requests go to (`MAIL_QUEUE_URL`); absent: an in-process queue (the local server). */
+  mailQueueUrl: string | undefined;
+  /** The page a verification link opens (`EMAIL_VERIFY_URL`); the link adds `?token=<secret>`. */
+  emailVerifyUrl: string;
+  /** The page a reset link opens (`PASSWORD_RESET_URL`); the link adds `?token=<secret>`. */
+  passwordResetUrl: string;
+  /** Seconds a verification link lives (`EMAIL_VERIFICATION_TTL`). */
+  emailVerificationTtl: number;
+  /** Seconds a password-reset link lives (`PASSWORD_RESET_TTL`). */
+  passwordResetTtl: number;
+  /** Register needs an address, and login needs it verified (`REQUIRE_VERIFIED_EMAIL=true`). */
+  requireVerifiedEmail: boolean;
+  /** `TOTP_ISSUER`: the issuer name authenticator apps show beside the username (in the `otpauth://` URI). */
+  totpIssuer: string;
+  /** The WebAuthn relying party passkeys are bound to (API.md "Passkeys"). */
+  webauthn: RelyingParty;
+}
+
+/**
+ * A WebAuthn relying party (W3C WebAuthn Level 2, 5.1.4.1 and 13.4.9): `rpId` is a domain (no scheme, no port;
+ * `localhost` locally, as browsers refuse IP addresses), and every origin a ceremony may run on must be that
+ * domain or a subdomain of it, `https:` unless it is on `localhost`.
+ */
+export interface RelyingParty {
+  /** `WEBAUTHN_RP_ID`: the domain every passkey is scoped to (credentials never work for another). */
+  rpId: string;
+  /** `WEBAUTHN_RP_NAME`: the name authenticators show the user. */
+  rpName: string;
+  /** `WEBAUTHN_ORIGINS`: the exact origins (comma-separated) whose ceremonies are accepted. */
+  origins: string[];
 }
 
 export const defaults = {
@@ -52,6 +95,20 @@ export const defaults = {
   LOGIN_LOCKOUT_MAX: '900',
   LOGIN_FAILURE_WINDOW: '900',
   LOGIN_ADDRESS_MAX_FAILURES: '100',
+  MAIL_TRANSPORT: 'file',
+  MAIL_FROM: 'Auth service <no-reply@localhost>',
+  LOCAL_DATA_DIR: '.local-data',
+  EMAIL_VERIFY_URL: 'http://localhost:3000/verify-email',
+  PASSWORD_RESET_URL: 'http://localhost:3000/reset-password',
+  EMAIL_VERIFICATION_TTL: '86400',
+  PASSWORD_RESET_TTL: '1800',
+  REQUIRE_VERIFIED_EMAIL: 'false',
+  MAIL_ECHO: 'true',
+  TOTP_ISSUER: SERVICE_NAME,
+  WEBAUTHN_RP_ID: 'localhost',
+  WEBAUTHN_RP_NAME: SERVICE_NAME,
+  /** The local server's origin at its default port (it sets its actual one). */
+  WEBAUTHN_ORIGINS: 'http://localhost:3000',
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -103,6 +160,18 @@ export function loadConfig(env: Env = process.env): Config {
     loginLockoutMax: positiveInt(env, 'LOGIN_LOCKOUT_MAX'),
     loginFailureWindow: positiveInt(env, 'LOGIN_FAILURE_WINDOW'),
     loginAddressMaxFailures: positiveInt(env, 'LOGIN_ADDRESS_MAX_FAILURES'),
+    mailTransport: mailTransport(env),
+    mailFrom: text(env, 'MAIL_FROM'),
+    mailDir: env.MAIL_DIR || join(text(env, 'LOCAL_DATA_DIR'), 'mail'),
+    mailEcho: flag(env, 'MAIL_ECHO'),
+    mailQueueUrl: env.MAIL_QUEUE_URL || undefined,
+    emailVerifyUrl: pageUrl(env, 'EMAIL_VERIFY_URL'),
+    passwordResetUrl: pageUrl(env, 'PASSWORD_RESET_URL'),
+    emailVerificationTtl: positiveInt(env, 'EMAIL_VERIFICATION_TTL'),
+    passwordResetTtl: positiveInt(env, 'PASSWORD_RESET_TTL'),
+    requireVerifiedEmail: flag(env, 'REQUIRE_VERIFIED_EMAIL'),
+    totpIssuer: text(env, 'TOTP_ISSUER'),
+    webauthn: relyingParty(env),
   };
   if (config.accessTokenTtl > config.sessionMaxAge || config.refreshTokenTtl > config.sessionMaxAge) {
     throw new Error('Configuration error: token lifetimes must not exceed SESSION_MAX_AGE');
@@ -111,6 +180,34 @@ export function loadConfig(env: Env = process.env): Config {
     throw new Error("Configuration error: JWT_AUDIENCE must differ from the refresh tokens' audience");
   }
   return config;
+}
+
+function flag(env: Env, name: keyof typeof defaults): boolean {
+  const value = text(env, name).trim().toLowerCase();
+  if (value !== 'true' && value !== 'false')
+    throw new Error(`Configuration error: ${name} must be true or false (got "${value}")`);
+  return value === 'true';
+}
+
+/** `MAIL_TRANSPORT`: `ses` on AWS (where a local file would be lost), else `file` unless set. */
+function mailTransport(env: Env): string {
+  const value = env.MAIL_TRANSPORT ?? (env.AWS_LAMBDA_FUNCTION_NAME ? 'ses' : defaults.MAIL_TRANSPORT);
+  if (value === 'ses' || value === 'file' || /^smtps?:\/\/[^\s]+$/.test(value)) return value;
+  throw new Error('Configuration error: MAIL_TRANSPORT must be ses, file or an smtp:// or smtps:// URL');
+}
+
+/** A page URL a link opens: absolute http(s), the token is added as a query parameter. */
+function pageUrl(env: Env, name: keyof typeof defaults): string {
+  const value = text(env, name);
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:'))
+    throw new Error(`Configuration error: ${name} must be an http(s) URL (got "${value}")`);
+  return value;
 }
 
 /**
@@ -136,6 +233,48 @@ function assertIssuerUrl(issuer: string): void {
       `Configuration error: with SIGNING_ALG ES256 or RS256, JWT_ISSUER must be an http(s) URL without query, fragment or trailing slash (got "${issuer}")`,
     );
   }
+}
+
+/** A domain name as an RP ID: lower-case labels of letters, digits and hyphens, no IP address. */
+const RP_ID_PATTERN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * The relying party from `WEBAUTHN_RP_ID`, `WEBAUTHN_RP_NAME` and `WEBAUTHN_ORIGINS`, checked as browsers would
+ * (WebAuthn Level 2, 5.1.3 step 8 and 5.1.4.1 step 7): an origin whose host is not the RP ID or a subdomain of
+ * it, or that is not `https:` (but for `localhost`), could never complete a ceremony, so it stops the cold start.
+ */
+function relyingParty(env: Env): RelyingParty {
+  const rpId = text(env, 'WEBAUTHN_RP_ID').trim().toLowerCase();
+  if (!RP_ID_PATTERN.test(rpId)) {
+    throw new Error(
+      `Configuration error: WEBAUTHN_RP_ID must be a domain name such as example.com or localhost (no scheme, port or IP address; got "${rpId}")`,
+    );
+  }
+  const origins = text(env, 'WEBAUTHN_ORIGINS')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  for (const origin of origins) {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    const local = url?.hostname === 'localhost' || url?.hostname.endsWith('.localhost');
+    if (
+      !url ||
+      url.origin !== origin ||
+      !(url.protocol === 'https:' || (url.protocol === 'http:' && local)) ||
+      !(url.hostname === rpId || url.hostname.endsWith(`.${rpId}`))
+    ) {
+      throw new Error(
+        `Configuration error: WEBAUTHN_ORIGINS: "${origin}" must be an exact origin (https:, or http: on localhost) on ${rpId} or a subdomain of it`,
+      );
+    }
+  }
+  if (origins.length === 0) throw new Error('Configuration error: WEBAUTHN_ORIGINS must name an origin');
+  return { rpId, rpName: text(env, 'WEBAUTHN_RP_NAME').trim(), origins };
 }
 
 /** Current time in whole epoch seconds: the unit of every JWT claim and every stored timestamp. */

@@ -17,6 +17,10 @@ export const errorCatalogue = {
     message: 'The request is malformed or a field is missing or of the wrong type.',
   },
   weak_password: { status: 400, message: 'The password is too weak.' },
+  invalid_link: {
+    status: 400,
+    message: 'This link is not valid: it is unknown, already used, expired or superseded.',
+  },
   invalid_credentials: { status: 401, message: 'The username or password is incorrect.' },
   invalid_token: { status: 401, message: 'The token is missing, malformed or not valid.' },
   token_expired: { status: 401, message: 'The session has expired; log in again.' },
@@ -25,9 +29,18 @@ export const errorCatalogue = {
     status: 401,
     message: 'This refresh token was already used; the session has been revoked for safety.',
   },
+  mfa_required: {
+    status: 401,
+    message: 'A second factor is required: complete the login with POST /auth/login/mfa.',
+  },
+  invalid_mfa_code: { status: 401, message: 'The code is not valid.' },
   account_disabled: {
     status: 403,
     message: 'This account has been disabled by an administrator.',
+  },
+  email_not_verified: {
+    status: 403,
+    message: "This account's e-mail address is not verified yet; open the link in the verification mail.",
   },
   invalid_origin: {
     status: 403,
@@ -36,6 +49,9 @@ export const errorCatalogue = {
   not_found: { status: 404, message: 'No such route.' },
   method_not_allowed: { status: 405, message: 'This method is not allowed on this route.' },
   username_taken: { status: 409, message: 'That username is already taken.' },
+  email_taken: { status: 409, message: 'That e-mail address belongs to another account.' },
+  mfa_already_enabled: { status: 409, message: 'TOTP is already on; turn it off first to enrol again.' },
+  mfa_not_enabled: { status: 409, message: 'TOTP is not on for this account.' },
   refresh_conflict: {
     status: 409,
     message: 'This refresh token was just rotated by another request; use the newest tokens.',
@@ -61,7 +77,19 @@ export interface ApiErrorOptions {
   tokenPresented?: boolean;
   /** The underlying fault, kept for logs; never sent to the client. */
   cause?: unknown;
+  /**
+   * Further members of the error body (API.md: `mfa_required` carries `mfaToken` and `methods`). Written after
+   * `error` and `message`, which they can never replace.
+   */
+  details?: Readonly<Record<string, unknown>>;
 }
+
+/** 401 codes about a password or a second-factor code, not a bearer token (no RFC 6750 challenge). */
+const CREDENTIAL_CODES: ReadonlySet<ErrorCode> = new Set([
+  'invalid_credentials',
+  'mfa_required',
+  'invalid_mfa_code',
+]);
 
 /**
  * An error with a catalogue code: the only kind of error whose code and message reach a client. It is a middy
@@ -76,6 +104,7 @@ export class ApiError extends MiddyHttpError {
   readonly tokenPresented: boolean;
   /** The headers this answer carries besides the body (RFC 9110 `Retry-After`, RFC 6750 `WWW-Authenticate`). */
   readonly headers: Record<string, string>;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
 
   constructor(code: ErrorCode, options: ApiErrorOptions = {}) {
     const { status } = errorCatalogue[code];
@@ -85,18 +114,22 @@ export class ApiError extends MiddyHttpError {
     this.status = status;
     this.retryAfter = options.retryAfter;
     this.tokenPresented = options.tokenPresented ?? true;
+    this.details = options.details;
     this.headers = {};
     if (this.retryAfter !== undefined)
       this.headers['Retry-After'] = String(Math.max(1, Math.ceil(this.retryAfter)));
-    if (status === 401 && code !== 'invalid_credentials') {
+    // Credentials and second-factor codes are not bearer tokens: RFC 6750's challenge is not about them.
+    if (status === 401 && !CREDENTIAL_CODES.has(code)) {
       // RFC 6750 §3: name the error only when a token was actually presented.
       this.headers['WWW-Authenticate'] = this.tokenPresented ? 'Bearer error="invalid_token"' : 'Bearer';
     }
   }
 
   /** The response body every error answer has (API.md): `{"error": "<code>", "message": "<sentence>"}`. */
-  toJSON(): { error: ErrorCode; message: string } {
-    return { error: this.code, message: this.message };
+  toJSON(): { error: ErrorCode; message: string } & Record<string, unknown> {
+    const own = { error: this.code, message: this.message };
+    // `error` and `message` first and last: the details add members but never replace these two.
+    return Object.assign({ ...own }, this.details, own);
   }
 }
 

@@ -1,11 +1,19 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Config, loadConfig } from './config.ts';
+import { LocalOutbox, type Outbox, sqsOutbox } from './mail/outbox.ts';
+import { createMailTransport, type MailTransport } from './mail/transport.ts';
 import { type Argon2Params, createPasswordHasher, type PasswordHasher } from './passwords/argon2.ts';
 import { AccountStore } from './store/accounts.ts';
 import { createDocumentClient, createDynamoDbClient } from './store/dynamodb.ts';
+import { EmailStore } from './store/emails.ts';
+import { LimitStore } from './store/limits.ts';
+import { LinkStore } from './store/links.ts';
 import { LoginAttemptStore } from './store/login-attempts.ts';
+import { PasskeyStore } from './store/passkeys.ts';
+import { SecondFactorStore } from './store/second-factors.ts';
 import { SessionStore } from './store/sessions.ts';
 import { UserStore } from './store/users.ts';
+import { WebAuthnChallengeStore } from './store/webauthn-challenges.ts';
 import { createSsmKeyRingSource, type KeyRingSource } from './tokens/key-source.ts';
 import { createSsmParameterReader } from './tokens/ssm-parameter.ts';
 
@@ -22,9 +30,28 @@ export interface Services {
   attempts: LoginAttemptStore;
   sessions: SessionStore;
   accounts: AccountStore;
+  /** TOTP and recovery codes (on the user item) and pending second-factor logins. */
+  secondFactors: SecondFactorStore;
+  /** Users' passkeys (WebAuthn credentials). */
+  passkeys: PasskeyStore;
+  /** Pending WebAuthn challenges, each used once. */
+  webauthnChallenges: WebAuthnChallengeStore;
   keys: KeyRingSource;
   /** Password hashing at the process's argon2id parameters (the production ones unless a test injects others). */
   passwords: PasswordHasher;
+  /** Address claims (one account per address). */
+  emails: EmailStore;
+  /** Mailed links, by the hash of their secret. */
+  links: LinkStore;
+  /** Fixed-window mail and request limits. */
+  limits: LimitStore;
+  /** Where requests that cause a mail go: SQS on AWS (`MAIL_QUEUE_URL`), else an in-process queue. */
+  outbox: Outbox;
+  /**
+   * The mail transport the mailer sends through (`MAIL_TRANSPORT`), created on first use. Replaceable, so that a
+   * test can put a failing transport in its place.
+   */
+  mail: { transport: MailTransport };
 }
 
 /** What a caller may choose beyond the environment: only tests choose anything. */
@@ -60,7 +87,8 @@ export function createServices(
   const db = createDocumentClient(createDynamoDbClient({ requestTimeoutMs: requestTimeoutOf(env) }));
   // Bounded as the SDK client was: 3 attempts of at most 2 s each.
   const readParameter = createSsmParameterReader(env, { maxAttempts: 3, attemptTimeoutMs: 2000 });
-  return {
+  let transport: MailTransport | undefined;
+  const services: Services = {
     config,
     db,
     users: new UserStore(db, config.tableName),
@@ -73,6 +101,9 @@ export function createServices(
     }),
     sessions: new SessionStore(db, config.tableName),
     accounts: new AccountStore(db, config.tableName),
+    secondFactors: new SecondFactorStore(db, config.tableName),
+    passkeys: new PasskeyStore(db, config.tableName),
+    webauthnChallenges: new WebAuthnChallengeStore(db, config.tableName),
     keys: createSsmKeyRingSource(
       readParameter,
       config.jwtSecretParam,
@@ -80,7 +111,27 @@ export function createServices(
       config.signingAlg,
     ),
     passwords: createPasswordHasher(options.argon2Params),
+    emails: new EmailStore(db, config.tableName),
+    links: new LinkStore(db, config.tableName),
+    limits: new LimitStore(db, config.tableName),
+    outbox: config.mailQueueUrl
+      ? sqsOutbox(config.mailQueueUrl)
+      : // Imported when the first mail goes: the mailer brings the metrics module, which must not be loaded before
+        // the process's environment is complete (the local server imports this module before it sets it).
+        new LocalOutbox(async (request) =>
+          (await import('./mail/mailer.ts')).deliverMailRequest(services, request),
+        ),
+    mail: {
+      get transport() {
+        transport ??= createMailTransport(config);
+        return transport;
+      },
+      set transport(replacement: MailTransport) {
+        transport = replacement;
+      },
+    },
   };
+  return services;
 }
 
 let shared: Services | undefined;

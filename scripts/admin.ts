@@ -9,6 +9,7 @@
  *   enable <username>
  *   unlock <username>                             lifts a lockout by failed logins
  *   revoke-sessions <username>                    every session revoked at once
+ *   mfa-reset <username>                          removes TOTP and recovery codes; every session revoked
  *   roles <username> [--add <role>]... [--remove <role>]...
  *
  * Exit status 0 on success, 1 with a one-line error otherwise (unknown user, no store, bad usage). It never
@@ -19,6 +20,7 @@ import {
   disableUser,
   enableUser,
   listUsers,
+  resetSecondFactors,
   revokeUserSessions,
   showUser,
   type UserSummary,
@@ -28,7 +30,7 @@ import {
 import { createServices, type Services } from '../lib/services.ts';
 
 const USAGE =
-  'usage: npm run admin -- users | show <username> | disable <username> | enable <username> | unlock <username> | revoke-sessions <username> | roles <username> [--add <role>]... [--remove <role>]...';
+  'usage: npm run admin -- users | show <username> | disable <username> | enable <username> | unlock <username> | revoke-sessions <username> | mfa-reset <username> | roles <username> [--add <role>]... [--remove <role>]...';
 
 class UsageError extends Error {}
 
@@ -53,6 +55,7 @@ const describeUser = (user: UserSummary): string =>
     `disabled: ${user.disabled ? 'yes' : 'no'}`,
     `lockedUntil: ${user.lockedUntil ?? '-'}`,
     `failedLogins: ${user.failedLogins}`,
+    `secondFactors: ${user.secondFactors.length > 0 ? user.secondFactors.join(', ') : '-'}`,
   ].join('\n');
 
 /** `--add a --remove b --add c` -> `{ add: ['a', 'c'], remove: ['b'] }`. */
@@ -91,6 +94,8 @@ async function run(args: string[]): Promise<string> {
       return `unlocked ${(await unlockUser(servicesFromEnv(), username)).username}`;
     case 'revoke-sessions':
       return `revoked every session of ${(await revokeUserSessions(servicesFromEnv(), username)).username}`;
+    case 'mfa-reset':
+      return `removed every second factor of ${(await resetSecondFactors(servicesFromEnv(), username)).username}: every session revoked`;
     default:
       throw new UsageError(USAGE);
   }

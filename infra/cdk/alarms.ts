@@ -52,6 +52,15 @@ export class AuthAlarms extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     );
+    this.#alarmAction = alarmAction;
     if (alarmAction) for (const alarm of this.alarms) alarm.addAlarmAction(alarmAction);
+  }
+
+  readonly #alarmAction: cloudwatchActions.SnsAction | undefined;
+
+  /** Adds an alarm made elsewhere (the mail dead-letter queue's), notifying the same topic. */
+  add(alarm: cloudwatch.Alarm): void {
+    this.alarms.push(alarm);
+    if (this.#alarmAction) alarm.addAlarmAction(this.#alarmAction);
   }
 }

@@ -1,11 +1,12 @@
 import { Annotations, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { getDomain } from 'tldts';
 import { errorCatalogue } from '../../lib/errors.ts';
 import { ALLOWED_REQUEST_HEADERS, EXPOSED_HEADERS } from '../../lib/http/cors.ts';
+import { type StepUpRules, stepUpQualifier } from '../../lib/tokens/step-up.ts';
 import { type FunctionName, type Route, routes as serviceRoutes } from '../routes.ts';
 import type { StackSettings } from './settings.ts';
 
@@ -44,6 +45,10 @@ const catalogueBody = (code: keyof typeof errorCatalogue) =>
 /**
  * The authorizer's refusals with RFC 6750's `WWW-Authenticate: Bearer` challenge and API.md's bodies. A
  * thrown `Unauthorized` and a missing Authorization header (no identity source) are both the 401.
+ *
+ * The authorizer denies (rather than throws) only for step-up (RFC 9470): its Deny carries the whole challenge
+ * in its context (`wwwAuthenticate`), which `ACCESS_DENIED` maps into a 401's `WWW-Authenticate` header:
+ * `Bearer error="insufficient_user_authentication", error_description="…", max_age=…`.
  */
 export const bearerChallengeResponses: readonly GatewayResponseSpec[] = [
   {
@@ -56,9 +61,9 @@ export const bearerChallengeResponses: readonly GatewayResponseSpec[] = [
   {
     id: 'AccessDenied',
     type: apigateway.ResponseType.ACCESS_DENIED,
-    statusCode: '403',
-    headers: { 'WWW-Authenticate': "'Bearer'" },
-    body: '{"message":"User is not authorized to access this resource"}',
+    statusCode: '401',
+    headers: { 'WWW-Authenticate': 'context.authorizer.wwwAuthenticate' },
+    body: '{"message":"Unauthorized"}',
   },
 ];
 
@@ -283,6 +288,21 @@ export class AuthApi extends Construct {
       identitySource: apigateway.IdentitySource.header('Authorization'),
       resultsCacheTtl: Duration.seconds(settings.authorizerCacheTtlSeconds),
     });
+    const stepUpAuthorizers = new Map<string, apigateway.IAuthorizer>();
+    const authorizerOf = (rules: StepUpRules | undefined): apigateway.IAuthorizer => {
+      const qualifier = stepUpQualifier(rules);
+      if (!qualifier || !rules) return this.authorizer;
+      let authorizer = stepUpAuthorizers.get(qualifier);
+      if (!authorizer) {
+        authorizer = new apigateway.TokenAuthorizer(this, `TokenAuthorizer${pascal(qualifier)}`, {
+          handler: stepUpAlias(functions.authorizer, rules),
+          identitySource: apigateway.IdentitySource.header('Authorization'),
+          resultsCacheTtl: Duration.seconds(stepUpCacheTtl(rules, settings.authorizerCacheTtlSeconds)),
+        });
+        stepUpAuthorizers.set(qualifier, authorizer);
+      }
+      return authorizer;
+    };
 
     const integrations = new Map<FunctionName, apigateway.LambdaIntegration>();
     for (const route of props.routes ?? serviceRoutes) {
@@ -292,15 +312,16 @@ export class AuthApi extends Construct {
         integration = new apigateway.LambdaIntegration(functions[route.function], { allowTestInvoke: false });
         integrations.set(route.function, integration);
       }
-      const method = this.api.root
-        .resourceForPath(route.path)
-        .addMethod(
-          route.method,
-          integration,
-          route.authorized
-            ? { authorizer: this.authorizer, authorizationType: apigateway.AuthorizationType.CUSTOM }
-            : { authorizationType: apigateway.AuthorizationType.NONE },
-        );
+      const method = this.api.root.resourceForPath(route.path).addMethod(
+        route.method,
+        integration,
+        route.authorized
+          ? {
+              authorizer: authorizerOf(route.stepUp),
+              authorizationType: apigateway.AuthorizationType.CUSTOM,
+            }
+          : { authorizationType: apigateway.AuthorizationType.NONE },
+      );
       if (!route.authorized) {
         const reason = `${route.method} ${route.path} is how a caller gets or gives up its tokens, so it cannot require one: the function itself verifies whatever token the route takes (API.md).`;
         Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason });
@@ -340,3 +361,32 @@ export class AuthApi extends Construct {
     });
   }
 }
+
+const pascal = (name: string) =>
+  name
+    .split('-')
+    .map((part) => part[0]?.toUpperCase() + part.slice(1))
+    .join('');
+
+/**
+ * The alias of the authorizer function that carries `rules` (`step-up-mfa-age900`, see `stepUpQualifier`): API
+ * Gateway invokes it, and the function reads its rules from the invoked ARN. One alias per rule set and
+ * function, on the function's current version. Throws for a function that is not a `lambda.Function` of this app.
+ */
+export function stepUpAlias(fn: lambda.IFunction, rules: StepUpRules): lambda.IFunction {
+  const qualifier = stepUpQualifier(rules);
+  if (!qualifier) return fn;
+  if (!(fn instanceof lambda.Function))
+    throw new Error('step-up rules need the authorizer function itself (to give it an alias)');
+  const id = `Alias${pascal(qualifier)}`;
+  const found = fn.node.tryFindChild(id);
+  if (found) return found as lambda.Alias;
+  return new lambda.Alias(fn, id, { aliasName: qualifier, version: fn.currentVersion });
+}
+
+/**
+ * Seconds API Gateway may cache a step-up authorizer's answer: none when the rules bound the login's age (a
+ * cached Allow would outlive `maxAuthAge`), else the service's. `amr` never changes during a token's life.
+ */
+export const stepUpCacheTtl = (rules: StepUpRules, serviceTtl: number): number =>
+  rules.maxAuthAge === undefined ? serviceTtl : 0;

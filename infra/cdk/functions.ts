@@ -7,12 +7,13 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/observability/names.ts';
 import { tableSchema } from '../../lib/store/schema.ts';
 import { bundlingOptions } from '../bundling.ts';
 import { type FunctionName, functionNames } from '../routes.ts';
-import type { StackSettings } from './settings.ts';
+import { type StackSettings, senderAddress } from './settings.ts';
 
 /** The repository root: function entry points and the lock file are found from it. */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -46,6 +47,10 @@ export interface FunctionProfile {
   http: boolean;
   /** Needs the table, key and token settings in its environment (`me` trusts the authorizer and needs none). */
   serviceEnv: boolean;
+  /** Queues mail requests: `sqs:SendMessage` on the mail queue (and `MAIL_QUEUE_URL`). */
+  enqueuesMail?: boolean;
+  /** The mailer: `ses:SendEmail` from the sender identity only (and the mail settings). */
+  sendsMail?: boolean;
 }
 
 /**
@@ -76,7 +81,7 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account'],
+    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -155,14 +160,253 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     serviceEnv: true,
   },
   // authenticate (BatchGetItem), checkPassword (GetItem, UpdateItem of the address and the name's items),
-  // listLiveSessionIds (Query), markDeleted (UpdateItem of the account), then DeleteItem of the name's item and of
-  // the sessions.
+  // listLiveSessionIds (Query), markDeleted (UpdateItem of the account), then DeleteItem of the name's item, of
+  // the passkeys and of the sessions.
   'delete-account': {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-    itemKinds: ['user', 'session', 'address', 'account'],
+    itemKinds: ['user', 'session', 'address', 'account', 'passkeys'],
     queriesUserIndex: true,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), UserStore.getAccount (GetItem of the name's item).
+  'get-account': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
+    itemKinds: ['user', 'session', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items, GetItem
+  // of a session whose login holds a check slot), PasskeyStore.get (GetItem: the credentials to exclude),
+  // WebAuthnChallengeStore.issue (PutItem). Sized as login: it checks a password.
+  'passkey-register-options': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account', 'passkeys', 'webauthnChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), WebAuthnChallengeStore.consume (DeleteItem), PasskeyStore.add (UpdateItem, and a
+  // GetItem when its condition fails, to tell its own retried write from a duplicate).
+  'register-passkey': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session', 'account', 'passkeys', 'webauthnChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), PasskeyStore.get (GetItem).
+  'list-passkeys': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
+    itemKinds: ['session', 'account', 'passkeys'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // LinkStore.get and UserStore.getAccount (GetItem), LinkStore.redeem and markEmailVerified (UpdateItem). No key:
+  // a link is not a token.
+  'verify-email': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'link'],
+    queriesUserIndex: false,
+    readsSigningKey: false,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (GetItem, UpdateItem of the address and the name's items),
+  // claimEmail (PutItem, GetItem of the claim and the holder's item), setEmail (UpdateItem), the old claim's
+  // release (DeleteItem); queues the verification mail and the notice.
+  'change-email': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: [
+      'dynamodb:BatchGetItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    ],
+    itemKinds: ['user', 'session', 'address', 'account', 'email'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+    enqueuesMail: true,
+  },
+  // authenticate (BatchGetItem), UserStore.getAccount (GetItem), LimitStore.take (UpdateItem, GetItem when full);
+  // queues the verification mail.
+  'resend-verification': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'account', 'limit'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+    enqueuesMail: true,
+  },
+  // authenticate (BatchGetItem), PasskeyStore.rename (UpdateItem), PasskeyStore.get (GetItem: the answer).
+  'rename-passkey': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session', 'account', 'passkeys'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // LimitStore.take for the client address (UpdateItem, GetItem when full); queues the request. It reads no
+  // account: the lookup is the mailer's, so the answer cannot depend on it.
+  'forgot-password': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['limit'],
+    queriesUserIndex: false,
+    readsSigningKey: false,
+    http: true,
+    serviceEnv: true,
+    enqueuesMail: true,
+  },
+  // LinkStore.get, UserStore.getAccount, AccountStore.getCredentials (GetItem); redeem, replacePassword (the
+  // account item, then the name's copy of the hash), markEmailVerified and the unlock (UpdateItem); queues the
+  // notice. Hashes a password.
+  'reset-password': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'account', 'link'],
+    queriesUserIndex: false,
+    readsSigningKey: false,
+    http: true,
+    serviceEnv: true,
+    enqueuesMail: true,
+  },
+  // deliverMailRequest: the claim, the name's item and the account item (GetItem: the hash a reset link is bound
+  // to), the reset limit (UpdateItem, GetItem), the link (PutItem, DeleteItem when the send fails); SES SendEmail
+  // from the sender identity.
+  mailer: {
+    memorySize: 256,
+    timeoutSeconds: 30,
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+    itemKinds: ['user', 'account', 'email', 'link', 'limit'],
+    queriesUserIndex: false,
+    readsSigningKey: false,
+    http: false,
+    serviceEnv: true,
+    sendsMail: true,
+  },
+  // authenticate (BatchGetItem), PasskeyStore.remove (UpdateItem).
+  'delete-passkey': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['session', 'account', 'passkeys'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // WebAuthnChallengeStore.issue (PutItem of a challenge item) and nothing else: no key, no user item.
+  'passkey-login-options': {
+    memorySize: 256,
+    timeoutSeconds: 6,
+    tableActions: ['dynamodb:PutItem'],
+    itemKinds: ['webauthnChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: false,
+    http: true,
+    serviceEnv: true,
+  },
+  // WebAuthnChallengeStore.consume (DeleteItem); checkPasskey: the address item (GetItem, UpdateItem),
+  // PasskeyStore.get (GetItem), a check slot and the outcome on the name's item (UpdateItem, GetItem on contention),
+  // a session's GetItem to see that a slot's login is over, PasskeyStore.recordUse (UpdateItem); then
+  // AccountStore.getAccount (GetItem) and SessionStore.createSession (PutItem). No password is hashed: sized as
+  // refresh.
+  'passkey-login': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account', 'passkeys', 'webauthnChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // The mfaToken's challenge (GetItem, UpdateItem), the guarded check as login's (address and name items, a
+  // session's GetItem to see a lease is over), the TOTP step or recovery code (UpdateItem of the name's item),
+  // AccountStore.getAccount (GetItem) and SessionStore.createSession (PutItem). No password hashing.
+  'login-mfa': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items), the
+  // key ring (the secret is sealed under a key derived from it), SecondFactorStore.setPendingTotp (UpdateItem).
+  'totp-enrol': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), the user item (GetItem), SecondFactorStore.enableTotp (UpdateItem). No password.
+  'totp-confirm': {
+    memorySize: 256,
+    timeoutSeconds: 8,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (as totp-enrol), SecondFactorStore.removeTotp (UpdateItem).
+  'totp-disable': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account'],
+    queriesUserIndex: false,
+    readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // authenticate (BatchGetItem), checkPassword (as totp-enrol), SecondFactorStore.replaceRecoveryCodes (UpdateItem).
+  'recovery-codes': {
+    memorySize: 1024,
+    timeoutSeconds: 10,
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account'],
+    queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
@@ -215,6 +459,12 @@ export interface GrantTargets {
   /** ARN of the signing-key parameter. */
   signingKeyArn: string;
   signingKeyKmsKeyArn: string | undefined;
+  /** ARN of the mail queue. */
+  mailQueueArn: string;
+  /** ARN of the SES identity (domain or address) the mail is sent from. */
+  mailIdentityArn: string;
+  /** The sender address itself (`MAIL_FROM` without a display name). */
+  mailFromAddress: string;
 }
 
 /** The IAM statements a profile asks for, beyond writing to its own log group. */
@@ -259,12 +509,29 @@ export function grantStatements(profile: FunctionProfile, targets: GrantTargets)
       );
     }
   }
+  if (profile.enqueuesMail) {
+    statements.push(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [targets.mailQueueArn] }),
+    );
+  }
+  if (profile.sendsMail) {
+    // From the sender identity only, and only with its own address as the sender.
+    statements.push(
+      new iam.PolicyStatement({
+        actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+        resources: [targets.mailIdentityArn],
+        conditions: { StringEquals: { 'ses:FromAddress': targets.mailFromAddress } },
+      }),
+    );
+  }
   return statements;
 }
 
 export interface AuthFunctionsProps {
   table: dynamodb.ITable;
   settings: StackSettings;
+  /** The queue mail requests go to. */
+  mailQueue: sqs.IQueue;
 }
 
 /**
@@ -278,7 +545,8 @@ export class AuthFunctions extends Construct {
 
   constructor(scope: Construct, id: string, props: AuthFunctionsProps) {
     super(scope, id);
-    const { settings, table } = props;
+    const { settings, table, mailQueue } = props;
+    const mailFromAddress = senderAddress(settings.mailFrom) as string;
     const retention = settings.logRetentionDays as logs.RetentionDays;
     const logRemoval = settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const targets: GrantTargets = {
@@ -289,6 +557,13 @@ export class AuthFunctions extends Construct {
         resourceName: settings.signingKeyParameterName.replace(/^\//, ''),
       }),
       signingKeyKmsKeyArn: settings.signingKeyKmsKeyArn,
+      mailQueueArn: mailQueue.queueArn,
+      mailIdentityArn: Stack.of(this).formatArn({
+        service: 'ses',
+        resource: 'identity',
+        resourceName: settings.mailIdentity ?? (mailFromAddress.split('@')[1] as string),
+      }),
+      mailFromAddress,
     };
     const commonEnv: Record<string, string> = {
       NODE_OPTIONS: '--enable-source-maps',
@@ -302,6 +577,9 @@ export class AuthFunctions extends Construct {
       JWT_ISSUER: settings.jwtIssuer,
       JWT_AUDIENCE: settings.jwtAudience,
       SIGNING_ALG: settings.signingAlg,
+      WEBAUTHN_RP_NAME: settings.webauthnRpName,
+      ...(settings.webauthnRpId && { WEBAUTHN_RP_ID: settings.webauthnRpId }),
+      ...(settings.webauthnOrigins.length > 0 && { WEBAUTHN_ORIGINS: settings.webauthnOrigins.join(',') }),
     };
 
     const byName = {} as Record<FunctionName, lambda.Function>;
@@ -333,6 +611,8 @@ export class AuthFunctions extends Construct {
         environment: {
           ...commonEnv,
           ...(profile.serviceEnv ? serviceEnv : {}),
+          ...(profile.enqueuesMail && { MAIL_QUEUE_URL: mailQueue.queueUrl }),
+          ...(profile.sendsMail && { MAIL_TRANSPORT: 'ses', MAIL_FROM: settings.mailFrom }),
           ...(profile.http &&
             settings.corsOrigins.length > 0 && { CORS_ORIGINS: settings.corsOrigins.join(',') }),
         },

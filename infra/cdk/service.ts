@@ -9,11 +9,22 @@ import {
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
+import type { StepUpRules } from '../../lib/tokens/step-up.ts';
+import { stepUpQualifier } from '../../lib/tokens/step-up.ts';
 import type { FunctionName } from '../routes.ts';
 import { AuthAlarms } from './alarms.ts';
-import { AuthApi, addGatewayResponses, bearerChallengeResponses, STAGE_NAME } from './api.ts';
-import { AuthFunctions } from './functions.ts';
+import {
+  AuthApi,
+  addGatewayResponses,
+  bearerChallengeResponses,
+  STAGE_NAME,
+  stepUpAlias,
+  stepUpCacheTtl,
+} from './api.ts';
+import { AuthFunctions, functionProfiles } from './functions.ts';
+import { AuthMail } from './mail.ts';
 import { resolveSettings, type StackSettings } from './settings.ts';
 import { AuthTables } from './tables.ts';
 
@@ -27,7 +38,7 @@ export interface TokenAuthServiceProps extends Partial<StackSettings> {
 }
 
 /** How a consumer's API uses the service's authorizer. */
-export interface ConsumerAuthorizerOptions {
+export interface ConsumerAuthorizerOptions extends StepUpRules {
   /** Seconds API Gateway caches an answer per token. Default: the service's `authorizerCacheTtlSeconds` (0). */
   resultsCacheTtlSeconds?: number;
   /**
@@ -45,6 +56,12 @@ export interface ConsumerAuthorizerOptions {
 
 /** Constructs whose ids the standalone stack leaves out of logical ids (see `AuthServiceStack`). */
 const groupingScopes = new WeakSet<IConstruct>();
+
+const pascalCase = (name: string) =>
+  name
+    .split('-')
+    .map((part) => part[0]?.toUpperCase() + part.slice(1))
+    .join('');
 
 /**
  * The whole token service as one construct: the table, one function per entry point with its least-privilege
@@ -69,14 +86,20 @@ export class TokenAuthService extends Construct {
   /** The service API's base URL, without a trailing slash: `${url}/auth/login`. */
   readonly url: string;
   readonly alarms: cloudwatch.Alarm[];
+  /** The queue mail requests go through, and its dead-letter queue (alarmed). */
+  readonly mailQueue: sqs.Queue;
+  readonly mailDeadLetterQueue: sqs.Queue;
   /**
    * `iss` of the tokens. With ES256/RS256 a URL: the `jwtIssuer` setting, or else the stage URL, under which
    * `/.well-known/openid-configuration` and `/.well-known/jwks.json` are served (no authorizer on them).
    */
   readonly issuer: string;
   private readonly ownAuthorizer: apigateway.TokenAuthorizer;
-  private readonly restAuthorizers = new Map<apigateway.IRestApi, apigateway.IAuthorizer>();
-  private readonly httpAuthorizers = new Map<apigatewayv2.IHttpApi, apigatewayv2.IHttpRouteAuthorizer>();
+  private readonly restAuthorizers = new Map<apigateway.IRestApi, Map<string, apigateway.IAuthorizer>>();
+  private readonly httpAuthorizers = new Map<
+    apigatewayv2.IHttpApi,
+    Map<string, apigatewayv2.IHttpRouteAuthorizer>
+  >();
   private readonly jwtAuthorizers = new Map<apigatewayv2.IHttpApi, HttpJwtAuthorizer>();
 
   constructor(scope: Construct, id: string, props: TokenAuthServiceProps = {}) {
@@ -84,7 +107,15 @@ export class TokenAuthService extends Construct {
     const { restApiName, ...settings } = props;
     this.settings = resolveSettings(settings);
     const tables = new AuthTables(this, 'Storage', { deletionProtection: this.settings.deletionProtection });
-    const functions = new AuthFunctions(this, 'Handlers', { table: tables.table, settings: this.settings });
+    const mail = new AuthMail(this, 'Mail', {
+      mailerTimeoutSeconds: functionProfiles.mailer.timeoutSeconds,
+    });
+    const functions = new AuthFunctions(this, 'Handlers', {
+      table: tables.table,
+      settings: this.settings,
+      mailQueue: mail.queue,
+    });
+    mail.consumeWith(functions.byName.mailer);
     const api = new AuthApi(this, 'Http', {
       functions: functions.byName,
       settings: this.settings,
@@ -94,7 +125,10 @@ export class TokenAuthService extends Construct {
       functions: functions.byName,
       alarmTopicArn: this.settings.alarmTopicArn,
     });
-    for (const group of [this, tables, functions, api, alarms]) groupingScopes.add(group);
+    alarms.add(mail.deadLetterAlarm(alarms));
+    for (const group of [this, tables, functions, api, alarms, mail]) groupingScopes.add(group);
+    this.mailQueue = mail.queue;
+    this.mailDeadLetterQueue = mail.deadLetterQueue;
 
     this.table = tables.table;
     this.functions = functions.byName;
@@ -114,6 +148,15 @@ export class TokenAuthService extends Construct {
     } else {
       this.issuer = jwtIssuer;
     }
+    // The pages the mail links open: the deployer's own (settings), else the ones under the stage URL.
+    const stack = Stack.of(this);
+    const stageUrl = `https://${this.api.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}/${STAGE_NAME}`;
+    const mailer = functions.byName.mailer;
+    mailer.addEnvironment('EMAIL_VERIFY_URL', this.settings.emailVerifyUrl ?? `${stageUrl}/verify-email`);
+    mailer.addEnvironment(
+      'PASSWORD_RESET_URL',
+      this.settings.passwordResetUrl ?? `${stageUrl}/reset-password`,
+    );
   }
 
   /**
@@ -157,18 +200,40 @@ export class TokenAuthService extends Construct {
    * Gateway's permission to invoke the function, and the 401/403 gateway responses with
    * `WWW-Authenticate: Bearer` and CORS headers. The same API gets the same authorizer however often asked.
    * The API may be in another stack of the same account and region.
+   *
+   * Step-up (RFC 9470) in one line: `auth.authorizerFor(api, { requireMfa: true, maxAuthAge: 900 })` refuses a
+   * live session whose login lacks a second factor (`amr` without `mfa`) or is older than `maxAuthAge` seconds
+   * with `401` and `WWW-Authenticate: Bearer error="insufficient_user_authentication", error_description="…"`
+   * (plus `max_age=<seconds>` when the age was the reason): the authorizer's Deny carries the challenge in its
+   * context and the API's `ACCESS_DENIED` gateway response maps it into the header. Each rule set is its own
+   * authorizer (its own result cache) invoking the one function through an alias that names the rules; with
+   * `maxAuthAge` its answers are not cached, since a cached Allow would outlive the age.
    */
   authorizerFor(api: apigateway.IRestApi, options: ConsumerAuthorizerOptions = {}): apigateway.IAuthorizer {
-    if (api === this.api) return this.ownAuthorizer;
-    const existing = this.restAuthorizers.get(api);
+    const qualifier = stepUpQualifier(options);
+    if (api === this.api && !qualifier) return this.ownAuthorizer;
+    let perApi = this.restAuthorizers.get(api);
+    if (!perApi) {
+      perApi = new Map();
+      this.restAuthorizers.set(api, perApi);
+    }
+    const existing = perApi.get(qualifier ?? '');
     if (existing) return existing;
     const scope = api as unknown as Construct;
-    const authorizer = new apigateway.TokenAuthorizer(scope, `${this.node.id}Authorizer`, {
-      handler: this.authorizerFunctionIn(scope),
+    const suffix = qualifier ? pascalCase(qualifier) : '';
+    // Step-up rules reach the one authorizer function through an alias that names them (lib/tokens/step-up.ts).
+    const handler = qualifier
+      ? this.authorizerFunctionIn(scope, stepUpAlias(this.functions.authorizer, options), suffix)
+      : this.authorizerFunctionIn(scope);
+    const authorizer = new apigateway.TokenAuthorizer(scope, `${this.node.id}Authorizer${suffix}`, {
+      handler,
       identitySource: apigateway.IdentitySource.header('Authorization'),
-      resultsCacheTtl: Duration.seconds(this.cacheTtl(options)),
+      resultsCacheTtl: Duration.seconds(
+        qualifier ? stepUpCacheTtl(options, this.cacheTtl(options)) : this.cacheTtl(options),
+      ),
     });
-    if (options.gatewayResponses ?? true) {
+    // The gateway responses once per API (an API has at most one of each); the service's own API has its own.
+    if (perApi.size === 0 && api !== this.api && (options.gatewayResponses ?? true)) {
       addGatewayResponses(
         api,
         bearerChallengeResponses,
@@ -178,7 +243,7 @@ export class TokenAuthService extends Construct {
         this.node.id,
       );
     }
-    this.restAuthorizers.set(api, authorizer);
+    perApi.set(qualifier ?? '', authorizer);
     return authorizer;
   }
 
@@ -188,24 +253,43 @@ export class TokenAuthService extends Construct {
    * The invoke permission is added with the first route. HTTP APIs have no gateway responses: a refusal is
    * API Gateway's own 401 `{"message":"Unauthorized"}` (no token) or 403 `{"message":"Forbidden"}`, without a
    * `WWW-Authenticate` header; configure CORS with the HTTP API's `corsPreflight`.
+   *
+   * Step-up rules (`requireMfa`, `maxAuthAge`) are enforced here too, but an HTTP API cannot express RFC 9470's
+   * answer: a short login gets the same bare `403 {"message":"Forbidden"}` as any refusal, with no
+   * `WWW-Authenticate` challenge and no `max_age` (simple responses carry no status or headers, and HTTP APIs have
+   * no gateway responses). A client must treat that 403 on such a route as "sign in again". Use a REST API
+   * (`authorizerFor`) where clients need the challenge.
    */
   httpAuthorizerFor(
     api: apigatewayv2.IHttpApi,
-    options: Pick<ConsumerAuthorizerOptions, 'resultsCacheTtlSeconds'> = {},
+    options: Pick<ConsumerAuthorizerOptions, 'resultsCacheTtlSeconds' | 'maxAuthAge' | 'requireMfa'> = {},
   ): apigatewayv2.IHttpRouteAuthorizer {
-    const existing = this.httpAuthorizers.get(api);
+    const qualifier = stepUpQualifier(options);
+    const key = `${qualifier ?? ''}`;
+    let perApi = this.httpAuthorizers.get(api);
+    if (!perApi) {
+      perApi = new Map();
+      this.httpAuthorizers.set(api, perApi);
+    }
+    const existing = perApi.get(key);
     if (existing) return existing;
+    const suffix = qualifier ? pascalCase(qualifier) : '';
+    const scope = api as unknown as Construct;
     const authorizer = new HttpLambdaAuthorizer(
-      `${this.node.id}Authorizer`,
-      this.authorizerFunctionIn(api as unknown as Construct),
+      `${this.node.id}Authorizer${suffix}`,
+      qualifier
+        ? this.authorizerFunctionIn(scope, stepUpAlias(this.functions.authorizer, options), suffix)
+        : this.authorizerFunctionIn(scope),
       {
         identitySource: ['$request.header.Authorization'],
         responseTypes: [HttpLambdaResponseType.SIMPLE],
         // CDK's default is 5 minutes; the service's default is 0, so that a logout takes effect at once.
-        resultsCacheTtl: Duration.seconds(this.cacheTtl(options)),
+        resultsCacheTtl: Duration.seconds(
+          qualifier ? stepUpCacheTtl(options, this.cacheTtl(options)) : this.cacheTtl(options),
+        ),
       },
     );
-    this.httpAuthorizers.set(api, authorizer);
+    perApi.set(key, authorizer);
     return authorizer;
   }
 
@@ -220,10 +304,14 @@ export class TokenAuthService extends Construct {
    * invoke permission the authorizer adds lands in the consumer's stack (which already depends on the
    * service's) rather than in the service's stack, where it would make the two stacks depend on each other.
    */
-  private authorizerFunctionIn(scope: Construct): lambda.IFunction {
+  private authorizerFunctionIn(
+    scope: Construct,
+    fn: lambda.IFunction = this.functions.authorizer,
+    idSuffix = '',
+  ): lambda.IFunction {
     const consumer = Stack.of(scope);
     const service = Stack.of(this);
-    if (consumer === service) return this.functions.authorizer;
+    if (consumer === service) return fn;
     for (const part of ['account', 'region'] as const) {
       const [a, b] = [consumer[part], service[part]];
       if (!Token.isUnresolved(a) && !Token.isUnresolved(b) && a !== b) {
@@ -232,11 +320,11 @@ export class TokenAuthService extends Construct {
         );
       }
     }
-    const id = `${this.node.id}AuthorizerFunction`;
+    const id = `${this.node.id}AuthorizerFunction${idSuffix}`;
     const found = scope.node.tryFindChild(id);
     if (found) return found as lambda.IFunction;
     return lambda.Function.fromFunctionAttributes(scope, id, {
-      functionArn: this.functions.authorizer.functionArn,
+      functionArn: fn.functionArn,
       sameEnvironment: true,
     });
   }

@@ -1,4 +1,4 @@
-import { defaults } from '../../lib/config.ts';
+import { defaults, loadConfig } from '../../lib/config.ts';
 import { isSigningAlgorithm, type SigningAlgorithm, signingAlgorithms } from '../../lib/tokens/keyring.ts';
 
 /**
@@ -53,6 +53,32 @@ export interface StackSettings {
   passwordRouteBurstLimit: number;
   /** An existing SNS topic that the alarms notify; unset: alarms without actions (visible in the console). */
   alarmTopicArn: string | undefined;
+  /**
+   * The sender of the service's mail (`MAIL_FROM`): an address, or `Name <address>`, of an identity verified in
+   * Amazon SES. The mailer may send from that address and nothing else.
+   */
+  mailFrom: string;
+  /** The SES identity the sender belongs to: its domain (default) or the address itself. */
+  mailIdentity: string | undefined;
+  /** The page a verification link opens (`EMAIL_VERIFY_URL`): your own front end's. */
+  emailVerifyUrl: string | undefined;
+  /** The page a reset link opens (`PASSWORD_RESET_URL`): your own front end's. */
+  passwordResetUrl: string | undefined;
+  /**
+   * The exact origins of the pages that register and use passkeys (`WEBAUTHN_ORIGINS`), such as
+   * `https://app.example.com`. Default: those of `corsOrigins` (the pages allowed to call the API) on the RP ID.
+   * None at all: passkeys work only for the local defaults, i.e. not on AWS.
+   */
+  webauthnOrigins: string[];
+  /**
+   * The relying party ID passkeys are bound to (`WEBAUTHN_RP_ID`): your site's domain, which every origin above
+   * must be or be a subdomain of. A passkey works for that domain and its subdomains only, for ever: choose the
+   * registrable domain you will keep (`example.com` for pages on `app.example.com` and an API on
+   * `auth.example.com`). Default: the host of the first of `webauthnOrigins` (or else of `corsOrigins`).
+   */
+  webauthnRpId: string | undefined;
+  /** The service name authenticators show beside a passkey (`WEBAUTHN_RP_NAME`). Default `auth-service`. */
+  webauthnRpName: string;
 }
 
 export const defaultSettings: StackSettings = {
@@ -71,7 +97,27 @@ export const defaultSettings: StackSettings = {
   passwordRouteRateLimit: 10,
   passwordRouteBurstLimit: 20,
   alarmTopicArn: undefined,
+  mailFrom: 'no-reply@example.com',
+  mailIdentity: undefined,
+  emailVerifyUrl: undefined,
+  passwordResetUrl: undefined,
+  webauthnOrigins: [],
+  webauthnRpId: undefined,
+  webauthnRpName: defaults.WEBAUTHN_RP_NAME,
 };
+
+/** The address inside `MAIL_FROM` (`Name <a@b>` or `a@b`), or `undefined` when there is none. */
+export function senderAddress(mailFrom: string): string | undefined {
+  const address = (/<([^<>\s]+)>\s*$/.exec(mailFrom)?.[1] ?? mailFrom).trim().toLowerCase();
+  return /^[^@\s]+@[^@\s]+$/.test(address) ? address : undefined;
+}
+
+function pageUrl(lookup: Lookup, key: string): string | undefined {
+  const value = text(lookup, key, undefined);
+  if (value !== undefined && !/^https:\/\/[^\s]+$/.test(value))
+    throw new Error(`Context ${key} must be an https URL (got ${JSON.stringify(value)})`);
+  return value;
+}
 
 /** The retention periods CloudWatch Logs accepts. */
 const RETENTION_DAYS = [
@@ -145,6 +191,33 @@ export function settingsFromContext(lookup: Lookup): StackSettings {
       `Context jwtIssuer must be an https URL without a trailing slash with signingAlg ${signingAlg} (verifiers fetch <issuer>/.well-known/openid-configuration); leave it unset for the stage URL`,
     );
   }
+  const mailFrom = text(lookup, 'mailFrom', d.mailFrom) as string;
+  if (!senderAddress(mailFrom))
+    throw new Error(
+      `Context mailFrom must be an address or "Name <address>" (got ${JSON.stringify(mailFrom)})`,
+    );
+  const corsOrigins = origins(lookup, 'corsOrigins');
+  const webauthnOrigins = origins(lookup, 'webauthnOrigins');
+  const firstHost = (list: string[]) => (list[0] ? new URL(list[0]).hostname : undefined);
+  const webauthnRpId = text(lookup, 'webauthnRpId', firstHost(webauthnOrigins) ?? firstHost(corsOrigins));
+  // Without origins of their own, passkeys work on the CORS origins that can use the RP ID (the others could
+  // never complete a ceremony; they stay CORS origins all the same).
+  const passkeyOrigins =
+    webauthnOrigins.length > 0
+      ? webauthnOrigins
+      : corsOrigins.filter((origin) => {
+          const host = new URL(origin).hostname;
+          return host === webauthnRpId || host.endsWith(`.${webauthnRpId}`);
+        });
+  if (webauthnRpId !== undefined) {
+    // The same checks the functions make at cold start (lib/config.ts): better a failed synth than a deployed
+    // stack whose passkeys can never work.
+    try {
+      loadConfig({ WEBAUTHN_RP_ID: webauthnRpId, WEBAUTHN_ORIGINS: passkeyOrigins.join(',') || undefined });
+    } catch (error) {
+      throw new Error(`Context webauthnRpId/webauthnOrigins: ${(error as Error).message}`);
+    }
+  }
   const apiDomainName = text(lookup, 'apiDomainName', d.apiDomainName);
   if (
     apiDomainName !== undefined &&
@@ -158,7 +231,7 @@ export function settingsFromContext(lookup: Lookup): StackSettings {
     deletionProtection: bool(lookup, 'deletionProtection', d.deletionProtection),
     // API Gateway accepts 0-3600 seconds.
     authorizerCacheTtlSeconds: int(lookup, 'authorizerCacheTtlSeconds', d.authorizerCacheTtlSeconds, 0, 3600),
-    corsOrigins: origins(lookup, 'corsOrigins'),
+    corsOrigins,
     apiDomainName,
     signingKeyParameterName: parameterName,
     signingKeyKmsKeyArn: text(lookup, 'signingKeyKmsKeyArn', d.signingKeyKmsKeyArn),
@@ -171,6 +244,13 @@ export function settingsFromContext(lookup: Lookup): StackSettings {
     passwordRouteRateLimit: int(lookup, 'passwordRouteRateLimit', d.passwordRouteRateLimit, 1, 10_000),
     passwordRouteBurstLimit: int(lookup, 'passwordRouteBurstLimit', d.passwordRouteBurstLimit, 1, 5_000),
     alarmTopicArn: text(lookup, 'alarmTopicArn', d.alarmTopicArn),
+    mailFrom,
+    mailIdentity: text(lookup, 'mailIdentity', d.mailIdentity),
+    emailVerifyUrl: pageUrl(lookup, 'emailVerifyUrl'),
+    passwordResetUrl: pageUrl(lookup, 'passwordResetUrl'),
+    webauthnOrigins: passkeyOrigins,
+    webauthnRpId,
+    webauthnRpName: text(lookup, 'webauthnRpName', d.webauthnRpName) as string,
   };
 }
 

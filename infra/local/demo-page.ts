@@ -16,11 +16,14 @@ interface Asset {
 
 let demoScript: Promise<string> | undefined;
 
-/** Bundles the page script and the client into one ES module (esbuild, a dev dependency, loaded on demand). */
-async function bundleDemoScript(): Promise<string> {
+/**
+ * Bundles a page script of `public/` (and what it imports, the client SDK) into one ES module (esbuild, a dev
+ * dependency, loaded on demand).
+ */
+export async function bundlePageScript(entry: string): Promise<string> {
   const esbuild = await import('esbuild');
   const result = await esbuild.build({
-    entryPoints: [fileURLToPath(new URL('demo.ts', publicDir))],
+    entryPoints: [fileURLToPath(new URL(entry, publicDir))],
     bundle: true,
     format: 'esm',
     target: 'es2022',
@@ -31,7 +34,7 @@ async function bundleDemoScript(): Promise<string> {
     logLevel: 'silent',
   });
   const [output] = result.outputFiles;
-  if (!output) throw new Error('the demo page script did not bundle');
+  if (!output) throw new Error(`the page script ${entry} did not bundle`);
   return output.text;
 }
 
@@ -47,7 +50,7 @@ const assets: Record<string, Asset> = {
   '/demo.js': {
     contentType: 'text/javascript; charset=utf-8',
     load: () => {
-      demoScript ??= bundleDemoScript().catch((error: unknown) => {
+      demoScript ??= bundlePageScript('demo.ts').catch((error: unknown) => {
         demoScript = undefined; // let a later request try again
         throw error;
       });
@@ -57,7 +60,7 @@ const assets: Record<string, Asset> = {
 };
 
 /** A page's policy: its own scripts, styles and API only; no inline code, no framing, no plugins. */
-const PAGE_HEADERS = {
+export const PAGE_HEADERS = {
   'Content-Security-Policy':
     "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
     "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",

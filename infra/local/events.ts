@@ -50,10 +50,14 @@ export function proxyEvent(input: ProxyEventInput): APIGatewayProxyEvent {
   } as unknown as APIGatewayProxyEvent;
 }
 
-/** A Lambda context good enough for the handlers (they use none of it but the request id). */
-export const lambdaContext = (functionName: string): Context =>
+/**
+ * A Lambda context good enough for the handlers (they use none of it but the request id, and the authorizer its
+ * invoked ARN's qualifier, which names step-up rules when it is invoked through such an alias).
+ */
+export const lambdaContext = (functionName: string, qualifier?: string): Context =>
   ({
     functionName,
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}${qualifier ? `:${qualifier}` : ''}`,
     awsRequestId: randomUUID(),
     getRemainingTimeInMillis: () => 10_000,
     callbackWaitsForEmptyEventLoop: false,

@@ -6,6 +6,7 @@ import type {
 } from 'aws-lambda';
 import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
 import { type CorsPolicy, corsHeaders, corsPolicyFromEnv, preflightHeaders } from '../../lib/http/cors.ts';
+import { stepUpQualifier } from '../../lib/tokens/step-up.ts';
 import { type FunctionName, matchRoutePath, type Route, routes } from '../routes.ts';
 import { lambdaContext, proxyEvent } from './events.ts';
 
@@ -51,6 +52,10 @@ export type TokenAuthorizerHandler = (
   policyDocument: { Statement: { Effect: string }[] };
   context?: Record<string, unknown>;
 }>;
+
+/** The challenge a step-up Deny carries in its context (`functions/authorizer.ts`), as the stack maps it. */
+const challengeOf = (context: Record<string, unknown> | undefined) =>
+  typeof context?.wwwAuthenticate === 'string' ? context.wwwAuthenticate : undefined;
 
 export interface Handlers {
   functions: Record<Route['function'], ProxyHandler>;
@@ -128,9 +133,14 @@ export function createGateway(handlers: Handlers, corsPolicy: CorsPolicy = corsP
               authorizationToken: authorization,
               methodArn: localMethodArn(route.method, request.path),
             },
-            lambdaContext('authorizer'),
+            // A step-up route's rules reach the authorizer as the stack passes them: by the alias it invokes.
+            lambdaContext('authorizer', stepUpQualifier(route.stepUp)),
           );
           if (result.policyDocument.Statement.some((statement) => statement.Effect !== 'Allow')) {
+            // The stack's ACCESS_DENIED response: a step-up Deny is a 401 with its RFC 9470 challenge.
+            const challenge = challengeOf(result.context);
+            if (challenge)
+              return json(401, { message: 'Unauthorized' }, { ...ownCors, 'WWW-Authenticate': challenge });
             return json(403, { message: 'User is not authorized to access this resource' }, ownCors);
           }
           authorizerContext = { principalId: result.principalId, ...result.context };

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KeyRingError } from '../../lib/tokens/keyring.ts';
 import { DEFAULT_LOCAL_DATA_DIR } from './data-dir.ts';
-import { startLocalServer } from './server.ts';
+import { localPageUrl, startLocalServer } from './server.ts';
 import { walkThrough } from './walk-through.ts';
 
 const usage = `npm start [-- --in-memory]
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
         ? `generated once, kept in ${server.keyFile} (local use only)`
         : 'random, for this run only';
   console.log(`auth service listening on ${url}
-demo page: ${url}/ (sign up, log in and watch the client refresh; a short ACCESS_TOKEN_TTL shows it sooner)
+demo page: ${localPageUrl(new URL(url).port)}/ (sign up, log in and watch the client refresh; a short ACCESS_TOKEN_TTL shows it sooner)
 store: ${store}
 signing key: ${key}
 DYNAMODB_ENDPOINT=${server.dynamoDbEndpoint}

@@ -1,6 +1,8 @@
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defaults } from '../../lib/config.ts';
 import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
 import { type ServiceOptions, setDefaultServiceOptions } from '../../lib/services.ts';
@@ -15,6 +17,7 @@ import { claimDataDir, keptSigningKey, ssmParametersPath, storePath, writeSsmEnd
 import { serveDemoPage } from './demo-page.ts';
 import { createTable, type LocalDynamo, startLocalDynamo } from './dynamo.ts';
 import { createGateway, type Gateway, type Handlers, isRoutePath, loadHandlers } from './gateway.ts';
+import { serveRecoveryPages } from './recovery-pages.ts';
 import { type SsmStandIn, startSsmStandIn } from './ssm-stand-in.ts';
 
 export interface LocalServerOptions {
@@ -53,6 +56,8 @@ export interface LocalBackend {
   ephemeralKey: boolean;
   /** The file the signing key (or the ring a script put into the SSM stand-in) is kept in, when it is kept. */
   keyFile: string | undefined;
+  /** Where the `file` mail transport writes (`MAIL_DIR`): the local mail box. */
+  mailDir: string;
   /** True when the key ring is one that `secret:init` / `secret:rotate -- --local` put into the stand-in. */
   keyRingStored: boolean;
   close(): Promise<void>;
@@ -140,7 +145,17 @@ export async function startLocalBackend(
     const issuer =
       options.issuer ??
       (algorithm === 'HS256' ? defaults.JWT_ISSUER : (options.baseUrl ?? 'http://localhost'));
+    // Mail: the file sink in the data directory (a directory of this run's own without one), links to the pages
+    // this server serves.
+    const pages = options.baseUrl ?? 'http://localhost';
+    const mailDir =
+      options.env?.MAIL_DIR ??
+      process.env.MAIL_DIR ??
+      (options.dataDir ? join(options.dataDir, 'mail') : mkdtempSync(join(tmpdir(), 'auth-mail-')));
     Object.assign(process.env, {
+      MAIL_DIR: mailDir,
+      EMAIL_VERIFY_URL: process.env.EMAIL_VERIFY_URL ?? `${pages}/verify-email`,
+      PASSWORD_RESET_URL: process.env.PASSWORD_RESET_URL ?? `${pages}/reset-password`,
       JWT_ISSUER: issuer,
       AWS_REGION: process.env.AWS_REGION ?? 'local',
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
@@ -164,6 +179,7 @@ export async function startLocalBackend(
       ephemeralKey,
       keyFile: kept?.file ?? (stored ? ssmParametersPath(options.dataDir as string) : undefined),
       keyRingStored: stored !== undefined,
+      mailDir,
       close: closeAll,
     };
   } catch (error) {
@@ -171,6 +187,23 @@ export async function startLocalBackend(
     throw error;
   }
 }
+
+/** The origins this process derived itself (so that a later server in the same process derives its own). */
+let derivedOrigins: string | undefined;
+
+/**
+ * `WEBAUTHN_ORIGINS` of a local server on `port`: as configured, or else the page's own origin under the name
+ * `localhost` (`http://localhost:<port>`), since browsers refuse WebAuthn on an IP address such as 127.0.0.1.
+ */
+function webauthnOrigins(options: LocalServerOptions, port: number): string {
+  const configured = options.env?.WEBAUTHN_ORIGINS ?? process.env.WEBAUTHN_ORIGINS;
+  if (configured && configured !== derivedOrigins) return configured;
+  derivedOrigins = `${localPageUrl(port)}`;
+  return derivedOrigins;
+}
+
+/** The demo page's URL for a server on `port`: `localhost`, where WebAuthn works, rather than 127.0.0.1. */
+export const localPageUrl = (port: number | string) => `http://localhost:${port}`;
 
 /** API Gateway refuses bodies over 10 MB before any function runs; so does this server. */
 const GATEWAY_MAX_BODY = 10 * 1024 * 1024;
@@ -193,7 +226,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const server: Server = createServer((req, res) => {
     backendReady
       .then(
-        (backend) => serve(req, res, backend.gateway),
+        (backend) => serve(req, res, backend),
         () => sendError(res, 'service_unavailable', { 'Retry-After': '1' }),
       )
       .catch((error: unknown) => {
@@ -219,7 +252,11 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const url = `http://127.0.0.1:${port}`;
   let started: LocalBackend;
   try {
-    started = await startLocalBackend({ ...options, baseUrl: url });
+    started = await startLocalBackend({
+      ...options,
+      baseUrl: url,
+      env: { WEBAUTHN_ORIGINS: webauthnOrigins(options, port), ...options.env },
+    });
   } catch (error) {
     backendFailed(error);
     server.close();
@@ -294,7 +331,8 @@ function singleValueHeaders(req: IncomingMessage): Record<string, string> {
   return headers;
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, gateway: Gateway): Promise<void> {
+async function serve(req: IncomingMessage, res: ServerResponse, backend: LocalBackend): Promise<void> {
+  const { gateway } = backend;
   const url = requestUrl(req.url);
   if (!url) {
     // API Gateway never passes such a target on; a client that sends one gets the contract's 400.
@@ -302,6 +340,8 @@ async function serve(req: IncomingMessage, res: ServerResponse, gateway: Gateway
     return sendError(res, 'invalid_request', {}, 'The request target is not a valid URL.');
   }
   if (!isRoutePath(url.pathname) && (await serveDemoPage(req, res, url.pathname))) return;
+  if (!isRoutePath(url.pathname) && (await serveRecoveryPages(req, res, url.pathname, backend.mailDir)))
+    return;
   const body = await readBody(req);
   const answer = await gateway.handle({
     method: req.method ?? 'GET',

@@ -20,6 +20,15 @@ export function requiredString(body: JsonBody, field: string): string {
   return value;
 }
 
+/** A required JSON object field; `400 invalid_request` naming the field when it is missing or not an object. */
+export function requiredObject(body: JsonBody, field: string): JsonBody {
+  const value = body[field];
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ApiError('invalid_request', { message: `"${field}" is required and must be an object.` });
+  }
+  return value as JsonBody;
+}
+
 /** An optional string field: `undefined` when absent, `400 invalid_request` when present but not a string. */
 export function optionalString(body: JsonBody, field: string): string | undefined {
   if (body[field] === undefined || body[field] === null) return undefined;

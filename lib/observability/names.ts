@@ -18,5 +18,9 @@ export const metricNames = {
   reuseDetected: 'RefreshTokenReuse',
   throttled: 'Throttles',
   authorizerDenial: 'AuthorizerDenials',
+  /** A mail the transport accepted. */
+  mailSent: 'MailsSent',
+  /** A send the transport refused or failed (it is retried; the dead-letter queue alarm says when it gives up). */
+  mailFailure: 'MailFailures',
 } as const;
 export type MetricName = (typeof metricNames)[keyof typeof metricNames];

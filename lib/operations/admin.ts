@@ -3,6 +3,7 @@ import { ApiError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { type AccountState, ROLE_PATTERN } from '../store/accounts.ts';
 import { nameWait } from '../store/login-attempts.ts';
+import type { SecondFactorMethod } from '../store/second-factors.ts';
 import { accountOf, normaliseUsername } from '../store/users.ts';
 
 /*
@@ -24,6 +25,8 @@ export interface UserSummary {
   lockedUntil: string | null;
   /** Failed logins for the name in its current hourly period, from all addresses. */
   failedLogins: number;
+  /** The second factors a login of the user needs one of (`[]`: none). */
+  secondFactors: SecondFactorMethod[];
 }
 
 const iso = (epochSeconds: number) => new Date(epochSeconds * 1000).toISOString();
@@ -56,6 +59,7 @@ function summary(
     disabled: state.disabled,
     lockedUntil: wait > 0 ? iso(now + wait) : null,
     failedLogins: found.lock.hourCount,
+    secondFactors: found.account.secondFactorMethods,
   };
 }
 
@@ -119,4 +123,19 @@ export async function updateUserRoles(
   }
   const found = await findUser(services, username);
   return summary(services, found, await services.accounts.updateRoles(found.account.userId, change));
+}
+
+/**
+ * Removes every second factor of a user who lost them (`mfa-reset`): TOTP (on or pending), the recovery codes and
+ * the passkeys, then revokes every session at once, so that whoever held a session opened with the lost factor is out. The
+ * next login needs only the password. Errors: `not_found` for an unknown user.
+ */
+export async function resetSecondFactors(services: Services, username: string): Promise<UserSummary> {
+  const found = await findUser(services, username);
+  const { userId, username: name } = found.account;
+  if (!(await services.secondFactors.removeTotp(name, userId)))
+    throw new ApiError('not_found', { message: `No user "${username}".` });
+  await services.passkeys.removeAll(userId);
+  const state = await services.accounts.revokeAllSessions(userId);
+  return { ...summary(services, found, state), secondFactors: [] };
 }

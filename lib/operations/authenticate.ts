@@ -26,6 +26,10 @@ export interface Principal {
   sessionId: string;
   /** The roles the access token carries (`[]` when none): those of the user when the token was issued. */
   roles: string[];
+  /** RFC 8176 method values of the session's login, as the token carries them (`["pwd"]` for older tokens). */
+  amr: string[];
+  /** Epoch seconds of that login (the token's `auth_time`). */
+  authTime: number;
 }
 
 /**
@@ -84,6 +88,8 @@ export async function authenticate(
     username: session.username,
     sessionId: claims.sid,
     roles: claims.roles ?? [],
+    amr: claims.amr ?? ['pwd'],
+    authTime: claims.auth_time,
     claims,
     session,
     account,

@@ -11,6 +11,6 @@ export async function authorize(
   services: AuthenticationServices,
   accessToken: string | undefined,
 ): Promise<Principal> {
-  const { userId, username, sessionId, roles } = await authenticate(services, accessToken);
-  return { userId, username, sessionId, roles };
+  const { userId, username, sessionId, roles, amr, authTime } = await authenticate(services, accessToken);
+  return { userId, username, sessionId, roles, amr, authTime };
 }

@@ -5,6 +5,7 @@ import type { PasswordHasher } from '../passwords/argon2.ts';
 import { normalisePassword } from '../passwords/normalise.ts';
 import type { Services } from '../services.ts';
 import type { AccountState } from '../store/accounts.ts';
+import { clientAddressKey } from '../store/lockout-policy.ts';
 import { addressWait } from '../store/login-attempts.ts';
 import { accountOf, normaliseUsername, type UserAccount } from '../store/users.ts';
 
@@ -64,74 +65,136 @@ export interface CheckedPassword {
  * yet) of an instant before any replacement: either way a replacement ends that session if it came after.
  */
 export async function checkPassword(services: Services, input: PasswordCheckInput): Promise<CheckedPassword> {
-  const { attempts, passwords } = services;
-  const policy = attempts.policy;
+  const { passwords } = services;
   const password = normalisePassword(input.password);
-  const address = input.client.ipAddress;
+  const { account, value } = await guardedCheck(
+    services,
+    { username: normaliseUsername(input.username), client: input.client, holder: input.sessionId },
+    async (account) => {
+      let check = await verifyNormalised(
+        passwords,
+        account?.passwordHash ?? passwords.dummyHash,
+        password,
+        input.password,
+      );
+      if (!account || !(check.matches || input.repeatOf)) return { matches: false };
+      const credentials = await services.accounts.getCredentials(account.userId);
+      const held = credentials.passwordHash;
+      // The name's copy lags a replacement (the moment between the two writes, or a copy that failed): the
+      // account item's hash decides.
+      if (held !== undefined && held !== account.passwordHash)
+        check = await verifyNormalised(passwords, held, password, input.password);
+      let repeated = false;
+      const repeat = input.repeatOf;
+      if (!check.matches && repeat && credentials.state.carriedSession === repeat.sessionId) {
+        const current = held ?? account.passwordHash;
+        repeated = (await passwords.verify(current, normalisePassword(repeat.newPassword))).matches;
+        if (repeated) check = { matches: true, needsRehash: false };
+      }
+      if (!check.matches) return { matches: false };
+      const newPasswordHash = check.needsRehash ? await passwords.hash(password) : undefined;
+      if (newPasswordHash && credentials.passwordHash !== undefined)
+        await services.accounts.rehashPassword(account.userId, credentials.passwordHash, newPasswordHash);
+      return {
+        matches: true,
+        newPasswordHash,
+        value: {
+          state: credentials.state,
+          repeated,
+          passwordHash: credentials.passwordHash ?? account.passwordHash,
+        },
+      };
+    },
+    // No account can have this name: spend the time of a real check all the same.
+    async () => {
+      await passwords.verify(passwords.dummyHash, password);
+    },
+  );
+  return { account, ...(value as Omit<CheckedPassword, 'account'>) };
+}
+
+/** What a check inside {@link guardedCheck} found: whether it matched, and what the caller wants back. */
+export interface GuardedOutcome<T> {
+  matches: boolean;
+  /** A new hash of the name's password (a rehash), written with the success (conditional on the old one). */
+  newPasswordHash?: string | undefined;
+  value?: T;
+}
+
+/**
+ * The lockout guard around one check of a secret for a name (API.md "Brute force"): a password, or a
+ * second-factor code, whose wrong guesses "count toward the name's lockout like wrong passwords". Before `verify`
+ * runs, the address must not be locked and the name must admit the check (one of its check slots, the pair's
+ * lock, the hourly ceiling): else `429 too_many_attempts`. A mismatch is counted for the name, the pair and the
+ * address, then `401 invalid_credentials` (or `failure`'s error); a match clears the name's failures and the
+ * pair's count and releases the slot, unless `holder` names a session about to be stored (a login), whose
+ * lease may lapse by itself (see `LoginAttemptStore.recordSuccess`). Returns the account and `verify`'s value.
+ *
+ * A login whose right password is answered `mfa_required` stores no session, so its check is not proven over by
+ * one: its slot is released at once, and the owner can sign in again at once.
+ */
+export async function guardedCheck<T>(
+  services: Services,
+  input: {
+    /** The normalised name (`undefined`: no account can have it). */
+    username: string | undefined;
+    client: { ipAddress: string };
+    /** Login only: the id of the session stored when the check succeeds. */
+    holder?: string | undefined;
+    /**
+     * Whether a success with `holder` will store that session (so its lease may lapse by itself): by default,
+     * when the account needs no second factor (else the login answers `mfa_required` and stores none).
+     */
+    storesSession?: (account: UserAccount) => boolean;
+    /** The refusal of a mismatch (default `401 invalid_credentials`). */
+    failure?: () => ApiError;
+  },
+  verify: (
+    account: UserAccount | undefined,
+    item: Record<string, unknown> | undefined,
+  ) => Promise<GuardedOutcome<T>>,
+  unknownName: () => Promise<void> = async () => undefined,
+): Promise<{ account: UserAccount; value: T | undefined }> {
+  const { attempts } = services;
+  const policy = attempts.policy;
+  // Counted per IPv6 /64 (an IPv4 address as it is): one subscriber holds a whole /64.
+  const address = clientAddressKey(input.client.ipAddress);
+  const failure = input.failure ?? (() => new ApiError('invalid_credentials'));
   const now = nowSeconds();
 
   const addressCount = await attempts.addressCount(address);
   const addressLock = addressWait(addressCount, now, policy);
   if (addressLock > 0) throw new ApiError('too_many_attempts', { retryAfter: addressLock });
 
-  const username = normaliseUsername(input.username);
+  const username = input.username;
   if (!username) {
-    // No account can have this name: spend the time of a real check all the same, and count it for the address.
-    await passwords.verify(passwords.dummyHash, password);
+    await unknownName();
     await attempts.recordAddressFailure(address, addressCount, now);
-    throw new ApiError('invalid_credentials');
+    throw failure();
   }
 
-  const admission = await attempts.admit(username, address, input.sessionId ?? randomUUID(), now);
+  const admission = await attempts.admit(username, address, input.holder ?? randomUUID(), now);
   if (!admission.admitted) throw new ApiError('too_many_attempts', { retryAfter: admission.retryAfter });
 
   const account = accountOf(admission.state.item);
-  let check = await verifyNormalised(
-    passwords,
-    account?.passwordHash ?? passwords.dummyHash,
-    password,
-    input.password,
-  );
-  let credentials: Awaited<ReturnType<typeof services.accounts.getCredentials>> | undefined;
-  let repeated = false;
-  if (account && (check.matches || input.repeatOf)) {
-    credentials = await services.accounts.getCredentials(account.userId);
-    const held = credentials.passwordHash;
-    // The name's copy lags a replacement (the moment between the two writes, or a copy that failed): the
-    // account item's hash decides.
-    if (held !== undefined && held !== account.passwordHash)
-      check = await verifyNormalised(passwords, held, password, input.password);
-    const repeat = input.repeatOf;
-    if (!check.matches && repeat && credentials.state.carriedSession === repeat.sessionId) {
-      const current = held ?? account.passwordHash;
-      repeated = (await passwords.verify(current, normalisePassword(repeat.newPassword))).matches;
-      if (repeated) check = { matches: true, needsRehash: false };
-    }
-  }
-  if (!account || !credentials || !check.matches) {
+  const check = await verify(account, admission.state.item);
+  if (!account || !check.matches) {
     await Promise.all([
       attempts.recordFailure({ username, address, admission, now }),
       attempts.recordAddressFailure(address, addressCount, now),
     ]);
-    throw new ApiError('invalid_credentials');
+    throw failure();
   }
-  const newPasswordHash = check.needsRehash ? await passwords.hash(password) : undefined;
-  if (newPasswordHash && credentials.passwordHash !== undefined)
-    await services.accounts.rehashPassword(account.userId, credentials.passwordHash, newPasswordHash);
+  const storesSession = input.storesSession ?? ((checked) => checked.secondFactorMethods.length === 0);
   await attempts.recordSuccess({
     username,
     address,
     admission,
     now,
-    newPasswordHash,
-    leaseProvenBySession: input.sessionId !== undefined,
+    newPasswordHash: check.newPasswordHash,
+    leaseProvenBySession: input.holder !== undefined && storesSession(account),
   });
-  return {
-    account,
-    state: credentials.state,
-    repeated,
-    passwordHash: credentials.passwordHash ?? account.passwordHash,
-  };
+  return { account, value: check.value };
 }
 
 /**

@@ -24,8 +24,8 @@ export const TOMBSTONE_MARGIN = 3600;
  *
  * The commit point is one write: the account is marked deleted, which ends every session of the user at once
  * (the generation moves on) and frees the name (login refuses the old account, registration may take the name
- * even before its item is gone). Then the user's items are deleted: the name's item (password hash, counters)
- * and the sessions the live-session index lists. A fault before the commit is a 503 the client can retry; a
+ * even before its item is gone). Then the user's items are deleted: the name's item (password hash, counters),
+ * the passkeys and the sessions the live-session index lists. A fault before the commit is a 503 the client can retry; a
  * fault after it is logged and left to DynamoDB's TTL (answering 503 would invite a retry that can only be
  * refused, since the caller's session is over).
  *
@@ -51,6 +51,7 @@ export async function deleteAccount(
 
   try {
     await services.users.deleteAccount(username, userId);
+    await services.passkeys.removeAll(userId);
     const sids = [...sessionIds];
     for (let i = 0; i < sids.length; i += DELETE_CONCURRENCY) {
       await Promise.all(

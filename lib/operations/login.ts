@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { nowSeconds } from '../config.ts';
+import { ApiError } from '../errors.ts';
 import type { ClientInfo } from '../http/function.ts';
 import type { Services } from '../services.ts';
+import type { AccountState } from '../store/accounts.ts';
+import type { UserAccount } from '../store/users.ts';
+import { PASSWORD_AMR } from '../tokens/amr.ts';
 import type { TokenPair } from '../tokens/pair.ts';
 import { checkPassword } from './check-password.ts';
+import { hashMfaToken, MFA_TOKEN_TTL, newMfaToken } from './second-factor.ts';
 import { startSession } from './start-session.ts';
 
 /** A username and password as the client typed them (`POST /auth/register` and `/auth/login`). */
@@ -17,7 +22,13 @@ export interface Credentials {
  * `429 too_many_attempts` while the name, the (name, address) pair or the address is locked), then
  * `startSession` with the account state the check read with the hash (a disabled account is
  * `403 account_disabled`, only for the right password, so the answer tells a guesser nothing). `client` is the
+ * caller as API Gateway saw it. With `REQUIRE_VERIFIED_EMAIL`, an account whose address is not verified is
+ * `403 email_not_verified`, likewise only for the right password.
  * caller as API Gateway saw it.
+ *
+ * An account with a second factor gets no session here: the right password is answered `401 mfa_required` with
+ * an `mfaToken` (single-use, {@link MFA_TOKEN_TTL} seconds) and the enrolled `methods`, and
+ * `POST /auth/login/mfa` completes the login. A wrong password is the usual `401 invalid_credentials`.
  */
 export async function login(
   services: Services,
@@ -27,9 +38,37 @@ export async function login(
   const ring = await services.keys.getKeyRing();
   const sessionId = randomUUID();
   const { account, state } = await checkPassword(services, { ...credentials, sessionId });
+  // Only after the right password, and after what `startSession` answers first (a deleted or disabled account),
+  // as `account_disabled` is: the answer tells a guesser nothing.
+  if (services.config.requireVerifiedEmail && !state.deleted && !state.disabled && !account.emailVerified)
+    throw new ApiError('email_not_verified');
+  if (account.secondFactorMethods.length > 0) throw await secondFactorChallenge(services, account, state);
   return startSession(
     services,
     { userId: account.userId, username: account.username, state },
-    { client: credentials.client, authTime: nowSeconds(), amr: ['pwd'], sessionId, ring },
+    { client: credentials.client, authTime: nowSeconds(), amr: PASSWORD_AMR, sessionId, ring },
   );
+}
+
+/**
+ * The `401 mfa_required` of a right password for an account with a second factor, with a new `mfaToken`. The
+ * account state decides first, as for any login (a disabled account says so to the right password). The
+ * challenge keeps the generation the password was checked in: a password replacement or a whole-user
+ * revocation after this check leaves it unusable.
+ */
+async function secondFactorChallenge(
+  services: Services,
+  account: UserAccount,
+  state: AccountState,
+): Promise<ApiError> {
+  if (state.deleted) return new ApiError('invalid_credentials');
+  if (state.disabled) return new ApiError('account_disabled');
+  const mfaToken = newMfaToken();
+  await services.secondFactors.createChallenge(hashMfaToken(mfaToken), {
+    userId: account.userId,
+    username: account.username,
+    generation: state.generation,
+    expiresAt: nowSeconds() + MFA_TOKEN_TTL,
+  });
+  return new ApiError('mfa_required', { details: { mfaToken, methods: account.secondFactorMethods } });
 }

@@ -4,7 +4,8 @@ import { ApiError, serviceUnavailable } from '../errors.ts';
 import { logEvent } from '../observability/log.ts';
 import { countMetric, metricNames } from '../observability/metrics.ts';
 import type { Services } from '../services.ts';
-import { sessionState } from '../store/sessions.ts';
+import { type Session, sessionState } from '../store/sessions.ts';
+import { decodeAmr } from '../tokens/amr.ts';
 import { hashRefreshToken, type TokenClaims } from '../tokens/jwt.ts';
 import type { KeyRing } from '../tokens/keyring.ts';
 import { audienceOf, mintPair, reissuedPair, sessionEnd, type TokenPair } from '../tokens/pair.ts';
@@ -58,7 +59,14 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
   // one liveness rule (check 3), and the new access token carries the user's roles as they are now.
   const read = await sessions.getSessionWithAccount(claims.sid, claims.sub);
   const { account } = read;
-  const session = { userId: claims.sub, sid: claims.sid, authTime: claims.auth_time, roles: account.roles };
+  // What the new tokens say of the login is the session's: its `auth_time` and `amr` (a refresh is no login).
+  const identity = (stored: Session) => ({
+    userId: claims.sub,
+    sid: claims.sid,
+    authTime: claims.auth_time,
+    amr: decodeAmr(stored.amr),
+    roles: account.roles,
+  });
   // What the session knows of the pairs it issues: the sealed copy is compressed against it and bound to it.
   const sealContext = {
     sid: claims.sid,
@@ -82,7 +90,7 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
         throw new ApiError('token_expired', { message: 'The refresh token has expired; log in again.' });
       // The whole pair is minted before the write and sealed into it, so that whoever presents this token
       // again within the grace window gets these very strings. None of it leaves unless the write succeeds.
-      const pair = mintPair(config, ring, session, now);
+      const pair = mintPair(config, ring, identity(stored), now);
       const rotated = await sessions.rotateRefreshToken({
         sid: claims.sid,
         presentedHash: presented.hash,

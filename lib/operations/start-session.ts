@@ -5,6 +5,7 @@ import type { ClientInfo } from '../http/function.ts';
 import { countMetric, metricNames } from '../observability/metrics.ts';
 import type { Services } from '../services.ts';
 import type { AccountState } from '../store/accounts.ts';
+import { type AmrValue, encodeAmr, PASSWORD_AMR } from '../tokens/amr.ts';
 import { hashRefreshToken } from '../tokens/jwt.ts';
 import type { KeyRing } from '../tokens/keyring.ts';
 import { completePair, mintToken, sessionEnd, type TokenPair } from '../tokens/pair.ts';
@@ -29,10 +30,10 @@ export interface SessionStart {
   /** Epoch seconds the user proved who they are (RFC 9068 `auth_time`): the session ends `SESSION_MAX_AGE` after. */
   authTime: number;
   /**
-   * RFC 8176 authentication method references of that proof (`["pwd"]` for a password alone). Not yet stored:
-   * sessions, tokens and the authorizer context do not carry `amr` until the second-factor work adds it here.
+   * RFC 8176 authentication method references of that proof (`["pwd"]` for a password alone, the default):
+   * stored on the session (compact), carried by its access tokens and kept by every refresh.
    */
-  amr?: readonly string[];
+  amr?: readonly AmrValue[];
   /** The session id when the caller chose it before the check (a login's check slot is named by it). */
   sessionId?: string;
   /** The key ring, when the caller fetched it first (so that with SSM down nothing was counted or written). */
@@ -62,6 +63,7 @@ export async function startSession(
     sid: start.sessionId ?? randomUUID(),
     authTime: start.authTime,
     roles: state.roles,
+    amr: start.amr ?? PASSWORD_AMR,
   };
   const refresh = mintToken(config, ring, 'refresh', session, now);
   await sessions.createSession(
@@ -72,6 +74,7 @@ export async function startSession(
       refreshHash: hashRefreshToken(refresh.token),
       rotatedAt: now,
       authTime: start.authTime,
+      amr: encodeAmr(session.amr),
       generation: state.generation,
       createdAt: Date.now(),
       userAgent: start.client.userAgent,

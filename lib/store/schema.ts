@@ -13,5 +13,22 @@ export const tableSchema = {
    */
   liveSessionIndex: { name: 'liveSessionsByUser', partitionKey: 'liveUserKey' },
   /** Every item's partition key starts with its kind; the stack's IAM conditions name these prefixes. */
-  keyPrefix: { user: 'user#', session: 'session#', address: 'address#', account: 'account#' },
+  keyPrefix: {
+    user: 'user#',
+    session: 'session#',
+    address: 'address#',
+    account: 'account#',
+    /** The claim of an e-mail address by one account (uniqueness). */
+    email: 'email#',
+    /** A mailed link (verification, reset), keyed by the hash of its secret. */
+    link: 'link#',
+    /** A fixed-window counter of mails or requests (per account, per client address). */
+    limit: 'limit#',
+    /** A pending second-factor login (`mfaToken`), by the token's hash. */
+    mfaChallenge: 'mfa-challenge#',
+    /** A user's passkeys (WebAuthn credentials), one item per user id. */
+    passkeys: 'passkeys#',
+    /** A pending WebAuthn ceremony's challenge (single-use, 300 s). */
+    webauthnChallenge: 'webauthn-challenge#',
+  },
 } as const;

@@ -20,8 +20,13 @@ export interface Session {
    * `REFRESH_REUSE_GRACE`. Absent until the first rotation.
    */
   sealedSuccessor?: Uint8Array;
-  /** Epoch seconds of the login: the session ends `SESSION_MAX_AGE` after it. */
+  /** Epoch seconds of the login: the session ends `SESSION_MAX_AGE` after it; tokens carry it as `auth_time`. */
   authTime: number;
+  /**
+   * The login's RFC 8176 method values, compact (`lib/tokens/amr.ts`: `pwd` or `pwd,otp,mfa`); absent on sessions
+   * stored before it, which were password logins. A refresh puts them in the new access token again.
+   */
+  amr?: string;
   revoked: boolean;
   /** The user's revocation generation the session belongs to (see `AccountState.generation`); 0 when absent. */
   generation?: number;

@@ -9,12 +9,30 @@ import {
 import { type Condition, conditionParams, nameUnregistered, ownedBy } from './conditions.ts';
 import { conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
+import { type SecondFactorMethod, secondFactorMethods, secondFactorsOf } from './second-factors.ts';
 
 /** A registered account, as stored under its normalised username. */
 export interface UserAccount {
   userId: string;
   username: string;
   passwordHash: string;
+  /** The account's e-mail address (stored form, see `normaliseEmail`), or `undefined` when it has none. */
+  email?: string;
+  /** Whether a link sent to {@link UserAccount.email} was opened (or a reset proved it): `false` without one. */
+  emailVerified: boolean;
+  /** The second factors a login of this account must complete with one of (`[]`: none; `second-factors.ts`). */
+  secondFactorMethods: SecondFactorMethod[];
+  /** Unused recovery codes (`GET /auth/account`'s `mfa.recoveryCodesLeft`). */
+  recoveryCodesLeft: number;
+}
+
+/** A new account as registration writes it. */
+export interface NewAccount {
+  userId: string;
+  username: string;
+  passwordHash: string;
+  email?: string | undefined;
+  now: number;
 }
 
 /** The account an item under a username holds, or `undefined` for an unregistered name (or no item). */
@@ -25,7 +43,15 @@ export function accountOf(stored: Record<string, unknown> | undefined): UserAcco
     typeof stored.username !== 'string'
   )
     return undefined;
-  return { userId: stored.userId, username: stored.username, passwordHash: stored.passwordHash };
+  return {
+    userId: stored.userId,
+    username: stored.username,
+    passwordHash: stored.passwordHash,
+    ...(typeof stored.email === 'string' && { email: stored.email }),
+    emailVerified: typeof stored.email === 'string' && stored.emailVerified === true,
+    secondFactorMethods: secondFactorMethods(stored),
+    recoveryCodesLeft: secondFactorsOf(stored).recoveryCodeHashes.length,
+  };
 }
 
 const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._@+-]{2,63}$/;
@@ -62,22 +88,12 @@ export class UserStore {
    * Creates an account; returns `false` when the username is already registered by someone else. When the SDK
    * retried a write whose answer was lost, the retry fails its condition on our own account: that is success.
    */
-  async createUser(input: {
-    userId: string;
-    username: string;
-    passwordHash: string;
-    now: number;
-  }): Promise<boolean> {
+  async createUser(input: NewAccount): Promise<boolean> {
     if (await this.#putAccount(input)) return true;
     return (await this.#readItem(input.username))?.userId === input.userId;
   }
 
-  #putAccount(input: {
-    userId: string;
-    username: string;
-    passwordHash: string;
-    now: number;
-  }): Promise<boolean> {
+  #putAccount(input: NewAccount): Promise<boolean> {
     return this.#putNewAccount(input, nameUnregistered);
   }
 
@@ -86,10 +102,7 @@ export class UserStore {
    * registered (check slots, pair counts, the hourly period, the TTL), or whatever a deleted account left, is
    * gone, so no lock carries over to the new account (API.md "Brute force"). Returns whether it was written.
    */
-  #putNewAccount(
-    input: { userId: string; username: string; passwordHash: string; now: number },
-    condition: Condition,
-  ): Promise<boolean> {
+  #putNewAccount(input: NewAccount, condition: Condition): Promise<boolean> {
     return conditional(() =>
       this.db.send(
         new PutCommand({
@@ -100,6 +113,7 @@ export class UserStore {
             username: input.username,
             passwordHash: input.passwordHash,
             createdAt: input.now,
+            ...(input.email !== undefined && { email: input.email, emailVerified: false }),
           },
           ...conditionParams(condition),
         }),
@@ -140,14 +154,55 @@ export class UserStore {
   }
 
   /**
+   * Sets the address of `username` (unverified) while it is still the account of `userId`. Returns whether it
+   * was, and the address it had before (`undefined` for none).
+   */
+  async setEmail(
+    username: string,
+    userId: string,
+    email: string,
+  ): Promise<{ updated: boolean; previous: string | undefined }> {
+    let previous: string | undefined;
+    const updated = await conditional(async () => {
+      const { Attributes } = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: userKey(username),
+          UpdateExpression: 'SET email = :email, emailVerified = :false',
+          ConditionExpression: 'userId = :uid',
+          ExpressionAttributeValues: { ':email': email, ':false': false, ':uid': userId },
+          ReturnValues: 'UPDATED_OLD',
+        }),
+      );
+      previous = typeof Attributes?.email === 'string' ? Attributes.email : undefined;
+    });
+    return { updated, previous };
+  }
+
+  /**
+   * Marks the address of `username` verified, while it is still the account of `userId` and its address is
+   * still `email` (a link sent to an address the account has since left verifies nothing). Returns whether it did.
+   */
+  async markEmailVerified(username: string, userId: string, email: string): Promise<boolean> {
+    return conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: userKey(username),
+          UpdateExpression: 'SET emailVerified = :true',
+          ConditionExpression: 'userId = :uid AND email = :email',
+          ExpressionAttributeValues: { ':true': true, ':uid': userId, ':email': email },
+        }),
+      ),
+    );
+  }
+
+  /**
    * Gives a name whose account was deleted (its item left behind by a deletion that could not clean up) to a new
    * account: a whole new item, in one write conditional on the item still holding the deleted account
    * `previousUserId` (nothing of the old item, lock state included, carries over). Returns whether it did.
    */
-  async reclaimName(
-    previousUserId: string,
-    input: { userId: string; username: string; passwordHash: string; now: number },
-  ): Promise<boolean> {
+  async reclaimName(previousUserId: string, input: NewAccount): Promise<boolean> {
     return this.#putNewAccount(input, ownedBy(previousUserId));
   }
 

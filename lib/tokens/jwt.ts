@@ -20,6 +20,8 @@ export interface TokenClaims {
   auth_time: number;
   /** Access tokens only: the user's roles when the token was issued (`[]` when none; API.md "Tokens"). */
   roles?: string[];
+  /** Access tokens only: RFC 8176 method values of the session's login (absent in tokens from before them). */
+  amr?: string[];
   client_id?: string;
 }
 
@@ -160,6 +162,8 @@ export function verifyToken(
     !wholeNumber(claims.auth_time) ||
     (claims.roles !== undefined &&
       !(Array.isArray(claims.roles) && claims.roles.every((role) => typeof role === 'string'))) ||
+    (claims.amr !== undefined &&
+      !(Array.isArray(claims.amr) && claims.amr.every((value) => typeof value === 'string'))) ||
     (kind === 'access' && !nonEmptyString(claims.client_id)) ||
     claims.iat > now
   ) {

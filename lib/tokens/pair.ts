@@ -1,3 +1,4 @@
+import type { AmrValue } from './amr.ts';
 import { signToken, type TokenAudience, type TokenKind } from './jwt.ts';
 import type { KeyRing } from './keyring.ts';
 
@@ -15,8 +16,10 @@ export interface TokenPair {
 export interface SessionIdentity {
   userId: string;
   sid: string;
-  /** Epoch seconds of the login that began the session. */
+  /** Epoch seconds of the login that began the session: when the user last proved who they are (`auth_time`). */
   authTime: number;
+  /** How they proved it at that login (RFC 8176; API.md "Tokens"): `["pwd"]` when absent. */
+  amr?: readonly AmrValue[];
   /** The user's roles, for the access token (read from the account at login and at each refresh). */
   roles?: readonly string[];
 }
@@ -69,7 +72,8 @@ export function mintToken(
       now,
       exp,
       // API.md: `roles` in every access token, `[]` when none.
-      accessClaims: { roles: [...(session.roles ?? [])] },
+      // `amr` (RFC 8176, OpenID Connect Core §2) as the login recorded it; a refresh keeps it.
+      accessClaims: { roles: [...(session.roles ?? [])], amr: [...(session.amr ?? ['pwd'])] },
     },
     audienceOf(policy),
   );

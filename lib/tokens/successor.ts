@@ -51,6 +51,8 @@ function dictionaryOf(context: SuccessorContext): Buffer {
   const { algorithm: alg, audience: aud } = context;
   return Buffer.from(
     `{"alg":"${alg}","typ":"rt+jwt","kid":"{"sub":"${context.userId}","sid":"${context.sid}","jti":"","iat":,"exp":,"iss":"${aud.issuer}","aud":"${aud.refreshAudience}","token_use":"refresh","auth_time":${context.authTime}}` +
+      // RFC 8176 method references (`amr`), in either token: the common ones, so a list costs a few bytes.
+      `"amr":["pwd","otp","mfa","hwk","swk","user"],` +
       `{"alg":"${alg}","typ":"at+jwt","kid":"{"roles":[],"sub":"${context.userId}","sid":"${context.sid}","jti":"","iat":,"exp":,"iss":"${aud.issuer}","aud":"${aud.audience}","token_use":"access","auth_time":${context.authTime},"client_id":"${aud.clientId}"}`,
   );
 }

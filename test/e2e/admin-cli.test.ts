@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaults } from '../../lib/config.ts';
-import { claimsOf, startTestService, type TestService } from '../support/service.ts';
+import { totpCodeAt, totpStepAt } from '../../lib/mfa/totp.ts';
+import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 
 // `npm run admin -- ...` is `node scripts/admin.ts ...`: run here as its own process, as an operator would,
 // against the local service's store (the endpoint `npm start` prints as DYNAMODB_ENDPOINT).
@@ -83,6 +84,27 @@ describe('npm run admin', { timeout: 120_000 }, () => {
     expect((await admin('show', 'cli-dave')).stdout).toMatch(/lockedUntil: \d{4}-/);
     expect((await admin('unlock', 'cli-dave')).code).toBe(0);
     expect((await service.login('cli-dave')).status).toBe(200);
+  });
+
+  it('mfa-reset removes TOTP and the recovery codes and ends every session; the password alone then signs in', async () => {
+    const tokens = await service.signUp('cli-frank');
+    const started = await service.post(
+      '/auth/mfa/totp',
+      { password: DEFAULT_PASSWORD },
+      bearer(tokens.accessToken),
+    );
+    const code = totpCodeAt(started.json.secret, totpStepAt(Date.now()));
+    expect((await service.post('/auth/mfa/totp/confirm', { code }, bearer(tokens.accessToken))).status).toBe(
+      200,
+    );
+    expect((await service.login('cli-frank')).json.error).toBe('mfa_required');
+    expect((await admin('show', 'cli-frank')).stdout).toContain('secondFactors: totp, recovery_code');
+    const reset = await admin('mfa-reset', 'cli-frank');
+    expect(reset.code).toBe(0);
+    expect(reset.stdout.trim()).toBe('removed every second factor of cli-frank: every session revoked');
+    expect((await service.me(tokens.accessToken)).status).toBe(401);
+    expect((await service.login('cli-frank')).status).toBe(200);
+    expect((await admin('mfa-reset', 'nobody-at-all')).code).toBe(1);
   });
 
   it('roles --add/--remove reach tokens at the next login or refresh, the authorizer context and /me', async () => {

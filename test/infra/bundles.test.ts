@@ -1,11 +1,16 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTable, type LocalDynamo, startLocalDynamo } from '../../infra/local/dynamo.ts';
 import { lambdaContext, proxyEvent } from '../../infra/local/events.ts';
 import { type SsmStandIn, startSsmStandIn } from '../../infra/local/ssm-stand-in.ts';
 import type { FunctionName } from '../../infra/routes.ts';
+import { defaults } from '../../lib/config.ts';
+import { TestAuthenticator } from '../support/authenticator.ts';
 import { builtBundles } from '../support/bundles.ts';
+import { mailsIn, type ReceivedMail } from '../support/mailbox.ts';
 import { TEST_SECRET } from '../support/service.ts';
 
 /**
@@ -19,6 +24,17 @@ let bundles = {} as Record<FunctionName, string>;
 const handlers = {} as Record<FunctionName, Handler>;
 let dynamo: LocalDynamo;
 let ssm: SsmStandIn;
+const mailDir = mkdtempSync(join(tmpdir(), 'bundle-mail-'));
+
+/** The mails of the sink to `to`, once there are `count` of them (polled, within a deadline). */
+async function mailsTo(to: string, count: number): Promise<ReceivedMail[]> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const mails = (await mailsIn(mailDir)).filter((mail) => mail.to === to);
+    if (mails.length >= count || Date.now() > deadline) return mails;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 beforeAll(async () => {
   // Built once per set of inputs and shared (test/support/bundles.ts): a synth with esbuild takes a while.
@@ -38,6 +54,10 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_SSM: ssm.url,
     TABLE_NAME: tableName,
     JWT_SECRET_PARAM: parameterName,
+    // No queue here: each bundle delivers its mail requests in-process to the file sink, as `npm start` does.
+    MAIL_DIR: mailDir,
+    MAIL_ECHO: 'false',
+    WEBAUTHN_ORIGINS: defaults.WEBAUTHN_ORIGINS,
   });
   for (const name of [
     'register',
@@ -51,6 +71,19 @@ beforeAll(async () => {
     'revoke-session',
     'change-password',
     'delete-account',
+    'get-account',
+    'verify-email',
+    'change-email',
+    'resend-verification',
+    'forgot-password',
+    'reset-password',
+    'mailer',
+    'passkey-register-options',
+    'register-passkey',
+    'list-passkeys',
+    'delete-passkey',
+    'passkey-login-options',
+    'passkey-login',
   ] as const) {
     handlers[name] = (await import(pathToFileURL(bundles[name]).href)).handler;
   }
@@ -113,7 +146,7 @@ describe('the built bundles', () => {
       Effect: 'Allow',
       Resource: 'arn:aws:execute-api:eu-west-1:111122223333:api123/v1/*',
     });
-    expect(allowed.context).toMatchObject({ username: 'bundle-user', roles: '' });
+    expect(allowed.context).toMatchObject({ username: 'bundle-user', roles: '', amr: 'pwd' });
 
     const me = await call('me', {
       method: 'GET',
@@ -121,7 +154,12 @@ describe('the built bundles', () => {
       authorizer: { principalId: allowed.principalId, ...allowed.context },
     });
     expect(me.statusCode).toBe(200);
-    expect(JSON.parse(me.body)).toEqual({ ...allowed.context, roles: [] });
+    expect(JSON.parse(me.body)).toEqual({
+      ...allowed.context,
+      roles: [],
+      amr: ['pwd'],
+      authTime: Number(allowed.context.authTime),
+    });
 
     const refreshed = await post('refresh', '/auth/refresh', { refreshToken: tokens.refreshToken });
     expect(refreshed.statusCode, refreshed.body).toBe(200);
@@ -201,6 +239,97 @@ describe('the built bundles', () => {
     expect(deleted.statusCode, deleted.body).toBe(204);
     await expect(authorize(fifth.accessToken)).rejects.toThrow('Unauthorized');
     expect((await post('register', '/auth/register', { username, password })).statusCode).toBe(201);
+  });
+
+  it('drive a passkey: added after the password, signed in with (no password), authorized, listed and deleted', async () => {
+    const password = 'a bundle passkey password';
+    const username = 'bundle-passkey';
+    expect((await post('register', '/auth/register', { username, password })).statusCode).toBe(201);
+    const tokens = JSON.parse((await post('login', '/auth/login', { username, password })).body);
+    const bearer = { authorization: `Bearer ${tokens.accessToken}` };
+    const authenticator = new TestAuthenticator(defaults.WEBAUTHN_ORIGINS);
+    const options = await post(
+      'passkey-register-options',
+      '/auth/passkeys/register/options',
+      { password },
+      bearer,
+    );
+    expect(options.statusCode, options.body).toBe(200);
+    const response = authenticator.register(JSON.parse(options.body));
+    const added = await post('register-passkey', '/auth/passkeys/register', { response }, bearer);
+    expect(added.statusCode, added.body).toBe(201);
+    const { passkeyId } = JSON.parse(added.body);
+
+    const loginOptions = JSON.parse(
+      (await post('passkey-login-options', '/auth/passkeys/login/options', {})).body,
+    );
+    const signedIn = await post('passkey-login', '/auth/passkeys/login', {
+      challengeId: loginOptions.challengeId,
+      response: authenticator.assert(loginOptions),
+    });
+    expect(signedIn.statusCode, signedIn.body).toBe(200);
+    const passkeyTokens = JSON.parse(signedIn.body);
+    expect((await authorize(passkeyTokens.accessToken)).context).toMatchObject({ username });
+
+    const listed = await call('list-passkeys', {
+      method: 'GET',
+      path: '/auth/passkeys',
+      headers: { authorization: `Bearer ${passkeyTokens.accessToken}` },
+    });
+    expect(JSON.parse(listed.body).passkeys.map((p: { passkeyId: string }) => p.passkeyId)).toEqual([
+      passkeyId,
+    ]);
+    const deleted = await call('delete-passkey', {
+      method: 'DELETE',
+      path: `/auth/passkeys/${passkeyId}`,
+      resource: '/auth/passkeys/{passkeyId}',
+      pathParameters: { passkeyId },
+      headers: { authorization: `Bearer ${passkeyTokens.accessToken}` },
+    });
+    expect(deleted.statusCode, deleted.body).toBe(204);
+  });
+});
+
+describe('the built bundles, by e-mail', () => {
+  it('drive register with an address -> verify -> account, forgot -> mail -> reset, and the mailer on an SQS batch', async () => {
+    const username = 'bundle-mail';
+    const email = 'bundle-mail@example.com';
+    const password = 'a bundle mail password';
+    const registered = await post('register', '/auth/register', { username, password, email });
+    expect(registered.statusCode, registered.body).toBe(201);
+    const [verification] = await mailsTo(email, 1);
+    expect(verification?.subject).toBe('Verify your e-mail address');
+    const verified = await post('verify-email', '/auth/email/verify', { token: verification?.token });
+    expect(verified.statusCode, verified.body).toBe(204);
+    const tokens = JSON.parse((await post('login', '/auth/login', { username, password })).body);
+    const account = await call('get-account', {
+      method: 'GET',
+      path: '/auth/account',
+      headers: { authorization: `Bearer ${tokens.accessToken}` },
+    });
+    expect(JSON.parse(account.body)).toMatchObject({ email, emailVerified: true });
+
+    const forgot = await post('forgot-password', '/auth/password/forgot', { email });
+    expect(forgot.statusCode).toBe(202);
+    expect(forgot.body).toBe('{}');
+    const [, reset] = await mailsTo(email, 2);
+    expect(reset?.subject).toBe('Reset your password');
+    const done = await post('reset-password', '/auth/password/reset', {
+      token: reset?.token,
+      newPassword: 'a reset bundle password',
+    });
+    expect(done.statusCode, done.body).toBe(204);
+    await expect(authorize(tokens.accessToken)).rejects.toThrow('Unauthorized');
+
+    // The mailer as SQS invokes it: a forgot request on the queue becomes a reset mail.
+    const batch = await handlers.mailer(
+      { Records: [{ messageId: 'm-1', body: JSON.stringify({ kind: 'forgot', email }) }] },
+      lambdaContext('mailer'),
+    );
+    expect(batch).toEqual({ batchItemFailures: [] });
+    const mails = await mailsTo(email, 4);
+    expect(mails.map((mail) => mail.subject).filter((s) => s === 'Reset your password')).toHaveLength(2);
+    expect(mails.some((mail) => mail.subject === 'Your password was reset')).toBe(true);
   });
 });
 

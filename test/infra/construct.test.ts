@@ -97,17 +97,17 @@ describe('TokenAuthService in a consumer app', () => {
     expect(JSON.stringify(service.toJSON())).not.toContain('Orders');
   });
 
-  it("answers the consumer's 401 and 403 with WWW-Authenticate: Bearer, JSON bodies and the CORS origin", () => {
+  it("answers the consumer's 401s with WWW-Authenticate (Bearer, or a step-up Deny's challenge), JSON bodies and the CORS origin", () => {
     consumer.resourceCountIs('AWS::ApiGateway::GatewayResponse', 2);
-    for (const [type, status] of [
-      ['UNAUTHORIZED', '401'],
-      ['ACCESS_DENIED', '403'],
+    for (const [type, challenge] of [
+      ['UNAUTHORIZED', "'Bearer'"],
+      ['ACCESS_DENIED', 'context.authorizer.wwwAuthenticate'],
     ]) {
       consumer.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
         ResponseType: type,
-        StatusCode: status,
+        StatusCode: '401',
         ResponseParameters: Match.objectLike({
-          'gatewayresponse.header.WWW-Authenticate': "'Bearer'",
+          'gatewayresponse.header.WWW-Authenticate': challenge,
           'gatewayresponse.header.Access-Control-Allow-Origin': "'https://app.example.com'",
           'gatewayresponse.header.Access-Control-Expose-Headers': "'Retry-After, WWW-Authenticate'",
         }),
@@ -148,7 +148,38 @@ describe('TokenAuthService props', () => {
     const auth = new TokenAuthService(stack, 'Auth', { deletionProtection: false });
     const authorizer = auth.authorizerFor(auth.api);
     expect(authorizer.authorizerId).toBe(auth.authorizerFor(auth.api).authorizerId);
-    Template.fromStack(stack).resourceCountIs('AWS::ApiGateway::Authorizer', 1);
+    // The default one, and the step-up one of GET /me/sensitive.
+    Template.fromStack(stack).resourceCountIs('AWS::ApiGateway::Authorizer', 2);
+  });
+
+  it('give each step-up rule set its own uncached authorizer, invoking the one function through an alias named by the rules', () => {
+    const app = newApp();
+    const stack = new Stack(app, 'Auth', { env: { account: '111122223333', region: 'eu-west-1' } });
+    const auth = new TokenAuthService(stack, 'Auth', { deletionProtection: false });
+    const orders = new Stack(app, 'Orders', { env: { account: '111122223333', region: 'eu-west-1' } });
+    const api = new apigateway.RestApi(orders, 'OrdersApi');
+    const plain = auth.authorizerFor(api);
+    const strict = auth.authorizerFor(api, { requireMfa: true, maxAuthAge: 300 });
+    const mfaOnly = auth.authorizerFor(api, { requireMfa: true });
+    expect(auth.authorizerFor(api, { maxAuthAge: 300, requireMfa: true })).toBe(strict);
+    expect(new Set([plain, strict, mfaOnly]).size).toBe(3);
+    for (const [authorizer, path] of [
+      [plain, 'plain'],
+      [strict, 'strict'],
+      [mfaOnly, 'mfa'],
+    ] as const)
+      api.root.addResource(path).addMethod('GET', new apigateway.MockIntegration(), { authorizer });
+    const service = Template.fromStack(stack);
+    service.hasResourceProperties('AWS::Lambda::Alias', { Name: 'step-up-mfa-age300' });
+    service.hasResourceProperties('AWS::Lambda::Alias', { Name: 'step-up-mfa' });
+    const consumer = Template.fromStack(orders);
+    consumer.resourceCountIs('AWS::ApiGateway::Authorizer', 3);
+    const ttls = Object.values(consumer.findResources('AWS::ApiGateway::Authorizer')).map(
+      (resource) => resource.Properties.AuthorizerResultTtlInSeconds,
+    );
+    // With maxAuthAge nothing is cached: a cached Allow would outlive the age.
+    expect(ttls.filter((ttl) => ttl === 0).length).toBeGreaterThanOrEqual(1);
+    consumer.resourceCountIs('AWS::ApiGateway::GatewayResponse', 2);
   });
 
   it('refuse an API in another account or region, where an authorizer cannot call the function', () => {

@@ -28,7 +28,7 @@ async function bundledInputs(name: string): Promise<string[]> {
 const dictionary = (inputs: string[]) => inputs.filter((input) => input.includes('@zxcvbn-ts/'));
 
 describe('the common-password dictionary', () => {
-  const judgesNewPasswords: readonly string[] = ['register', 'change-password'];
+  const judgesNewPasswords: readonly string[] = ['register', 'change-password', 'reset-password'];
 
   it.each(judgesNewPasswords)('is bundled into %s', async (name) => {
     expect(dictionary(await bundledInputs(name))).not.toEqual([]);

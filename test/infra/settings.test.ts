@@ -1,5 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { functionProfiles } from '../../infra/cdk/functions.ts';
 import { defaultSettings, settingsFromContext } from '../../infra/cdk/settings.ts';
 import { functionNames } from '../../infra/routes.ts';
 import { lambdaOf, type Synthesized, statementsOf, synthTemplate } from './template-helpers.ts';
@@ -35,10 +36,19 @@ describe('settings from CDK context', () => {
     });
   });
 
+  it('passes the relying party (the CORS origins on the first one) to the functions', () => {
+    const env = lambdaOf(template, 'passkey-login').props.Environment.Variables;
+    expect(env).toMatchObject({
+      WEBAUTHN_RP_ID: 'app.example.com',
+      WEBAUTHN_ORIGINS: 'https://app.example.com',
+      WEBAUTHN_RP_NAME: 'auth-service',
+    });
+  });
+
   it('passes the CORS origins to the HTTP functions only', () => {
     for (const name of functionNames) {
       const env = lambdaOf(template, name).props.Environment.Variables;
-      expect(env.CORS_ORIGINS, name).toBe(name === 'authorizer' ? undefined : ORIGINS);
+      expect(env.CORS_ORIGINS, name).toBe(functionProfiles[name].http ? ORIGINS : undefined);
     }
   });
 
@@ -46,9 +56,11 @@ describe('settings from CDK context', () => {
     const preflights = template.findResources('AWS::ApiGateway::Method', {
       Properties: { HttpMethod: 'OPTIONS' },
     });
-    // The root, /auth, the eight /auth/* resources, /auth/sessions/{sessionId}, /me, /.well-known and its two
-    // documents.
-    expect(Object.keys(preflights)).toHaveLength(15);
+    // The root, /auth, the nine /auth/* resources, /auth/sessions/{sessionId}, /auth/passkeys/{passkeyId},
+    // /auth/passkeys/register (and its /options), /auth/passkeys/login (and its /options), /auth/login/mfa,
+    // /auth/mfa and its /totp, /totp/confirm and /recovery-codes, /auth/email/verify and /resend,
+    // /auth/password/forgot and /reset, /me and /me/sensitive, /.well-known and its two documents.
+    expect(Object.keys(preflights)).toHaveLength(32);
     for (const method of Object.values(preflights)) {
       expect(method.Properties.AuthorizationType).toBe('NONE');
       expect(method.Properties.Integration.Type).toBe('MOCK');
@@ -66,14 +78,17 @@ describe('settings from CDK context', () => {
     expect(stale).toEqual([]);
   });
 
-  it('puts CORS headers on the authorizer 401 and 403', () => {
-    for (const type of ['UNAUTHORIZED', 'ACCESS_DENIED']) {
+  it("puts CORS headers on the authorizer's 401s (a thrown Unauthorized, and a step-up Deny's challenge)", () => {
+    for (const [type, challenge] of [
+      ['UNAUTHORIZED', "'Bearer'"],
+      ['ACCESS_DENIED', 'context.authorizer.wwwAuthenticate'],
+    ]) {
       template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
         ResponseType: type,
         ResponseParameters: Match.objectLike({
           'gatewayresponse.header.Access-Control-Allow-Origin': 'method.request.header.Origin',
           'gatewayresponse.header.Vary': "'Origin'",
-          'gatewayresponse.header.WWW-Authenticate': "'Bearer'",
+          'gatewayresponse.header.WWW-Authenticate': challenge,
         }),
       });
     }
@@ -81,7 +96,7 @@ describe('settings from CDK context', () => {
 
   it.each([
     ['UNAUTHORIZED', '401'],
-    ['ACCESS_DENIED', '403'],
+    ['ACCESS_DENIED', '401'],
     ['MISSING_AUTHENTICATION_TOKEN', '404'],
     ['REQUEST_TOO_LARGE', '413'],
     ['THROTTLED', '429'],
@@ -103,7 +118,7 @@ describe('settings from CDK context', () => {
   it('grants kms:Decrypt on a customer-managed key only through SSM, only to the functions reading the key', () => {
     for (const name of functionNames) {
       const kms = statementsOf(template, name).filter((s) => [s.Action].flat().includes('kms:Decrypt'));
-      if (name === 'me' || name === 'register') {
+      if (!functionProfiles[name].readsSigningKey) {
         expect(kms, name).toEqual([]);
         continue;
       }
@@ -124,7 +139,8 @@ describe('settings from CDK context', () => {
 
   it('notifies the alarm topic from every alarm', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(functionNames.length + 1);
+    // One per function, refresh-token reuse, and the mail dead-letter queue.
+    expect(alarms).toHaveLength(functionNames.length + 2);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([TOPIC]);
   });
 
@@ -159,5 +175,27 @@ describe('settingsFromContext', () => {
 
   it('refuses a parameter name that is not a hierarchical SSM name', () => {
     expect(() => from({ signingKeyParameterName: 'jwt key' })).toThrow(/hierarchical/);
+  });
+
+  it('takes the relying party from the passkey origins, or else from the CORS origins on the first one', () => {
+    expect(from({ webauthnOrigins: 'https://app.example.com', webauthnRpId: 'example.com' })).toMatchObject({
+      webauthnRpId: 'example.com',
+      webauthnOrigins: ['https://app.example.com'],
+    });
+    expect(from({ corsOrigins: 'https://app.example.com,https://admin.other.org' })).toMatchObject({
+      webauthnRpId: 'app.example.com',
+      webauthnOrigins: ['https://app.example.com'],
+    });
+    expect(from({})).toMatchObject({ webauthnRpId: undefined, webauthnOrigins: [] });
+  });
+
+  it('refuses passkey origins that are not on the RP ID, and an RP ID that is an address', () => {
+    expect(() =>
+      from({ webauthnOrigins: 'https://app.example.com,https://evil.example', webauthnRpId: 'example.com' }),
+    ).toThrow(/evil\.example.*example\.com/);
+    expect(() => from({ webauthnOrigins: 'https://10.0.0.1', webauthnRpId: '10.0.0.1' })).toThrow(
+      /domain name/,
+    );
+    expect(() => from({ webauthnOrigins: 'http://app.example.com' })).toThrow(/https/);
   });
 });

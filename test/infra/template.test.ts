@@ -67,6 +67,7 @@ describe('the functions', () => {
     expect(sizing).toEqual({
       register: [1024, 10],
       login: [1024, 10],
+      'login-mfa': [256, 8],
       refresh: [256, 8],
       logout: [256, 8],
       'logout-all': [256, 8],
@@ -74,9 +75,28 @@ describe('the functions', () => {
       'revoke-session': [256, 8],
       'change-password': [1024, 10],
       'delete-account': [1024, 10],
+      'get-account': [256, 8],
+      'verify-email': [256, 8],
+      'change-email': [1024, 10],
+      'resend-verification': [256, 8],
+      'forgot-password': [256, 8],
+      'reset-password': [1024, 10],
+      'totp-enrol': [1024, 10],
+      'totp-confirm': [256, 8],
+      'totp-disable': [1024, 10],
+      'recovery-codes': [1024, 10],
+      // It checks a password, as login does; the other passkey functions verify a signature at most.
+      'passkey-register-options': [1024, 10],
+      'register-passkey': [256, 8],
+      'list-passkeys': [256, 8],
+      'rename-passkey': [256, 8],
+      'delete-passkey': [256, 8],
+      'passkey-login-options': [256, 6],
+      'passkey-login': [256, 8],
       me: [128, 3],
       discovery: [256, 6],
       authorizer: [256, 6],
+      mailer: [256, 30],
     });
   });
 
@@ -96,7 +116,8 @@ describe('the functions', () => {
     for (const name of functionNames) {
       const env = lambdaOf(template, name).props.Environment.Variables as Record<string, unknown>;
       expect(
-        Object.keys(env).filter((key) => /SECRET(?!_PARAM)|KEY|PASSWORD|TOKEN/i.test(key)),
+        // PASSWORD_RESET_URL is a page's address (API.md), not a password.
+        Object.keys(env).filter((key) => /SECRET(?!_PARAM)|KEY|PASSWORD(?!_RESET_URL)|TOKEN/i.test(key)),
         name,
       ).toEqual([]);
     }
@@ -199,6 +220,68 @@ describe('least privilege: each function may do exactly what its code does', () 
     ]);
   });
 
+  it('passkey-register-options: BatchGetItem, GetItem, PutItem and UpdateItem on the table and the key parameter', () => {
+    expect(grantsOf(template, 'passkey-register-options')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
+      'dynamodb:GetItem Table.Arn',
+      'dynamodb:PutItem Table.Arn',
+      'dynamodb:UpdateItem Table.Arn',
+      ...logs('PasskeyRegisterOptions'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+  });
+
+  it('register-passkey: BatchGetItem, DeleteItem, GetItem and UpdateItem on the table and the key parameter', () => {
+    expect(grantsOf(template, 'register-passkey')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
+      'dynamodb:DeleteItem Table.Arn',
+      'dynamodb:GetItem Table.Arn',
+      'dynamodb:UpdateItem Table.Arn',
+      ...logs('RegisterPasskey'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+  });
+
+  it('list, rename and delete passkeys: the session read and one passkey item action each, and the key', () => {
+    expect(grantsOf(template, 'list-passkeys')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
+      'dynamodb:GetItem Table.Arn',
+      ...logs('ListPasskeys'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+    expect(grantsOf(template, 'rename-passkey')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
+      'dynamodb:GetItem Table.Arn',
+      'dynamodb:UpdateItem Table.Arn',
+      ...logs('RenamePasskey'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+    expect(grantsOf(template, 'delete-passkey')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
+      'dynamodb:UpdateItem Table.Arn',
+      ...logs('DeletePasskey'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+  });
+
+  it('passkey-login-options: PutItem on the table and nothing else, not even the key', () => {
+    expect(grantsOf(template, 'passkey-login-options')).toEqual([
+      'dynamodb:PutItem Table.Arn',
+      ...logs('PasskeyLoginOptions'),
+    ]);
+  });
+
+  it('passkey-login: DeleteItem, GetItem, PutItem and UpdateItem on the table and the key parameter', () => {
+    expect(grantsOf(template, 'passkey-login')).toEqual([
+      'dynamodb:DeleteItem Table.Arn',
+      'dynamodb:GetItem Table.Arn',
+      'dynamodb:PutItem Table.Arn',
+      'dynamodb:UpdateItem Table.Arn',
+      ...logs('PasskeyLogin'),
+      `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+  });
+
   it('authorizer: one BatchGetItem on the table and the key parameter', () => {
     expect(grantsOf(template, 'authorizer')).toEqual([
       'dynamodb:BatchGetItem Table.Arn',
@@ -209,15 +292,31 @@ describe('least privilege: each function may do exactly what its code does', () 
 
   it.each([
     ['register', ['user#*', 'account#*']],
-    ['login', ['user#*', 'session#*', 'address#*', 'account#*']],
+    ['login', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*']],
+    ['login-mfa', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*']],
+    ['totp-enrol', ['user#*', 'session#*', 'address#*', 'account#*']],
+    ['totp-confirm', ['user#*', 'session#*', 'account#*']],
     ['refresh', ['session#*', 'account#*']],
     ['logout', ['session#*']],
     ['logout-all', ['session#*', 'account#*']],
     ['list-sessions', ['session#*', 'account#*']],
     ['revoke-session', ['session#*', 'account#*']],
     ['change-password', ['user#*', 'session#*', 'address#*', 'account#*']],
-    ['delete-account', ['user#*', 'session#*', 'address#*', 'account#*']],
+    ['delete-account', ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*']],
     ['authorizer', ['session#*', 'account#*']],
+    [
+      'passkey-register-options',
+      ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*'],
+    ],
+    ['register-passkey', ['session#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*']],
+    ['list-passkeys', ['session#*', 'account#*', 'passkeys#*']],
+    ['rename-passkey', ['session#*', 'account#*', 'passkeys#*']],
+    ['delete-passkey', ['session#*', 'account#*', 'passkeys#*']],
+    ['passkey-login-options', ['webauthn-challenge#*']],
+    [
+      'passkey-login',
+      ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*'],
+    ],
   ])('%s: its table actions reach only items whose key starts with %j', (name, prefixes) => {
     const tableStatements = statementsOf(template, name).filter((statement) =>
       [statement.Action]
@@ -334,14 +433,29 @@ describe('the REST API', () => {
       ResponseParameters: Match.objectLike({ 'gatewayresponse.header.WWW-Authenticate': "'Bearer'" }),
       ResponseTemplates: { 'application/json': '{"message":"Unauthorized"}' },
     });
+    // The authorizer denies only for step-up (RFC 9470): the Deny's context holds the whole challenge.
     template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
       ResponseType: 'ACCESS_DENIED',
-      StatusCode: '403',
-      ResponseParameters: Match.objectLike({ 'gatewayresponse.header.WWW-Authenticate': "'Bearer'" }),
-      ResponseTemplates: {
-        'application/json': '{"message":"User is not authorized to access this resource"}',
-      },
+      StatusCode: '401',
+      ResponseParameters: Match.objectLike({
+        'gatewayresponse.header.WWW-Authenticate': 'context.authorizer.wwwAuthenticate',
+      }),
+      ResponseTemplates: { 'application/json': '{"message":"Unauthorized"}' },
     });
+  });
+
+  it("guards GET /me/sensitive with an uncached step-up authorizer on the authorizer function's alias step-up-mfa-age900", () => {
+    template.hasResourceProperties('AWS::Lambda::Alias', { Name: 'step-up-mfa-age900' });
+    const authorizers = template.findResources('AWS::ApiGateway::Authorizer');
+    const stepUp = Object.entries(authorizers).find(([, resource]) =>
+      JSON.stringify(resource.Properties.AuthorizerUri).includes('StepUpMfaAge900'),
+    );
+    expect(stepUp, JSON.stringify(authorizers)).toBeDefined();
+    expect(stepUp?.[1].Properties.AuthorizerResultTtlInSeconds).toBe(0);
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
+      (method) => method.Properties.AuthorizerId?.Ref === stepUp?.[0],
+    );
+    expect(methods).toHaveLength(1);
   });
 
   it('answers an unknown route 404 not_found and a gateway throttle 429, in the service error form', () => {

@@ -42,7 +42,7 @@ const httpApiEvent = (token: string) => ({
 describe('REST API authorizer events', () => {
   it('allows a valid TOKEN event with an IAM policy for the stage, the user as principal and the context', async () => {
     const tokens = await newSession();
-    const { sub, sid } = claimsOf(tokens.accessToken);
+    const { sub, sid, auth_time } = claimsOf(tokens.accessToken);
     const result = await handler(tokenEvent(tokens.accessToken));
     expect(result).toEqual({
       principalId: sub,
@@ -56,7 +56,14 @@ describe('REST API authorizer events', () => {
           },
         ],
       },
-      context: { userId: sub, username: `guarded-${userCount}`, sessionId: sid, roles: '' },
+      context: {
+        userId: sub,
+        username: `guarded-${userCount}`,
+        sessionId: sid,
+        roles: '',
+        amr: 'pwd',
+        authTime: String(auth_time),
+      },
     });
   });
 
@@ -81,10 +88,17 @@ describe('REST API authorizer events', () => {
 describe('HTTP API (payload 2.0) simple responses', () => {
   it('answers isAuthorized true with the context for a valid token', async () => {
     const tokens = await newSession();
-    const { sub, sid } = claimsOf(tokens.accessToken);
+    const { sub, sid, auth_time } = claimsOf(tokens.accessToken);
     expect(await handler(httpApiEvent(tokens.accessToken))).toEqual({
       isAuthorized: true,
-      context: { userId: sub, username: `guarded-${userCount}`, sessionId: sid, roles: '' },
+      context: {
+        userId: sub,
+        username: `guarded-${userCount}`,
+        sessionId: sid,
+        roles: '',
+        amr: 'pwd',
+        authTime: String(auth_time),
+      },
     });
   });
 

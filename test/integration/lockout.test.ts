@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientAddressKey } from '../../lib/store/lockout-policy.ts';
 import { NAME_FAILURES_PER_HOUR } from '../../lib/store/login-attempts.ts';
 import { useFakeClock } from '../support/clock.ts';
 import { DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
@@ -26,12 +27,15 @@ afterAll(() => service.close());
 const clock = useFakeClock();
 
 let used = 0;
-/** A client address (IPv4 or IPv6, from the documentation ranges) that no other test has used. */
+/**
+ * A client address (IPv4, or IPv6 in a /64 of its own: addresses are counted per /64) from the documentation
+ * ranges, that no other test has used.
+ */
 function freshAddress(): string {
   used += 1;
   return used % 2 === 0
     ? `198.51.${100 + Math.floor(used / 250)}.${used % 250}`
-    : `2001:db8::${used.toString(16)}`;
+    : `2001:db8:${used.toString(16)}::${used.toString(16)}`;
 }
 const freshName = (prefix: string) => `${prefix}-${used}-${Math.random().toString(36).slice(2, 8)}`;
 
@@ -78,7 +82,7 @@ describe('concurrent guesses for one name', () => {
     // Counted exactly, by atomic adds: every check that happened is on record.
     const item = await service.storedItem(`user#${name}`);
     expect(item?.hourCount).toBe(MAX_FAILURES);
-    expect(item?.pairs?.[attacker]?.f).toBe(MAX_FAILURES);
+    expect(item?.pairs?.[clientAddressKey(attacker)]?.f).toBe(MAX_FAILURES);
     const right = await loginFrom(attacker, name, DEFAULT_PASSWORD);
     expect(right.status).toBe(429);
     expect(right.retryAfter).toBe(LOCKOUT_BASE);
@@ -209,8 +213,12 @@ describe('failures from other addresses', () => {
     expect(checked).toBeLessThanOrEqual(NAME_FAILURES_PER_HOUR);
     expect(checked).toBeGreaterThan(NAME_FAILURES_PER_HOUR - MAX_FAILURES);
     expect(ceiling?.status).toBe(429);
-    // Held until an hour after the last failure, for every address, the owner's included.
-    expect((await loginFrom(freshAddress(), name, DEFAULT_PASSWORD)).status).toBe(429);
+    // Held until an hour after the last failure, for every address. Once the last failures' check slots have
+    // lapsed (LOGIN_LOCKOUT_BASE) only the hourly ceiling can refuse: the admission condition's hourly clause.
+    clock.advance(LOCKOUT_BASE + 1);
+    const held = await loginFrom(freshAddress(), name, DEFAULT_PASSWORD);
+    expect(held.status).toBe(429);
+    expect(held.retryAfter).toBeGreaterThan(3600 - 2 * LOCKOUT_BASE);
     clock.advance(3600);
     expect((await loginFrom(freshAddress(), name, DEFAULT_PASSWORD)).status).toBe(200);
   }, 120_000);
@@ -232,6 +240,22 @@ describe('one address guessing over many names', () => {
       { numRuns: 5 },
     );
   }, 120_000);
+
+  it('is one address for every address of its IPv6 /64: throttled together, and a neighbouring /64 is not', async () => {
+    used += 1;
+    const prefix = `2001:db8:${used.toString(16)}:1`;
+    // A new address of the /64 for every guess, each written its own way.
+    for (let i = 0; i < ADDRESS_MAX_FAILURES; i += 1) {
+      const address = i % 2 === 0 ? `${prefix}::${(i + 1).toString(16)}` : `${prefix}:0:0:${i}:ffff`;
+      expect((await loginFrom(address, freshName('spray64'), wrong(i))).status).toBe(401);
+    }
+    const another = await loginFrom(`${prefix}:dead:beef:1:2`, freshName('spray64'), wrong(0));
+    expect(another.status).toBe(429);
+    expect(another.retryAfter).toBe(LOCKOUT_BASE);
+    expect(
+      (await loginFrom(`2001:db8:${used.toString(16)}:2::1`, freshName('spray64'), wrong(0))).status,
+    ).toBe(401);
+  });
 
   it('is refused even the right password of a real account while throttled, and its lock grows', async () => {
     const sprayer = freshAddress();

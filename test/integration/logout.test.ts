@@ -124,6 +124,8 @@ describe('GET /me behind the authorizer', () => {
       username: name,
       sessionId: claimsOf(tokens.accessToken).sid,
       roles: [],
+      amr: ['pwd'],
+      authTime: claimsOf(tokens.accessToken).auth_time,
     });
   });
 

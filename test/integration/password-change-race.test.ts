@@ -106,7 +106,7 @@ describe('a password replacement racing logins, in every order of their requests
       }),
       { numRuns: 30 },
     );
-  });
+  }, 180_000);
 
   it('a reset (no session kept): every earlier session and every old-password login is over, new-password ones live', async () => {
     await fc.assert(
@@ -146,7 +146,7 @@ describe('a password replacement racing logins, in every order of their requests
       }),
       { numRuns: 20 },
     );
-  });
+  }, 180_000);
   it('the same change submitted twice at once: both answered 204, as one change would be', async () => {
     await fc.assert(
       fc.asyncProperty(interleavings, async ({ choices, oldLogins }) => {
@@ -187,5 +187,5 @@ describe('a password replacement racing logins, in every order of their requests
       }),
       { numRuns: 15 },
     );
-  });
+  }, 180_000);
 });

@@ -26,12 +26,13 @@ const clock = useFakeClock();
 const register = (body: unknown) => service.post('/auth/register', body);
 
 describe('POST /auth/register', () => {
-  it('creates an account and answers 201 with its id and normalised username', async () => {
+  it('creates an account and answers 201 with its id, normalised username and (no) address', async () => {
     const response = await register({ username: '  Carol.Smith ', password: DEFAULT_PASSWORD });
     expect(response.status).toBe(201);
     expect(response.json).toEqual({
       userId: expect.stringMatching(/^[0-9a-f-]{36}$/),
       username: 'carol.smith',
+      email: null,
     });
   });
 

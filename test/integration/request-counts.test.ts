@@ -160,6 +160,8 @@ describe('DynamoDB requests per flow', () => {
       ),
     ).toEqual([
       'BatchGetItem',
+      // The name's item, the passkeys' item, and the two sessions.
+      'DeleteItem',
       'DeleteItem',
       'DeleteItem',
       'DeleteItem',

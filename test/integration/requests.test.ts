@@ -8,7 +8,15 @@ beforeAll(async () => {
 });
 afterAll(() => service.close());
 
-const endpoints = ['/auth/register', '/auth/login', '/auth/refresh', '/auth/logout'];
+const endpoints = [
+  '/auth/register',
+  '/auth/login',
+  '/auth/refresh',
+  '/auth/logout',
+  '/auth/email/verify',
+  '/auth/password/forgot',
+  '/auth/password/reset',
+];
 
 describe('bad request bodies get a clear 4xx from the catalogue, never a 500', () => {
   it.each(endpoints)('%s: a body that is not JSON is 400 invalid_request', async (path) => {

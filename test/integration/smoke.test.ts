@@ -18,6 +18,8 @@ describe('a session from login to logout', () => {
       username: 'smoke-user',
       sessionId: claimsOf(tokens.accessToken).sid,
       roles: [],
+      amr: ['pwd'],
+      authTime: claimsOf(tokens.accessToken).auth_time,
     });
     const refreshed = await service.post('/auth/refresh', { refreshToken: tokens.refreshToken });
     expect(refreshed.status).toBe(200);

@@ -57,7 +57,7 @@ export interface RequestInit {
  */
 export interface TestService {
   /** The parts of the local service a test may reach into: the SSM stand-in and the store's endpoint. */
-  server: Pick<LocalBackend, 'ssm' | 'dynamoDbEndpoint' | 'handlers'>;
+  server: Pick<LocalBackend, 'ssm' | 'dynamoDbEndpoint' | 'handlers' | 'mailDir'>;
   request(method: string, path: string, init?: RequestInit): Promise<ApiResponse>;
   post(path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
   /** Registers `username` and logs in, returning the login response body. */
@@ -116,6 +116,7 @@ function testServiceOptions(env: Record<string, string>, options: TestServiceOpt
       ...(options.jwtSecret === undefined &&
         TEST_SIGNING_ALG !== 'HS256' && { SIGNING_ALG: TEST_SIGNING_ALG }),
       ...(dynamoDbEndpoint && { TABLE_NAME: `auth-test-${randomUUID()}` }),
+      MAIL_ECHO: 'false',
       ...env,
     },
     services: { argon2Params: TEST_ARGON2_PARAMS },

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { clientAddressKey } from '../../lib/store/lockout-policy.ts';
 import {
   addressWait,
   countFailure,
@@ -102,6 +103,43 @@ describe('addressWait', () => {
         const wait = addressWait({ failures, lastFailedAt: now - age, lockedUntil: 0 }, now, policy);
         const lock = lockSeconds(failures, policy.addressMaxFailures, policy.lockoutBase, policy.lockoutMax);
         expect(wait).toBe(age > policy.failureWindow ? 0 : Math.max(0, lock - age));
+      }),
+    );
+  });
+});
+
+describe('clientAddressKey: the unit client addresses are counted in', () => {
+  it('is an IPv6 address’s /64, however the address is written', () => {
+    for (const written of [
+      '2001:db8:1:2::1',
+      '2001:0db8:0001:0002:0000:0000:0000:0001',
+      '2001:DB8:1:2:ffff:ffff:ffff:ffff',
+      '2001:db8:1:2:a:b:c:d%eth0',
+      '2001:db8:1:2::192.0.2.1',
+    ])
+      expect(clientAddressKey(written), written).toBe('2001:db8:1:2::/64');
+    expect(clientAddressKey('2001:db8:1:3::1')).toBe('2001:db8:1:3::/64');
+    expect(clientAddressKey('::1')).toBe('0:0:0:0::/64');
+  });
+
+  it('is an IPv4 address itself, also when mapped into IPv6; anything else is kept as it is', () => {
+    expect(clientAddressKey('192.0.2.7')).toBe('192.0.2.7');
+    expect(clientAddressKey('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(clientAddressKey('::ffff:c000:207')).toBe('192.0.2.7');
+    expect(clientAddressKey('')).toBe('');
+    expect(clientAddressKey('not an address')).toBe('not an address');
+  });
+
+  it('any two addresses share a key exactly when they share the first 64 bits (IPv6) or are equal (IPv4)', () => {
+    const group = fc.integer({ min: 0, max: 0xffff });
+    const groups = fc.array(group, { minLength: 8, maxLength: 8 });
+    const text = (g: number[]) => g.map((n) => n.toString(16)).join(':');
+    fc.assert(
+      fc.property(groups, groups, (a, b) => {
+        // IPv4-mapped addresses are counted as IPv4: leave that prefix out of this comparison.
+        fc.pre(!(a.slice(0, 6).join() === '0,0,0,0,0,65535' || b.slice(0, 6).join() === '0,0,0,0,0,65535'));
+        const same = clientAddressKey(text(a)) === clientAddressKey(text(b));
+        expect(same).toBe(a.slice(0, 4).join() === b.slice(0, 4).join());
       }),
     );
   });

@@ -39,7 +39,14 @@ export function logEvent(text: string): void {
 }
 
 /** Where an error happened: the same code can mean different things to the person reading it. */
-export type ErrorContext = 'login' | 'register' | 'change-password' | 'delete-account' | 'general';
+export type ErrorContext =
+  | 'login'
+  | 'register'
+  | 'change-password'
+  | 'delete-account'
+  | 'add-passkey'
+  | 'passkey-login'
+  | 'general';
 
 const generalMessages: Partial<Record<AuthErrorCode, string>> = {
   invalid_credentials: 'The username or password is incorrect.',
@@ -61,6 +68,15 @@ const contextMessages: Record<ErrorContext, Partial<Record<AuthErrorCode, string
   },
   'delete-account': {
     invalid_credentials: 'The password is not right; the account was not deleted.',
+  },
+  'add-passkey': {
+    invalid_credentials: 'The password is not right; no passkey was added.',
+    passkey_ceremony_failed:
+      'No passkey was created: the browser prompt was cancelled, or this device has one already.',
+  },
+  'passkey-login': {
+    invalid_credentials: 'That passkey was not accepted.',
+    passkey_ceremony_failed: 'No passkey was used: the browser prompt was cancelled or found none.',
   },
   general: {},
 };

@@ -1,4 +1,5 @@
 import { AuthError, errorFromResponse, SignedOutError, type SignOutReason } from './errors.ts';
+import { type PasskeyCeremonies, type PasskeyInfo, requireCeremonies, runCeremony } from './passkeys.ts';
 import {
   memoryStorage,
   type SharedMemoryStorage,
@@ -53,6 +54,11 @@ export interface AuthClientOptions {
   fetch?: typeof globalThis.fetch;
   /** The clock, in epoch milliseconds (for tests). */
   now?: () => number;
+  /**
+   * The browser's WebAuthn ceremonies, for the passkey methods: `await import('@simplewebauthn/browser')` (or
+   * anything of its shape). Without them the passkey methods throw `passkeys_unavailable`.
+   */
+  passkeys?: PasskeyCeremonies;
 }
 
 /** What the client tells listeners; never a token. */
@@ -60,7 +66,25 @@ export interface AuthEvents {
   signedIn: { accessExpiresAt: number; refreshExpiresAt: number };
   refreshed: { accessExpiresAt: number; refreshExpiresAt: number };
   signedOut: { reason: SignOutReason };
+  /**
+   * A route refused the session's login as not strong or recent enough (RFC 9470
+   * `insufficient_user_authentication`): sign in again (with a second factor) to go on. `reason` is the API's
+   * `error_description`; `maxAge` the seconds a login may be old there, when its age was the reason.
+   */
+  stepUpRequired: { path: string; reason: string; maxAge?: number };
 }
+
+/** A second factor a login can be completed with (API.md "Login with a second factor"). */
+export type SecondFactorMethod = 'totp' | 'recovery_code' | 'passkey';
+
+/**
+ * What {@link AuthClient.login} did: signed in, or the password was right and the account needs a second factor
+ * (`methods` lists those enrolled); then {@link AuthClient.completeMfa} finishes the login.
+ */
+export type LoginResult = { status: 'signed_in' } | { status: 'mfa_required'; methods: SecondFactorMethod[] };
+
+/** The second factor {@link AuthClient.completeMfa} sends: a TOTP code or one of the recovery codes. */
+export type SecondFactorProof = { code: string } | { recoveryCode: string };
 
 export interface RegisteredUser {
   userId: string;
@@ -137,11 +161,15 @@ export class AuthClient {
   readonly #refreshTimeoutMs: number;
   readonly #autoRefresh: boolean;
   readonly #now: () => number;
+  readonly #passkeys: PasskeyCeremonies | undefined;
   readonly #listeners: { [K in keyof AuthEvents]: Set<(event: AuthEvents[K]) => void> } = {
     signedIn: new Set(),
     refreshed: new Set(),
     signedOut: new Set(),
+    stepUpRequired: new Set(),
   };
+  /** A login answered `mfa_required`, until {@link completeMfa} finishes it (the `mfaToken` lives 300 s). */
+  #pendingMfa: { mfaToken: string; methods: SecondFactorMethod[] } | undefined;
   /** The refresh in flight in this client: every concurrent caller awaits this one. */
   #refreshing: Promise<StoredTokens> | null = null;
   /** The tail of this client's refresh/logout queue. */
@@ -180,6 +208,7 @@ export class AuthClient {
     );
     this.#autoRefresh = options.autoRefresh ?? false;
     this.#now = options.now ?? Date.now;
+    this.#passkeys = options.passkeys;
     this.#unsubscribe = this.#storage.subscribe?.(() => void this.#onStorageChange()) ?? (() => {});
     void this.#onStorageChange();
   }
@@ -197,10 +226,132 @@ export class AuthClient {
     return (await response.json()) as RegisteredUser;
   }
 
-  /** `POST /auth/login`: starts a new session and keeps its tokens. */
-  async login(username: string, password: string): Promise<void> {
+  /**
+   * `POST /auth/login`: starts a new session and keeps its tokens (`{ status: 'signed_in' }`). For an account
+   * with a second factor the right password gives `{ status: 'mfa_required', methods }` instead and no session
+   * yet: finish with {@link completeMfa}. A wrong password is an {@link AuthError} `invalid_credentials`.
+   */
+  async login(username: string, password: string): Promise<LoginResult> {
     const response = await this.#post('/auth/login', { username, password }, this.#transportHeaders());
+    this.#pendingMfa = undefined;
+    if (response.status === 401) {
+      const body = (await response
+        .clone()
+        .json()
+        .catch(() => undefined)) as { error?: unknown; mfaToken?: unknown; methods?: unknown } | undefined;
+      if (body?.error === 'mfa_required' && typeof body.mfaToken === 'string') {
+        const methods = Array.isArray(body.methods) ? (body.methods as SecondFactorMethod[]) : [];
+        this.#pendingMfa = { mfaToken: body.mfaToken, methods };
+        return { status: 'mfa_required', methods };
+      }
+    }
     if (response.status !== 200) throw await errorFromResponse(response);
+    await this.#keepSession(response);
+    return { status: 'signed_in' };
+  }
+
+  /**
+   * `POST /auth/login/mfa`: finishes a login that answered `mfa_required`, with a TOTP code or a recovery code,
+   * and keeps the new session's tokens. A wrong code is an {@link AuthError} `invalid_mfa_code` (try again: the
+   * login stays pending until its `mfaToken` dies, after 300 s or 5 wrong codes, then `invalid_token`: log in
+   * again). Without a pending login, `invalid_token` at once.
+   */
+  async completeMfa(proof: SecondFactorProof): Promise<void> {
+    const pending = this.#pendingMfa;
+    if (!pending)
+      throw new AuthError('invalid_token', 'No login is waiting for a second factor; log in first.', {
+        status: 0,
+      });
+    const response = await this.#post(
+      '/auth/login/mfa',
+      { mfaToken: pending.mfaToken, ...proof },
+      this.#transportHeaders(),
+    );
+    if (response.status !== 200) {
+      const error = await errorFromResponse(response);
+      if (error.code !== 'invalid_mfa_code' && this.#pendingMfa === pending) this.#pendingMfa = undefined;
+      throw error;
+    }
+    if (this.#pendingMfa === pending) this.#pendingMfa = undefined;
+    await this.#keepSession(response);
+  }
+
+  /** The second factors a pending login (answered `mfa_required`) may be completed with; `[]` when none is. */
+  get pendingSecondFactors(): SecondFactorMethod[] {
+    return [...(this.#pendingMfa?.methods ?? [])];
+  }
+
+  /**
+   * Signs in with a passkey, no username or password: `POST /auth/passkeys/login/options`, the browser's
+   * ceremony (it offers the user's passkeys for this site), then `POST /auth/passkeys/login`; keeps the new
+   * session's tokens as {@link login} does. A refused passkey is an `AuthError` `invalid_credentials`; a
+   * ceremony the user cancels, `passkey_ceremony_failed`.
+   */
+  async loginWithPasskey(): Promise<void> {
+    const ceremonies = requireCeremonies(this.#passkeys);
+    const options = await this.#post('/auth/passkeys/login/options', {});
+    if (options.status !== 200) throw await errorFromResponse(options);
+    const { challengeId, ...optionsJSON } = (await options.json()) as { challengeId: string };
+    const assertion = await runCeremony(() =>
+      ceremonies.startAuthentication({ optionsJSON: optionsJSON as never }),
+    );
+    const response = await this.#post(
+      '/auth/passkeys/login',
+      { challengeId, response: assertion },
+      this.#transportHeaders(),
+    );
+    if (response.status !== 200) throw await errorFromResponse(response);
+    await this.#keepSession(response);
+  }
+
+  /**
+   * Adds a passkey to the signed-in user: the password is checked again (`POST
+   * /auth/passkeys/register/options`; a wrong one counts toward the lockout), the browser creates the
+   * credential, and `POST /auth/passkeys/register` stores it under `name` (default: the service's).
+   */
+  async addPasskey(password: string, name?: string): Promise<PasskeyInfo> {
+    const ceremonies = requireCeremonies(this.#passkeys);
+    const options = await this.fetch('/auth/passkeys/register/options', jsonPost({ password }));
+    if (options.status !== 200) throw await this.#failure(options);
+    const optionsJSON = await options.json();
+    const credential = await runCeremony(() =>
+      ceremonies.startRegistration({ optionsJSON: optionsJSON as never }),
+    );
+    const response = await this.fetch(
+      '/auth/passkeys/register',
+      jsonPost({ response: credential, ...(name !== undefined && { name }) }),
+    );
+    if (response.status !== 201) throw await this.#failure(response);
+    return (await response.json()) as PasskeyInfo;
+  }
+
+  /** `GET /auth/passkeys`: the signed-in user's passkeys, oldest first. */
+  async listPasskeys(): Promise<PasskeyInfo[]> {
+    const response = await this.fetch('/auth/passkeys');
+    if (response.status !== 200) throw await this.#failure(response);
+    return ((await response.json()) as { passkeys: PasskeyInfo[] }).passkeys;
+  }
+
+  /** `PATCH /auth/passkeys/{passkeyId}`: renames one of the user's passkeys. */
+  async renamePasskey(passkeyId: string, name: string): Promise<PasskeyInfo> {
+    const response = await this.fetch(`/auth/passkeys/${encodeURIComponent(passkeyId)}`, {
+      ...jsonPost({ name }),
+      method: 'PATCH',
+    });
+    if (response.status !== 200) throw await this.#failure(response);
+    return (await response.json()) as PasskeyInfo;
+  }
+
+  /** `DELETE /auth/passkeys/{passkeyId}`: deletes one of the user's passkeys (it signs no one in from then on). */
+  async deletePasskey(passkeyId: string): Promise<void> {
+    const response = await this.fetch(`/auth/passkeys/${encodeURIComponent(passkeyId)}`, {
+      method: 'DELETE',
+    });
+    if (response.status !== 204) throw await this.#failure(response);
+  }
+
+  /** Keeps the token pair of a login's answer (password or passkey) as this client's session. */
+  async #keepSession(response: Response): Promise<void> {
     const tokens = await this.#tokensFrom(response);
     // Under the refresh lock: a refresh of an earlier session still in flight lands first, so its outcome
     // (a new pair of the old session, or a sign-out) can never overwrite or clear this login's pair.
@@ -324,6 +475,9 @@ export class AuthClient {
     }
     const first = await this.#send(url, init, tokens.accessToken);
     if (first.status !== 401) return first;
+    // A step-up refusal: the token is fine, the login is not enough for this route. Refreshing cannot help
+    // (a refresh keeps the login's auth_time and amr): the app is told, and signs the user in again.
+    if (this.#stepUpRequired(path, first)) return first;
     const answer = (await first
       .clone()
       .json()
@@ -332,7 +486,19 @@ export class AuthClient {
     await first.body?.cancel();
     // Reactive refresh, once: a second 401 is returned to the caller as it is, never refreshed again.
     const renewed = await this.#refresh(tokens);
-    return this.#send(url, init, renewed.accessToken);
+    const second = await this.#send(url, init, renewed.accessToken);
+    if (second.status === 401) this.#stepUpRequired(path, second);
+    return second;
+  }
+
+  /** Emits `stepUpRequired` when `response` carries RFC 9470's challenge; returns whether it did. */
+  #stepUpRequired(path: string, response: Response): boolean {
+    const challenge = response.headers.get('www-authenticate') ?? '';
+    if (!/error="insufficient_user_authentication"/.test(challenge)) return false;
+    const reason = /error_description="([^"]*)"/.exec(challenge)?.[1] ?? 'Sign in again to go on.';
+    const maxAge = /max_age=(\d+)/.exec(challenge)?.[1];
+    this.#emit('stepUpRequired', { path, reason, ...(maxAge !== undefined && { maxAge: Number(maxAge) }) });
+    return true;
   }
 
   /** The stored tokens (for display or a caller's own use), or `null` when signed out. */
@@ -667,6 +833,13 @@ const expiries = (tokens: StoredTokens) => ({
 function unrefTimer(timer: unknown): void {
   (timer as { unref?: () => void }).unref?.();
 }
+
+/** A JSON `POST` for {@link AuthClient.fetch}. */
+const jsonPost = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 /** Creates an {@link AuthClient}. */
 export const createAuthClient = (options: AuthClientOptions): AuthClient => new AuthClient(options);

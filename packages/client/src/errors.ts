@@ -5,16 +5,23 @@
 export type ApiErrorCode =
   | 'invalid_request'
   | 'weak_password'
+  | 'invalid_link'
   | 'invalid_credentials'
   | 'invalid_token'
   | 'token_expired'
   | 'session_revoked'
   | 'refresh_token_reused'
+  | 'mfa_required'
+  | 'invalid_mfa_code'
   | 'account_disabled'
+  | 'email_not_verified'
   | 'invalid_origin'
   | 'not_found'
   | 'method_not_allowed'
   | 'username_taken'
+  | 'email_taken'
+  | 'mfa_already_enabled'
+  | 'mfa_not_enabled'
   | 'refresh_conflict'
   | 'payload_too_large'
   | 'unsupported_media_type'
@@ -25,14 +32,18 @@ export type ApiErrorCode =
 /**
  * Codes only the client produces: `signed_out` (no usable session: never signed in, logged out, or the
  * session ended), `unauthorized` / `forbidden` (the gateway authorizer's own 401/403, which carry no code),
- * `network_error` (no HTTP answer at all) and `unexpected_response` (an answer outside the contract).
+ * `network_error` (no HTTP answer at all), `unexpected_response` (an answer outside the contract),
+ * `passkeys_unavailable` (a passkey method of a client created without the browser's ceremonies) and
+ * `passkey_ceremony_failed` (the browser did not create or use a passkey: cancelled, none, timed out).
  */
 export type ClientErrorCode =
   | 'signed_out'
   | 'unauthorized'
   | 'forbidden'
   | 'network_error'
-  | 'unexpected_response';
+  | 'unexpected_response'
+  | 'passkeys_unavailable'
+  | 'passkey_ceremony_failed';
 
 export type AuthErrorCode = ApiErrorCode | ClientErrorCode;
 
@@ -51,16 +62,23 @@ export type SignOutReason =
 const apiErrorCodes: ReadonlySet<string> = new Set<ApiErrorCode>([
   'invalid_request',
   'weak_password',
+  'invalid_link',
   'invalid_credentials',
   'invalid_token',
   'token_expired',
   'session_revoked',
   'refresh_token_reused',
+  'mfa_required',
+  'invalid_mfa_code',
   'account_disabled',
+  'email_not_verified',
   'invalid_origin',
   'not_found',
   'method_not_allowed',
   'username_taken',
+  'email_taken',
+  'mfa_already_enabled',
+  'mfa_not_enabled',
   'refresh_conflict',
   'payload_too_large',
   'unsupported_media_type',

@@ -15,7 +15,10 @@ export {
   type AuthClientOptions,
   type AuthEvents,
   createAuthClient,
+  type LoginResult,
   type RegisteredUser,
+  type SecondFactorMethod,
+  type SecondFactorProof,
   type SessionInfo,
   type TokenTransport,
 } from './client.ts';
@@ -28,6 +31,7 @@ export {
   SignedOutError,
   type SignOutReason,
 } from './errors.ts';
+export type { PasskeyCeremonies, PasskeyInfo } from './passkeys.ts';
 export {
   localStorageStorage,
   memoryStorage,

@@ -8,6 +8,7 @@ import {
   type PageState,
   showMessage,
 } from '../page.ts';
+import { MFA_REQUIRED_EVENT } from './second-factor.ts';
 
 export function mountAccount(page: PageState): void {
   const { client } = page;
@@ -32,8 +33,14 @@ export function mountAccount(page: PageState): void {
   }
 
   async function logIn(name: string, secret: string): Promise<void> {
-    await client.login(name, secret);
+    const result = await client.login(name, secret);
     clearPasswords();
+    if (result.status === 'mfa_required') {
+      // The password was right; the Second factor section asks for the code (see second-factor.ts).
+      showMessage(message, 'Password accepted: one more step.');
+      document.dispatchEvent(new CustomEvent(MFA_REQUIRED_EVENT, { detail: result.methods }));
+      return;
+    }
     showMessage(message, '');
     logEvent(`logged in as ${name}`);
     await page.update();

@@ -1,0 +1,145 @@
+import { readdir, readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { bundlePageScript, PAGE_HEADERS } from './demo-page.ts';
+
+/**
+ * The pages the local server serves for mailed links (`/verify-email`, `/reset-password`: `EMAIL_VERIFY_URL` and
+ * `PASSWORD_RESET_URL` point here unless set) and the local mail box (`/mailbox`: every mail of the `file`
+ * transport, newest first, as a mail catcher shows them). Static HTML with the demo page's style sheet; the
+ * link pages' one script POSTs the token only when the form is submitted, so opening a link (GET or HEAD, as
+ * mail scanners do) consumes nothing. A fixed table of paths: nothing else on disk is reachable.
+ */
+const publicDir = new URL('./public/', import.meta.url);
+
+let recoveryScript: Promise<string> | undefined;
+
+const pages: Record<string, { contentType: string; load: () => Promise<string> }> = {
+  '/verify-email': {
+    contentType: 'text/html; charset=utf-8',
+    load: () => readFile(new URL('verify-email.html', publicDir), 'utf8'),
+  },
+  '/reset-password': {
+    contentType: 'text/html; charset=utf-8',
+    load: () => readFile(new URL('reset-password.html', publicDir), 'utf8'),
+  },
+  '/recovery.js': {
+    contentType: 'text/javascript; charset=utf-8',
+    load: () => {
+      recoveryScript ??= bundlePageScript('recovery.ts').catch((error: unknown) => {
+        recoveryScript = undefined;
+        throw error;
+      });
+      return recoveryScript;
+    },
+  },
+};
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** One mail of the sink, as the mail box lists it. */
+export interface MailboxEntry {
+  file: string;
+  to: string;
+  subject: string;
+  date: string;
+  text: string;
+}
+
+/** The mails in `dir`, newest first, parsed with mailparser (a dev dependency, loaded on demand). */
+export async function readMailbox(dir: string): Promise<MailboxEntry[]> {
+  let files: string[];
+  try {
+    files = (await readdir(dir)).filter((name) => name.endsWith('.eml'));
+  } catch {
+    return [];
+  }
+  const { simpleParser } = await import('mailparser');
+  const entries = await Promise.all(
+    files
+      .sort()
+      .reverse()
+      .slice(0, 200)
+      .map(async (file) => {
+        const parsed = await simpleParser(await readFile(join(dir, file)));
+        const to = Array.isArray(parsed.to)
+          ? parsed.to.map((a) => a.text).join(', ')
+          : (parsed.to?.text ?? '');
+        return {
+          file,
+          to,
+          subject: parsed.subject ?? '',
+          date: parsed.date?.toISOString() ?? '',
+          text: parsed.text ?? '',
+        };
+      }),
+  );
+  return entries;
+}
+
+/** The mail box page: each mail's time, recipient, subject and text, links clickable. No script. */
+function mailboxPage(dir: string, entries: MailboxEntry[]): string {
+  const linkify = (text: string) =>
+    escapeHtml(text).replace(/https?:\/\/[^\s<]+/g, (url) => `<a href="${url}">${url}</a>`);
+  const items = entries
+    .map(
+      (mail) => `      <li class="card mail">
+        <h2>${escapeHtml(mail.subject)}</h2>
+        <p class="muted">to <strong>${escapeHtml(mail.to)}</strong> · <time datetime="${escapeHtml(mail.date)}">${escapeHtml(mail.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}</time></p>
+        <pre class="output">${linkify(mail.text)}</pre>
+      </li>`,
+    )
+    .join('\n');
+  return `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>Local mail box · lambda-token-auth</title>
+    <link rel="icon" href="data:," />
+    <link rel="stylesheet" href="/demo.css" />
+  </head>
+  <body>
+    <header>
+      <h1>Local mail box</h1>
+      <p>Every mail the service sent in this run of <code>npm start</code>, newest first (the <code>.eml</code> files in <code>${escapeHtml(dir)}</code>). Reload to see new ones. <a href="/">Back to the demo page</a></p>
+    </header>
+    <main class="single">
+    <ol class="mailbox" aria-label="Mails">
+${items || '      <li class="card muted">No mail yet.</li>'}
+    </ol>
+    </main>
+  </body>
+</html>
+`;
+}
+
+/** Answers `GET`/`HEAD` for the link pages and the mail box; returns false for any other request. */
+export async function serveRecoveryPages(
+  req: IncomingMessage,
+  res: ServerResponse,
+  pathname: string,
+  mailDir: string,
+): Promise<boolean> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  let body: string;
+  let contentType = 'text/html; charset=utf-8';
+  try {
+    if (pathname === '/mailbox') {
+      body = mailboxPage(mailDir, await readMailbox(mailDir));
+    } else {
+      const page = Object.hasOwn(pages, pathname) ? pages[pathname] : undefined;
+      if (!page) return false;
+      body = await page.load();
+      contentType = page.contentType;
+    }
+  } catch (error) {
+    console.error('page: could not load', pathname, error instanceof Error ? error.message : error);
+    res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1' });
+    res.end('The page could not be built; see the server log.');
+    return true;
+  }
+  res.writeHead(200, { 'Content-Type': contentType, ...PAGE_HEADERS });
+  res.end(req.method === 'HEAD' ? undefined : body);
+  return true;
+}

@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import { nowSeconds } from '../config.ts';
+import { ApiError } from '../errors.ts';
+import type { ClientInfo } from '../http/function.ts';
+import type { Services } from '../services.ts';
+import type { MfaChallenge } from '../store/second-factors.ts';
+import type { AmrValue } from '../tokens/amr.ts';
+import type { TokenPair } from '../tokens/pair.ts';
+import { guardedCheck } from './check-password.ts';
+import {
+  hashMfaToken,
+  MFA_TOKEN_MAX_FAILURES,
+  type SecondFactorProof,
+  verifySecondFactor,
+} from './second-factor.ts';
+import { startSession } from './start-session.ts';
+
+/**
+ * Whether a challenge may still complete a login at `now`: it exists, is unused, unexpired and has fewer than
+ * {@link MFA_TOKEN_MAX_FAILURES} wrong codes. The store's writes to it carry the same rule as their condition.
+ */
+export const challengeUsable = (
+  challenge: MfaChallenge | undefined,
+  now: number,
+): challenge is MfaChallenge =>
+  challenge !== undefined &&
+  !challenge.used &&
+  challenge.expiresAt > now &&
+  challenge.failures < MFA_TOKEN_MAX_FAILURES;
+
+const deadToken = () =>
+  new ApiError('invalid_token', {
+    message: 'The mfaToken is unknown, expired, used or no longer valid; log in again.',
+  });
+
+/**
+ * Completes a login that was answered `mfa_required` (`POST /auth/login/mfa`): the `mfaToken` must be usable
+ * ({@link challengeUsable}), and the proof right for the account. The check is guarded like a password's: it
+ * takes one of the name's check slots, and a wrong code counts toward the name's, the pair's and the address's
+ * lockout (`429 too_many_attempts` while locked) and against the `mfaToken` (the fifth kills it). A right one is
+ * used up (a TOTP step or a recovery code is accepted once, whoever races), the `mfaToken` is used up, and a
+ * session starts with `auth_time` now and `amr` as the factor says (RFC 8176: `["pwd", "otp", "mfa"]`).
+ *
+ * Errors: `401 invalid_token` (unknown, expired, used or killed `mfaToken`), `401 invalid_mfa_code`,
+ * `429 too_many_attempts`, `403 account_disabled`, `400 invalid_request`.
+ */
+export async function loginWithSecondFactor(
+  services: Services,
+  input: { mfaToken: string; proof: SecondFactorProof; client: ClientInfo },
+): Promise<TokenPair> {
+  const ring = await services.keys.getKeyRing();
+  const tokenHash = hashMfaToken(input.mfaToken);
+  const challenge = await services.secondFactors.getChallenge(tokenHash);
+  if (!challengeUsable(challenge, nowSeconds())) throw deadToken();
+
+  const sid = randomUUID();
+  let amr: readonly AmrValue[] | undefined;
+  try {
+    await guardedCheck(
+      services,
+      {
+        username: challenge.username,
+        client: input.client,
+        holder: sid,
+        storesSession: () => true,
+        failure: () => new ApiError('invalid_mfa_code'),
+      },
+      async (account, item) => {
+        // The name now holds another account (the challenge's was deleted and the name taken): nothing matches.
+        if (account?.userId !== challenge.userId) return { matches: false };
+        amr = await verifySecondFactor(
+          services,
+          ring,
+          { userId: account.userId, username: account.username, item },
+          input.proof,
+        );
+        return { matches: amr !== undefined };
+      },
+    );
+  } catch (error) {
+    // A wrong code also counts against this mfaToken: the fifth kills it.
+    if (error instanceof ApiError && error.code === 'invalid_mfa_code')
+      await services.secondFactors.recordWrongCode(tokenHash, MFA_TOKEN_MAX_FAILURES, nowSeconds());
+    throw error;
+  }
+  // Single use: of racing completions with one mfaToken only one goes on (the others' factors are spent).
+  if (
+    !amr ||
+    !(await services.secondFactors.completeChallenge(tokenHash, MFA_TOKEN_MAX_FAILURES, nowSeconds()))
+  )
+    throw deadToken();
+  // The password was checked in the challenge's generation: a replacement (or a logout everywhere) since then
+  // ends this login too. Read after the factor, so one that comes later still ends the session it starts.
+  const state = await services.accounts.getAccount(challenge.userId);
+  if (state.generation !== challenge.generation) throw deadToken();
+  return startSession(
+    services,
+    { userId: challenge.userId, username: challenge.username, state },
+    { client: input.client, authTime: nowSeconds(), amr, sessionId: sid, ring },
+  );
+}

@@ -1,0 +1,223 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_SECRET } from '../support/service.ts';
+
+/**
+ * Passkeys on the demo page in a real headless Chromium, with Chromium's virtual authenticator (Chrome
+ * DevTools Protocol, `WebAuthn` domain: a CTAP2 platform authenticator with resident keys and user
+ * verification) standing in for a phone or a laptop's fingerprint reader. The page is served at
+ * `http://localhost:<port>`, as `npm start` prints it: WebAuthn refuses IP addresses.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const PASSWORD = 'correct horse battery staple';
+
+let server: { url: string; pageUrl: string; process: ChildProcess };
+let context: BrowserContext;
+let userDataDir: string;
+const pageErrors: string[] = [];
+
+/** `npm start`'s entry point on a free port; resolves with the API and demo page URLs it prints. */
+function startServer(env: Record<string, string>): Promise<typeof server> {
+  const child = spawn(process.execPath, ['infra/local/main.ts', '--in-memory'], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const api = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+      const page = /demo page: (http:\/\/localhost:\d+)\//.exec(output)?.[1];
+      if (api && page) resolve({ url: api, pageUrl: page, process: child });
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`the server exited (${code}) before listening:\n${output}`)),
+    );
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium is not at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH`,
+    );
+  }
+  server = await startServer({ PORT: '0', JWT_SECRET: TEST_SECRET });
+  userDataDir = await mkdtemp(join(tmpdir(), 'passkeys-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1000, height: 1400 },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await context?.close();
+  if (server && server.process.exitCode === null) {
+    const exited = new Promise((resolve) => server.process.once('exit', resolve));
+    server.process.kill('SIGTERM');
+    await exited;
+  }
+  if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+});
+
+/** A page of the demo with a virtual platform authenticator of its own (resident keys, user verification). */
+async function pageWithAuthenticator(): Promise<{ page: Page; cdp: CDPSession; authenticatorId: string }> {
+  const page = await context.newPage();
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  await page.goto(`${server.pageUrl}/`);
+  return { page, cdp, authenticatorId };
+}
+
+async function waitForText(page: Page, selector: string, text: string): Promise<void> {
+  await page.waitForFunction(
+    ([sel, expected]) => document.querySelector(sel as string)?.textContent?.includes(expected as string),
+    [selector, text],
+    { timeout: 15_000 },
+  );
+}
+
+const signedIn = (page: Page) => waitForText(page, '#status', 'Signed in');
+const signedOut = (page: Page) => waitForText(page, '#status', 'Signed out');
+/** What the page's "Call /me" shows: the status and the body of `GET /me`, called with the page's session. */
+async function meOf(page: Page): Promise<{ status: number; body: Record<string, unknown> }> {
+  await page.evaluate(() => {
+    const output = document.querySelector('#me-output');
+    if (output) output.textContent = '';
+  });
+  await page.click('#call-me');
+  await page.waitForFunction(
+    () => (document.querySelector('#me-output')?.textContent ?? '') !== '',
+    undefined,
+    {
+      timeout: 15_000,
+    },
+  );
+  const text = (await page.textContent('#me-output')) ?? '';
+  const [first = '', ...rest] = text.split('\n');
+  return { status: Number(first.split(' ')[0]), body: JSON.parse(rest.join('\n') || '{}') };
+}
+
+async function signUpAndLogIn(page: Page, username: string): Promise<void> {
+  // The page's sign-up form signs in with the new account at once.
+  await page.fill('#register-username', username);
+  await page.fill('#register-password', PASSWORD);
+  await page.click('#register');
+  await waitForText(page, '#signed-in-as', username);
+  await signedIn(page);
+}
+
+async function addPasskey(page: Page, name: string): Promise<void> {
+  await page.fill('#passkey-password', PASSWORD);
+  await page.fill('#passkey-name', name);
+  await page.click('#add-passkey');
+  await waitForText(page, '#passkeys-message', `Added the passkey ${name}`);
+}
+
+async function logOut(page: Page): Promise<void> {
+  await page.click('#logout');
+  await signedOut(page);
+}
+
+describe('passkeys on the demo page, with a virtual authenticator', () => {
+  it('registers a passkey, signs out, signs in with it (no password), and deletes it', async () => {
+    const { page, cdp, authenticatorId } = await pageWithAuthenticator();
+    await signUpAndLogIn(page, 'passkey-alice');
+    const { body: signedUpAs } = await meOf(page);
+    const userId = signedUpAs.userId;
+    await addPasskey(page, 'virtual laptop');
+    await waitForText(page, '#passkeys', 'virtual laptop');
+    // A discoverable credential on the authenticator, bound to the user by its user handle (the user id).
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    expect(credentials).toHaveLength(1);
+    expect(credentials[0]?.isResidentCredential).toBe(true);
+    expect(Buffer.from(credentials[0]?.userHandle ?? '', 'base64').toString()).toBe(userId);
+    expect(credentials[0]?.rpId).toBe('localhost');
+
+    await logOut(page);
+    await page.click('#passkey-login');
+    await signedIn(page);
+    await waitForText(page, '#passkeys-message', 'Signed in with a passkey');
+    // The same user, signed in by the passkey alone: /me through the page's new session.
+    const me = await meOf(page);
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({ userId, username: 'passkey-alice' });
+    await waitForText(page, '#passkeys', 'last used');
+
+    await page.click('#passkeys .delete-passkey');
+    await page.waitForFunction(() => document.querySelectorAll('#passkeys li').length === 0, undefined, {
+      timeout: 15_000,
+    });
+    await logOut(page);
+    // The credential is still on the authenticator, but the service no longer knows it.
+    await page.click('#passkey-login');
+    await waitForText(page, '#passkeys-message', 'was not accepted');
+    expect(await page.textContent('#status')).toContain('Signed out');
+    // No script error on the page (Chromium's console lines for the expected 401s are not page errors).
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('refuses an assertion with a bogus signature, and one without user verification', async () => {
+    const { page, cdp, authenticatorId } = await pageWithAuthenticator();
+    await signUpAndLogIn(page, 'passkey-bob');
+    await addPasskey(page, 'virtual phone');
+    await logOut(page);
+
+    await cdp.send('WebAuthn.setResponseOverrideBits', { authenticatorId, isBogusSignature: true });
+    await page.click('#passkey-login');
+    await waitForText(page, '#passkeys-message', 'was not accepted');
+    expect(await page.textContent('#status')).toContain('Signed out');
+
+    await cdp.send('WebAuthn.setResponseOverrideBits', {
+      authenticatorId,
+      isBogusSignature: false,
+      isBadUV: true,
+    });
+    await page.evaluate(() => {
+      const message = document.querySelector('#passkeys-message');
+      if (message) message.textContent = '';
+    });
+    await page.click('#passkey-login');
+    await waitForText(page, '#passkeys-message', 'was not accepted');
+    expect(await page.textContent('#status')).toContain('Signed out');
+
+    // The same authenticator, honest again, still signs in: the refusals changed nothing stored.
+    await cdp.send('WebAuthn.setResponseOverrideBits', { authenticatorId, isBadUV: false });
+    await page.click('#passkey-login');
+    await signedIn(page);
+  });
+});
