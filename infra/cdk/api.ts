@@ -381,6 +381,13 @@ export function stepUpAlias(fn: lambda.IFunction, rules: StepUpRules): lambda.IF
   const id = `Alias${pascal(qualifier)}`;
   const found = fn.node.tryFindChild(id);
   if (found) return found as lambda.Alias;
+  // `currentVersion` makes CDK warn that permissions granted on the function no longer reach its versions. Nothing
+  // here relies on that: API Gateway invokes the alias, and the TokenAuthorizer grants its invoke permission on the
+  // alias itself.
+  Annotations.of(fn).acknowledgeWarning(
+    '@aws-cdk/aws-lambda:addPermissionsToVersionOrAlias',
+    'API Gateway invokes the step-up alias, whose own invoke permission the TokenAuthorizer grants',
+  );
   return new lambda.Alias(fn, id, { aliasName: qualifier, version: fn.currentVersion });
 }
 
