@@ -3,6 +3,7 @@ import { type ObservedClients, observe, operationOf } from '../../bench/request-
 import { type FunctionProfile, functionProfiles } from '../../infra/cdk/functions.ts';
 import type { Handlers } from '../../infra/local/gateway.ts';
 import type { FunctionName } from '../../infra/routes.ts';
+import type { Outbox } from '../../lib/mail/outbox.ts';
 import { tableSchema } from '../../lib/store/schema.ts';
 
 /**
@@ -13,7 +14,10 @@ import { tableSchema } from '../../lib/store/schema.ts';
 export interface GrantUse {
   function: FunctionName;
   action: string;
-  /** `user`, `session`, ... (a key of `tableSchema.keyPrefix`), `index:<name>` for a query of an index, or `?`. */
+  /**
+   * `user`, `session`, ... (a key of `tableSchema.keyPrefix`), `index:<name>` for a query of an index, `mailQueue`
+   * for a queued mail request, or `?`.
+   */
   target: string;
 }
 
@@ -30,6 +34,31 @@ export function attributeHandlers(handlers: Handlers): void {
   }
   const authorizer = handlers.authorizer;
   handlers.authorizer = (event, context) => running.run('authorizer', () => authorizer(event, context));
+}
+
+const attributedOutboxes = new WeakSet<Outbox>();
+/** The action a queued mail request needs: the SQS outbox's SendMessage on the mail queue. */
+export const MAIL_QUEUE_SEND = 'sqs:SendMessage';
+const activeRecorders = new Set<(use: GrantUse) => void>();
+
+/**
+ * Attributes the deliveries of the in-process mail queue to `mailer`, the function that consumes the queue on
+ * AWS. The local queue starts delivering in the async context of the request that queued first, so without this
+ * the mailer's reads and writes would be charged to that request's function.
+ */
+export function attributeMailer(outbox: Outbox): void {
+  if (attributedOutboxes.has(outbox)) return;
+  attributedOutboxes.add(outbox);
+  const enqueue = outbox.enqueue.bind(outbox);
+  outbox.enqueue = (request) => {
+    // On AWS a queued request is an SQS SendMessage of the queuing function (its `enqueuesMail` grant).
+    const fn = running.getStore();
+    if (fn)
+      for (const record of activeRecorders)
+        record({ function: fn, action: MAIL_QUEUE_SEND, target: 'mailQueue' });
+    // The queue's drain is started inside enqueue (on a later turn, in enqueue's async context): it runs as mailer.
+    return running.run('mailer', () => enqueue(request));
+  };
 }
 
 const pkOf = (key: Record<string, any> | undefined): unknown =>
@@ -57,33 +86,43 @@ function targetsOf(operation: string, input: Record<string, any>): string[] {
   return [kindOf(pkOf(input.Key ?? input.Item))];
 }
 
-/** Records every request a function sends through `clients` (the SDK's and the authorizer's), as the grant it needs. */
 let recorders = 0;
 
+/**
+ * Records every request a function sends through `clients` (the SDK's and the authorizer's), and every mail
+ * request it queues through an outbox given to {@link attributeMailer}, as the grant it needs.
+ */
 export function recordGrantUses(
   clients: ObservedClients,
   name = `test-grant-uses-${++recorders}`,
 ): { uses(): GrantUse[]; remove(): void } {
   const seen = new Map<string, GrantUse>();
+  const record = (use: GrantUse) => seen.set(`${use.function} ${use.action} ${use.target}`, use);
+  activeRecorders.add(record);
   observe(clients).add(
     (next, context) => async (args) => {
       const fn = running.getStore();
       if (fn) {
         const operation = operationOf(context.commandName);
-        for (const target of targetsOf(operation, args.input as Record<string, any>)) {
-          const use = { function: fn, action: `dynamodb:${operation}`, target };
-          seen.set(`${fn} ${use.action} ${target}`, use);
-        }
+        for (const target of targetsOf(operation, args.input as Record<string, any>))
+          record({ function: fn, action: `dynamodb:${operation}`, target });
       }
       return next(args);
     },
     { step: 'initialize', name },
   );
-  return { uses: () => [...seen.values()], remove: () => observe(clients).remove(name) };
+  return {
+    uses: () => [...seen.values()],
+    remove: () => {
+      activeRecorders.delete(record);
+      observe(clients).remove(name);
+    },
+  };
 }
 
 /** Whether a function's profile (infra/cdk/functions.ts) grants one use, as the stack turns it into IAM. */
 export function granted(profile: FunctionProfile, use: GrantUse): boolean {
+  if (use.action === MAIL_QUEUE_SEND) return use.target === 'mailQueue' && profile.enqueuesMail === true;
   if (use.target.startsWith('index:'))
     return (
       use.action === 'dynamodb:Query' &&

@@ -11,8 +11,9 @@ import {
 } from '../../infra/local/server.ts';
 import { defaults } from '../../lib/config.ts';
 import type { Argon2Params } from '../../lib/passwords/argon2.ts';
+import { defaultServices } from '../../lib/services.ts';
 import { generateSigningKey, isSigningAlgorithm } from '../../lib/tokens/keyring.ts';
-import { attributeHandlers, recordGrantUses, ungranted } from './grants.ts';
+import { attributeHandlers, attributeMailer, recordGrantUses, ungranted } from './grants.ts';
 import { functionClients } from './sdk-middleware.ts';
 
 /** The signing key the tests' services use (a test value, not a secret). */
@@ -179,6 +180,7 @@ function testService(
   // (infra/cdk/functions.ts) when the service closes: dynalite has no IAM, so a request no grant allows would
   // otherwise pass every test and be an AccessDenied (a 503) on AWS.
   attributeHandlers(backend.handlers);
+  attributeMailer(defaultServices().outbox);
   const grantUses = recordGrantUses(functionClients());
   const request: TestService['request'] = async (method, path, init = {}) => {
     // Lower-case names, as Node's HTTP server hands them to the gateway.

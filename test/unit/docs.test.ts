@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { routes } from '../../infra/routes.ts';
 
 // The code map (docs/ARCHITECTURE.md) stays true: every name it puts in backticks exists in the code, and every
 // operation module is on it. Comments speak of the code, never of a tracker's numbers.
@@ -33,9 +34,26 @@ function backticked(markdown: string): string[] {
 const wordIn = (text: string, word: string) =>
   new RegExp(`(^|[^\\w$])${word.replace(/[$.]/g, '\\$&')}($|[^\\w$])`).test(text);
 
+/**
+ * Whether a URL path (`/auth/sessions/{sessionId}`, optionally after its method) is served: a route of
+ * infra/routes.ts (with that method, when one is given), or a path the local server serves by itself (its pages,
+ * written as a string literal in the code).
+ */
+function routeExists(span: string): boolean {
+  const [method, path] = span.includes(' ') ? span.split(' ') : [undefined, span];
+  if (routes.some((route) => route.path === path && (method === undefined || route.method === method)))
+    return true;
+  return (
+    method === undefined &&
+    [`'${path}'`, `"${path}"`, `\`${path}\``].some((literal) => code.includes(literal))
+  );
+}
+
 /** What a backticked span claims exists, and whether it does (`undefined`: the span names nothing to check). */
 function exists(span: string): boolean | undefined {
   const name = span.replace(/\(\)$/, '');
+  // A URL path (a route or a page of the local server), not a file.
+  if (/^((GET|POST|PATCH|DELETE) )?\/[\w\-./{}]*$/.test(name)) return routeExists(name);
   // A path (a pattern such as `lib/operations/<verb>.ts` names a family, not a file).
   if (/[/]|\.(ts|md|json|mjs)$/.test(name)) {
     if (name.includes('<') || name.includes(' ')) return undefined;
@@ -76,6 +94,12 @@ describe('docs/ARCHITECTURE.md', () => {
     expect(exists('lib/store/no-such-module.ts')).toBe(false);
     expect(exists('sessionState')).toBe(true);
     expect(exists('lib/store/conditions.ts')).toBe(true);
+    // A URL path is a route, or a page of the local server; not a file.
+    expect(exists('/auth/sessions/{sessionId}')).toBe(true);
+    expect(exists('DELETE /auth/sessions/{sessionId}')).toBe(true);
+    expect(exists('PATCH /auth/sessions/{sessionId}')).toBe(false);
+    expect(exists('/mailbox')).toBe(true);
+    expect(exists('/auth/no-such-route')).toBe(false);
   });
 });
 
