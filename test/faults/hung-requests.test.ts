@@ -104,20 +104,23 @@ afterEach(() => {
 });
 afterAll(() => service.close());
 
-function storeBehind(url: string) {
-  // The functions' bounds but a short answer timeout, so that the test does not wait seconds per attempt.
-  const db = createDocumentClient(createDynamoDbClient({ endpoint: url, requestTimeoutMs: 250 }));
+function storeBehind(url: string, requestTimeoutMs: number) {
+  // The functions' bounds, with the answer timeout the test chooses.
+  const db = createDocumentClient(createDynamoDbClient({ endpoint: url, requestTimeoutMs }));
   return { db, sessions: new SessionStore(db, defaultServices().config.tableName) };
 }
 
 describe('a DynamoDB request that gets no answer', () => {
-  it('is aborted after requestTimeout and retried: the read succeeds on the next attempt', async () => {
+  it('is aborted after requestTimeout and retried: the read succeeds on a later attempt', async () => {
     const proxy = await hangingStore(service.server.dynamoDbEndpoint, 1);
-    const { db, sessions } = storeBehind(proxy.url);
+    // Long enough for a passed-on attempt to be answered on a busy machine (a slow one is aborted and retried too,
+    // and is allowed: what is asserted is that the hung one was aborted and the read did not end with it).
+    const { db, sessions } = storeBehind(proxy.url, 1000);
     startCapture();
     try {
       expect(await sessions.getSession('no-such-session')).toBeUndefined();
-      expect(proxy.seen).toBe(2);
+      expect(proxy.seen).toBeGreaterThanOrEqual(2);
+      expect(proxy.seen).toBeLessThanOrEqual(3);
       await proxy.allClosed();
       expect(unstructured(stopCapture())).toEqual([]);
     } finally {
@@ -128,7 +131,8 @@ describe('a DynamoDB request that gets no answer', () => {
 
   it('ends as a 503 once every attempt was aborted, and prints no unstructured line', async () => {
     const proxy = await hangingStore(service.server.dynamoDbEndpoint, Number.POSITIVE_INFINITY);
-    const { db, sessions } = storeBehind(proxy.url);
+    // Short: every attempt hangs, so each one costs the whole timeout.
+    const { db, sessions } = storeBehind(proxy.url, 250);
     startCapture();
     try {
       const failure = await sessions.getSession('no-such-session').catch((error: unknown) => error);
