@@ -1,27 +1,17 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type AccountState, accountKey, toAccountState } from './account-state.ts';
+import {
+  accountNotDeleted,
+  all,
+  atGeneration,
+  conditionParams,
+  passwordHashIs,
+  passwordUnchanged,
+} from './conditions.ts';
 import { conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
 
 export { type AccountState, accountKey, ROLE_PATTERN, toAccountState } from './account-state.ts';
-
-/**
- * The condition "the user is still at `generation`" (binds `:generation`): an item that does not exist yet is
- * at generation 0.
- */
-export const atGeneration = (generation: number) =>
-  generation === 0
-    ? '(attribute_not_exists(generation) OR generation = :generation)'
-    : 'generation = :generation';
-
-/**
- * The condition "the account item still holds the password hash `previous`" (binds `:previous` when given):
- * `undefined` for an account whose password was never replaced (the item then holds no hash). A password reset
- * is conditional on it, so that of resets judged against one password (two different links redeemed at once)
- * exactly one replaces it; the same rule in TypeScript is the link's `passwordFingerprint` check.
- */
-export const passwordUnchanged = (previous: string | undefined) =>
-  previous === undefined ? 'attribute_not_exists(passwordHash)' : 'passwordHash = :previous';
 
 /**
  * The account store: per-user revocation generation, roles, the disabled flag and, once the password has been
@@ -66,8 +56,8 @@ export class AccountStore {
    * conditional on the user still being at `keep.generation` (the one the caller's session was judged live at):
    * `false` when another whole-user revocation came first (the caller's session is then over, and nothing is
    * written). Without it (a reset) every session ends, whatever the generation; with `replacing` the write is
-   * conditional on the item still holding `replacing.passwordHash` (see {@link passwordUnchanged}): `false` when
-   * another replacement came first. Either way `false` for a deleted account.
+   * conditional on the item still holding `replacing.passwordHash` (`passwordUnchanged`): `false` when another
+   * replacement came first. Either way `false` for a deleted account.
    */
   async replacePassword(
     userId: string,
@@ -83,22 +73,18 @@ export class AccountStore {
           ...(keep
             ? {
                 UpdateExpression: 'SET passwordHash = :hash, generation = :next, carriedSession = :sid',
-                ConditionExpression: `${atGeneration(keep.generation)} AND attribute_not_exists(deleted)`,
-                ExpressionAttributeValues: {
-                  ':hash': passwordHash,
-                  ':next': keep.generation + 1,
-                  ':sid': keep.sessionId,
-                  ':generation': keep.generation,
-                },
+                ...conditionParams(all(atGeneration(keep.generation), accountNotDeleted), {
+                  values: { ':hash': passwordHash, ':next': keep.generation + 1, ':sid': keep.sessionId },
+                }),
               }
             : {
                 UpdateExpression: 'SET passwordHash = :hash ADD generation :one REMOVE carriedSession',
-                ConditionExpression: `attribute_not_exists(deleted)${replacing ? ` AND ${passwordUnchanged(replacing.passwordHash)}` : ''}`,
-                ExpressionAttributeValues: {
-                  ':hash': passwordHash,
-                  ':one': 1,
-                  ...(replacing?.passwordHash !== undefined && { ':previous': replacing.passwordHash }),
-                },
+                ...conditionParams(
+                  replacing
+                    ? all(accountNotDeleted, passwordUnchanged(replacing.passwordHash))
+                    : accountNotDeleted,
+                  { values: { ':hash': passwordHash, ':one': 1 } },
+                ),
               }),
         }),
       ),
@@ -116,8 +102,7 @@ export class AccountStore {
           TableName: this.tableName,
           Key: accountKey(userId),
           UpdateExpression: 'SET passwordHash = :new',
-          ConditionExpression: 'passwordHash = :checked',
-          ExpressionAttributeValues: { ':new': newHash, ':checked': checkedHash },
+          ...conditionParams(passwordHashIs(checkedHash), { values: { ':new': newHash } }),
         }),
       ),
     );
