@@ -150,8 +150,8 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
   },
   // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items,
   // GetItem of the account), replacePassword (UpdateItem of the account: hash and generation), carryOver
-  // (UpdateItem of the session), replacePasswordHash (UpdateItem of the name's copy). Sized as login: it checks
-  // and hashes passwords.
+  // (UpdateItem of the session), replacePasswordHash (UpdateItem of the name's copy); queues the "password
+  // changed" notice. Sized as login: it checks and hashes passwords.
   'change-password': {
     memorySize: 1024,
     timeoutSeconds: 10,
@@ -161,6 +161,7 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
+    enqueuesMail: true,
   },
   // authenticate (BatchGetItem), checkPassword (GetItem, UpdateItem of the address and the name's items),
   // listLiveSessionIds (Query), markDeleted (UpdateItem of the account), then DeleteItem of the name's item, of

@@ -200,12 +200,13 @@ describe('least privilege: each function may do exactly what its code does', () 
     ]);
   });
 
-  it('change-password: BatchGetItem, GetItem and UpdateItem on the table and the key parameter', () => {
+  it('change-password: BatchGetItem, GetItem and UpdateItem on the table, the key parameter, the mail queue (its notice)', () => {
     expect(grantsOf(template, 'change-password')).toEqual([
       'dynamodb:BatchGetItem Table.Arn',
       'dynamodb:GetItem Table.Arn',
       'dynamodb:UpdateItem Table.Arn',
       ...logs('ChangePassword'),
+      'sqs:SendMessage MailQueue.Arn',
       `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
     ]);
   });
