@@ -130,15 +130,46 @@ const paths: Path[] = [
     name: 'login (clean account)',
     // The address's failure count (read), a check slot of the name taken by a conditional write that also reads
     // the account back (lib/operations/check-password.ts), the account state (roles, disabled, revocation
-    // generation, and the hash that decides once the password was replaced), then the session.
+    // generation, and the hash that decides once the password was replaced), the new device token, then the
+    // session.
     expect: 200,
-    budget: { GetItem: 2, UpdateItem: 1, PutItem: 1 },
-    // The check slot, the session, and the session's entry in the live-session index.
-    writeBudget: 3,
+    budget: { GetItem: 2, UpdateItem: 1, PutItem: 2 },
+    // The check slot, the device, the session, and the session's entry in the live-session index.
+    writeBudget: 4,
     async run(api) {
       const username = api.user();
       await api.signUp(username, 0);
       return api.measured(() => api.call('POST', '/auth/login', { username, password: PASSWORD }));
+    },
+  },
+  {
+    name: 'login from a known device',
+    // The device, the name's item and the account in one read (lib/operations/check-password.ts,
+    // checkWithDevice); the device's own count reserved; the session; the count cleared. Nothing of the name's.
+    expect: 200,
+    budget: { BatchGetItem: 1, UpdateItem: 2, PutItem: 1 },
+    writeBudget: 4,
+    async run(api) {
+      const username = api.user();
+      await api.signUp(username, 0);
+      const { json } = await api.call('POST', '/auth/login', { username, password: PASSWORD });
+      const deviceToken = json?.deviceToken;
+      return api.measured(() =>
+        api.call('POST', '/auth/login', { username, password: PASSWORD, deviceToken }),
+      );
+    },
+  },
+  {
+    name: 'login from a known device (wrong password)',
+    // The read and the reservation, which is the failure's count (below LOGIN_MAX_FAILURES nothing else).
+    expect: 401,
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const username = api.user();
+      await api.signUp(username, 0);
+      const { json } = await api.call('POST', '/auth/login', { username, password: PASSWORD });
+      const deviceToken = json?.deviceToken;
+      return api.measured(() => api.call('POST', '/auth/login', { username, password: WRONG, deviceToken }));
     },
   },
   {
@@ -163,9 +194,9 @@ const paths: Path[] = [
     name: 'login after a failure (success)',
     samples: 5,
     expect: 200,
-    // A clean login's three, and the write that clears the failure. The failure's slot stays held for a while:
+    // A clean login's five, and the write that clears the failure. The failure's slot stays held for a while:
     // a slot pick that meets it (1 in LOGIN_MAX_FAILURES) costs a read and another try, hence five samples.
-    budget: { GetItem: 2, UpdateItem: 2, PutItem: 1 },
+    budget: { GetItem: 2, UpdateItem: 2, PutItem: 2 },
     async run(api) {
       const username = api.user();
       await api.signUp(username, 0);
@@ -506,11 +537,10 @@ const paths: Path[] = [
     name: 'password change (2 sessions)',
     samples: 5,
     expect: 204,
-    // The authentication read; the password check (the address read, a check slot, the account item with the
-    // hash that decides, the slot's release); the commit (new hash and next generation in one write), this
-    // session carried over, the name's copy of the hash. A slot pick that meets a login's held slot costs a
-    // read and another try, hence five samples.
-    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 5 },
+    // The authentication read; the password check on this session's own count (reserved, the name's and the
+    // account's items in one read, cleared); the commit (new hash and next generation in one write), this
+    // session carried over, the name's copy of the hash.
+    budget: { BatchGetItem: 2, UpdateItem: 5 },
     async run(api) {
       const [, caller] = await api.signUp(api.user(), 2);
       return api.measured(() =>
@@ -527,9 +557,10 @@ const paths: Path[] = [
     name: 'account deletion (2 sessions)',
     samples: 5,
     expect: 204,
-    // The authentication read; the password check (its account read included); the index query; the commit
-    // write (the account marked deleted); one DeleteItem per item (the name's, the passkeys' and each session's).
-    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3, Query: 1, DeleteItem: 4 },
+    // The authentication read; the password check on this session's own count (as a password change's); the
+    // index query; the commit write (the account marked deleted); one DeleteItem per item (the name's, the
+    // passkeys' and each session's).
+    budget: { BatchGetItem: 2, UpdateItem: 3, Query: 1, DeleteItem: 4 },
     async run(api) {
       const [, caller] = await api.signUp(api.user(), 2);
       return api.measured(() =>

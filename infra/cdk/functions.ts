@@ -75,13 +75,15 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
   },
   // checkPassword: LoginAttemptStore reads and counts the address item (GetItem, UpdateItem), takes a check slot
   // and records the outcome on the user item (UpdateItem, GetItem on contention), and reads a session item to see
-  // that a slot's login is over (GetItem); AccountStore.getAccount (GetItem: roles, disabled, generation);
-  // SessionStore.createSession (PutItem).
+  // that a slot's login is over (GetItem); AccountStore.getCredentials (GetItem: roles, disabled, generation,
+  // hash). checkWithDevice: the device, name and account items in one BatchGetItem, the device's own count
+  // (UpdateItem, GetItem on contention). startSession: DeviceStore.create (PutItem), SessionStore.createSession
+  // (PutItem).
   login: {
     memorySize: 1024,
     timeoutSeconds: 10,
-    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge'],
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge', 'device'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -145,28 +147,29 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
-  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items,
-  // GetItem of the account), replacePassword (UpdateItem of the account: hash and generation), carryOver
-  // (UpdateItem of the session), replacePasswordHash (UpdateItem of the name's copy). Sized as login: it checks
-  // and hashes passwords.
+  // authenticate (BatchGetItem), checkFromSession (the session's own count: UpdateItem, GetItem on contention;
+  // the name's and the account's items in one BatchGetItem; a rehash's UpdateItem of both), replacePassword
+  // (UpdateItem of the account: hash and generation; GetItem of it when a twin request committed first),
+  // carryOver (UpdateItem of the session), replacePasswordHash (UpdateItem of the name's copy). Sized as login:
+  // it checks and hashes passwords.
   'change-password': {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account'],
+    itemKinds: ['user', 'session', 'account'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
   },
-  // authenticate (BatchGetItem), checkPassword (GetItem, UpdateItem of the address and the name's items),
-  // listLiveSessionIds (Query), markDeleted (UpdateItem of the account), then DeleteItem of the name's item, of
-  // the passkeys and of the sessions.
+  // authenticate (BatchGetItem), checkFromSession (as change-password's), listLiveSessionIds (Query),
+  // markDeleted (UpdateItem of the account), then DeleteItem of the name's item, of the passkeys and of the
+  // sessions.
   'delete-account': {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-    itemKinds: ['user', 'session', 'address', 'account', 'passkeys'],
+    itemKinds: ['user', 'session', 'account', 'passkeys'],
     queriesUserIndex: true,
     readsSigningKey: true,
     http: true,

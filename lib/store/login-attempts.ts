@@ -1,63 +1,16 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { serviceUnavailable } from '../errors.ts';
 import { conditional, storeCall } from './dynamodb.ts';
+import {
+  CHECK_LEASE,
+  countFailure,
+  type FailureCount,
+  type LockoutPolicy,
+  NAME_FAILURES_PER_HOUR,
+  readCount,
+  storedCount,
+} from './lockout-policy.ts';
 import { tableSchema } from './schema.ts';
-
-/**
- * The brute-force policy (API.md "Brute force"; OWASP ASVS 2.2.1; Auth0's per (account, address) blocking with an
- * account-wide ceiling). All times are epoch seconds, all durations seconds.
- */
-export interface LockoutPolicy {
-  /** `LOGIN_MAX_FAILURES`: password checks a name admits at once or within `lockoutBase` of its failures. */
-  maxFailures: number;
-  /** `LOGIN_LOCKOUT_BASE`: the first lock; it doubles with each further failure, up to `lockoutMax`. */
-  lockoutBase: number;
-  lockoutMax: number;
-  /** `LOGIN_FAILURE_WINDOW`: a (name, address) or address count older than this starts again. */
-  failureWindow: number;
-  /** `LOGIN_ADDRESS_MAX_FAILURES`: failures one address may make over all names in a window before its lock. */
-  addressMaxFailures: number;
-}
-
-/** Failed checks a name gets in any hour from all addresses together (API.md: never more than 100). */
-export const NAME_FAILURES_PER_HOUR = 100;
-const HOUR = 3600;
-
-/**
- * Seconds a check slot stays held while its password is checked, if the check never reports back: longer than
- * any login can run (the login function's timeout is 10 s), so a slot is never taken from a check still running.
- */
-export const CHECK_LEASE = 30;
-
-/** A failure count with its growing lock: of a (name, address) pair or of an address. */
-export interface FailureCount {
-  failures: number;
-  lastFailedAt: number;
-  lockedUntil: number;
-}
-
-/** Lock seconds after the `failures`-th failure: none below `threshold`, then `base` doubling up to `max`. */
-export function lockSeconds(failures: number, threshold: number, base: number, max: number): number {
-  if (failures < threshold) return 0;
-  return Math.min(base * 2 ** (failures - threshold), max);
-}
-
-/** A count after one more failure at `now`: a count whose last failure is older than `window` starts again. */
-export function countFailure(
-  previous: FailureCount | undefined,
-  now: number,
-  window: number,
-  threshold: number,
-  policy: Pick<LockoutPolicy, 'lockoutBase' | 'lockoutMax'>,
-): FailureCount {
-  const failures = previous && now - previous.lastFailedAt <= window ? previous.failures + 1 : 1;
-  const lock = lockSeconds(failures, threshold, policy.lockoutBase, policy.lockoutMax);
-  return {
-    failures,
-    lastFailedAt: now,
-    lockedUntil: Math.max(previous?.lockedUntil ?? 0, lock > 0 ? now + lock : 0),
-  };
-}
 
 /** One of a name's `maxFailures` check slots: held by a check in progress (a lease) or by a recent failure. */
 interface Slot {
@@ -95,18 +48,7 @@ export type Admission =
 
 const slotName = (index: number) => `slot${index}`;
 const num = (value: unknown) => (typeof value === 'number' ? value : 0);
-
-function readCount(value: unknown): FailureCount | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const stored = value as Record<string, unknown>;
-  return { failures: num(stored.f), lastFailedAt: num(stored.t), lockedUntil: num(stored.l) };
-}
-
-const storedCount = (count: FailureCount) => ({
-  f: count.failures,
-  t: count.lastFailedAt,
-  l: count.lockedUntil,
-});
+const HOUR = 3600;
 
 /** Reads the lockout state out of a stored user item (`undefined` when there is none). */
 export function nameState(item: Record<string, unknown> | undefined, slotCount: number): NameState {
@@ -162,13 +104,6 @@ function pairAndHourWait(state: NameState, address: string, now: number, policy:
  * then fails, the period stays within {@link NAME_FAILURES_PER_HOUR}.
  */
 const hourRoom = (policy: LockoutPolicy) => Math.max(0, NAME_FAILURES_PER_HOUR - policy.maxFailures);
-
-/** Seconds until an address may have passwords checked again (0: now), from its failure count. */
-export function addressWait(count: FailureCount | undefined, now: number, policy: LockoutPolicy): number {
-  if (!count || now - count.lastFailedAt > policy.failureWindow) return 0;
-  const lock = lockSeconds(count.failures, policy.addressMaxFailures, policy.lockoutBase, policy.lockoutMax);
-  return Math.max(0, count.lastFailedAt + lock - now);
-}
 
 /** How many stale pairs a failure's write removes at most, and from how many stored pairs on it starts. */
 const PRUNE_BATCH = 10;
@@ -231,6 +166,16 @@ class UpdateBuilder {
  * was computed from (a compare-and-set, retried on a fresh read when another attempt changed it first), so
  * racing attempts are all counted and none is checked past the limits.
  */
+export {
+  addressWait,
+  CHECK_LEASE,
+  countFailure,
+  type FailureCount,
+  type LockoutPolicy,
+  lockSeconds,
+  NAME_FAILURES_PER_HOUR,
+} from './lockout-policy.ts';
+
 export class LoginAttemptStore {
   private readonly db: DynamoDBDocumentClient;
   private readonly tableName: string;

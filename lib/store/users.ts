@@ -6,7 +6,8 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { conditional, storeCall } from './dynamodb.ts';
+import { type AccountState, accountKey, toAccountState } from './account-state.ts';
+import { batchGetConsistent, conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
 import { type SecondFactorMethod, secondFactorMethods, secondFactorsOf } from './second-factors.ts';
 
@@ -65,7 +66,8 @@ export function normaliseUsername(raw: string): string | undefined {
   return USERNAME_PATTERN.test(normalised) ? normalised : undefined;
 }
 
-const userKey = (username: string) => ({
+/** The key of a username's item (`user#<normalised name>`): the account, and the name's lockout state. */
+export const userKey = (username: string) => ({
   [tableSchema.partitionKey]: `${tableSchema.keyPrefix.user}${username}`,
 });
 
@@ -136,6 +138,52 @@ export class UserStore {
       ),
     );
     return Item;
+  }
+
+  /**
+   * The item under `username`, the account item of `userId` (its state and the password hash it holds, if any)
+   * and the item under `extraKey` if given, in one strongly consistent `BatchGetItem`.
+   */
+  async getWithAccount(
+    username: string,
+    userId: string,
+    extraKey?: Record<string, string>,
+  ): Promise<{
+    nameItem: Record<string, unknown> | undefined;
+    state: AccountState;
+    passwordHash?: string;
+    extraItem?: Record<string, unknown>;
+  }> {
+    const keys = [userKey(username), accountKey(userId), ...(extraKey ? [extraKey] : [])];
+    const items = await batchGetConsistent(this.db, this.tableName, keys);
+    const pk = tableSchema.partitionKey;
+    const find = (key: Record<string, string>) => items.find((item) => item[pk] === key[pk]);
+    const accountItem = find(accountKey(userId));
+    const extraItem = extraKey && find(extraKey);
+    return {
+      nameItem: find(userKey(username)),
+      state: toAccountState(userId, accountItem),
+      ...(typeof accountItem?.passwordHash === 'string' && { passwordHash: accountItem.passwordHash }),
+      ...(extraItem && { extraItem }),
+    };
+  }
+
+  /**
+   * Stores `newHash` (the same password under current parameters) as the name's copy, only while `checkedHash`
+   * is still the copy held. Returns whether it was stored.
+   */
+  async rehashPassword(username: string, checkedHash: string, newHash: string): Promise<boolean> {
+    return conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: userKey(username),
+          UpdateExpression: 'SET passwordHash = :new',
+          ConditionExpression: 'passwordHash = :checked',
+          ExpressionAttributeValues: { ':new': newHash, ':checked': checkedHash },
+        }),
+      ),
+    );
   }
 
   /**

@@ -143,8 +143,9 @@ describe('least privilege: each function may do exactly what its code does', () 
     ]);
   });
 
-  it('login: GetItem, PutItem, UpdateItem on the table and the key parameter', () => {
+  it('login: BatchGetItem, GetItem, PutItem, UpdateItem on the table and the key parameter', () => {
     expect(grantsOf(template, 'login')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
       'dynamodb:GetItem Table.Arn',
       'dynamodb:PutItem Table.Arn',
       'dynamodb:UpdateItem Table.Arn',
@@ -292,8 +293,8 @@ describe('least privilege: each function may do exactly what its code does', () 
 
   it.each([
     ['register', ['user#*', 'account#*']],
-    ['login', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*']],
-    ['login-mfa', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*']],
+    ['login', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*', 'device#*']],
+    ['login-mfa', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*', 'device#*']],
     ['totp-enrol', ['user#*', 'session#*', 'address#*', 'account#*']],
     ['totp-confirm', ['user#*', 'session#*', 'account#*']],
     ['refresh', ['session#*', 'account#*']],
@@ -301,8 +302,8 @@ describe('least privilege: each function may do exactly what its code does', () 
     ['logout-all', ['session#*', 'account#*']],
     ['list-sessions', ['session#*', 'account#*']],
     ['revoke-session', ['session#*', 'account#*']],
-    ['change-password', ['user#*', 'session#*', 'address#*', 'account#*']],
-    ['delete-account', ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*']],
+    ['change-password', ['user#*', 'session#*', 'account#*']],
+    ['delete-account', ['user#*', 'session#*', 'account#*', 'passkeys#*']],
     ['authorizer', ['session#*', 'account#*']],
     [
       'passkey-register-options',
