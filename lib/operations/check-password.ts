@@ -5,7 +5,7 @@ import type { PasswordHasher } from '../passwords/argon2.ts';
 import { normalisePassword } from '../passwords/normalise.ts';
 import type { Services } from '../services.ts';
 import type { AccountState } from '../store/accounts.ts';
-import { deviceFromItem, devicePlace, deviceTokenUser } from '../store/devices.ts';
+import { type Device, deviceFromItem, devicePlace, deviceTokenUser } from '../store/devices.ts';
 import { addressWait, clientAddressKey, type FailureCount, readCount } from '../store/lockout-policy.ts';
 import type { OwnCountPlace } from '../store/own-counts.ts';
 import { type Session, sessionKey } from '../store/session-state.ts';
@@ -215,10 +215,48 @@ export async function checkWithDevice(
   services: Services,
   input: { username: string; password: string; deviceToken: string },
 ): Promise<(CheckedPassword & { deviceToken: string }) | undefined> {
-  const userId = deviceTokenUser(input.deviceToken);
   const username = normaliseUsername(input.username);
-  if (!userId || !username) return undefined;
-  const place = devicePlace(input.deviceToken);
+  const known = username ? await readKnownDevice(services, username, input.deviceToken) : undefined;
+  if (!known) return undefined;
+  const { place, device, account, read } = known;
+  const checked = await checkOnOwnCount(services, {
+    place,
+    seen: device.count,
+    account,
+    state: read.state,
+    accountHash: read.passwordHash,
+    password: input.password,
+    expiresAt: nowSeconds() + services.config.deviceTokenTtl,
+  });
+  return { ...checked, deviceToken: input.deviceToken };
+}
+
+/** A known device as {@link readKnownDevice} found it, with what was read along with it. */
+export interface KnownDevice {
+  /** Where the device's own failure count lives. */
+  place: OwnCountPlace;
+  device: Device;
+  /** The account under the name (the device's user's: checked). */
+  account: UserAccount;
+  /** The name's item (it holds the account's second factors), the account state and the account item's hash. */
+  read: { nameItem: Record<string, unknown> | undefined; state: AccountState; passwordHash?: string };
+}
+
+/**
+ * Whether `deviceToken` is a known device of the account under `username` (API.md "Known devices"): the device,
+ * the name's item and the device's user's account item are read in one strongly consistent request; the device
+ * counts only while its user holds the name, is not deleted and is still at the device's generation (a
+ * whole-user revocation since forgets it). `undefined` for any other token (another user's, an unknown, revoked
+ * or malformed one): the caller then judges the request as one without a device. One `BatchGetItem`.
+ */
+export async function readKnownDevice(
+  services: Services,
+  username: string,
+  deviceToken: string,
+): Promise<KnownDevice | undefined> {
+  const userId = deviceTokenUser(deviceToken);
+  if (!userId) return undefined;
+  const place = devicePlace(deviceToken);
   const read = await services.users.getWithAccount(username, userId, place.key);
   const device = deviceFromItem(read.extraItem);
   const account = accountOf(read.nameItem);
@@ -231,16 +269,7 @@ export async function checkWithDevice(
     device.generation !== read.state.generation
   )
     return undefined;
-  const checked = await checkOnOwnCount(services, {
-    place,
-    seen: device.count,
-    account,
-    state: read.state,
-    accountHash: read.passwordHash,
-    password: input.password,
-    expiresAt: nowSeconds() + services.config.deviceTokenTtl,
-  });
-  return { ...checked, deviceToken: input.deviceToken };
+  return { place, device, account, read };
 }
 
 /**

@@ -272,8 +272,9 @@ describe('least privilege: each function may do exactly what its code does', () 
     ]);
   });
 
-  it('passkey-login: DeleteItem, GetItem, PutItem and UpdateItem on the table and the key parameter', () => {
+  it('passkey-login: BatchGetItem (a presented device token), DeleteItem, GetItem, PutItem and UpdateItem on the table and the key parameter', () => {
     expect(grantsOf(template, 'passkey-login')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
       'dynamodb:DeleteItem Table.Arn',
       'dynamodb:GetItem Table.Arn',
       'dynamodb:PutItem Table.Arn',
@@ -295,7 +296,7 @@ describe('least privilege: each function may do exactly what its code does', () 
     ['register', ['user#*', 'account#*']],
     ['login', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*', 'device#*']],
     ['login-mfa', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*', 'device#*']],
-    ['totp-enrol', ['user#*', 'session#*', 'address#*', 'account#*']],
+    ['totp-enrol', ['user#*', 'session#*', 'account#*']],
     ['totp-confirm', ['user#*', 'session#*', 'account#*']],
     ['refresh', ['session#*', 'account#*']],
     ['logout', ['session#*']],
@@ -305,10 +306,7 @@ describe('least privilege: each function may do exactly what its code does', () 
     ['change-password', ['user#*', 'session#*', 'account#*']],
     ['delete-account', ['user#*', 'session#*', 'account#*', 'passkeys#*']],
     ['authorizer', ['session#*', 'account#*']],
-    [
-      'passkey-register-options',
-      ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*'],
-    ],
+    ['passkey-register-options', ['user#*', 'session#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*']],
     ['register-passkey', ['session#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*']],
     ['list-passkeys', ['session#*', 'account#*', 'passkeys#*']],
     ['rename-passkey', ['session#*', 'account#*', 'passkeys#*']],
@@ -316,7 +314,7 @@ describe('least privilege: each function may do exactly what its code does', () 
     ['passkey-login-options', ['webauthn-challenge#*']],
     [
       'passkey-login',
-      ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*'],
+      ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*', 'device#*'],
     ],
   ])('%s: its table actions reach only items whose key starts with %j', (name, prefixes) => {
     const tableStatements = statementsOf(template, name).filter((statement) =>

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { totpCodeAt, totpStepAt } from '../../lib/mfa/totp.ts';
 import { disableUser, enableUser } from '../../lib/operations/admin.ts';
 import { defaultServices } from '../../lib/services.ts';
 import { NAME_FAILURES_PER_HOUR } from '../../lib/store/lockout-policy.ts';
@@ -238,4 +239,178 @@ describe('distributed guessing at one name', () => {
     expect((await loginFrom(stranger, name, 'an entirely new passphrase')).status).toBe(429);
     expect((await loginFrom(freshAddress(), name, 'an entirely new passphrase')).status).toBe(429);
   });
+});
+
+describe('a login with a second factor', () => {
+  const codeNow = (secret: string) => totpCodeAt(secret, totpStepAt(Date.now()));
+  /** Moves the clock to the start of the next TOTP step, so that a fresh code exists. */
+  const nextStep = () => clock.advance(30 - ((Date.now() / 1000) % 30) + 0.01);
+  const otherThan = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+  const complete = (address: string, body: Record<string, unknown>, headers?: Record<string, string>) =>
+    service.request('POST', '/auth/login/mfa', { body, sourceIp: address, ...(headers && { headers }) });
+
+  /** A user with TOTP on, and the device token of its first whole login (password, then a code). */
+  async function enrolledOwner(name: string) {
+    const tokens = await service.signUp(name);
+    const started = await service.post(
+      '/auth/mfa/totp',
+      { password: DEFAULT_PASSWORD },
+      bearer(tokens.accessToken),
+    );
+    const secret = started.json.secret as string;
+    const confirmed = await service.post(
+      '/auth/mfa/totp/confirm',
+      { code: codeNow(secret) },
+      bearer(tokens.accessToken),
+    );
+    expect(confirmed.status).toBe(200);
+    nextStep();
+    const address = freshAddress();
+    const first = await loginFrom(address, name, DEFAULT_PASSWORD);
+    expect(first.json.error).toBe('mfa_required');
+    // The second step answers the device token: the device is known once the whole login has succeeded.
+    const done = await complete(address, { mfaToken: first.json.mfaToken, code: codeNow(secret) });
+    expect(done.status, done.text).toBe(200);
+    expect(done.json.deviceToken).toMatch(/^[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}$/);
+    return { secret, address, deviceToken: done.json.deviceToken as string };
+  }
+
+  it('answers the device token at login/mfa; with it both steps are judged by the device while strangers hold the name', async () => {
+    const name = freshName('mfa-device');
+    const { secret, deviceToken } = await enrolledOwner(name);
+    nextStep();
+    // A stranger's failures hold every check slot of the name: a login without the device waits.
+    const stranger = freshAddress();
+    for (let i = 0; i < MAX_FAILURES; i += 1)
+      expect((await loginFrom(stranger, name, WRONG)).status).toBe(401);
+    expect((await loginFrom(freshAddress(), name, DEFAULT_PASSWORD)).status).toBe(429);
+    // The owner's device passes both steps at once, and keeps its token.
+    const address = freshAddress();
+    const first = await loginFrom(address, name, DEFAULT_PASSWORD, deviceToken);
+    expect(first.json.error).toBe('mfa_required');
+    const done = await complete(address, {
+      mfaToken: first.json.mfaToken,
+      code: codeNow(secret),
+      deviceToken,
+    });
+    expect(done.status, done.text).toBe(200);
+    expect(done.json.deviceToken).toBe(deviceToken);
+    expect(claimsOf(done.json.accessToken).amr).toContain('mfa');
+    // A stranger still waits.
+    expect((await loginFrom(freshAddress(), name, DEFAULT_PASSWORD)).status).toBe(429);
+  });
+
+  it('counts wrong codes sent with a known device against the device (and the mfaToken) alone', async () => {
+    const name = freshName('mfa-own');
+    const { secret, address, deviceToken } = await enrolledOwner(name);
+    const first = await loginFrom(address, name, DEFAULT_PASSWORD, deviceToken);
+    for (let i = 0; i < MAX_FAILURES; i += 1) {
+      const wrong = await complete(address, {
+        mfaToken: first.json.mfaToken,
+        code: otherThan(codeNow(secret)),
+        deviceToken,
+      });
+      expect(wrong.status).toBe(401);
+      expect(wrong.json.error).toBe('invalid_mfa_code');
+    }
+    expect((await deviceItem(deviceToken))?.count?.f).toBe(MAX_FAILURES);
+    // The device is locked, for its password checks too...
+    const locked = await loginFrom(address, name, DEFAULT_PASSWORD, deviceToken);
+    expect(locked.status).toBe(429);
+    expect(retryAfter(locked)).toBe(LOCKOUT_BASE);
+    // ...and nothing was counted for the name: a login without the device is not held.
+    const nameItem = await service.storedItem(`user#${name}`);
+    expect(nameItem?.hourCount).toBeUndefined();
+    const elsewhere = await loginFrom(freshAddress(), name, DEFAULT_PASSWORD);
+    expect(elsewhere.json.error).toBe('mfa_required');
+  });
+
+  it('reads and answers the device token in its cookie with the cookie transport', async () => {
+    const name = freshName('mfa-cookie');
+    const { secret } = await enrolledOwner(name);
+    const cookieHeaders = (deviceToken?: string) => ({
+      'x-token-transport': 'cookie',
+      ...(deviceToken && { cookie: `__Secure-device_token=${deviceToken}` }),
+    });
+    const deviceCookie = (response: ApiResponse) =>
+      response.headers
+        .getSetCookie()
+        .find((cookie) => cookie.startsWith('__Secure-device_token='))
+        ?.split(';')[0]
+        ?.slice('__Secure-device_token='.length);
+    nextStep();
+    const address = freshAddress();
+    const first = await service.request('POST', '/auth/login', {
+      body: { username: name, password: DEFAULT_PASSWORD },
+      sourceIp: address,
+      headers: cookieHeaders(),
+    });
+    const done = await complete(
+      address,
+      { mfaToken: first.json.mfaToken, code: codeNow(secret) },
+      cookieHeaders(),
+    );
+    expect(done.status, done.text).toBe(200);
+    expect(done.json.deviceToken).toBeUndefined();
+    const deviceToken = deviceCookie(done);
+    expect(deviceToken).toBeDefined();
+    // Presented in the cookie, it is known: the device's own count judges the code, and it is answered again.
+    nextStep();
+    const again = await service.request('POST', '/auth/login', {
+      body: { username: name, password: DEFAULT_PASSWORD },
+      sourceIp: address,
+      headers: cookieHeaders(deviceToken),
+    });
+    const wrong = await complete(
+      address,
+      { mfaToken: again.json.mfaToken, code: otherThan(codeNow(secret)) },
+      cookieHeaders(deviceToken),
+    );
+    expect(wrong.status).toBe(401);
+    expect((await deviceItem(deviceToken as string))?.count?.f).toBe(1);
+    const right = await complete(
+      address,
+      { mfaToken: again.json.mfaToken, code: codeNow(secret) },
+      cookieHeaders(deviceToken),
+    );
+    expect(right.status, right.text).toBe(200);
+    expect(deviceCookie(right)).toBe(deviceToken);
+  });
+});
+
+describe('re-entering the password from a live session', () => {
+  it.each([
+    ['POST /auth/mfa/totp', 'POST', '/auth/mfa/totp', {}],
+    ['DELETE /auth/mfa/totp', 'DELETE', '/auth/mfa/totp', {}],
+    ['POST /auth/mfa/recovery-codes', 'POST', '/auth/mfa/recovery-codes', {}],
+    ['POST /auth/email', 'POST', '/auth/email', { email: 'owner@example.com' }],
+    ['POST /auth/passkeys/register/options', 'POST', '/auth/passkeys/register/options', {}],
+  ])(
+    '%s: judged by the session’s own count, never the name’s held by strangers',
+    async (_label, method, path, body) => {
+      const name = freshName('settings');
+      const { address, tokens } = await owner(name);
+      const other = (await loginFrom(address, name, DEFAULT_PASSWORD)).json;
+      const enter = (session: any, password: string) =>
+        service.request(method, path, {
+          body: { ...body, password },
+          headers: bearer(session.accessToken),
+          sourceIp: address,
+        });
+      // A stranger's failures hold every check slot of the name: a login without a device waits...
+      const stranger = freshAddress();
+      for (let i = 0; i < MAX_FAILURES; i += 1) await loginFrom(stranger, name, WRONG);
+      expect((await loginFrom(freshAddress(), name, DEFAULT_PASSWORD)).status).toBe(429);
+      // ...but the owner's session re-enters the password at once.
+      const right = await enter(tokens, DEFAULT_PASSWORD);
+      expect([200, 204, 409], right.text).toContain(right.status);
+      // Wrong passwords from this session lock this session alone, and count nothing for the name.
+      for (let i = 0; i < MAX_FAILURES; i += 1) expect((await enter(tokens, WRONG)).status).toBe(401);
+      const locked = await enter(tokens, DEFAULT_PASSWORD);
+      expect(locked.status).toBe(429);
+      expect(retryAfter(locked)).toBe(LOCKOUT_BASE);
+      expect((await service.storedItem(`user#${name}`))?.hourCount).toBe(MAX_FAILURES);
+      expect([200, 204, 409]).toContain((await enter(other, DEFAULT_PASSWORD)).status);
+    },
+  );
 });
