@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCodeAt, totpStepAt } from '../../lib/mfa/totp.ts';
-import { disableUser, enableUser } from '../../lib/operations/admin.ts';
+import { disableUser, enableUser, resetSecondFactors } from '../../lib/operations/admin.ts';
 import { defaultServices } from '../../lib/services.ts';
 import { NAME_FAILURES_PER_HOUR } from '../../lib/store/lockout-policy.ts';
 import { useFakeClock } from '../support/clock.ts';
@@ -158,6 +158,13 @@ describe('device tokens', () => {
           { currentPassword: DEFAULT_PASSWORD, newPassword: 'an entirely new passphrase' },
           bearer(other.accessToken),
         );
+      },
+    ],
+    [
+      'mfa-reset',
+      async (_tokens: any, name: string) => {
+        await resetSecondFactors(defaultServices(), name);
+        return { status: 204 };
       },
     ],
     [
