@@ -149,3 +149,64 @@ export function ownLockAfterFailure(reserved: FailureCount, now: number, policy:
   const lock = lockSeconds(reserved.failures, policy.maxFailures, policy.lockoutBase, policy.lockoutMax);
   return lock > 0 ? now + lock : 0;
 }
+
+/** One of a name's `maxFailures` check slots: held by a check in progress (a lease) or by a recent failure. */
+export interface Slot {
+  /** Held until then; free from then on. */
+  until: number;
+  /** Who holds it: the check that took it (a random token). */
+  holder: string;
+  /** Held by a failure (cleared by the owner's next successful login) rather than by a check in progress. */
+  failed: boolean;
+}
+
+/**
+ * The lockout state kept on a username's item (`user#<name>`), for registered and unknown names alike:
+ * - `slot0..slot{N-1}`: a name admits a password check only by taking a free slot with a conditional write, and
+ *   a failed check keeps its slot for `lockoutBase` seconds: so of any number of concurrent guesses at most N
+ *   are checked, and failures from anywhere hold the name for at most `lockoutBase` after they stop.
+ * - `pairs.<address>`: the failure count and growing lock of each (name, address) pair.
+ * - `hourCount`/`hourUntil`: failures from all addresses in the current period, which ends an hour after its
+ *   last failure; a name is refused while a full set of slots could take it past {@link NAME_FAILURES_PER_HOUR}.
+ * (Read out of the item by `nameState` in `name-item.ts`.)
+ */
+export interface NameState {
+  /** The whole stored item (the account's attributes are read from it by the user store). */
+  item: Record<string, unknown> | undefined;
+  slots: Slot[];
+  pairs: Record<string, FailureCount>;
+  pairsStored: boolean;
+  hourCount: number;
+  hourUntil: number;
+}
+
+/**
+ * Seconds until `address` may have a password checked for this name (0: now). Mirrors the admission's
+ * condition: the pair's lock, the hourly ceiling, and a free slot.
+ */
+export function nameWait(state: NameState, address: string, now: number, policy: LockoutPolicy): number {
+  const slotsWait = state.slots.every((slot) => slot.until > now)
+    ? Math.min(...state.slots.map((slot) => slot.until)) - now
+    : 0;
+  return Math.max(pairAndHourWait(state, address, now, policy), slotsWait);
+}
+
+/** The part of {@link nameWait} that no free slot can shorten: the pair's lock and the hourly ceiling. */
+export function pairAndHourWait(
+  state: NameState,
+  address: string,
+  now: number,
+  policy: LockoutPolicy,
+): number {
+  const waits = [0];
+  const pair = state.pairs[address];
+  if (pair && pair.lockedUntil > now) waits.push(pair.lockedUntil - now);
+  if (state.hourUntil > now && state.hourCount > hourRoom(policy)) waits.push(state.hourUntil - now);
+  return Math.max(...waits);
+}
+
+/**
+ * The most failures a name may have in its hourly period and still admit a check: even if every slot's check
+ * then fails, the period stays within {@link NAME_FAILURES_PER_HOUR}.
+ */
+export const hourRoom = (policy: LockoutPolicy) => Math.max(0, NAME_FAILURES_PER_HOUR - policy.maxFailures);

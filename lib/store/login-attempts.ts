@@ -5,105 +5,24 @@ import {
   CHECK_LEASE,
   countFailure,
   type FailureCount,
+  hourRoom,
   type LockoutPolicy,
-  NAME_FAILURES_PER_HOUR,
+  type NameState,
+  nameWait,
+  pairAndHourWait,
   readCount,
   storedCount,
 } from './lockout-policy.ts';
+import { accountOf, nameState, slotName, userKey } from './name-item.ts';
+
+const HOUR = 3600;
+
 import { tableSchema } from './schema.ts';
-
-/** One of a name's `maxFailures` check slots: held by a check in progress (a lease) or by a recent failure. */
-interface Slot {
-  /** Held until then; free from then on. */
-  until: number;
-  /** Who holds it: the check that took it (a random token). */
-  holder: string;
-  /** Held by a failure (cleared by the owner's next successful login) rather than by a check in progress. */
-  failed: boolean;
-}
-
-/**
- * The lockout state kept on a username's item (`user#<name>`), for registered and unknown names alike:
- * - `slot0..slot{N-1}`: a name admits a password check only by taking a free slot with a conditional write, and
- *   a failed check keeps its slot for `lockoutBase` seconds: so of any number of concurrent guesses at most N
- *   are checked, and failures from anywhere hold the name for at most `lockoutBase` after they stop.
- * - `pairs.<address>`: the failure count and growing lock of each (name, address) pair.
- * - `hourCount`/`hourUntil`: failures from all addresses in the current period, which ends an hour after its
- *   last failure; a name is refused while a full set of slots could take it past {@link NAME_FAILURES_PER_HOUR}.
- */
-export interface NameState {
-  /** The whole stored item (the account's attributes are read from it by the user store). */
-  item: Record<string, unknown> | undefined;
-  slots: Slot[];
-  pairs: Record<string, FailureCount>;
-  pairsStored: boolean;
-  hourCount: number;
-  hourUntil: number;
-}
 
 /** The answer to a request for a check slot. */
 export type Admission =
   | { admitted: true; slot: number; holder: string; state: NameState }
   | { admitted: false; retryAfter: number };
-
-const slotName = (index: number) => `slot${index}`;
-const num = (value: unknown) => (typeof value === 'number' ? value : 0);
-const HOUR = 3600;
-
-/** Reads the lockout state out of a stored user item (`undefined` when there is none). */
-export function nameState(item: Record<string, unknown> | undefined, slotCount: number): NameState {
-  const slots: Slot[] = [];
-  for (let index = 0; index < slotCount; index += 1) {
-    const stored = item?.[slotName(index)] as Record<string, unknown> | undefined;
-    slots.push({
-      until: num(stored?.u),
-      holder: typeof stored?.h === 'string' ? stored.h : '',
-      failed: stored?.f === true,
-    });
-  }
-  const pairs: Record<string, FailureCount> = {};
-  const storedPairs = item?.pairs;
-  if (typeof storedPairs === 'object' && storedPairs !== null) {
-    for (const [address, value] of Object.entries(storedPairs)) {
-      const count = readCount(value);
-      if (count) pairs[address] = count;
-    }
-  }
-  return {
-    item,
-    slots,
-    pairs,
-    pairsStored: typeof storedPairs === 'object' && storedPairs !== null,
-    hourCount: num(item?.hourCount),
-    hourUntil: num(item?.hourUntil),
-  };
-}
-
-/**
- * Seconds until `address` may have a password checked for this name (0: now). Mirrors the admission's
- * condition: the pair's lock, the hourly ceiling, and a free slot.
- */
-export function nameWait(state: NameState, address: string, now: number, policy: LockoutPolicy): number {
-  const slotsWait = state.slots.every((slot) => slot.until > now)
-    ? Math.min(...state.slots.map((slot) => slot.until)) - now
-    : 0;
-  return Math.max(pairAndHourWait(state, address, now, policy), slotsWait);
-}
-
-/** The part of {@link nameWait} that no free slot can shorten: the pair's lock and the hourly ceiling. */
-function pairAndHourWait(state: NameState, address: string, now: number, policy: LockoutPolicy): number {
-  const waits = [0];
-  const pair = state.pairs[address];
-  if (pair && pair.lockedUntil > now) waits.push(pair.lockedUntil - now);
-  if (state.hourUntil > now && state.hourCount > hourRoom(policy)) waits.push(state.hourUntil - now);
-  return Math.max(...waits);
-}
-
-/**
- * The most failures a name may have in its hourly period and still admit a check: even if every slot's check
- * then fails, the period stays within {@link NAME_FAILURES_PER_HOUR}.
- */
-const hourRoom = (policy: LockoutPolicy) => Math.max(0, NAME_FAILURES_PER_HOUR - policy.maxFailures);
 
 /** How many stale pairs a failure's write removes at most, and from how many stored pairs on it starts. */
 const PRUNE_BATCH = 10;
@@ -111,9 +30,6 @@ const PRUNE_FROM = 16;
 /** Conditional writes a failure or success retries on a fresh read before it gives up. */
 const MAX_ROUNDS = 12;
 
-const userKey = (username: string) => ({
-  [tableSchema.partitionKey]: `${tableSchema.keyPrefix.user}${username}`,
-});
 const addressKey = (address: string) => ({
   [tableSchema.partitionKey]: `${tableSchema.keyPrefix.address}${address}`,
 });
@@ -166,16 +82,6 @@ class UpdateBuilder {
  * was computed from (a compare-and-set, retried on a fresh read when another attempt changed it first), so
  * racing attempts are all counted and none is checked past the limits.
  */
-export {
-  addressWait,
-  CHECK_LEASE,
-  countFailure,
-  type FailureCount,
-  type LockoutPolicy,
-  lockSeconds,
-  NAME_FAILURES_PER_HOUR,
-} from './lockout-policy.ts';
-
 export class LoginAttemptStore {
   private readonly db: DynamoDBDocumentClient;
   private readonly tableName: string;
@@ -313,10 +219,10 @@ export class LoginAttemptStore {
   }): Promise<void> {
     const { username, address, admission, now } = input;
     const policy = this.policy;
-    const identity = accountIdentity(admission.state.item);
+    const identity = accountOf(admission.state.item)?.userId;
     let state = admission.state;
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
-      if (accountIdentity(state.item) !== identity) return;
+      if (accountOf(state.item)?.userId !== identity) return;
       const update = new UpdateBuilder();
       if (identity === undefined) {
         // Unregistered: the same condition keeps a TTL off an account registered since the check began.
@@ -406,10 +312,10 @@ export class LoginAttemptStore {
     leaseProvenBySession?: boolean;
   }): Promise<void> {
     const { username, address, admission, now, newPasswordHash } = input;
-    const identity = accountIdentity(admission.state.item);
+    const identity = accountOf(admission.state.item)?.userId;
     let state = admission.state;
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
-      if (identity === undefined || accountIdentity(state.item) !== identity) return;
+      if (identity === undefined || accountOf(state.item)?.userId !== identity) return;
       const update = new UpdateBuilder();
       update.conditions.push(`userId = ${update.value(identity)}`);
       const ownSlot = state.slots[admission.slot];
@@ -493,9 +399,4 @@ export class LoginAttemptStore {
       ),
     );
   }
-}
-
-/** Which account an item holds (`undefined` for an unregistered name): failures are recorded against it only. */
-function accountIdentity(item: Record<string, unknown> | undefined): string | undefined {
-  return typeof item?.passwordHash === 'string' && typeof item.userId === 'string' ? item.userId : undefined;
 }

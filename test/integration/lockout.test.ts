@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientAddressKey } from '../../lib/store/lockout-policy.ts';
-import { NAME_FAILURES_PER_HOUR } from '../../lib/store/login-attempts.ts';
+import { clientAddressKey, NAME_FAILURES_PER_HOUR } from '../../lib/store/lockout-policy.ts';
 import { useFakeClock } from '../support/clock.ts';
 import { DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 

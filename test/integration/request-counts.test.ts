@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHECK_LEASE } from '../../lib/store/login-attempts.ts';
+import { CHECK_LEASE } from '../../lib/store/lockout-policy.ts';
 import { useFakeClock } from '../support/clock.ts';
 import { countRequests, functionClients, type RequestCounter } from '../support/sdk-middleware.ts';
 import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
