@@ -81,13 +81,28 @@ export interface ServiceOptions {
   argon2Params?: Argon2Params;
 }
 
+/**
+ * `DYNAMODB_REQUEST_TIMEOUT_MS`: milliseconds an attempt may wait for DynamoDB's answer before it is aborted and
+ * retried (default 2000, `createDynamoDbClient`'s). Only the local server sets it, for its in-process store.
+ */
+function requestTimeoutOf(env: Record<string, string | undefined>): number | undefined {
+  const raw = env.DYNAMODB_REQUEST_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(
+      `Configuration error: DYNAMODB_REQUEST_TIMEOUT_MS must be a whole number >= 1 (got "${raw}")`,
+    );
+  return value;
+}
+
 /** Builds the services from the environment (the clients are created here, connections on first use). */
 export function createServices(
   env: Record<string, string | undefined> = process.env,
   options: ServiceOptions = {},
 ): Services {
   const config = loadConfig(env);
-  const db = createDocumentClient(createDynamoDbClient());
+  const db = createDocumentClient(createDynamoDbClient({ requestTimeoutMs: requestTimeoutOf(env) }));
   const policy = {
     maxFailures: config.loginMaxFailures,
     lockoutBase: config.loginLockoutBase,

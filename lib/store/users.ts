@@ -7,6 +7,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type AccountState, accountKey, toAccountState } from './account-state.ts';
+import { type Condition, conditionParams, nameUnregistered, ownedBy } from './conditions.ts';
 import { batchGetConsistent, conditional, storeCall } from './dynamodb.ts';
 import { accountOf, type UserAccount, userKey } from './name-item.ts';
 import { tableSchema } from './schema.ts';
@@ -58,7 +59,7 @@ export class UserStore {
   }
 
   #putAccount(input: NewAccount): Promise<boolean> {
-    return this.#putNewAccount(input, { ConditionExpression: 'attribute_not_exists(passwordHash)' });
+    return this.#putNewAccount(input, nameUnregistered);
   }
 
   /**
@@ -66,10 +67,7 @@ export class UserStore {
    * registered (check slots, pair counts, the hourly period, the TTL), or whatever a deleted account left, is
    * gone, so no lock carries over to the new account (API.md "Brute force"). Returns whether it was written.
    */
-  #putNewAccount(
-    input: NewAccount,
-    condition: { ConditionExpression: string; ExpressionAttributeValues?: Record<string, unknown> },
-  ): Promise<boolean> {
+  #putNewAccount(input: NewAccount, condition: Condition): Promise<boolean> {
     return conditional(() =>
       this.db.send(
         new PutCommand({
@@ -82,7 +80,7 @@ export class UserStore {
             createdAt: input.now,
             ...(input.email !== undefined && { email: input.email, emailVerified: false }),
           },
-          ...condition,
+          ...conditionParams(condition),
         }),
       ),
     );
@@ -160,8 +158,7 @@ export class UserStore {
           TableName: this.tableName,
           Key: userKey(username),
           UpdateExpression: 'SET passwordHash = :hash',
-          ConditionExpression: 'userId = :uid',
-          ExpressionAttributeValues: { ':hash': passwordHash, ':uid': userId },
+          ...conditionParams(ownedBy(userId), { values: { ':hash': passwordHash } }),
         }),
       ),
     );
@@ -217,10 +214,7 @@ export class UserStore {
    * `previousUserId` (nothing of the old item, lock state included, carries over). Returns whether it did.
    */
   async reclaimName(previousUserId: string, input: NewAccount): Promise<boolean> {
-    return this.#putNewAccount(input, {
-      ConditionExpression: 'userId = :previous',
-      ExpressionAttributeValues: { ':previous': previousUserId },
-    });
+    return this.#putNewAccount(input, ownedBy(previousUserId));
   }
 
   /**
@@ -233,8 +227,7 @@ export class UserStore {
         new DeleteCommand({
           TableName: this.tableName,
           Key: userKey(username),
-          ConditionExpression: 'userId = :uid',
-          ExpressionAttributeValues: { ':uid': userId },
+          ...conditionParams(ownedBy(userId)),
         }),
       ),
     );
