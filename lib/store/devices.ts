@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { conditionParams, itemAbsent } from './conditions.ts';
 import { conditional } from './dynamodb.ts';
 import { type FailureCount, readCount } from './lockout-policy.ts';
 import type { OwnCountPlace } from './own-counts.ts';
@@ -78,8 +79,7 @@ export class DeviceStore {
             generation: device.generation,
             [tableSchema.ttlAttribute]: device.expiresAt,
           },
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': tableSchema.partitionKey },
+          ...conditionParams(itemAbsent),
         }),
       ),
     );

@@ -1,4 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { all, conditionParams, itemExists, ownCountIs, ownCountReservedAs } from './conditions.ts';
 import { conditional, storeCall } from './dynamodb.ts';
 import {
   type FailureCount,
@@ -56,18 +57,10 @@ export class OwnCountStore {
             Key: place.key,
             UpdateExpression: 'SET #count = :reserved',
             // The count as read, or none: a racing reservation changed it, and this one reads it again.
-            ConditionExpression: `attribute_exists(#pk) AND ${
-              current ? '#count.f = :f AND #count.t = :t AND #count.l = :l' : 'attribute_not_exists(#count)'
-            }`,
-            ExpressionAttributeNames: { '#pk': tableSchema.partitionKey, '#count': place.attribute },
-            ExpressionAttributeValues: {
-              ':reserved': storedCount(reserved),
-              ...(current && {
-                ':f': current.failures,
-                ':t': current.lastFailedAt,
-                ':l': current.lockedUntil,
-              }),
-            },
+            ...conditionParams(all(itemExists, ownCountIs(place.attribute, current)), {
+              names: { '#count': place.attribute },
+              values: { ':reserved': storedCount(reserved) },
+            }),
           }),
         ),
       );
@@ -107,13 +100,10 @@ export class OwnCountStore {
           TableName: this.tableName,
           Key: place.key,
           UpdateExpression: 'SET #count.l = :l',
-          ConditionExpression: '#count.f = :f AND #count.t = :t',
-          ExpressionAttributeNames: { '#count': place.attribute },
-          ExpressionAttributeValues: {
-            ':l': lockedUntil,
-            ':f': reserved.failures,
-            ':t': reserved.lastFailedAt,
-          },
+          ...conditionParams(ownCountReservedAs(place.attribute, reserved), {
+            names: { '#count': place.attribute },
+            values: { ':l': lockedUntil },
+          }),
         }),
       ),
     );
@@ -130,13 +120,10 @@ export class OwnCountStore {
           TableName: this.tableName,
           Key: place.key,
           UpdateExpression: `${extend ? 'SET #ttl = :ttl ' : ''}REMOVE #count`,
-          ConditionExpression: 'attribute_exists(#pk)',
-          ExpressionAttributeNames: {
-            '#pk': tableSchema.partitionKey,
-            '#count': place.attribute,
-            ...(extend && { '#ttl': tableSchema.ttlAttribute }),
-          },
-          ...(extend && { ExpressionAttributeValues: { ':ttl': extend.expiresAt } }),
+          ...conditionParams(itemExists, {
+            names: { '#count': place.attribute, ...(extend && { '#ttl': tableSchema.ttlAttribute }) },
+            ...(extend && { values: { ':ttl': extend.expiresAt } }),
+          }),
         }),
       ),
     );

@@ -7,7 +7,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type AccountState, accountKey, toAccountState } from './account-state.ts';
-import { type Condition, conditionParams, nameUnregistered, ownedBy } from './conditions.ts';
+import { type Condition, conditionParams, nameUnregistered, ownedBy, passwordHashIs } from './conditions.ts';
 import { batchGetConsistent, conditional, storeCall } from './dynamodb.ts';
 import { accountOf, type UserAccount, userKey } from './name-item.ts';
 import { tableSchema } from './schema.ts';
@@ -140,8 +140,7 @@ export class UserStore {
           TableName: this.tableName,
           Key: userKey(username),
           UpdateExpression: 'SET passwordHash = :new',
-          ConditionExpression: 'passwordHash = :checked',
-          ExpressionAttributeValues: { ':new': newHash, ':checked': checkedHash },
+          ...conditionParams(passwordHashIs(checkedHash), { values: { ':new': newHash } }),
         }),
       ),
     );

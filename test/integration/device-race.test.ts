@@ -138,4 +138,34 @@ describe('a known device racing a flood of guesses, in every order of their requ
       { numRuns: 20 },
     );
   }, 180_000);
+
+  it('a wrong guess and the owner’s right password with one token, at the limit: the owner gets in, the guess is 401, and no lock outlives the owner’s success', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat({ max: 1000 }), { minLength: 1, maxLength: 30 }), async (choices) => {
+        const { username, deviceToken } = await owner('edge');
+        const address = (flow: number) => `2001:db8:${users.toString(16)}:${flow}::1`;
+        // Two failures short of the limit: of the two racing checks, one may take the last place below it and
+        // the other the place at it (a provisional lock until its outcome).
+        for (let i = 0; i < MAX_FAILURES - 2; i += 1)
+          expect((await loginFrom(address(9), username, WRONG, deviceToken)).status).toBe(401);
+        const { outcomes, order } = await gate.run(
+          [
+            () => loginFrom(address(0), username, DEFAULT_PASSWORD, deviceToken),
+            () => loginFrom(address(1), username, WRONG, deviceToken),
+          ],
+          picker(choices),
+        );
+        const [own, guess] = statuses(outcomes);
+        const trace = JSON.stringify(order);
+        expect(own?.status, trace).toBe(200);
+        expect(guess?.status, trace).toBe(401);
+        // Whatever the order, the count left holds at most the guess, below the limit: no lock.
+        expect((await deviceCount(deviceToken))?.l ?? 0, trace).toBe(0);
+        expect((await loginFrom(address(0), username, DEFAULT_PASSWORD, deviceToken)).status, trace).toBe(
+          200,
+        );
+      }),
+      { numRuns: 25 },
+    );
+  }, 180_000);
 });
