@@ -48,8 +48,9 @@ export interface CheckedPassword {
 }
 
 /**
- * The one lockout-guarded password check (API.md "Brute force"), used by login and by every operation whose
- * wrong password "counts toward the lockout". Before any hash is computed:
+ * The name's lockout-guarded password check (API.md "Brute force"), used by a login without a known device (and
+ * by anything that checks a password without a session; re-entries from a live session use `checkFromSession`,
+ * a known device `checkWithDevice`). Before any hash is computed:
  * - the client address must not be locked (`LOGIN_ADDRESS_MAX_FAILURES` failures over all names per window);
  * - the name must admit the check: one of its `LOGIN_MAX_FAILURES` slots is taken with a conditional write, so of
  *   any number of concurrent guesses at most that many are checked; the (name, address) pair must not be locked

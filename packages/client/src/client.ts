@@ -329,7 +329,7 @@ export class AuthClient {
 
   /**
    * Adds a passkey to the signed-in user: the password is checked again (`POST
-   * /auth/passkeys/register/options`; a wrong one counts toward the lockout), the browser creates the
+   * /auth/passkeys/register/options`; a wrong one counts against this session), the browser creates the
    * credential, and `POST /auth/passkeys/register` stores it under `name` (default: the service's).
    */
   async addPasskey(password: string, name?: string): Promise<PasskeyInfo> {
@@ -454,7 +454,7 @@ export class AuthClient {
 
   /**
    * `POST /auth/password`: changes the password. Every other session of the user is revoked; this one stays.
-   * A wrong `currentPassword` is an `AuthError` `invalid_credentials` (it counts toward the lockout), a weak new
+   * A wrong `currentPassword` is an `AuthError` `invalid_credentials` (it counts against this session), a weak new
    * one `weak_password`.
    */
   async changePassword(currentPassword: string, newPassword: string): Promise<void> {
