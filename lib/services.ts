@@ -82,17 +82,19 @@ export interface ServiceOptions {
 }
 
 /**
- * `DYNAMODB_REQUEST_TIMEOUT_MS`: milliseconds an attempt may wait for DynamoDB's answer before it is aborted and
- * retried (default 2000, `createDynamoDbClient`'s). Only the local server sets it, for its in-process store.
+ * `DYNAMODB_REQUEST_TIMEOUT_MS` and `DYNAMODB_CONNECTION_TIMEOUT_MS`: milliseconds an attempt may wait for
+ * DynamoDB's answer, and for its connection, before it is aborted and retried (defaults 2000 and 1000,
+ * `createDynamoDbClient`'s). Only the local server sets them, for its in-process store.
  */
-function requestTimeoutOf(env: Record<string, string | undefined>): number | undefined {
-  const raw = env.DYNAMODB_REQUEST_TIMEOUT_MS;
+function timeoutOf(
+  env: Record<string, string | undefined>,
+  name: 'DYNAMODB_REQUEST_TIMEOUT_MS' | 'DYNAMODB_CONNECTION_TIMEOUT_MS',
+): number | undefined {
+  const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < 1)
-    throw new Error(
-      `Configuration error: DYNAMODB_REQUEST_TIMEOUT_MS must be a whole number >= 1 (got "${raw}")`,
-    );
+    throw new Error(`Configuration error: ${name} must be a whole number >= 1 (got "${raw}")`);
   return value;
 }
 
@@ -102,7 +104,12 @@ export function createServices(
   options: ServiceOptions = {},
 ): Services {
   const config = loadConfig(env);
-  const db = createDocumentClient(createDynamoDbClient({ requestTimeoutMs: requestTimeoutOf(env) }));
+  const db = createDocumentClient(
+    createDynamoDbClient({
+      requestTimeoutMs: timeoutOf(env, 'DYNAMODB_REQUEST_TIMEOUT_MS'),
+      connectionTimeoutMs: timeoutOf(env, 'DYNAMODB_CONNECTION_TIMEOUT_MS'),
+    }),
+  );
   const policy = {
     maxFailures: config.loginMaxFailures,
     lockoutBase: config.loginLockoutBase,
