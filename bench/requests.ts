@@ -548,9 +548,10 @@ const paths: Path[] = [
   },
   {
     name: 'account (GET /auth/account)',
-    // The authentication read, the name's item (address, verified).
+    // The authentication read, then at once the name's item (address, verified, TOTP, recovery codes) and the
+    // user's passkeys item (their count).
     expect: 200,
-    budget: { BatchGetItem: 1, GetItem: 1 },
+    budget: { BatchGetItem: 1, GetItem: 2 },
     async run(api) {
       const [tokens] = await api.signUp(api.user(), 1);
       return api.measured(() => api.call('GET', '/auth/account', undefined, tokens?.accessToken));
@@ -698,6 +699,38 @@ const paths: Path[] = [
     budget: { GetItem: 3, UpdateItem: 6, 'SQS SendMessage': 1 },
     async run(api) {
       const { token } = await api.mailedLink('reset', 2);
+      return api.measured(() =>
+        api.call('POST', '/auth/password/reset', { token, newPassword: 'an entirely new passphrase' }),
+      );
+    },
+  },
+  {
+    name: 'reset the password with a TOTP code (TOTP on)',
+    samples: 3,
+    expect: 204,
+    // As the reset above, plus the guarded check of the code (the address read, a check slot, its release) and
+    // the step accepted by a conditional write, all before the link is redeemed.
+    budget: { GetItem: 4, UpdateItem: 9, 'SQS SendMessage': 1 },
+    async run(api) {
+      const { token, tokens } = await api.mailedLink('reset', 1);
+      const { secret, step } = await enrolTotp(api, tokens.accessToken);
+      return api.measured(() =>
+        api.call('POST', '/auth/password/reset', {
+          token,
+          newPassword: 'an entirely new passphrase',
+          code: totpCodeAt(secret, step + 1),
+        }),
+      );
+    },
+  },
+  {
+    name: 'reset the password without a code (TOTP on: 401 mfa_required)',
+    expect: 401,
+    // The link, the name's item and the account state read; nothing written, the link stays usable.
+    budget: { GetItem: 3 },
+    async run(api) {
+      const { token, tokens } = await api.mailedLink('reset', 1);
+      await enrolTotp(api, tokens.accessToken);
       return api.measured(() =>
         api.call('POST', '/auth/password/reset', { token, newPassword: 'an entirely new passphrase' }),
       );
