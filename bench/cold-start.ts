@@ -61,6 +61,7 @@ const BUDGET: Record<FunctionName, number> = {
   'passkey-register-options': 3.5,
   'register-passkey': 3.5,
   'passkey-login-options': 3.5,
+  'login-mfa-options': 3.5,
   'passkey-login': 3.5,
 };
 
@@ -204,8 +205,12 @@ export async function benchColdStart(server: LocalServer, options: ColdStartOpti
     const login = () => call('POST', '/auth/login', { username: account, password: PASSWORD });
     // A software authenticator on the server's passkey origin: a passkey for the passkey functions' answers.
     const passkeys = new TestAuthenticator(defaultServices().config.webauthn.origins[0] ?? '');
+    // Each passkey on an account of its own: an account with a passkey answers a password login `mfa_required`.
+    let holders = 0;
     const enrol = async () => {
-      const { accessToken } = await login();
+      const username = `${account}-passkey-${++holders}`;
+      await call('POST', '/auth/register', { username, password: PASSWORD });
+      const { accessToken } = await call('POST', '/auth/login', { username, password: PASSWORD });
       const options = await call(
         'POST',
         '/auth/passkeys/register/options',
@@ -218,7 +223,7 @@ export async function benchColdStart(server: LocalServer, options: ColdStartOpti
         { response: passkeys.register(options) },
         accessToken,
       );
-      return { accessToken, passkeyId: String(added?.passkeyId) };
+      return { accessToken, passkeyId: String(added?.passkeyId), username };
     };
     const withBearer = (
       method: string,
@@ -301,6 +306,12 @@ export async function benchColdStart(server: LocalServer, options: ColdStartOpti
           });
         case 'login-mfa':
           return post('/auth/login/mfa', {});
+        case 'login-mfa-options': {
+          // A password login of an account with a passkey: its mfaToken asks for the passkey's options.
+          const { username } = await enrol();
+          const { mfaToken } = await call('POST', '/auth/login', { username, password: PASSWORD });
+          return post('/auth/login/mfa/options', { mfaToken });
+        }
         case 'totp-enrol':
         case 'totp-confirm':
         case 'totp-disable':
@@ -319,7 +330,10 @@ export async function benchColdStart(server: LocalServer, options: ColdStartOpti
         case 'passkey-register-options':
           return post('/auth/passkeys/register/options', { password: PASSWORD }, (await login()).accessToken);
         case 'register-passkey': {
-          const { accessToken } = await login();
+          // An account of its own: the passkey this answer adds would make the next password login ask for it.
+          const username = `${account}-passkey-${++holders}`;
+          await call('POST', '/auth/register', { username, password: PASSWORD });
+          const { accessToken } = await call('POST', '/auth/login', { username, password: PASSWORD });
           const options = await call(
             'POST',
             '/auth/passkeys/register/options',

@@ -76,7 +76,12 @@ interface Api {
   /** The origin passkey ceremonies run on (the server's `WEBAUTHN_ORIGINS`). */
   origin: string;
   /** A new user with one passkey on a software authenticator: the setup of a passkey path, not counted. */
-  enrol(): Promise<{ tokens: { accessToken: string }; authenticator: TestAuthenticator; passkeyId: string }>;
+  enrol(): Promise<{
+    username: string;
+    tokens: { accessToken: string };
+    authenticator: TestAuthenticator;
+    passkeyId: string;
+  }>;
 }
 
 /**
@@ -95,6 +100,13 @@ async function enrolTotp(api: Api, accessToken: string | undefined) {
   );
   if (confirmed.status !== 200) throw new Error(`TOTP confirmation answered ${confirmed.status}`);
   return { secret, step, recoveryCodes: (confirmed.json?.recoveryCodes as string[] | undefined) ?? [] };
+}
+
+/** Setup: a user with a passkey, and an `mfaToken` from its password login. */
+async function passkeyMfaLogin(api: Api) {
+  const { username, authenticator } = await api.enrol();
+  const answer = await api.call('POST', '/auth/login', { username, password: PASSWORD });
+  return { authenticator, mfaToken: String(answer.json?.mfaToken) };
 }
 
 /** Setup: a user with TOTP on, and an `mfaToken` from its password login. */
@@ -585,9 +597,10 @@ const paths: Path[] = [
     name: 'passkey registration options (fresh password check)',
     samples: 5,
     expect: 200,
-    // The authentication read; the password check (the address read, a check slot, its release); the user's
-    // passkeys (to exclude them); the challenge written.
-    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 2, PutItem: 1 },
+    // The authentication read; the password check (the address read, a check slot, its release); the first time,
+    // the mark that the account may have passkeys (a password login then looks for them); the user's passkeys
+    // (to exclude them); the challenge written.
+    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3, PutItem: 1 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       return api.measured(() =>
@@ -660,6 +673,44 @@ const paths: Path[] = [
       return api.measured(() =>
         api.call('POST', '/auth/passkeys/login', { challengeId: options.challengeId, response }),
       );
+    },
+  },
+  {
+    name: 'login (a passkey registered: 401 mfa_required, passkey offered)',
+    samples: 3,
+    expect: 401,
+    // As the TOTP account's mfa_required, and the user's passkeys read (the account is marked as possibly having
+    // some): `passkey` is among the methods.
+    budget: { GetItem: 3, UpdateItem: 2, PutItem: 1 },
+    async run(api) {
+      const { username } = await api.enrol();
+      return api.measured(() => api.call('POST', '/auth/login', { username, password: PASSWORD }));
+    },
+  },
+  {
+    name: 'login/mfa/options (passkey as the second factor)',
+    expect: 200,
+    // The mfaToken's challenge and the user's passkeys read; the WebAuthn challenge written.
+    budget: { GetItem: 2, PutItem: 1 },
+    async run(api) {
+      const { mfaToken } = await passkeyMfaLogin(api);
+      return api.measured(() => api.call('POST', '/auth/login/mfa/options', { mfaToken }));
+    },
+  },
+  {
+    name: 'login/mfa (passkey)',
+    samples: 3,
+    expect: 200,
+    // The mfaToken's challenge; the guarded check (the address read, a check slot, left to lapse); the WebAuthn
+    // challenge taken (conditional delete), the user's passkeys, the counter moved forward (conditional write);
+    // the mfaToken used up; the account state; the session.
+    budget: { GetItem: 4, UpdateItem: 3, DeleteItem: 1, PutItem: 1 },
+    async run(api) {
+      const { mfaToken, authenticator } = await passkeyMfaLogin(api);
+      const options = (await api.call('POST', '/auth/login/mfa/options', { mfaToken }))
+        .json as unknown as PublicKeyCredentialRequestOptionsJSON;
+      const passkey = authenticator.assert(options);
+      return api.measured(() => api.call('POST', '/auth/login/mfa', { mfaToken, passkey }));
     },
   },
   {
@@ -893,7 +944,8 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
     },
     origin: defaultServices().config.webauthn.origins[0] ?? '',
     async enrol() {
-      const [tokens] = await api.signUp(api.user());
+      const username = api.user();
+      const [tokens] = await api.signUp(username);
       const accessToken = String(tokens?.accessToken);
       const authenticator = new TestAuthenticator(api.origin);
       const options = await call(
@@ -911,7 +963,12 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
         accessToken,
       );
       if (registered.status !== 201) throw new Error(`passkey registration answered ${registered.status}`);
-      return { tokens: { accessToken }, authenticator, passkeyId: String(registered.json?.passkeyId) };
+      return {
+        username,
+        tokens: { accessToken },
+        authenticator,
+        passkeyId: String(registered.json?.passkeyId),
+      };
     },
   };
   const show = (c: Counts) =>

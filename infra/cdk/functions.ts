@@ -76,12 +76,13 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
   // checkPassword: LoginAttemptStore reads and counts the address item (GetItem, UpdateItem), takes a check slot
   // and records the outcome on the user item (UpdateItem, GetItem on contention), and reads a session item to see
   // that a slot's login is over (GetItem); AccountStore.getAccount (GetItem: roles, disabled, generation);
-  // SessionStore.createSession (PutItem).
+  // PasskeyStore.get for an account that may have passkeys (GetItem); SessionStore.createSession (PutItem), or
+  // an mfaToken's challenge (PutItem).
   login: {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge'],
+    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge', 'passkeys'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -172,12 +173,13 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
-  // authenticate (BatchGetItem), UserStore.getAccount (GetItem of the name's item).
+  // authenticate (BatchGetItem), UserStore.getAccount (GetItem of the name's item), PasskeyStore.get (GetItem:
+  // the passkey count).
   'get-account': {
     memorySize: 256,
     timeoutSeconds: 8,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
-    itemKinds: ['user', 'session', 'account'],
+    itemKinds: ['user', 'session', 'account', 'passkeys'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -288,16 +290,19 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     serviceEnv: true,
     enqueuesMail: true,
   },
-  // LinkStore.get, UserStore.getAccount, AccountStore.getCredentials (GetItem); redeem, replacePassword (the
-  // account item, then the name's copy of the hash), markEmailVerified and the unlock (UpdateItem); queues the
-  // notice. Hashes a password.
+  // LinkStore.get, UserStore.getAccount, AccountStore.getCredentials (GetItem); with TOTP on, the second factor's
+  // guarded check (the address item's GetItem and UpdateItem, a check slot and its outcome on the name's item, a
+  // session's GetItem to see that a slot's login is over) and the step or recovery code (UpdateItem of the name's
+  // item), with the key ring (the TOTP secret is sealed under a key derived from it); redeem, replacePassword
+  // (the account item, then the name's copy of the hash), markEmailVerified and the unlock (UpdateItem); queues
+  // the notice. Hashes a password.
   'reset-password': {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'account', 'link'],
+    itemKinds: ['user', 'session', 'address', 'account', 'link'],
     queriesUserIndex: false,
-    readsSigningKey: false,
+    readsSigningKey: true,
     http: true,
     serviceEnv: true,
     enqueuesMail: true,
@@ -354,15 +359,28 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     serviceEnv: true,
   },
   // The mfaToken's challenge (GetItem, UpdateItem), the guarded check as login's (address and name items, a
-  // session's GetItem to see a lease is over), the TOTP step or recovery code (UpdateItem of the name's item),
+  // session's GetItem to see a lease is over), the TOTP step or recovery code (UpdateItem of the name's item) or
+  // the passkey (WebAuthnChallengeStore.consume: DeleteItem; PasskeyStore.get: GetItem; recordUse: UpdateItem),
   // AccountStore.getAccount (GetItem) and SessionStore.createSession (PutItem). No password hashing.
   'login-mfa': {
     memorySize: 256,
     timeoutSeconds: 8,
-    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge'],
+    tableActions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge', 'passkeys', 'webauthnChallenge'],
     queriesUserIndex: false,
     readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // SecondFactorStore.getChallenge (GetItem of the mfaToken's item), PasskeyStore.get (GetItem: the credentials
+  // to allow), WebAuthnChallengeStore.issue (PutItem). No key: it signs and verifies nothing.
+  'login-mfa-options': {
+    memorySize: 256,
+    timeoutSeconds: 6,
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+    itemKinds: ['mfaChallenge', 'passkeys', 'webauthnChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: false,
     http: true,
     serviceEnv: true,
   },

@@ -68,6 +68,7 @@ describe('the functions', () => {
       register: [1024, 10],
       login: [1024, 10],
       'login-mfa': [256, 8],
+      'login-mfa-options': [256, 6],
       refresh: [256, 8],
       logout: [256, 8],
       'logout-all': [256, 8],
@@ -264,6 +265,14 @@ describe('least privilege: each function may do exactly what its code does', () 
     ]);
   });
 
+  it('login-mfa-options: GetItem and PutItem on the table and nothing else, not even the key', () => {
+    expect(grantsOf(template, 'login-mfa-options')).toEqual([
+      'dynamodb:GetItem Table.Arn',
+      'dynamodb:PutItem Table.Arn',
+      ...logs('LoginMfaOptions'),
+    ]);
+  });
+
   it('passkey-login-options: PutItem on the table and nothing else, not even the key', () => {
     expect(grantsOf(template, 'passkey-login-options')).toEqual([
       'dynamodb:PutItem Table.Arn',
@@ -292,8 +301,20 @@ describe('least privilege: each function may do exactly what its code does', () 
 
   it.each([
     ['register', ['user#*', 'account#*']],
-    ['login', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*']],
-    ['login-mfa', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*']],
+    ['login', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*', 'passkeys#*']],
+    [
+      'login-mfa',
+      [
+        'user#*',
+        'session#*',
+        'address#*',
+        'account#*',
+        'mfa-challenge#*',
+        'passkeys#*',
+        'webauthn-challenge#*',
+      ],
+    ],
+    ['login-mfa-options', ['mfa-challenge#*', 'passkeys#*', 'webauthn-challenge#*']],
     ['totp-enrol', ['user#*', 'session#*', 'address#*', 'account#*']],
     ['totp-confirm', ['user#*', 'session#*', 'account#*']],
     ['refresh', ['session#*', 'account#*']],
@@ -303,6 +324,8 @@ describe('least privilege: each function may do exactly what its code does', () 
     ['revoke-session', ['session#*', 'account#*']],
     ['change-password', ['user#*', 'session#*', 'address#*', 'account#*']],
     ['delete-account', ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*']],
+    ['get-account', ['user#*', 'session#*', 'account#*', 'passkeys#*']],
+    ['reset-password', ['user#*', 'session#*', 'address#*', 'account#*', 'link#*']],
     ['authorizer', ['session#*', 'account#*']],
     [
       'passkey-register-options',
