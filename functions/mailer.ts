@@ -2,10 +2,13 @@ import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { deliverMailRequest } from '../lib/mail/mailer.ts';
 import { parseMailRequest } from '../lib/mail/messages.ts';
+import { createMailTransport } from '../lib/mail/transport.ts';
 import { describeError, logEvent } from '../lib/observability/log.ts';
 import { observability } from '../lib/observability/metrics.ts';
-import { defaultServices } from '../lib/services.ts';
+import { defaultServices, provideMailTransport } from '../lib/services.ts';
 
+// The one function that sends mail: only its bundle carries the transport.
+provideMailTransport(createMailTransport);
 const services = defaultServices();
 
 /**

@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Config, loadConfig } from './config.ts';
 import { LocalOutbox, type Outbox, sqsOutbox } from './mail/outbox.ts';
-import { createMailTransport, type MailTransport } from './mail/transport.ts';
+import type { MailTransport } from './mail/transport.ts';
 import { type Argon2Params, createPasswordHasher, type PasswordHasher } from './passwords/argon2.ts';
 import { AccountStore } from './store/accounts.ts';
 import { createDocumentClient, createDynamoDbClient } from './store/dynamodb.ts';
@@ -48,10 +48,22 @@ export interface Services {
   /** Where requests that cause a mail go: SQS on AWS (`MAIL_QUEUE_URL`), else an in-process queue. */
   outbox: Outbox;
   /**
-   * The mail transport the mailer sends through (`MAIL_TRANSPORT`), created on first use. Replaceable, so that a
-   * test can put a failing transport in its place.
+   * The mail transport the mailer sends through (`MAIL_TRANSPORT`), created on first use by what
+   * {@link provideMailTransport} registered. Replaceable, so that a test can put a failing transport in its place.
    */
   mail: { transport: MailTransport };
+}
+
+let createTransport: ((config: Config) => MailTransport) | undefined;
+
+/**
+ * Registers how this process creates its mail transport (`createMailTransport` of `lib/mail/transport.ts`). Only
+ * what sends mail calls it — the mailer function and the local server — so that the MIME composer and the SES
+ * client (about 300 KiB) stay out of every other function's bundle. Read at the first send, so it may come after
+ * the services were created. Without it, every send fails (and the outbox's retries dead-letter the request).
+ */
+export function provideMailTransport(create: (config: Config) => MailTransport): void {
+  createTransport = create;
 }
 
 /** What a caller may choose beyond the environment: only tests choose anything. */
@@ -108,7 +120,11 @@ export function createServices(
         ),
     mail: {
       get transport() {
-        transport ??= createMailTransport(config);
+        transport ??= createTransport?.(config) ?? {
+          name: 'none',
+          send: () =>
+            Promise.reject(new Error('this process has no mail transport (see provideMailTransport)')),
+        };
         return transport;
       },
       set transport(replacement: MailTransport) {

@@ -16,6 +16,7 @@
  * prints a password hash or a token: the operations it calls return neither.
  */
 import { ApiError } from '../lib/errors.ts';
+import { createMailTransport } from '../lib/mail/transport.ts';
 import {
   disableUser,
   enableUser,
@@ -27,7 +28,7 @@ import {
   unlockUser,
   updateUserRoles,
 } from '../lib/operations/admin.ts';
-import { createServices, type Services } from '../lib/services.ts';
+import { createServices, provideMailTransport, type Services } from '../lib/services.ts';
 
 const USAGE =
   'usage: npm run admin -- users | show <username> | disable <username> | enable <username> | unlock <username> | revoke-sessions <username> | mfa-reset <username> | roles <username> [--add <role>]... [--remove <role>]...';
@@ -43,6 +44,8 @@ function servicesFromEnv(): Services {
     process.env.AWS_ACCESS_KEY_ID ??= 'local';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
   }
+  // A notice this command causes goes out from here when there is no queue (MAIL_QUEUE_URL) to put it on.
+  provideMailTransport(createMailTransport);
   return createServices(process.env);
 }
 

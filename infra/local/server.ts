@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaults } from '../../lib/config.ts';
 import { type ErrorCode, errorCatalogue } from '../../lib/errors.ts';
-import { type ServiceOptions, setDefaultServiceOptions } from '../../lib/services.ts';
+import { createMailTransport } from '../../lib/mail/transport.ts';
+import { provideMailTransport, type ServiceOptions, setDefaultServiceOptions } from '../../lib/services.ts';
 import {
   generateSigningKey,
   isSigningAlgorithm,
@@ -166,6 +167,8 @@ export async function startLocalBackend(
       JWT_SECRET_PARAM: parameterName,
       ...options.env,
     });
+    // Mail goes out in this process (the in-process outbox delivers it).
+    provideMailTransport(createMailTransport);
     if (options.services) setDefaultServiceOptions(options.services);
     const handlers = await loadHandlers();
     return {

@@ -12,6 +12,7 @@ import { TestAuthenticator } from '../support/authenticator.ts';
 import { builtBundles } from '../support/bundles.ts';
 import { mailsIn, type ReceivedMail } from '../support/mailbox.ts';
 import { TEST_SECRET } from '../support/service.ts';
+import { type SqsStandIn, startSqsStandIn } from '../support/sqs-stand-in.ts';
 
 /**
  * The bundle smoke test: synthesize the stack as `cdk synth` does (esbuild bundling included), then import the
@@ -24,10 +25,17 @@ let bundles = {} as Record<FunctionName, string>;
 const handlers = {} as Record<FunctionName, Handler>;
 let dynamo: LocalDynamo;
 let ssm: SsmStandIn;
+let sqs: SqsStandIn;
 const mailDir = mkdtempSync(join(tmpdir(), 'bundle-mail-'));
 
-/** The mails of the sink to `to`, once there are `count` of them (polled, within a deadline). */
+/**
+ * The mails of the sink to `to`, once there are `count` of them (polled, within a deadline). As on AWS, the
+ * functions only queue mail requests: the mailer bundle takes what is on the queue, as one SQS batch, first.
+ */
 async function mailsTo(to: string, count: number): Promise<ReceivedMail[]> {
+  const Records = sqs.drain().map(({ messageId, body }) => ({ messageId, body }));
+  if (Records.length > 0)
+    expect(await handlers.mailer({ Records }, lambdaContext('mailer'))).toEqual({ batchItemFailures: [] });
   const deadline = Date.now() + 20_000;
   for (;;) {
     const mails = (await mailsIn(mailDir)).filter((mail) => mail.to === to);
@@ -41,6 +49,7 @@ beforeAll(async () => {
   ({ bundles } = await builtBundles());
   dynamo = await startLocalDynamo();
   ssm = await startSsmStandIn();
+  sqs = await startSqsStandIn();
   const tableName = 'auth-bundle-smoke';
   const parameterName = '/auth-service/bundle-smoke';
   ssm.setParameter(parameterName, TEST_SECRET);
@@ -54,7 +63,11 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_SSM: ssm.url,
     TABLE_NAME: tableName,
     JWT_SECRET_PARAM: parameterName,
-    // No queue here: each bundle delivers its mail requests in-process to the file sink, as `npm start` does.
+    // As on AWS, the functions put mail requests on a queue (a stand-in here) and the mailer alone sends them,
+    // to the file sink instead of SES: no other bundle carries a mail transport.
+    AWS_ENDPOINT_URL_SQS: new URL(sqs.queueUrl).origin,
+    MAIL_QUEUE_URL: sqs.queueUrl,
+    MAIL_TRANSPORT: 'file',
     MAIL_DIR: mailDir,
     MAIL_ECHO: 'false',
     WEBAUTHN_ORIGINS: defaults.WEBAUTHN_ORIGINS,
@@ -93,6 +106,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await dynamo?.close();
   await ssm?.close();
+  await sqs?.close();
 });
 
 const call = (name: FunctionName, input: Parameters<typeof proxyEvent>[0]) =>
@@ -122,6 +136,17 @@ describe('the built bundles', () => {
     expect(text('authorizer')).not.toContain('aws-sdk-js');
     for (const name of ['authorizer', 'login', 'refresh'] as const)
       expect(text(name)).not.toContain('SemVer');
+  });
+
+  it('carry the mail transport (nodemailer, the SES client) in the mailer alone: the other functions only queue', () => {
+    const text = (name: FunctionName) => readFileSync(bundles[name], 'utf8');
+    expect(text('mailer')).toContain('nodemailer');
+    expect(text('mailer')).toContain('SendEmail');
+    for (const name of Object.keys(bundles) as FunctionName[]) {
+      if (name === 'mailer') continue;
+      expect(text(name), name).not.toContain('nodemailer');
+      expect(text(name), name).not.toContain('SendEmail');
+    }
   });
 
   it('are one minified ESM file per function, each with its source map', () => {
