@@ -37,7 +37,10 @@ export async function passkeyRegistrationOptions(
   if (checked.account.userId !== userId) throw new ApiError('session_revoked');
   // Before any credential can be added: from now on a password login looks for passkeys to ask for (the mark is
   // never cleared, so a passkey can never be added without it).
-  if (!checked.account.mayHavePasskeys && !(await services.secondFactors.markPasskeysEnrolled(username, userId)))
+  if (
+    !checked.account.mayHavePasskeys &&
+    !(await services.secondFactors.markPasskeysEnrolled(username, userId))
+  )
     throw new ApiError('session_revoked');
   const existing = await services.passkeys.get(userId);
   const options = await creationOptions(services.config.webauthn, { userId, username }, existing.passkeys);
