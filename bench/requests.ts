@@ -611,8 +611,9 @@ const paths: Path[] = [
   {
     name: 'passkey registration',
     expect: 201,
-    // The authentication read, the challenge taken (a conditional delete), the credential added (one write).
-    budget: { BatchGetItem: 1, DeleteItem: 1, UpdateItem: 1 },
+    // The authentication read, the challenge taken (a conditional delete), the credential added (one write), the
+    // name's item (the address a notice would go to: this account has none).
+    budget: { BatchGetItem: 1, DeleteItem: 1, UpdateItem: 1, GetItem: 1 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       const authenticator = new TestAuthenticator(api.origin);
@@ -642,7 +643,8 @@ const paths: Path[] = [
   {
     name: 'passkey delete',
     expect: 204,
-    budget: { BatchGetItem: 1, UpdateItem: 1 },
+    // The authentication read, the credential removed, the name's item (the address a notice would go to).
+    budget: { BatchGetItem: 1, UpdateItem: 1, GetItem: 1 },
     async run(api) {
       const { tokens, passkeyId } = await api.enrol();
       return api.measured(() =>

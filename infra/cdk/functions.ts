@@ -199,16 +199,18 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     serviceEnv: true,
   },
   // authenticate (BatchGetItem), WebAuthnChallengeStore.consume (DeleteItem), PasskeyStore.add (UpdateItem, and a
-  // GetItem when its condition fails, to tell its own retried write from a duplicate).
+  // GetItem when its condition fails, to tell its own retried write from a duplicate); the notice: the name's
+  // item (GetItem: the address) and the queue.
   'register-passkey': {
     memorySize: 256,
     timeoutSeconds: 8,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['session', 'account', 'passkeys', 'webauthnChallenge'],
+    itemKinds: ['user', 'session', 'account', 'passkeys', 'webauthnChallenge'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
+    enqueuesMail: true,
   },
   // authenticate (BatchGetItem), PasskeyStore.get (GetItem).
   'list-passkeys': {
@@ -321,16 +323,18 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     serviceEnv: true,
     sendsMail: true,
   },
-  // authenticate (BatchGetItem), PasskeyStore.remove (UpdateItem).
+  // authenticate (BatchGetItem), PasskeyStore.remove (UpdateItem); the notice: the name's item (GetItem: the
+  // address) and the queue.
   'delete-passkey': {
     memorySize: 256,
     timeoutSeconds: 8,
-    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['session', 'account', 'passkeys'],
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'account', 'passkeys'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
+    enqueuesMail: true,
   },
   // WebAuthnChallengeStore.issue (PutItem of a challenge item) and nothing else: no key, no user item.
   'passkey-login-options': {
@@ -396,7 +400,8 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
-  // authenticate (BatchGetItem), the user item (GetItem), SecondFactorStore.enableTotp (UpdateItem). No password.
+  // authenticate (BatchGetItem), the user item (GetItem), SecondFactorStore.enableTotp (UpdateItem), the notice
+  // (the queue). No password.
   'totp-confirm': {
     memorySize: 256,
     timeoutSeconds: 8,
@@ -406,8 +411,10 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
+    enqueuesMail: true,
   },
-  // authenticate (BatchGetItem), checkPassword (as totp-enrol), SecondFactorStore.removeTotp (UpdateItem).
+  // authenticate (BatchGetItem), checkPassword (as totp-enrol), SecondFactorStore.removeTotp (UpdateItem), the
+  // notice (the queue).
   'totp-disable': {
     memorySize: 1024,
     timeoutSeconds: 10,
@@ -417,8 +424,10 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
+    enqueuesMail: true,
   },
-  // authenticate (BatchGetItem), checkPassword (as totp-enrol), SecondFactorStore.replaceRecoveryCodes (UpdateItem).
+  // authenticate (BatchGetItem), checkPassword (as totp-enrol), SecondFactorStore.replaceRecoveryCodes (UpdateItem),
+  // the notice (the queue).
   'recovery-codes': {
     memorySize: 1024,
     timeoutSeconds: 10,
@@ -428,6 +437,7 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
+    enqueuesMail: true,
   },
   // Trusts the authorizer's context; touches neither the table nor the key.
   me: {

@@ -232,18 +232,19 @@ describe('least privilege: each function may do exactly what its code does', () 
     ]);
   });
 
-  it('register-passkey: BatchGetItem, DeleteItem, GetItem and UpdateItem on the table and the key parameter', () => {
+  it('register-passkey: BatchGetItem, DeleteItem, GetItem and UpdateItem on the table, the mail queue and the key parameter', () => {
     expect(grantsOf(template, 'register-passkey')).toEqual([
       'dynamodb:BatchGetItem Table.Arn',
       'dynamodb:DeleteItem Table.Arn',
       'dynamodb:GetItem Table.Arn',
       'dynamodb:UpdateItem Table.Arn',
       ...logs('RegisterPasskey'),
+      'sqs:SendMessage MailQueue.Arn',
       `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
     ]);
   });
 
-  it('list, rename and delete passkeys: the session read and one passkey item action each, and the key', () => {
+  it('list, rename and delete passkeys: the session read and one passkey item action each, and the key; delete also reads the address for its notice and queues it', () => {
     expect(grantsOf(template, 'list-passkeys')).toEqual([
       'dynamodb:BatchGetItem Table.Arn',
       'dynamodb:GetItem Table.Arn',
@@ -259,8 +260,10 @@ describe('least privilege: each function may do exactly what its code does', () 
     ]);
     expect(grantsOf(template, 'delete-passkey')).toEqual([
       'dynamodb:BatchGetItem Table.Arn',
+      'dynamodb:GetItem Table.Arn',
       'dynamodb:UpdateItem Table.Arn',
       ...logs('DeletePasskey'),
+      'sqs:SendMessage MailQueue.Arn',
       `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
     ]);
   });
@@ -331,10 +334,10 @@ describe('least privilege: each function may do exactly what its code does', () 
       'passkey-register-options',
       ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*'],
     ],
-    ['register-passkey', ['session#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*']],
+    ['register-passkey', ['user#*', 'session#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*']],
     ['list-passkeys', ['session#*', 'account#*', 'passkeys#*']],
     ['rename-passkey', ['session#*', 'account#*', 'passkeys#*']],
-    ['delete-passkey', ['session#*', 'account#*', 'passkeys#*']],
+    ['delete-passkey', ['user#*', 'session#*', 'account#*', 'passkeys#*']],
     ['passkey-login-options', ['webauthn-challenge#*']],
     [
       'passkey-login',
