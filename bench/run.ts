@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every figure with its budget (issues 4, 8 and 12), as one table; exits non-zero when a budget is not met. Each
+ * `npm run bench`: every figure with its budget, as one table; exits non-zero when a budget is not met. Each
  * budget is a ratio against a baseline measured in the same run (these machines are shared and noisy), CPU
  * time where wall time would measure the neighbours, or a count; medians of several rounds throughout.
  *

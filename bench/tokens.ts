@@ -205,7 +205,7 @@ export async function benchAsymmetricTokens(): Promise<Row[]> {
       rows.push({
         figure: `token ${what} ${alg} / crypto.${what} floor`,
         value: `${fmtRatio(result.ratio)} (${fmtNs(result.subject)} vs ${fmtNs(result.baseline)})`,
-        // Issue 12's budget, 1.3x of a floor that does the same parse and claim checks. RS256 verify does not
+        // The budget: 1.3x of a floor that does the same parse and claim checks. RS256 verify does not
         // meet it (1.28-1.53x measured in CPU time): the work jsonwebtoken does per call on top of those checks
         // is a third of a ~30 µs RSA verify. Printed as not met rather than hidden
         // behind a looser budget; meeting it means verifying without jsonwebtoken, which the issue keeps.

@@ -75,13 +75,35 @@ export interface ServiceOptions {
   argon2Params?: Argon2Params;
 }
 
+/**
+ * `DYNAMODB_REQUEST_TIMEOUT_MS` and `DYNAMODB_CONNECTION_TIMEOUT_MS`: milliseconds an attempt may wait for
+ * DynamoDB's answer, and for its connection, before it is aborted and retried (defaults 2000 and 1000,
+ * `createDynamoDbClient`'s). Only the local server sets them, for its in-process store.
+ */
+function timeoutOf(
+  env: Record<string, string | undefined>,
+  name: 'DYNAMODB_REQUEST_TIMEOUT_MS' | 'DYNAMODB_CONNECTION_TIMEOUT_MS',
+): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(`Configuration error: ${name} must be a whole number >= 1 (got "${raw}")`);
+  return value;
+}
+
 /** Builds the services from the environment (the clients are created here, connections on first use). */
 export function createServices(
   env: Record<string, string | undefined> = process.env,
   options: ServiceOptions = {},
 ): Services {
   const config = loadConfig(env);
-  const db = createDocumentClient(createDynamoDbClient());
+  const db = createDocumentClient(
+    createDynamoDbClient({
+      requestTimeoutMs: timeoutOf(env, 'DYNAMODB_REQUEST_TIMEOUT_MS'),
+      connectionTimeoutMs: timeoutOf(env, 'DYNAMODB_CONNECTION_TIMEOUT_MS'),
+    }),
+  );
   // Bounded as the SDK client was: 3 attempts of at most 2 s each.
   const readParameter = createSsmParameterReader(env, { maxAttempts: 3, attemptTimeoutMs: 2000 });
   let transport: MailTransport | undefined;

@@ -62,16 +62,19 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
   // UserStore.createUser: one conditional PutItem (a whole new item, so no lock state of the name carries over),
   // and a GetItem only when its condition fails (to tell a taken name from its own retried write); for a name
   // whose account was deleted, the account's GetItem and UserStore.reclaimName (a conditional PutItem of the
-  // name's item). It never reads the key ring.
+  // name's item). With an address: claimEmail (PutItem of the claim, GetItem of a claim held by another), and
+  // EmailStore.release (DeleteItem of its own claim) when the name is lost; queues the verification mail. It never
+  // reads the key ring.
   register: {
     memorySize: 1024,
     timeoutSeconds: 10,
-    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
-    itemKinds: ['user', 'account'],
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+    itemKinds: ['user', 'account', 'email'],
     queriesUserIndex: false,
     readsSigningKey: false,
     http: true,
     serviceEnv: true,
+    enqueuesMail: true,
   },
   // checkPassword: LoginAttemptStore reads and counts the address item (GetItem, UpdateItem), takes a check slot
   // and records the outcome on the user item (UpdateItem, GetItem on contention), and reads a session item to see

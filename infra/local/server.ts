@@ -162,6 +162,11 @@ export async function startLocalBackend(
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
       AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,
+      // The local store shares this process's CPU with argon2 and every handler: a slow answer or a slow loopback
+      // connect here is load, not a store that hangs, and retrying it would only add load (with the 1 s connect
+      // timeout, 200 logins at once answered 503 on a busy machine). Lambda keeps createDynamoDbClient's 2 s and 1 s.
+      DYNAMODB_REQUEST_TIMEOUT_MS: process.env.DYNAMODB_REQUEST_TIMEOUT_MS ?? '15000',
+      DYNAMODB_CONNECTION_TIMEOUT_MS: process.env.DYNAMODB_CONNECTION_TIMEOUT_MS ?? '15000',
       AWS_ENDPOINT_URL_SSM: ssm.url,
       TABLE_NAME: tableName,
       JWT_SECRET_PARAM: parameterName,

@@ -97,8 +97,6 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
         newHash: hashRefreshToken(pair.refreshToken),
         sealedSuccessor: sealSuccessorPair(pair, presented, sealContext),
         now,
-        notBefore,
-        generation: stored.generation ?? 0,
       });
       if (rotated) {
         countMetric(metricNames.refresh);
@@ -116,8 +114,10 @@ export async function refresh(services: Services, input: RefreshInput): Promise<
       // Checks 5 and 7: a retry whose answer was lost, a racing tab, or a racer that lost the write (our own
       // write, applied but its answer lost to the SDK, lands here too). Answer with the pair the rotation
       // issued; nothing is written, and the session stays as it is.
+      // The sealed pair is the current one: the rotation wrote it with `refreshHash` in one write, and only the
+      // presented (previous) token opens it, bound to this session id and that token's hash.
       const successor = openSuccessorPair(stored.sealedSuccessor, presented, sealContext);
-      if (successor && sameHash(stored.refreshHash, hashRefreshToken(successor.refreshToken))) {
+      if (successor) {
         countMetric(metricNames.refreshRetried);
         return reissuedPair(successor, now);
       }

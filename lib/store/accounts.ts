@@ -1,18 +1,10 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type AccountState, accountKey, toAccountState } from './account-state.ts';
+import { accountNotDeleted, all, atGeneration, conditionParams, passwordHashIs } from './conditions.ts';
 import { conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
 
 export { type AccountState, accountKey, ROLE_PATTERN, toAccountState } from './account-state.ts';
-
-/**
- * The condition "the user is still at `generation`" (binds `:generation`): an item that does not exist yet is
- * at generation 0.
- */
-export const atGeneration = (generation: number) =>
-  generation === 0
-    ? '(attribute_not_exists(generation) OR generation = :generation)'
-    : 'generation = :generation';
 
 /**
  * The account store: per-user revocation generation, roles, the disabled flag and, once the password has been
@@ -72,18 +64,13 @@ export class AccountStore {
           ...(keep
             ? {
                 UpdateExpression: 'SET passwordHash = :hash, generation = :next, carriedSession = :sid',
-                ConditionExpression: `${atGeneration(keep.generation)} AND attribute_not_exists(deleted)`,
-                ExpressionAttributeValues: {
-                  ':hash': passwordHash,
-                  ':next': keep.generation + 1,
-                  ':sid': keep.sessionId,
-                  ':generation': keep.generation,
-                },
+                ...conditionParams(all(atGeneration(keep.generation), accountNotDeleted), {
+                  values: { ':hash': passwordHash, ':next': keep.generation + 1, ':sid': keep.sessionId },
+                }),
               }
             : {
                 UpdateExpression: 'SET passwordHash = :hash ADD generation :one REMOVE carriedSession',
-                ConditionExpression: 'attribute_not_exists(deleted)',
-                ExpressionAttributeValues: { ':hash': passwordHash, ':one': 1 },
+                ...conditionParams(accountNotDeleted, { values: { ':hash': passwordHash, ':one': 1 } }),
               }),
         }),
       ),
@@ -101,8 +88,7 @@ export class AccountStore {
           TableName: this.tableName,
           Key: accountKey(userId),
           UpdateExpression: 'SET passwordHash = :new',
-          ConditionExpression: 'passwordHash = :checked',
-          ExpressionAttributeValues: { ':new': newHash, ':checked': checkedHash },
+          ...conditionParams(passwordHashIs(checkedHash), { values: { ':new': newHash } }),
         }),
       ),
     );

@@ -8,16 +8,76 @@ export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentCl
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
+/** The client's bounds: attempts (the first and two retries), and per-attempt connect and answer timeouts (ms). */
+export interface DynamoDbClientOptions {
+  maxAttempts?: number;
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /** The store's URL (default: the SDK's, or `AWS_ENDPOINT_URL_DYNAMODB` when set: the local server, tests). */
+  endpoint?: string;
+}
+
 /**
  * The default low-level client, with bounded retries and short timeouts: an auth call should fail fast (503)
- * rather than hang. Its endpoint comes from `AWS_ENDPOINT_URL_DYNAMODB` when set (the local server, tests).
+ * rather than hang. An attempt that gets no answer within `requestTimeoutMs` is aborted (its socket destroyed)
+ * and counts as a transient fault, so the SDK retries it; when the attempts are spent the store call is a 503.
+ * What the SDK and its HTTP handler have to say goes through {@link sdkLogger}: structured, and quiet.
  */
-export function createDynamoDbClient(): DynamoDBClient {
+export function createDynamoDbClient(options: DynamoDbClientOptions = {}): DynamoDBClient {
   return new DynamoDBClient({
-    maxAttempts: 3,
-    requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
+    maxAttempts: options.maxAttempts ?? 3,
+    ...(options.endpoint && { endpoint: options.endpoint }),
+    logger: sdkLogger,
+    requestHandler: {
+      connectionTimeout: options.connectionTimeoutMs ?? 1000,
+      requestTimeout: options.requestTimeoutMs ?? 2000,
+      // Without it the handler only prints a warning and the request stays pending.
+      throwOnRequestTimeout: true,
+      logger: sdkLogger,
+    },
   });
 }
+
+/**
+ * One structured log line. The logger module is loaded on first use, not with this one: Powertools reads its
+ * settings from the environment when its logger is built, which must not happen before a function's environment
+ * is in place (the local server and the tests set it before they load the functions).
+ */
+function emit(level: 'warn' | 'error', message: string, fields: Record<string, unknown>): void {
+  void import('../observability/log.ts').then(({ logEvent }) => logEvent(level, message, fields));
+}
+
+/** Seconds within which a repeated SDK warning (same text) is counted rather than logged again. */
+const WARNING_QUIET_SECONDS = 60;
+const lastWarned = new Map<string, { at: number; suppressed: number }>();
+
+/**
+ * The SDK's logger: debug and info are dropped; a warning or error becomes one structured line
+ * (`logEvent`, asynchronously), and the same warning repeated within {@link WARNING_QUIET_SECONDS} is only counted (the next
+ * line says how many were held back), so a burst of requests cannot flood the log.
+ */
+export const sdkLogger = {
+  debug: (): void => {},
+  info: (): void => {},
+  warn: (...content: unknown[]): void => {
+    const text = content.map(String).join(' ').slice(0, 500);
+    const key = text.slice(0, 120);
+    const now = Date.now() / 1000;
+    const last = lastWarned.get(key);
+    if (last && now - last.at < WARNING_QUIET_SECONDS) {
+      last.suppressed += 1;
+      return;
+    }
+    lastWarned.set(key, { at: now, suppressed: 0 });
+    emit('warn', 'DynamoDB client warning', {
+      detail: text,
+      ...(last?.suppressed && { repeatedSinceLastLine: last.suppressed }),
+    });
+  },
+  error: (...content: unknown[]): void => {
+    emit('error', 'DynamoDB client error', { detail: content.map(String).join(' ').slice(0, 500) });
+  },
+};
 
 /**
  * Runs one store call; a failed condition is reported as `false` (the caller decides what it means), any

@@ -72,7 +72,7 @@ export function sessionFromItem(item: Record<string, unknown>): Session {
 
 /**
  * Where a stored session stands for a token of user `sub`, by the one liveness rule every operation applies
- * (and {@link liveSessionCondition} mirrors in DynamoDB): it must exist, belong to `sub`, not be revoked,
+ * (whose DynamoDB side, for a write, is `notRevoked` in conditions.ts): it must exist, belong to `sub`, not be revoked,
  * belong to its user's current revocation generation (so that logging out everywhere, a password change, an
  * account deletion and `disable` end every session at once, API.md "whole-user revocation"), and have begun
  * after `notBefore` (now minus `SESSION_MAX_AGE`). Expiry is judged here, never by whether DynamoDB's TTL sweep

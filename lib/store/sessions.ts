@@ -7,6 +7,17 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type AccountState, accountKey, toAccountState } from './account-state.ts';
+import {
+  all,
+  type Condition,
+  conditionParams,
+  generationMoving,
+  itemAbsent,
+  itemExists,
+  notRevoked,
+  ownedBy,
+  refreshHashIs,
+} from './conditions.ts';
 import { batchGetConsistent, conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
 import { SESSION_PREFIX, type Session, sessionFromItem, sessionKey } from './session-state.ts';
@@ -34,22 +45,6 @@ interface SessionItem extends Omit<Session, 'sid' | 'lastRefreshedAt'> {
 
 /** The live-session index's key of a user's sessions at `generation`. */
 const liveUserKey = (userId: string, generation: number) => `${userId}#${generation}`;
-
-/**
- * {@link sessionState}'s "live" as a DynamoDB condition on the session item (the owner is checked by the key
- * and the hash the caller names): binds `:false`, `:notBefore` and `:generation`, the session's generation as
- * the operation read it together with its account and judged live, so the write fails if the session was
- * revoked or moved since. (A condition cannot read the account item: a whole-user revocation landing between
- * that read and this write leaves the write's tokens dead on arrival, since every use of a token reads the
- * account again.)
- */
-const liveSessionCondition = (generation: number) =>
-  `revoked = :false AND authTime > :notBefore AND ${
-    // Sessions stored before generations existed have none: they are at generation 0.
-    generation === 0
-      ? '(attribute_not_exists(generation) OR generation = :generation)'
-      : 'generation = :generation'
-  }`;
 
 /** The session store: one DynamoDB item per login. */
 export class SessionStore {
@@ -79,8 +74,7 @@ export class SessionStore {
         new PutCommand({
           TableName: this.tableName,
           Item: item,
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': tableSchema.partitionKey },
+          ...conditionParams(itemAbsent),
         }),
       ),
     );
@@ -134,7 +128,8 @@ export class SessionStore {
 
   /**
    * Makes `newHash` the session's current refresh token in one conditional write: it succeeds only while
-   * `presentedHash` is still current, the session is not revoked and it began after `notBefore`. Of any
+   * `presentedHash` is still current and the session is not revoked (the caller judged the rest of its liveness
+   * on the read this write follows). Of any
    * number of racing rotations with the same token exactly one succeeds. Returns whether this one did.
    *
    * The same write moves the presented hash to `previousRefreshHash` and stores `sealedSuccessor`, the new
@@ -148,9 +143,6 @@ export class SessionStore {
     newHash: string;
     sealedSuccessor: Uint8Array;
     now: number;
-    notBefore: number;
-    /** The session's revocation generation, as read (with its account) and judged live for this refresh. */
-    generation: number;
   }): Promise<boolean> {
     return conditional(() =>
       this.db.send(
@@ -173,16 +165,16 @@ export class SessionStore {
           // rotatedAt say).
           UpdateExpression:
             'SET refreshHash = :new, previousRefreshHash = :presented, sealedSuccessor = :sealed, rotatedAt = :now REMOVE sid, lastRefreshedAt',
-          ConditionExpression: `refreshHash = :presented AND ${liveSessionCondition(input.generation)}`,
-          ExpressionAttributeValues: {
-            ':new': input.newHash,
-            ':presented': input.presentedHash,
-            ':sealed': input.sealedSuccessor,
-            ':now': input.now,
-            ':false': false,
-            ':notBefore': input.notBefore,
-            ':generation': input.generation,
-          },
+          // Of the liveness rule only `revoked` can change on this item between the read and this write (see
+          // `notRevoked`); the compare-and-set on the presented hash makes racing rotations exclusive.
+          ...conditionParams(all(refreshHashIs(input.presentedHash), notRevoked), {
+            values: {
+              ':new': input.newHash,
+              ':presented': input.presentedHash,
+              ':sealed': input.sealedSuccessor,
+              ':now': input.now,
+            },
+          }),
         }),
       ),
     );
@@ -193,10 +185,7 @@ export class SessionStore {
    * Revoking a session that is already revoked, or already swept away by the TTL, is not an error.
    */
   async revokeSession(sid: string, now: number): Promise<void> {
-    await this.#revoke(sid, now, {
-      ConditionExpression: 'attribute_exists(#pk)',
-      ExpressionAttributeNames: { '#pk': tableSchema.partitionKey },
-    });
+    await this.#revoke(sid, now, itemExists);
   }
 
   /**
@@ -205,20 +194,11 @@ export class SessionStore {
    * (another user's, an unknown one, or one already swept by the TTL). Revoking an already revoked one is `true`.
    */
   async revokeOwnSession(sid: string, userId: string, now: number): Promise<boolean> {
-    return this.#revoke(sid, now, { ConditionExpression: 'userId = :uid', values: { ':uid': userId } });
+    return this.#revoke(sid, now, ownedBy(userId));
   }
 
   /** The one revocation write, under `condition`; `false` when the condition failed. */
-  #revoke(
-    sid: string,
-    now: number,
-    condition: {
-      ConditionExpression: string;
-      ExpressionAttributeNames?: Record<string, string>;
-      values?: Record<string, unknown>;
-    },
-  ): Promise<boolean> {
-    const { values, ...expression } = condition;
+  #revoke(sid: string, now: number, condition: Condition): Promise<boolean> {
     return conditional(() =>
       this.db.send(
         new UpdateCommand({
@@ -228,8 +208,7 @@ export class SessionStore {
           // listings no longer pay for it.
           UpdateExpression:
             'SET revoked = :true, revokedAt = if_not_exists(revokedAt, :now) REMOVE sealedSuccessor, liveUserKey',
-          ...expression,
-          ExpressionAttributeValues: { ':true': true, ':now': now, ...values },
+          ...conditionParams(condition, { values: { ':true': true, ':now': now } }),
         }),
       ),
     );
@@ -280,14 +259,9 @@ export class SessionStore {
           TableName: this.tableName,
           Key: sessionKey(sid),
           UpdateExpression: 'SET generation = :to, liveUserKey = :key',
-          ConditionExpression: `revoked = :false AND userId = :uid AND (${from === 0 ? 'attribute_not_exists(generation) OR generation = :from' : 'generation = :from'} OR generation = :to)`,
-          ExpressionAttributeValues: {
-            ':to': to,
-            ':key': liveUserKey(userId, to),
-            ':false': false,
-            ':uid': userId,
-            ':from': from,
-          },
+          ...conditionParams(all(notRevoked, ownedBy(userId), generationMoving(from, to)), {
+            values: { ':to': to, ':key': liveUserKey(userId, to) },
+          }),
         }),
       ),
     );

@@ -6,6 +6,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { type Condition, conditionParams, nameUnregistered, ownedBy } from './conditions.ts';
 import { conditional, storeCall } from './dynamodb.ts';
 import { tableSchema } from './schema.ts';
 import { type SecondFactorMethod, secondFactorMethods, secondFactorsOf } from './second-factors.ts';
@@ -99,7 +100,7 @@ export class UserStore {
   }
 
   #putAccount(input: NewAccount): Promise<boolean> {
-    return this.#putNewAccount(input, { ConditionExpression: 'attribute_not_exists(passwordHash)' });
+    return this.#putNewAccount(input, nameUnregistered);
   }
 
   /**
@@ -107,10 +108,7 @@ export class UserStore {
    * registered (check slots, pair counts, the hourly period, the TTL), or whatever a deleted account left, is
    * gone, so no lock carries over to the new account (API.md "Brute force"). Returns whether it was written.
    */
-  #putNewAccount(
-    input: NewAccount,
-    condition: { ConditionExpression: string; ExpressionAttributeValues?: Record<string, unknown> },
-  ): Promise<boolean> {
+  #putNewAccount(input: NewAccount, condition: Condition): Promise<boolean> {
     return conditional(() =>
       this.db.send(
         new PutCommand({
@@ -123,7 +121,7 @@ export class UserStore {
             createdAt: input.now,
             ...(input.email !== undefined && { email: input.email, emailVerified: false }),
           },
-          ...condition,
+          ...conditionParams(condition),
         }),
       ),
     );
@@ -155,8 +153,7 @@ export class UserStore {
           TableName: this.tableName,
           Key: userKey(username),
           UpdateExpression: 'SET passwordHash = :hash',
-          ConditionExpression: 'userId = :uid',
-          ExpressionAttributeValues: { ':hash': passwordHash, ':uid': userId },
+          ...conditionParams(ownedBy(userId), { values: { ':hash': passwordHash } }),
         }),
       ),
     );
@@ -212,10 +209,7 @@ export class UserStore {
    * `previousUserId` (nothing of the old item, lock state included, carries over). Returns whether it did.
    */
   async reclaimName(previousUserId: string, input: NewAccount): Promise<boolean> {
-    return this.#putNewAccount(input, {
-      ConditionExpression: 'userId = :previous',
-      ExpressionAttributeValues: { ':previous': previousUserId },
-    });
+    return this.#putNewAccount(input, ownedBy(previousUserId));
   }
 
   /**
@@ -228,8 +222,7 @@ export class UserStore {
         new DeleteCommand({
           TableName: this.tableName,
           Key: userKey(username),
-          ConditionExpression: 'userId = :uid',
-          ExpressionAttributeValues: { ':uid': userId },
+          ...conditionParams(ownedBy(userId)),
         }),
       ),
     );

@@ -1,4 +1,3 @@
-import type { Config } from '../config.ts';
 import type { AmrValue } from './amr.ts';
 import { signToken, type TokenAudience, type TokenKind } from './jwt.ts';
 import type { KeyRing } from './keyring.ts';
@@ -25,26 +24,44 @@ export interface SessionIdentity {
   roles?: readonly string[];
 }
 
-export const audienceOf = (config: Config): TokenAudience => ({
-  issuer: config.issuer,
-  audience: config.audience,
-  refreshAudience: config.refreshAudience,
-  clientId: config.clientId,
+/**
+ * What sessions and their tokens are minted under, in seconds: the token lifetimes, the session's absolute
+ * lifetime, and the issuer and audiences every token names. The service's `Config` is one; this module asks for
+ * no more of it.
+ */
+export interface TokenPolicy {
+  /** `ACCESS_TOKEN_TTL`: seconds an access token lives (less near the session's end). */
+  accessTokenTtl: number;
+  /** `REFRESH_TOKEN_TTL`: seconds a refresh token lives (less near the session's end). */
+  refreshTokenTtl: number;
+  /** `SESSION_MAX_AGE`: seconds a session lives after its login, however it is refreshed. */
+  sessionMaxAge: number;
+  issuer: string;
+  audience: string;
+  refreshAudience: string;
+  clientId: string;
+}
+
+export const audienceOf = (policy: TokenPolicy): TokenAudience => ({
+  issuer: policy.issuer,
+  audience: policy.audience,
+  refreshAudience: policy.refreshAudience,
+  clientId: policy.clientId,
 });
 
 /** The epoch second at which a session that began at `authTime` ends, however it is refreshed. */
-export const sessionEnd = (config: Config, authTime: number) => authTime + config.sessionMaxAge;
+export const sessionEnd = (policy: TokenPolicy, authTime: number) => authTime + policy.sessionMaxAge;
 
 /** Mints one token of `kind` for the session; its `exp` never reaches past the session's end. */
 export function mintToken(
-  config: Config,
+  policy: TokenPolicy,
   ring: KeyRing,
   kind: TokenKind,
   session: SessionIdentity,
   now: number,
 ): { token: string; expiresIn: number } {
-  const ttl = kind === 'access' ? config.accessTokenTtl : config.refreshTokenTtl;
-  const exp = Math.min(now + ttl, sessionEnd(config, session.authTime));
+  const ttl = kind === 'access' ? policy.accessTokenTtl : policy.refreshTokenTtl;
+  const exp = Math.min(now + ttl, sessionEnd(policy, session.authTime));
   const token = signToken(
     ring,
     kind,
@@ -58,20 +75,20 @@ export function mintToken(
       // `amr` (RFC 8176, OpenID Connect Core §2) as the login recorded it; a refresh keeps it.
       accessClaims: { roles: [...(session.roles ?? [])], amr: [...(session.amr ?? ['pwd'])] },
     },
-    audienceOf(config),
+    audienceOf(policy),
   );
   return { token, expiresIn: exp - now };
 }
 
 /** Completes a token pair around a refresh token whose hash has already been stored. */
 export function completePair(
-  config: Config,
+  policy: TokenPolicy,
   ring: KeyRing,
   session: SessionIdentity,
   refresh: { token: string; expiresIn: number },
   now: number,
 ): TokenPair {
-  const access = mintToken(config, ring, 'access', session, now);
+  const access = mintToken(policy, ring, 'access', session, now);
   return {
     accessToken: access.token,
     refreshToken: refresh.token,
@@ -86,13 +103,13 @@ export function completePair(
  * seals it into the same write that rotates the session, so that a retry can be answered with it.
  */
 export function mintPair(
-  config: Config,
+  policy: TokenPolicy,
   ring: KeyRing,
   session: SessionIdentity,
   now: number,
 ): TokenPair & { accessExp: number; refreshExp: number } {
-  const refresh = mintToken(config, ring, 'refresh', session, now);
-  const pair = completePair(config, ring, session, refresh, now);
+  const refresh = mintToken(policy, ring, 'refresh', session, now);
+  const pair = completePair(policy, ring, session, refresh, now);
   return { ...pair, accessExp: now + pair.expiresIn, refreshExp: now + pair.refreshExpiresIn };
 }
 

@@ -6,7 +6,7 @@ import { TIMEOUT_EARLY_MS, toApiError } from '../../lib/http/function.ts';
 import { defaultServices } from '../../lib/services.ts';
 import { startTestService, type TestService } from '../support/service.ts';
 
-// Issue 9 class 4: a request the service cannot serve in time is 503 service_unavailable with Retry-After, never
+// A request the service cannot serve in time is 503 service_unavailable with Retry-After, never
 // a 500: middy's early timeout (before the Lambda's own), and whatever names itself a timeout or an abort.
 let service: TestService;
 beforeAll(async () => {

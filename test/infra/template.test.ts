@@ -136,11 +136,13 @@ describe('the functions', () => {
 });
 
 describe('least privilege: each function may do exactly what its code does', () => {
-  it('register: GetItem and PutItem (a new item, or reclaiming a deleted account’s name) on the table, no key', () => {
+  it('register: GetItem and PutItem (a new item, or reclaiming a deleted account’s name), DeleteItem (its own address claim, given back) on the table, the mail queue, no key', () => {
     expect(grantsOf(template, 'register')).toEqual([
+      'dynamodb:DeleteItem Table.Arn',
       'dynamodb:GetItem Table.Arn',
       'dynamodb:PutItem Table.Arn',
       ...logs('Register'),
+      'sqs:SendMessage MailQueue.Arn',
     ]);
   });
 
@@ -303,7 +305,7 @@ describe('least privilege: each function may do exactly what its code does', () 
   });
 
   it.each([
-    ['register', ['user#*', 'account#*']],
+    ['register', ['user#*', 'account#*', 'email#*']],
     ['login', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*', 'passkeys#*']],
     [
       'login-mfa',

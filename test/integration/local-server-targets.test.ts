@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HttpTestService, startHttpTestService } from '../support/service.ts';
 
-// Issue 9 class 4: the local server answers whatever arrives on its socket in the contract's shape, and never
+// The local server answers whatever arrives on its socket in the contract's shape, and never
 // with a 500: a request target that is not a URL is 400 invalid_request. Sent over a raw socket, since no HTTP
 // client will send such a target.
 let service: HttpTestService;

@@ -5,7 +5,7 @@ import { NAME_FAILURES_PER_HOUR } from '../../lib/store/login-attempts.ts';
 import { useFakeClock } from '../support/clock.ts';
 import { DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 
-// API.md "Brute force", issue 9 class 1: every rule below is driven over HTTP from real, distinct client
+// API.md "Brute force": every rule below is driven over HTTP from real, distinct client
 // addresses (API Gateway's sourceIp, which the gateway hands to the functions).
 const MAX_FAILURES = 5;
 const LOCKOUT_BASE = 30;

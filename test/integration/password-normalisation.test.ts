@@ -7,7 +7,7 @@ import { defaults } from '../../lib/config.ts';
 import { createPasswordHasher } from '../../lib/passwords/argon2.ts';
 import { startTestService, TEST_ARGON2_PARAMS, type TestService } from '../support/service.ts';
 
-// API.md "Passwords", issue 9 class 2: one password however it is typed; ill-formed text refused; the strength
+// API.md "Passwords": one password however it is typed; ill-formed text refused; the strength
 // rule judges exactly what is hashed; hashes stored before normalisation keep working.
 let service: TestService;
 let db: DynamoDBDocumentClient;

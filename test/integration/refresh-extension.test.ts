@@ -101,7 +101,7 @@ describe('check 6: "access token still valid, refresh token expired" (the origin
   });
 });
 
-// Issue 9 class 4: the access token is optional and ignored when it fails verification; so is one that is not a
+// The access token is optional and ignored when it fails verification; so is one that is not a
 // usable string, and an empty one never hides the Authorization header.
 describe('an access token in the body that is empty or not a string', () => {
   it.each([

@@ -257,6 +257,42 @@ class ToGraceEdge implements SessionCommand {
   toString = () => (this.beyond === 0 ? 'to the last second of grace' : 'to the first second after grace');
 }
 
+/** How often the grace window's edges were probed with the previous token on a live session: [last second, first after]. */
+const edgeProbes = [0, 0];
+
+/**
+ * The grace window's edges, probed: time passes exactly to the window's last second (`beyond` 0: the previous
+ * token is answered again) or to the first second after it (1: the previous token is a replay, the session is
+ * revoked), and the previous token is presented there. A window one second wider or narrower is caught here.
+ */
+class PreviousAtGraceEdge implements SessionCommand {
+  readonly beyond: number;
+  constructor(beyond: number) {
+    this.beyond = beyond;
+  }
+  #target = (model: Readonly<SessionModel>) => model.rotatedAt + GRACE + this.beyond;
+  check = (model: Readonly<SessionModel>) =>
+    model.current >= 1 &&
+    !model.revoked &&
+    this.#target(model) >= nowSeconds() &&
+    (!model.retryOwed || this.beyond === 0);
+  async run(model: SessionModel, real: Real) {
+    clock.advance(this.#target(model) - nowSeconds());
+    const now = nowSeconds();
+    const generation = model.current - 1;
+    const outcome = present(model, generation, now);
+    expect(outcome.kind).toBe(this.beyond === 0 ? 'reissued' : 'reused');
+    const answer = await refreshWith(real.pairs[generation]?.refreshToken as string);
+    expectAnswer(real, outcome, answer, `previous token at grace + ${this.beyond} s`);
+    apply(model, outcome, now);
+    edgeProbes[this.beyond] = (edgeProbes[this.beyond] ?? 0) + 1;
+  }
+  toString = () =>
+    this.beyond === 0
+      ? 'previous token at the last second of grace'
+      : 'previous token one second after grace';
+}
+
 /** After every step: the stored session is the model's, and the honest client's pair works unless revoked. */
 async function expectAgreement(model: SessionModel, real: Real): Promise<void> {
   const item = await service.storedItem(`session#${real.sid}`);
@@ -294,6 +330,7 @@ const command: fc.Arbitrary<SessionCommand> = fc.oneof(
     arbitrary: fc.integer({ min: 1, max: 2 * GRACE }).map((seconds) => new AdvanceClock(seconds)),
   },
   { weight: 4, arbitrary: fc.constantFrom(0, 1).map((beyond) => new ToGraceEdge(beyond)) },
+  { weight: 2, arbitrary: fc.constantFrom(0, 1).map((beyond) => new PreviousAtGraceEdge(beyond)) },
 );
 
 let runCount = 0;
@@ -327,5 +364,8 @@ describe('refresh rotation against a reference model', () => {
       // No shrinking (each replay signs up afresh): bounded time; the failing sequence is printed as it ran.
       { numRuns: RUNS, seed: SEED, endOnFailure: true },
     );
+    // Coverage, whatever the seed: both edges of the grace window were probed on a live session.
+    expect(edgeProbes[0], 'previous token at the last second of grace').toBeGreaterThan(0);
+    expect(edgeProbes[1], 'previous token one second after grace').toBeGreaterThan(0);
   }, 600_000);
 });

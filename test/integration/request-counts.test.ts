@@ -4,7 +4,7 @@ import { useFakeClock } from '../support/clock.ts';
 import { countRequests, functionClients, type RequestCounter } from '../support/sdk-middleware.ts';
 import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 
-// The DynamoDB request budget of each flow (issues 4, 9 and 11), counted at the functions' own SDK client.
+// The DynamoDB request budget of each flow (bench/requests.ts has the same table), counted at the functions' own SDK client.
 const MAX_FAILURES = 5;
 const LEASE_AND_BASE = Math.max(CHECK_LEASE, 30) + 1;
 let service: TestService;

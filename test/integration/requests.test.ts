@@ -81,7 +81,7 @@ describe('bad request bodies get a clear 4xx from the catalogue, never a 500', (
   });
 });
 
-// Issue 9 class 3: a body of any other content type could be sent by any web page as a CORS "simple" request,
+// A body of any other content type could be sent by any web page as a CORS "simple" request,
 // with no preflight (a login that locks a visitor's account, say). API.md: 415 unsupported_media_type.
 describe('a request body must be sent as application/json', () => {
   const login = JSON.stringify({ username: 'media-victim', password: 'not the password at all' });

@@ -11,7 +11,10 @@ import {
 } from '../../infra/local/server.ts';
 import { defaults } from '../../lib/config.ts';
 import type { Argon2Params } from '../../lib/passwords/argon2.ts';
+import { defaultServices } from '../../lib/services.ts';
 import { generateSigningKey, isSigningAlgorithm } from '../../lib/tokens/keyring.ts';
+import { attributeHandlers, attributeMailer, recordGrantUses, ungranted } from './grants.ts';
+import { functionClients } from './sdk-middleware.ts';
 
 /** The signing key the tests' services use (a test value, not a secret). */
 export const TEST_SECRET = 'test-signing-key-for-the-test-suite-only-0123456789';
@@ -173,6 +176,12 @@ function testService(
   closeBackend: () => Promise<void>,
 ): TestService {
   const db = DynamoDBDocumentClient.from(localDynamoClient(backend.dynamoDbEndpoint));
+  // Every DynamoDB request a function sends in any test is checked against that function's IAM profile
+  // (infra/cdk/functions.ts) when the service closes: dynalite has no IAM, so a request no grant allows would
+  // otherwise pass every test and be an AccessDenied (a 503) on AWS.
+  attributeHandlers(backend.handlers);
+  attributeMailer(defaultServices().outbox);
+  const grantUses = recordGrantUses(functionClients());
   const request: TestService['request'] = async (method, path, init = {}) => {
     // Lower-case names, as Node's HTTP server hands them to the gateway.
     const headers: Record<string, string> = {};
@@ -232,8 +241,16 @@ function testService(
       return Item;
     },
     async close() {
+      grantUses.remove();
       db.destroy();
       await closeBackend();
+      const missing = ungranted(grantUses.uses());
+      if (missing.length > 0)
+        throw new Error(
+          `DynamoDB requests that no grant of infra/cdk/functions.ts allows (AccessDenied on AWS): ${missing
+            .map((use) => `${use.function}: ${use.action} on ${use.target}`)
+            .join('; ')}`,
+        );
     },
   };
 }

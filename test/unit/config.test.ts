@@ -36,3 +36,16 @@ describe('token configuration', () => {
     ).toThrow(/JWT_AUDIENCE/);
   });
 });
+
+describe('DynamoDB timeouts of the local server (DYNAMODB_REQUEST_TIMEOUT_MS, DYNAMODB_CONNECTION_TIMEOUT_MS)', () => {
+  it('take a whole number of milliseconds >= 1, and fail the cold start on anything else', async () => {
+    const { createServices } = await import('../../lib/services.ts');
+    for (const name of ['DYNAMODB_REQUEST_TIMEOUT_MS', 'DYNAMODB_CONNECTION_TIMEOUT_MS']) {
+      expect(() => createServices({ [name]: '15000' }), name).not.toThrow();
+      for (const bad of ['0', '-5', '1.5', 'soon'])
+        expect(() => createServices({ [name]: bad }), `${name}=${bad}`).toThrow(
+          `${name} must be a whole number >= 1`,
+        );
+    }
+  });
+});

@@ -1,4 +1,10 @@
-import { createHmac, createPublicKey, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import {
+  constants,
+  createHmac,
+  createPublicKey,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+} from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   hashRefreshToken,
@@ -300,6 +306,41 @@ describe.each(['ES256', 'RS256'] as const)('%s keys', (algorithm) => {
     const other = algorithm === 'ES256' ? 'RS256' : 'ES256';
     expect(() => verify(sign({ alg: other, typ: 'at+jwt', kid: 'a' }, claims))).toThrow(InvalidTokenError);
   });
+
+  // The algorithm pin (RFC 8725 §3.1): the ring's one algorithm, never another one the same key can make. Each
+  // row is a genuine signature by the ring's own key under a sibling algorithm, which jsonwebtoken accepts for
+  // this key type unless `algorithms` is pinned.
+  const siblings: Record<
+    typeof algorithm,
+    [string, 'sha256' | 'sha384' | 'sha512', 'pkcs1' | 'pss' | 'ecdsa'][]
+  > = {
+    ES256: [
+      ['ES384', 'sha384', 'ecdsa'],
+      ['ES512', 'sha512', 'ecdsa'],
+    ],
+    RS256: [
+      ['RS384', 'sha384', 'pkcs1'],
+      ['RS512', 'sha512', 'pkcs1'],
+      ['PS256', 'sha256', 'pss'],
+      ['PS384', 'sha384', 'pss'],
+      ['PS512', 'sha512', 'pss'],
+    ],
+  };
+  it.each(siblings[algorithm])(
+    'refuses %s made with the ring’s own key (the algorithm is pinned)',
+    (alg, hash, scheme) => {
+      const input = `${b64url({ alg, typ: 'at+jwt', kid: 'a' })}.${b64url(claims)}`;
+      const signature = cryptoSign(hash, Buffer.from(input), {
+        key: pemA,
+        ...(scheme === 'ecdsa' && { dsaEncoding: 'ieee-p1363' as const }),
+        ...(scheme === 'pss' && {
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+        }),
+      }).toString('base64url');
+      expect(() => verify(`${input}.${signature}`)).toThrow(InvalidTokenError);
+    },
+  );
 
   it('refuses a token signed by a key that is not the one its kid names', () => {
     expect(() => verify(sign({ alg: algorithm, typ: 'at+jwt', kid: 'a' }, claims, pemB))).toThrow(
