@@ -217,6 +217,8 @@ describe('passkeys on the demo page, with a virtual authenticator', () => {
     expect(me.status).toBe(200);
     expect(me.body).toMatchObject({ username: 'passkey-carol', amr: ['pwd', 'hwk', 'user', 'mfa'] });
     expect(pageErrors).toEqual([]);
+    // The pages share the browser's session cookie: the next test starts signed out.
+    await logOut(page);
   });
 
   it('refuses an assertion with a bogus signature, and one without user verification', async () => {
