@@ -385,9 +385,9 @@ const paths: Path[] = [
     name: 'TOTP enrolment (POST /auth/mfa/totp)',
     samples: 3,
     expect: 200,
-    // The authentication read; the password check (the address read, a check slot, its release); the pending
-    // secret written.
-    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 3 },
+    // The authentication read; the password check (the address read, a check slot, the account item's hash and
+    // state, the slot's release); the pending secret written.
+    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       return api.measured(() =>
@@ -491,8 +491,8 @@ const paths: Path[] = [
     name: 'new recovery codes (POST /auth/mfa/recovery-codes)',
     samples: 3,
     expect: 200,
-    // The authentication read; the password check; the new set written over the old.
-    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 3 },
+    // The authentication read; the password check (as TOTP enrolment's); the new set written over the old.
+    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       await enrolTotp(api, tokens?.accessToken);
@@ -505,7 +505,8 @@ const paths: Path[] = [
     name: 'TOTP off (DELETE /auth/mfa/totp)',
     samples: 3,
     expect: 204,
-    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 3 },
+    // The authentication read; the password check (as TOTP enrolment's); TOTP and the codes removed.
+    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       await enrolTotp(api, tokens?.accessToken);
@@ -583,9 +584,10 @@ const paths: Path[] = [
     name: 'change the address (POST /auth/email)',
     samples: 5,
     expect: 204,
-    // The authentication read; the password check (the address read, a check slot, its release); the new
-    // address claimed, the account updated, the old claim given back; the verification mail and the notice.
-    budget: { BatchGetItem: 1, GetItem: 1, UpdateItem: 3, PutItem: 1, DeleteItem: 1, 'SQS SendMessage': 2 },
+    // The authentication read; the password check (the address read, a check slot, the account item's hash and
+    // state, the slot's release); the new address claimed, the account updated, the old claim given back; the
+    // verification mail and the notice.
+    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3, PutItem: 1, DeleteItem: 1, 'SQS SendMessage': 2 },
     async run(api) {
       const { tokens } = await api.mailedLink('verify');
       return api.measured(() =>
@@ -597,10 +599,10 @@ const paths: Path[] = [
     name: 'passkey registration options (fresh password check)',
     samples: 5,
     expect: 200,
-    // The authentication read; the password check (the address read, a check slot, its release); the first time,
-    // the mark that the account may have passkeys (a password login then looks for them); the user's passkeys
-    // (to exclude them); the challenge written.
-    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3, PutItem: 1 },
+    // The authentication read; the password check (the address read, a check slot, the account item's hash and
+    // state, the slot's release); the first time, the mark that the account may have passkeys (a password login
+    // then looks for them); the user's passkeys (to exclude them); the challenge written.
+    budget: { BatchGetItem: 1, GetItem: 3, UpdateItem: 3, PutItem: 1 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       return api.measured(() =>
@@ -748,8 +750,9 @@ const paths: Path[] = [
     name: 'reset the password (POST /auth/password/reset, 2 sessions)',
     expect: 204,
     // The link, the name's item and the account state read; the link redeemed; the new hash and the whole-user
-    // revocation; the address verified; the lockout cleared; the notice queued.
-    budget: { GetItem: 3, UpdateItem: 6, 'SQS SendMessage': 1 },
+    // revocation in one write of the account item, then the name's copy of the hash; the address verified; the
+    // lockout cleared; the notice queued.
+    budget: { GetItem: 3, UpdateItem: 5, 'SQS SendMessage': 1 },
     async run(api) {
       const { token } = await api.mailedLink('reset', 2);
       return api.measured(() =>
@@ -763,7 +766,7 @@ const paths: Path[] = [
     expect: 204,
     // As the reset above, plus the guarded check of the code (the address read, a check slot, its release) and
     // the step accepted by a conditional write, all before the link is redeemed.
-    budget: { GetItem: 4, UpdateItem: 9, 'SQS SendMessage': 1 },
+    budget: { GetItem: 4, UpdateItem: 8, 'SQS SendMessage': 1 },
     async run(api) {
       const { token, tokens } = await api.mailedLink('reset', 1);
       const { secret, step } = await enrolTotp(api, tokens.accessToken);
