@@ -142,15 +142,46 @@ const paths: Path[] = [
     name: 'login (clean account)',
     // The address's failure count (read), a check slot of the name taken by a conditional write that also reads
     // the account back (lib/operations/check-password.ts), the account state (roles, disabled, revocation
-    // generation, and the hash that decides once the password was replaced), then the session.
+    // generation, and the hash that decides once the password was replaced), the new device token, then the
+    // session.
     expect: 200,
-    budget: { GetItem: 2, UpdateItem: 1, PutItem: 1 },
-    // The check slot, the session, and the session's entry in the live-session index.
-    writeBudget: 3,
+    budget: { GetItem: 2, UpdateItem: 1, PutItem: 2 },
+    // The check slot, the device, the session, and the session's entry in the live-session index.
+    writeBudget: 4,
     async run(api) {
       const username = api.user();
       await api.signUp(username, 0);
       return api.measured(() => api.call('POST', '/auth/login', { username, password: PASSWORD }));
+    },
+  },
+  {
+    name: 'login from a known device',
+    // The device, the name's item and the account in one read (lib/operations/check-password.ts,
+    // checkWithDevice); the device's own count reserved; the session; the count cleared. Nothing of the name's.
+    expect: 200,
+    budget: { BatchGetItem: 1, UpdateItem: 2, PutItem: 1 },
+    writeBudget: 4,
+    async run(api) {
+      const username = api.user();
+      await api.signUp(username, 0);
+      const { json } = await api.call('POST', '/auth/login', { username, password: PASSWORD });
+      const deviceToken = json?.deviceToken;
+      return api.measured(() =>
+        api.call('POST', '/auth/login', { username, password: PASSWORD, deviceToken }),
+      );
+    },
+  },
+  {
+    name: 'login from a known device (wrong password)',
+    // The read and the reservation, which is the failure's count (below LOGIN_MAX_FAILURES nothing else).
+    expect: 401,
+    budget: { BatchGetItem: 1, UpdateItem: 1 },
+    async run(api) {
+      const username = api.user();
+      await api.signUp(username, 0);
+      const { json } = await api.call('POST', '/auth/login', { username, password: PASSWORD });
+      const deviceToken = json?.deviceToken;
+      return api.measured(() => api.call('POST', '/auth/login', { username, password: WRONG, deviceToken }));
     },
   },
   {
@@ -175,9 +206,9 @@ const paths: Path[] = [
     name: 'login after a failure (success)',
     samples: 5,
     expect: 200,
-    // A clean login's three, and the write that clears the failure. The failure's slot stays held for a while:
+    // A clean login's five, and the write that clears the failure. The failure's slot stays held for a while:
     // a slot pick that meets it (1 in LOGIN_MAX_FAILURES) costs a read and another try, hence five samples.
-    budget: { GetItem: 2, UpdateItem: 2, PutItem: 1 },
+    budget: { GetItem: 2, UpdateItem: 2, PutItem: 2 },
     async run(api) {
       const username = api.user();
       await api.signUp(username, 0);
@@ -385,9 +416,9 @@ const paths: Path[] = [
     name: 'TOTP enrolment (POST /auth/mfa/totp)',
     samples: 3,
     expect: 200,
-    // The authentication read; the password check (the address read, a check slot, the account item's hash and
-    // state, the slot's release); the pending secret written.
-    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3 },
+    // The authentication read; the password check on the session's own count (the name's and account items
+    // read together, the count reserved and cleared); the pending secret written.
+    budget: { BatchGetItem: 2, UpdateItem: 3 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       return api.measured(() =>
@@ -427,8 +458,9 @@ const paths: Path[] = [
     samples: 3,
     expect: 200,
     // The challenge; the guarded check (the address read, a check slot, left to lapse: the session proves it);
-    // the step accepted by a conditional write; the challenge used up; the account state; the session.
-    budget: { GetItem: 3, UpdateItem: 3, PutItem: 1 },
+    // the step accepted by a conditional write; the challenge used up; the account state; the new device token;
+    // the session.
+    budget: { GetItem: 3, UpdateItem: 3, PutItem: 2 },
     async run(api) {
       const { secret, step, mfaToken } = await mfaLogin(api);
       return api.measured(() =>
@@ -441,7 +473,7 @@ const paths: Path[] = [
     samples: 3,
     expect: 200,
     // As with a TOTP code: the code used up by a conditional removal instead of the step.
-    budget: { GetItem: 3, UpdateItem: 3, PutItem: 1 },
+    budget: { GetItem: 3, UpdateItem: 3, PutItem: 2 },
     async run(api) {
       const { recoveryCodes, mfaToken } = await mfaLogin(api);
       return api.measured(() =>
@@ -491,8 +523,8 @@ const paths: Path[] = [
     name: 'new recovery codes (POST /auth/mfa/recovery-codes)',
     samples: 3,
     expect: 200,
-    // The authentication read; the password check (as TOTP enrolment's); the new set written over the old.
-    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3 },
+    // The authentication read; the password check on the session's own count; the new set written over the old.
+    budget: { BatchGetItem: 2, UpdateItem: 3 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       await enrolTotp(api, tokens?.accessToken);
@@ -505,8 +537,7 @@ const paths: Path[] = [
     name: 'TOTP off (DELETE /auth/mfa/totp)',
     samples: 3,
     expect: 204,
-    // The authentication read; the password check (as TOTP enrolment's); TOTP and the codes removed.
-    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3 },
+    budget: { BatchGetItem: 2, UpdateItem: 3 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       await enrolTotp(api, tokens?.accessToken);
@@ -519,11 +550,10 @@ const paths: Path[] = [
     name: 'password change (2 sessions)',
     samples: 5,
     expect: 204,
-    // The authentication read; the password check (the address read, a check slot, the account item with the
-    // hash that decides, the slot's release); the commit (new hash and next generation in one write), this
-    // session carried over, the name's copy of the hash. A slot pick that meets a login's held slot costs a
-    // read and another try, hence five samples.
-    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 5 },
+    // The authentication read; the password check on this session's own count (reserved, the name's and the
+    // account's items in one read, cleared); the commit (new hash and next generation in one write), this
+    // session carried over, the name's copy of the hash.
+    budget: { BatchGetItem: 2, UpdateItem: 5 },
     async run(api) {
       const [, caller] = await api.signUp(api.user(), 2);
       return api.measured(() =>
@@ -540,9 +570,10 @@ const paths: Path[] = [
     name: 'account deletion (2 sessions)',
     samples: 5,
     expect: 204,
-    // The authentication read; the password check (its account read included); the index query; the commit
-    // write (the account marked deleted); one DeleteItem per item (the name's, the passkeys' and each session's).
-    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3, Query: 1, DeleteItem: 4 },
+    // The authentication read; the password check on this session's own count (as a password change's); the
+    // index query; the commit write (the account marked deleted); one DeleteItem per item (the name's, the
+    // passkeys' and each session's).
+    budget: { BatchGetItem: 2, UpdateItem: 3, Query: 1, DeleteItem: 4 },
     async run(api) {
       const [, caller] = await api.signUp(api.user(), 2);
       return api.measured(() =>
@@ -584,10 +615,10 @@ const paths: Path[] = [
     name: 'change the address (POST /auth/email)',
     samples: 5,
     expect: 204,
-    // The authentication read; the password check (the address read, a check slot, the account item's hash and
-    // state, the slot's release); the new address claimed, the account updated, the old claim given back; the
-    // verification mail and the notice.
-    budget: { BatchGetItem: 1, GetItem: 2, UpdateItem: 3, PutItem: 1, DeleteItem: 1, 'SQS SendMessage': 2 },
+    // The authentication read; the password check on the session's own count (a read, the count reserved and
+    // cleared); the new address claimed, the account updated, the old claim given back; the verification mail
+    // and the notice.
+    budget: { BatchGetItem: 2, UpdateItem: 3, PutItem: 1, DeleteItem: 1, 'SQS SendMessage': 2 },
     async run(api) {
       const { tokens } = await api.mailedLink('verify');
       return api.measured(() =>
@@ -599,10 +630,10 @@ const paths: Path[] = [
     name: 'passkey registration options (fresh password check)',
     samples: 5,
     expect: 200,
-    // The authentication read; the password check (the address read, a check slot, the account item's hash and
-    // state, the slot's release); the first time, the mark that the account may have passkeys (a password login
-    // then looks for them); the user's passkeys (to exclude them); the challenge written.
-    budget: { BatchGetItem: 1, GetItem: 3, UpdateItem: 3, PutItem: 1 },
+    // The authentication read; the password check on the session's own count (a read, the count reserved and
+    // cleared); the first time, the mark that the account may have passkeys (a password login then looks for
+    // them); the user's passkeys (to exclude them); the challenge written.
+    budget: { BatchGetItem: 2, GetItem: 1, UpdateItem: 3, PutItem: 1 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       return api.measured(() =>
@@ -667,8 +698,9 @@ const paths: Path[] = [
     expect: 200,
     // The challenge taken (conditional delete); the address read, the user's passkeys, a check slot taken
     // (lib/operations/check-passkey.ts, as a password check); the counter moved forward (conditional write);
-    // the account state; the session. A slot pick that meets a held slot costs a read and another try.
-    budget: { DeleteItem: 1, GetItem: 3, UpdateItem: 2, PutItem: 1 },
+    // the account state; the new device token; the session. A slot pick that meets a held slot costs a read and
+    // another try.
+    budget: { DeleteItem: 1, GetItem: 3, UpdateItem: 2, PutItem: 2 },
     async run(api) {
       const { authenticator } = await api.enrol();
       const options = (await api.call('POST', '/auth/passkeys/login/options', {}))

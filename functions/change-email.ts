@@ -6,12 +6,10 @@ import { defaultServices } from '../lib/services.ts';
 const services = defaultServices();
 
 /** `POST /auth/email`: sets the caller's address (unverified) and mails it a verification link. */
-export const handler = httpFunction(async ({ bearerToken, body, client }) => {
-  await changeEmail(
-    services,
-    bearerToken,
-    { email: requiredString(body, 'email'), password: requiredString(body, 'password') },
-    client,
-  );
+export const handler = httpFunction(async ({ bearerToken, body }) => {
+  await changeEmail(services, bearerToken, {
+    email: requiredString(body, 'email'),
+    password: requiredString(body, 'password'),
+  });
   return { statusCode: 204 };
 });

@@ -6,7 +6,7 @@ import { defaultServices } from '../lib/services.ts';
 const services = defaultServices();
 
 /** `DELETE /auth/account`: deletes the caller's account and every session of it, freeing the username. */
-export const handler = httpFunction(async ({ bearerToken, body, client }) => {
-  await deleteAccount(services, bearerToken, requiredString(body, 'password'), client);
+export const handler = httpFunction(async ({ bearerToken, body }) => {
+  await deleteAccount(services, bearerToken, requiredString(body, 'password'));
   return { statusCode: 204 };
 });

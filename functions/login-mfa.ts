@@ -18,5 +18,14 @@ export const handler = httpFunction(async (request) => {
     throw new ApiError('invalid_request', {
       message: 'Send "code", "recoveryCode" or "passkey" with the mfaToken.',
     });
-  return transport.pairAnswer(await loginWithSecondFactor(services, { mfaToken, proof, client }));
+  return transport.pairAnswer(
+    await loginWithSecondFactor(services, {
+      mfaToken,
+      proof,
+      client,
+      // As at login: the body's or, with the cookie transport, its cookie's; anything unknown is ignored.
+      deviceToken: transport.deviceToken(body),
+    }),
+    { deviceTokenMaxAge: services.config.deviceTokenTtl },
+  );
 });

@@ -14,7 +14,9 @@ export const handler = httpFunction(async (request) => {
     await passkeyLogin(services, {
       challengeId: requiredString(body, 'challengeId'),
       response: requiredObject(body, 'response'),
+      deviceToken: transport.deviceToken(body),
       client,
     }),
+    { deviceTokenMaxAge: services.config.deviceTokenTtl },
   );
 });

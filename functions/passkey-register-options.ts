@@ -6,7 +6,7 @@ import { defaultServices } from '../lib/services.ts';
 const services = defaultServices();
 
 /** `POST /auth/passkeys/register/options`: creation options for a new passkey, after a fresh password check. */
-export const handler = httpFunction(async ({ bearerToken, body, client }) => ({
+export const handler = httpFunction(async ({ bearerToken, body }) => ({
   statusCode: 200,
-  body: await passkeyRegistrationOptions(services, bearerToken, requiredString(body, 'password'), client),
+  body: await passkeyRegistrationOptions(services, bearerToken, requiredString(body, 'password')),
 }));

@@ -6,7 +6,7 @@ import { defaultServices } from '../lib/services.ts';
 const services = defaultServices();
 
 /** `POST /auth/mfa/recovery-codes`: a new set of recovery codes; the old set dies. */
-export const handler = httpFunction(async ({ bearerToken, body, client }) => ({
+export const handler = httpFunction(async ({ bearerToken, body }) => ({
   statusCode: 200,
-  body: await regenerateRecoveryCodes(services, bearerToken, requiredString(body, 'password'), client),
+  body: await regenerateRecoveryCodes(services, bearerToken, requiredString(body, 'password')),
 }));

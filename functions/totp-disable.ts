@@ -6,7 +6,7 @@ import { defaultServices } from '../lib/services.ts';
 const services = defaultServices();
 
 /** `DELETE /auth/mfa/totp`: turns TOTP off and removes the recovery codes. */
-export const handler = httpFunction(async ({ bearerToken, body, client }) => {
-  await disableTotp(services, bearerToken, requiredString(body, 'password'), client);
+export const handler = httpFunction(async ({ bearerToken, body }) => {
+  await disableTotp(services, bearerToken, requiredString(body, 'password'));
   return { statusCode: 204 };
 });

@@ -6,7 +6,7 @@ import { defaultServices } from '../lib/services.ts';
 const services = defaultServices();
 
 /** `POST /auth/mfa/totp`: a pending TOTP secret for the caller's authenticator app. */
-export const handler = httpFunction(async ({ bearerToken, body, client }) => ({
+export const handler = httpFunction(async ({ bearerToken, body }) => ({
   statusCode: 200,
-  body: await enrolTotp(services, bearerToken, requiredString(body, 'password'), client),
+  body: await enrolTotp(services, bearerToken, requiredString(body, 'password')),
 }));

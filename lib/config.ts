@@ -36,6 +36,11 @@ export interface Config {
   /** Failed password checks from one client address, over all usernames, per `loginFailureWindow` before 429. */
   loginAddressMaxFailures: number;
   /**
+   * Seconds a device token stays known after the last successful login with it (API.md "Known devices"): each
+   * such login extends it. A whole-user revocation ends every device token at once, whatever this says.
+   */
+  deviceTokenTtl: number;
+  /**
    * How mail leaves the service (`MAIL_TRANSPORT`): `ses` (Amazon SES v2), an `smtp://` or `smtps://` URL, or
    * `file` (each mail an `.eml` file in {@link Config.mailDir}).
    */
@@ -109,6 +114,7 @@ export const defaults = {
   WEBAUTHN_RP_NAME: SERVICE_NAME,
   /** The local server's origin at its default port (it sets its actual one). */
   WEBAUTHN_ORIGINS: 'http://localhost:3000',
+  DEVICE_TOKEN_TTL: '15552000',
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -172,6 +178,7 @@ export function loadConfig(env: Env = process.env): Config {
     requireVerifiedEmail: flag(env, 'REQUIRE_VERIFIED_EMAIL'),
     totpIssuer: text(env, 'TOTP_ISSUER'),
     webauthn: relyingParty(env),
+    deviceTokenTtl: positiveInt(env, 'DEVICE_TOKEN_TTL'),
   };
   if (config.accessTokenTtl > config.sessionMaxAge || config.refreshTokenTtl > config.sessionMaxAge) {
     throw new Error('Configuration error: token lifetimes must not exceed SESSION_MAX_AGE');

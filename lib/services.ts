@@ -4,11 +4,13 @@ import { LocalOutbox, type Outbox, sqsOutbox } from './mail/outbox.ts';
 import type { MailTransport } from './mail/transport.ts';
 import { type Argon2Params, createPasswordHasher, type PasswordHasher } from './passwords/argon2.ts';
 import { AccountStore } from './store/accounts.ts';
+import { DeviceStore } from './store/devices.ts';
 import { createDocumentClient, createDynamoDbClient } from './store/dynamodb.ts';
 import { EmailStore } from './store/emails.ts';
 import { LimitStore } from './store/limits.ts';
 import { LinkStore } from './store/links.ts';
 import { LoginAttemptStore } from './store/login-attempts.ts';
+import { OwnCountStore } from './store/own-counts.ts';
 import { PasskeyStore } from './store/passkeys.ts';
 import { SecondFactorStore } from './store/second-factors.ts';
 import { SessionStore } from './store/sessions.ts';
@@ -28,6 +30,10 @@ export interface Services {
   users: UserStore;
   /** The brute-force counters (per name, per (name, address) pair, per address) and check admission. */
   attempts: LoginAttemptStore;
+  /** Failure counts kept on a known device or a live session, judging their own password checks. */
+  ownCounts: OwnCountStore;
+  /** Known devices (device tokens, stored as hashes). */
+  devices: DeviceStore;
   sessions: SessionStore;
   accounts: AccountStore;
   /** TOTP and recovery codes (on the user item) and pending second-factor logins. */
@@ -104,6 +110,13 @@ export function createServices(
       connectionTimeoutMs: timeoutOf(env, 'DYNAMODB_CONNECTION_TIMEOUT_MS'),
     }),
   );
+  const policy = {
+    maxFailures: config.loginMaxFailures,
+    lockoutBase: config.loginLockoutBase,
+    lockoutMax: config.loginLockoutMax,
+    failureWindow: config.loginFailureWindow,
+    addressMaxFailures: config.loginAddressMaxFailures,
+  };
   // Bounded as the SDK client was: 3 attempts of at most 2 s each.
   const readParameter = createSsmParameterReader(env, { maxAttempts: 3, attemptTimeoutMs: 2000 });
   let transport: MailTransport | undefined;
@@ -111,13 +124,9 @@ export function createServices(
     config,
     db,
     users: new UserStore(db, config.tableName),
-    attempts: new LoginAttemptStore(db, config.tableName, {
-      maxFailures: config.loginMaxFailures,
-      lockoutBase: config.loginLockoutBase,
-      lockoutMax: config.loginLockoutMax,
-      failureWindow: config.loginFailureWindow,
-      addressMaxFailures: config.loginAddressMaxFailures,
-    }),
+    attempts: new LoginAttemptStore(db, config.tableName, policy),
+    ownCounts: new OwnCountStore(db, config.tableName, policy),
+    devices: new DeviceStore(db, config.tableName),
     sessions: new SessionStore(db, config.tableName),
     accounts: new AccountStore(db, config.tableName),
     secondFactors: new SecondFactorStore(db, config.tableName),

@@ -78,14 +78,16 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
   },
   // checkPassword: LoginAttemptStore reads and counts the address item (GetItem, UpdateItem), takes a check slot
   // and records the outcome on the user item (UpdateItem, GetItem on contention), and reads a session item to see
-  // that a slot's login is over (GetItem); AccountStore.getAccount (GetItem: roles, disabled, generation);
-  // PasskeyStore.get for an account that may have passkeys (GetItem); SessionStore.createSession (PutItem), or
-  // an mfaToken's challenge (PutItem).
+  // that a slot's login is over (GetItem); AccountStore.getCredentials (GetItem: roles, disabled, generation,
+  // hash). checkWithDevice: the device, name and account items in one BatchGetItem, the device's own count
+  // (UpdateItem, GetItem on contention). PasskeyStore.get for an account that may have passkeys (GetItem).
+  // startSession: DeviceStore.create (PutItem), SessionStore.createSession (PutItem), or an mfaToken's challenge
+  // (PutItem).
   login: {
     memorySize: 1024,
     timeoutSeconds: 10,
-    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge', 'passkeys'],
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge', 'device', 'passkeys'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -149,28 +151,29 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
-  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items,
-  // GetItem of the account), replacePassword (UpdateItem of the account: hash and generation), carryOver
-  // (UpdateItem of the session), replacePasswordHash (UpdateItem of the name's copy). Sized as login: it checks
-  // and hashes passwords.
+  // authenticate (BatchGetItem), checkFromSession (the session's own count: UpdateItem, GetItem on contention;
+  // the name's and the account's items in one BatchGetItem; a rehash's UpdateItem of both), replacePassword
+  // (UpdateItem of the account: hash and generation; GetItem of it when a twin request committed first),
+  // carryOver (UpdateItem of the session), replacePasswordHash (UpdateItem of the name's copy). Sized as login:
+  // it checks and hashes passwords.
   'change-password': {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account'],
+    itemKinds: ['user', 'session', 'account'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
   },
-  // authenticate (BatchGetItem), checkPassword (GetItem, UpdateItem of the address and the name's items),
-  // listLiveSessionIds (Query), markDeleted (UpdateItem of the account), then DeleteItem of the name's item, of
-  // the passkeys and of the sessions.
+  // authenticate (BatchGetItem), checkFromSession (as change-password's), listLiveSessionIds (Query),
+  // markDeleted (UpdateItem of the account), then DeleteItem of the name's item, of the passkeys and of the
+  // sessions.
   'delete-account': {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-    itemKinds: ['user', 'session', 'address', 'account', 'passkeys'],
+    itemKinds: ['user', 'session', 'account', 'passkeys'],
     queriesUserIndex: true,
     readsSigningKey: true,
     http: true,
@@ -188,14 +191,14 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
-  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items, GetItem
-  // of a session whose login holds a check slot), PasskeyStore.get (GetItem: the credentials to exclude),
+  // authenticate (BatchGetItem), checkFromSession (the session's own count: UpdateItem, GetItem on contention;
+  // the name's and the account's items in one BatchGetItem; a rehash's UpdateItem), PasskeyStore.get (GetItem: the credentials to exclude),
   // WebAuthnChallengeStore.issue (PutItem). Sized as login: it checks a password.
   'passkey-register-options': {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account', 'passkeys', 'webauthnChallenge'],
+    itemKinds: ['user', 'session', 'account', 'passkeys', 'webauthnChallenge'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -238,8 +241,7 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
-  // authenticate (BatchGetItem), checkPassword (GetItem, UpdateItem of the address and the name's items),
-  // claimEmail (PutItem, GetItem of the claim and the holder's item), setEmail (UpdateItem), the old claim's
+  // authenticate (BatchGetItem), checkFromSession (as passkey-register-options'), claimEmail (PutItem, GetItem of the claim and the holder's item), setEmail (UpdateItem), the old claim's
   // release (DeleteItem); queues the verification mail and the notice.
   'change-email': {
     memorySize: 1024,
@@ -251,7 +253,7 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
       'dynamodb:UpdateItem',
       'dynamodb:DeleteItem',
     ],
-    itemKinds: ['user', 'session', 'address', 'account', 'email'],
+    itemKinds: ['user', 'session', 'account', 'email'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -353,13 +355,21 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
   // WebAuthnChallengeStore.consume (DeleteItem); checkPasskey: the address item (GetItem, UpdateItem),
   // PasskeyStore.get (GetItem), a check slot and the outcome on the name's item (UpdateItem, GetItem on contention),
   // a session's GetItem to see that a slot's login is over, PasskeyStore.recordUse (UpdateItem); then
-  // AccountStore.getAccount (GetItem) and SessionStore.createSession (PutItem). No password is hashed: sized as
+  // AccountStore.getAccount (GetItem), a presented device token (readKnownDevice: BatchGetItem of the device, the
+  // name's and the account items; its count cleared and life extended: UpdateItem) or a new one
+  // (DeviceStore.create: PutItem), and SessionStore.createSession (PutItem). No password is hashed: sized as
   // refresh.
   'passkey-login': {
     memorySize: 256,
     timeoutSeconds: 8,
-    tableActions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account', 'passkeys', 'webauthnChallenge'],
+    tableActions: [
+      'dynamodb:BatchGetItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ],
+    itemKinds: ['user', 'session', 'address', 'account', 'passkeys', 'webauthnChallenge', 'device'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -368,12 +378,30 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
   // The mfaToken's challenge (GetItem, UpdateItem), the guarded check as login's (address and name items, a
   // session's GetItem to see a lease is over), the TOTP step or recovery code (UpdateItem of the name's item) or
   // the passkey (WebAuthnChallengeStore.consume: DeleteItem; PasskeyStore.get: GetItem; recordUse: UpdateItem),
-  // AccountStore.getAccount (GetItem) and SessionStore.createSession (PutItem). No password hashing.
+  // AccountStore.getAccount (GetItem) and SessionStore.createSession (PutItem). No password hashing. With a known
+  // device instead of the guarded check: readKnownDevice (BatchGetItem of the device, the name's and the account
+  // items) and the device's own count (UpdateItem, GetItem on contention); without one, DeviceStore.create
+  // (PutItem).
   'login-mfa': {
     memorySize: 256,
     timeoutSeconds: 8,
-    tableActions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge', 'passkeys', 'webauthnChallenge'],
+    tableActions: [
+      'dynamodb:BatchGetItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ],
+    itemKinds: [
+      'user',
+      'session',
+      'address',
+      'account',
+      'mfaChallenge',
+      'device',
+      'passkeys',
+      'webauthnChallenge',
+    ],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -391,13 +419,12 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
-  // authenticate (BatchGetItem), checkPassword (GetItem and UpdateItem of the address and the name's items), the
-  // key ring (the secret is sealed under a key derived from it), SecondFactorStore.setPendingTotp (UpdateItem).
+  // authenticate (BatchGetItem), checkFromSession (as passkey-register-options'), the key ring (the secret is sealed under a key derived from it), SecondFactorStore.setPendingTotp (UpdateItem).
   'totp-enrol': {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account'],
+    itemKinds: ['user', 'session', 'account'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -416,26 +443,26 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     serviceEnv: true,
     enqueuesMail: true,
   },
-  // authenticate (BatchGetItem), checkPassword (as totp-enrol), SecondFactorStore.removeTotp (UpdateItem), the
+  // authenticate (BatchGetItem), checkFromSession (as totp-enrol), SecondFactorStore.removeTotp (UpdateItem), the
   // notice (the queue).
   'totp-disable': {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account'],
+    itemKinds: ['user', 'session', 'account'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
     enqueuesMail: true,
   },
-  // authenticate (BatchGetItem), checkPassword (as totp-enrol), SecondFactorStore.replaceRecoveryCodes (UpdateItem),
-  // the notice (the queue).
+  // authenticate (BatchGetItem), checkFromSession (as totp-enrol), SecondFactorStore.replaceRecoveryCodes
+  // (UpdateItem), the notice (the queue).
   'recovery-codes': {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account'],
+    itemKinds: ['user', 'session', 'account'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,

@@ -2,7 +2,7 @@ import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { type AccountState, ROLE_PATTERN } from '../store/accounts.ts';
-import { nameWait } from '../store/login-attempts.ts';
+import { nameWait } from '../store/lockout-policy.ts';
 import type { SecondFactorMethod } from '../store/second-factors.ts';
 import { accountOf, normaliseUsername } from '../store/users.ts';
 

@@ -1,15 +1,14 @@
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
-import type { ClientInfo } from '../http/function.ts';
 import { normaliseEmail } from '../mail/address.ts';
 import type { Services } from '../services.ts';
 import { authenticate } from './authenticate.ts';
-import { checkPassword } from './check-password.ts';
+import { checkFromSession } from './check-password.ts';
 import { claimEmail } from './email-claim.ts';
 
 /**
- * Sets the caller's address (`POST /auth/email`), re-authenticated by the password (a wrong one counts toward
- * the lockout, as at login). The new address is unverified; a verification mail goes to it and a notice to the
+ * Sets the caller's address (`POST /auth/email`), re-authenticated by the password (`checkFromSession`: judged
+ * by this session's own failure count, never the name's). The new address is unverified; a verification mail goes to it and a notice to the
  * previous one. Giving the address the account already has sends its verification mail again (if it is not
  * verified) and changes nothing.
  *
@@ -24,16 +23,16 @@ export async function changeEmail(
   services: Services,
   accessToken: string | undefined,
   input: { email: string; password: string },
-  client: ClientInfo,
 ): Promise<void> {
-  const { userId, username } = await authenticate(services, accessToken);
+  const caller = await authenticate(services, accessToken);
+  const { userId, username } = caller;
   const email = normaliseEmail(input.email);
   if (!email) {
     throw new ApiError('invalid_request', {
       message: 'The e-mail address must have one "@", at most 254 characters and no spaces.',
     });
   }
-  const { account: checked } = await checkPassword(services, { username, password: input.password, client });
+  const { account: checked } = await checkFromSession(services, caller, input.password);
   if (checked.userId !== userId) throw new ApiError('session_revoked');
   if (checked.email === email) {
     if (!checked.emailVerified) await services.outbox.enqueue({ kind: 'verify', userId, username, email });

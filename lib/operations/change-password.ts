@@ -1,10 +1,9 @@
 import { ApiError } from '../errors.ts';
-import type { ClientInfo } from '../http/function.ts';
 import { normalisePassword } from '../passwords/normalise.ts';
 import { passwordWeakness } from '../passwords/strength.ts';
 import type { Services } from '../services.ts';
 import { authenticate } from './authenticate.ts';
-import { checkPassword } from './check-password.ts';
+import { checkFromSession } from './check-password.ts';
 import { finishReplacement, replacePassword } from './replace-password.ts';
 
 /** `POST /auth/password`'s input (API.md). */
@@ -14,8 +13,8 @@ export interface PasswordChange {
 }
 
 /**
- * Changes the caller's password, re-authenticated by the current one (a wrong one counts toward the lockout, as
- * at login), and revokes every other session of the user; the calling session stays live. The replacement is
+ * Changes the caller's password, re-authenticated by the current one (`checkFromSession`: judged by this
+ * session's own failure count, never the name's), and revokes every other session of the user; the calling session stays live. The replacement is
  * `replacePassword`'s: one write puts the new hash in place and ends every other session, so no login with the
  * old password that overlaps the change keeps a session.
  *
@@ -23,8 +22,8 @@ export interface PasswordChange {
  * once, is recognised (the caller's session made the last replacement and the new password already is the
  * password) and completes what the first left undone, then `204`; it is never `401`.
  *
- * Requests: the authentication read, the password check's (a read, a slot, the account read, more with
- * failures on record), and three writes. Errors: as `authenticate`; `401 invalid_credentials`,
+ * Requests: the authentication read, the password check's (a reservation on the session item, the name's and
+ * the account's items in one read, the reservation's release), and three writes. Errors: as `authenticate`; `401 invalid_credentials`,
  * `429 too_many_attempts`, `400 weak_password`, `400 invalid_request`; `401 session_revoked` when a whole-user
  * revocation of the caller's session came before the change (the password is then unchanged).
  */
@@ -32,7 +31,6 @@ export async function changePassword(
   services: Services,
   accessToken: string | undefined,
   change: PasswordChange,
-  client: ClientInfo,
 ): Promise<void> {
   const caller = await authenticate(services, accessToken);
   const { userId, username, sessionId, account, session } = caller;
@@ -41,12 +39,7 @@ export async function changePassword(
   const newPassword = normalisePassword(change.newPassword);
   const weakness = passwordWeakness(newPassword, username);
   if (weakness) throw new ApiError('weak_password', { message: weakness });
-  const checked = await checkPassword(services, {
-    username,
-    password: change.currentPassword,
-    client,
-    repeatOf: { newPassword, sessionId },
-  });
+  const checked = await checkFromSession(services, caller, change.currentPassword, { newPassword });
   // The name now belongs to another account (this one was deleted and the name taken): not this user's password.
   if (checked.account.userId !== userId) throw new ApiError('session_revoked');
   const sessionGeneration = session.generation ?? 0;

@@ -3,7 +3,7 @@ import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { logEvent } from '../observability/log.ts';
 import type { Services } from '../services.ts';
-import { addressWait } from '../store/login-attempts.ts';
+import { addressWait, clientAddressKey } from '../store/lockout-policy.ts';
 import type { StoredPasskey, UserPasskeys } from '../store/passkeys.ts';
 import { accountOf } from '../store/users.ts';
 import { credentialIdOf, PasskeyVerificationError, verifyAssertion } from '../webauthn/relying-party.ts';
@@ -43,7 +43,8 @@ export interface CheckedPasskey {
  */
 export async function checkPasskey(services: Services, input: PasskeyCheckInput): Promise<CheckedPasskey> {
   const { attempts } = services;
-  const address = input.client.ipAddress;
+  // Counted per IPv6 /64 (an IPv4 address as it is), as a password check's address is.
+  const address = clientAddressKey(input.client.ipAddress);
   const now = nowSeconds();
   const addressCount = await attempts.addressCount(address);
   const addressLock = addressWait(addressCount, now, attempts.policy);

@@ -5,8 +5,10 @@ import type { PasswordHasher } from '../passwords/argon2.ts';
 import { normalisePassword } from '../passwords/normalise.ts';
 import type { Services } from '../services.ts';
 import type { AccountState } from '../store/accounts.ts';
-import { clientAddressKey } from '../store/lockout-policy.ts';
-import { addressWait } from '../store/login-attempts.ts';
+import { type Device, deviceFromItem, devicePlace, deviceTokenUser } from '../store/devices.ts';
+import { addressWait, clientAddressKey, type FailureCount, readCount } from '../store/lockout-policy.ts';
+import type { OwnCountPlace } from '../store/own-counts.ts';
+import { type Session, sessionKey } from '../store/session-state.ts';
 import { accountOf, normaliseUsername, type UserAccount } from '../store/users.ts';
 
 /** What a password check needs: the name and password as the client sent them, and where the request came from. */
@@ -46,8 +48,9 @@ export interface CheckedPassword {
 }
 
 /**
- * The one lockout-guarded password check (API.md "Brute force"), used by login and by every operation whose
- * wrong password "counts toward the lockout". Before any hash is computed:
+ * The name's lockout-guarded password check (API.md "Brute force"), used by a login without a known device (and
+ * by anything that checks a password without a session; re-entries from a live session use `checkFromSession`,
+ * a known device `checkWithDevice`). Before any hash is computed:
  * - the client address must not be locked (`LOGIN_ADDRESS_MAX_FAILURES` failures over all names per window);
  * - the name must admit the check: one of its `LOGIN_MAX_FAILURES` slots is taken with a conditional write, so of
  *   any number of concurrent guesses at most that many are checked; the (name, address) pair must not be locked
@@ -198,6 +201,163 @@ export async function guardedCheck<T>(
     leaseProvenBySession: input.holder !== undefined && storesSession(account),
   });
   return { account, value: check.value };
+}
+
+/**
+ * A login carrying a device token (API.md "Known devices"): when the token is a known device of the account
+ * under `username` (same user, the user still at the device's generation, not deleted), the check is judged by
+ * the device's own failure count and lock, never by the name's check slots, pair counts, hourly ceiling or the
+ * address's count, and a wrong password counts against the device alone; so failures from strangers never
+ * keep the owner's device out. Returns `undefined` when the token is not such a device (a token of another
+ * user, an unknown, revoked or malformed one): the login is then judged as one without it.
+ *
+ * The device, the name's item and the account item are read in one request, the state with the hash that
+ * decides (see `checkOnOwnCount`). Errors: `429 too_many_attempts` while the device is locked,
+ * `401 invalid_credentials`, `503`.
+ */
+export async function checkWithDevice(
+  services: Services,
+  input: { username: string; password: string; deviceToken: string },
+): Promise<(CheckedPassword & { deviceToken: string }) | undefined> {
+  const username = normaliseUsername(input.username);
+  const known = username ? await readKnownDevice(services, username, input.deviceToken) : undefined;
+  if (!known) return undefined;
+  const { place, device, account, read } = known;
+  const checked = await checkOnOwnCount(services, {
+    place,
+    seen: device.count,
+    account,
+    state: read.state,
+    accountHash: read.passwordHash,
+    password: input.password,
+    expiresAt: nowSeconds() + services.config.deviceTokenTtl,
+  });
+  return { ...checked, deviceToken: input.deviceToken };
+}
+
+/** A known device as {@link readKnownDevice} found it, with what was read along with it. */
+export interface KnownDevice {
+  /** Where the device's own failure count lives. */
+  place: OwnCountPlace;
+  device: Device;
+  /** The account under the name (the device's user's: checked). */
+  account: UserAccount;
+  /** The name's item (it holds the account's second factors), the account state and the account item's hash. */
+  read: { nameItem: Record<string, unknown> | undefined; state: AccountState; passwordHash?: string };
+}
+
+/**
+ * Whether `deviceToken` is a known device of the account under `username` (API.md "Known devices"): the device,
+ * the name's item and the device's user's account item are read in one strongly consistent request; the device
+ * counts only while its user holds the name, is not deleted and is still at the device's generation (a
+ * whole-user revocation since forgets it). `undefined` for any other token (another user's, an unknown, revoked
+ * or malformed one): the caller then judges the request as one without a device. One `BatchGetItem`.
+ */
+export async function readKnownDevice(
+  services: Services,
+  username: string,
+  deviceToken: string,
+): Promise<KnownDevice | undefined> {
+  const userId = deviceTokenUser(deviceToken);
+  if (!userId) return undefined;
+  const place = devicePlace(deviceToken);
+  const read = await services.users.getWithAccount(username, userId, place.key);
+  const device = deviceFromItem(read.extraItem);
+  const account = accountOf(read.nameItem);
+  if (
+    !device ||
+    !account ||
+    device.userId !== userId ||
+    account.userId !== userId ||
+    read.state.deleted ||
+    device.generation !== read.state.generation
+  )
+    return undefined;
+  return { place, device, account, read };
+}
+
+/**
+ * Re-entering the password from a live session (password change, account deletion, second-factor and passkey
+ * settings; API.md "Known devices"): judged by the session's own failure count and lock (`LOGIN_MAX_FAILURES`,
+ * growing lock), never by the name's, so strangers' failures never keep the owner from their own settings,
+ * and a stolen session's guesses lock that session alone. `caller` is what `authenticate` returned.
+ *
+ * `repeatOf` (a password change only): when the password does not match but the last replacement was this
+ * session's own (it is the account's carried-over session) and the change's new password already is the
+ * password, the check passes as a repeat of that change (a retry after a lost answer, or a double submission),
+ * under the same reservation, so the session's count bounds it as any check.
+ *
+ * Errors: `429 too_many_attempts` while the session's count is locked, `401 invalid_credentials`, `503`.
+ */
+export async function checkFromSession(
+  services: Services,
+  caller: { userId: string; username: string; sessionId: string; session: Session },
+  password: string,
+  repeatOf?: { newPassword: string },
+): Promise<CheckedPassword> {
+  const read = await services.users.getWithAccount(caller.username, caller.userId);
+  const account = accountOf(read.nameItem);
+  return checkOnOwnCount(services, {
+    place: { key: sessionKey(caller.sessionId), attribute: 'reauth' },
+    seen: readCount(caller.session.reauth),
+    account,
+    state: read.state,
+    accountHash: read.passwordHash,
+    password,
+    ...(repeatOf && { repeatOf: { ...repeatOf, sessionId: caller.sessionId } }),
+  });
+}
+
+/**
+ * A password check on a credential's own count (see `reserveOwnCheck`): the count is reserved first (or
+ * `429`), the password verified against the hash that decides (the account item's, read with `state` in one
+ * read, else the name's item's), then a failure locks the count from the limit on (`401`) and a success clears
+ * it (and, with `expiresAt`, extends the credential's life). `account` absent (the name is now another
+ * account's, or none) is a failure.
+ */
+async function checkOnOwnCount(
+  services: Services,
+  input: {
+    place: OwnCountPlace;
+    seen: FailureCount | undefined;
+    account: UserAccount | undefined;
+    state: AccountState;
+    accountHash: string | undefined;
+    password: string;
+    repeatOf?: { newPassword: string; sessionId: string };
+    expiresAt?: number;
+  },
+): Promise<CheckedPassword> {
+  const { ownCounts, passwords } = services;
+  const now = nowSeconds();
+  const password = normalisePassword(input.password);
+  const reservation = await ownCounts.reserve(input.place, input.seen, now);
+  if ('wait' in reservation) throw new ApiError('too_many_attempts', { retryAfter: reservation.wait });
+  const { account, state } = input;
+  const deciding =
+    account && state.userId === account.userId ? (input.accountHash ?? account.passwordHash) : undefined;
+  let check = await verifyNormalised(passwords, deciding ?? passwords.dummyHash, password, input.password);
+  let repeated = false;
+  const repeat = input.repeatOf;
+  if (deciding && !check.matches && repeat && state.carriedSession === repeat.sessionId) {
+    repeated = (await passwords.verify(deciding, normalisePassword(repeat.newPassword))).matches;
+    if (repeated) check = { matches: true, needsRehash: false };
+  }
+  if (!account || !deciding || !check.matches) {
+    await ownCounts.recordFailure(input.place, reservation.reserved, now);
+    throw new ApiError('invalid_credentials');
+  }
+  if (check.needsRehash) {
+    const newHash = await passwords.hash(password);
+    if (input.accountHash !== undefined)
+      await services.accounts.rehashPassword(account.userId, deciding, newHash);
+    await services.users.rehashPassword(account.username, account.passwordHash, newHash);
+  }
+  await ownCounts.clear(
+    input.place,
+    input.expiresAt === undefined ? undefined : { expiresAt: input.expiresAt },
+  );
+  return { account, state, repeated, passwordHash: deciding };
 }
 
 /**

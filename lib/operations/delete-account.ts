@@ -1,10 +1,9 @@
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
-import type { ClientInfo } from '../http/function.ts';
 import { describeError, logEvent } from '../observability/log.ts';
 import type { Services } from '../services.ts';
 import { authenticate } from './authenticate.ts';
-import { checkPassword } from './check-password.ts';
+import { checkFromSession } from './check-password.ts';
 
 /** How many session items account deletion deletes at once. */
 const DELETE_CONCURRENCY = 10;
@@ -20,7 +19,8 @@ const DELETE_CONCURRENCY = 10;
 export const TOMBSTONE_MARGIN = 3600;
 
 /**
- * Deletes the caller's account, re-authenticated by its password (a wrong one counts toward the lockout).
+ * Deletes the caller's account, re-authenticated by its password (`checkFromSession`: judged by this session's
+ * own failure count, never the name's).
  *
  * The commit point is one write: the account is marked deleted, which ends every session of the user at once
  * (the generation moves on) and frees the name (login refuses the old account, registration may take the name
@@ -35,11 +35,10 @@ export async function deleteAccount(
   services: Services,
   accessToken: string | undefined,
   password: string,
-  client: ClientInfo,
 ): Promise<void> {
   const caller = await authenticate(services, accessToken);
   const { userId, username, sessionId, account } = caller;
-  const checked = await checkPassword(services, { username, password, client });
+  const checked = await checkFromSession(services, caller, password);
   if (checked.account.userId !== userId) throw new ApiError('session_revoked');
   const sessionIds = new Set(await services.sessions.listLiveSessionIds(userId, account.generation));
   sessionIds.add(sessionId);

@@ -1,10 +1,9 @@
 import { ApiError } from '../errors.ts';
-import type { ClientInfo } from '../http/function.ts';
 import { sealTotpSecret } from '../mfa/secret-box.ts';
 import { newTotpSecret, otpauthUri } from '../mfa/totp.ts';
 import type { Services } from '../services.ts';
 import { authenticate } from './authenticate.ts';
-import { checkPassword } from './check-password.ts';
+import { checkFromSession } from './check-password.ts';
 
 /** `POST /auth/mfa/totp`'s answer (API.md "Second factor"): the new secret, for the user's authenticator app. */
 export interface TotpEnrolment {
@@ -15,8 +14,8 @@ export interface TotpEnrolment {
 }
 
 /**
- * Starts a TOTP enrolment for the caller, re-authenticated by the password (a wrong one counts toward the
- * lockout): a new 160-bit secret is stored sealed as the pending one (replacing any pending one) and returned,
+ * Starts a TOTP enrolment for the caller, re-authenticated by the password (`checkFromSession`: judged by this
+ * session's own failure count, never the name's): a new 160-bit secret is stored sealed as the pending one (replacing any pending one) and returned,
  * once, for the user's app. TOTP is on only after `confirmTotp` sees a code of it.
  *
  * Errors: as `authenticate`; `401 invalid_credentials`, `429 too_many_attempts`; `409 mfa_already_enabled`
@@ -26,11 +25,11 @@ export async function enrolTotp(
   services: Services,
   accessToken: string | undefined,
   password: string,
-  client: ClientInfo,
 ): Promise<TotpEnrolment> {
-  const { userId, username } = await authenticate(services, accessToken);
+  const caller = await authenticate(services, accessToken);
+  const { userId, username } = caller;
   const ring = await services.keys.getKeyRing();
-  const { account: checked } = await checkPassword(services, { username, password, client });
+  const { account: checked } = await checkFromSession(services, caller, password);
   // The name now belongs to another account (this one was deleted and the name taken).
   if (checked.userId !== userId) throw new ApiError('session_revoked');
   if (checked.secondFactorMethods.includes('totp')) throw new ApiError('mfa_already_enabled');

@@ -1,11 +1,10 @@
 import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
-import type { ClientInfo } from '../http/function.ts';
 import type { Services } from '../services.ts';
 import { creationOptions } from '../webauthn/relying-party.ts';
 import { authenticate } from './authenticate.ts';
-import { checkPassword } from './check-password.ts';
+import { checkFromSession } from './check-password.ts';
 
 /**
  * The challenge id of a session's pending passkey registration: one per session, so that asking again replaces
@@ -15,8 +14,8 @@ export const registrationChallengeId = (sessionId: string) => `register.${sessio
 
 /**
  * `POST /auth/passkeys/register/options`: creation options (`PublicKeyCredentialCreationOptionsJSON`) for a new
- * passkey of the caller, after a fresh check of the password (a wrong one counts toward the lockout, as at login:
- * a stolen access token alone cannot add a credential). Resident key preferred, user verification required, the
+ * passkey of the caller, after a fresh check of the password (`checkFromSession`: judged by this session's own
+ * failure count, never the name's; a stolen access token alone cannot add a credential). Resident key preferred, user verification required, the
  * user's existing credentials excluded, no attestation asked for. The challenge is stored for 300 s, for this
  * session only.
  *
@@ -28,11 +27,10 @@ export async function passkeyRegistrationOptions(
   services: Services,
   accessToken: string | undefined,
   password: string,
-  client: ClientInfo,
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const caller = await authenticate(services, accessToken);
   const { userId, username, sessionId } = caller;
-  const checked = await checkPassword(services, { username, password, client });
+  const checked = await checkFromSession(services, caller, password);
   // The name now belongs to another account (this one was deleted and the name taken): not this user's password.
   if (checked.account.userId !== userId) throw new ApiError('session_revoked');
   // Before any credential can be added: from now on a password login looks for passkeys to ask for (the mark is

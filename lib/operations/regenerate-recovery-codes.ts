@@ -1,15 +1,13 @@
 import { ApiError } from '../errors.ts';
-import type { ClientInfo } from '../http/function.ts';
 import { hashRecoveryCode, newRecoveryCodes } from '../mfa/recovery-codes.ts';
 import type { Services } from '../services.ts';
 import { authenticate } from './authenticate.ts';
-import { checkPassword } from './check-password.ts';
+import { checkFromSession } from './check-password.ts';
 import { noticeSecondFactorChange } from './second-factor-notice.ts';
 
 /**
  * A new set of recovery codes for the caller (`POST /auth/mfa/recovery-codes`), re-authenticated by the password
- * (a wrong one counts toward the lockout). The old set dies in the same write; the new codes are shown this once.
- * A notice goes to the account's verified address.
+ * (`checkFromSession`: judged by this session's own failure count, never the name's). The old set dies in the same write; the new codes are shown this once. A notice goes to the account's verified address.
  *
  * Errors: as `authenticate`; `401 invalid_credentials`, `429 too_many_attempts`; `409 mfa_not_enabled` when
  * TOTP is off (recovery codes come with it).
@@ -18,10 +16,10 @@ export async function regenerateRecoveryCodes(
   services: Services,
   accessToken: string | undefined,
   password: string,
-  client: ClientInfo,
 ): Promise<{ recoveryCodes: string[] }> {
-  const { userId, username } = await authenticate(services, accessToken);
-  const { account: checked } = await checkPassword(services, { username, password, client });
+  const caller = await authenticate(services, accessToken);
+  const { userId, username } = caller;
+  const { account: checked } = await checkFromSession(services, caller, password);
   if (checked.userId !== userId) throw new ApiError('session_revoked');
   const recoveryCodes = newRecoveryCodes();
   const hashes = recoveryCodes.map((code) => hashRecoveryCode(code) as string);

@@ -5,6 +5,7 @@ import type { ClientInfo } from '../http/function.ts';
 import { countMetric, metricNames } from '../observability/metrics.ts';
 import type { Services } from '../services.ts';
 import type { AccountState } from '../store/accounts.ts';
+import { newDeviceToken } from '../store/devices.ts';
 import { type AmrValue, encodeAmr, PASSWORD_AMR } from '../tokens/amr.ts';
 import { hashRefreshToken } from '../tokens/jwt.ts';
 import type { KeyRing } from '../tokens/keyring.ts';
@@ -38,26 +39,53 @@ export interface SessionStart {
   sessionId?: string;
   /** The key ring, when the caller fetched it first (so that with SSM down nothing was counted or written). */
   ring?: KeyRing;
+  /**
+   * The device token the login came with, when it was judged valid for this account (it is answered again);
+   * absent: a new one is made and stored.
+   */
+  deviceToken?: string;
+}
+
+/** What a login answers (API.md `POST /auth/login`): the token pair and the device's token. */
+export interface LoginAnswer extends TokenPair {
+  /**
+   * The device token (API.md "Known devices"): opaque to the client, kept across sign-outs and sent with later
+   * logins, which are then judged by this device's own failure count.
+   */
+  deviceToken: string;
 }
 
 /**
  * Starts a session for a verified account and mints its token pair: the one tail of every login (password,
  * second factor, passkey). The account state decides first: a deleted account is `401 invalid_credentials`
- * (as unknown as any other name), a disabled one `403 account_disabled`. Then the session is stored (with the
- * refresh token's hash) before any token leaves, so no token exists without its row; the access token carries
- * the user's roles. Errors: those two, `503` when DynamoDB or SSM fails.
+ * (as unknown as any other name), a disabled one `403 account_disabled`. A device token is made for a login
+ * that came without a valid one (`<userId>.<random>`, stored as its SHA-256, bound to the user's current
+ * generation so that a whole-user revocation forgets it, known for `DEVICE_TOKEN_TTL` after its last use).
+ * Then the session is stored (with the refresh token's hash) before any token leaves, so no token exists
+ * without its row; the access token carries the user's roles. Errors: those two, `503` when DynamoDB or SSM
+ * fails.
  */
 export async function startSession(
   services: Services,
   verified: VerifiedAccount,
   start: SessionStart,
-): Promise<TokenPair> {
+): Promise<LoginAnswer> {
   const { config, sessions } = services;
   const { userId, state } = verified;
   if (state.deleted) throw new ApiError('invalid_credentials');
   if (state.disabled) throw new ApiError('account_disabled');
   const ring = start.ring ?? (await services.keys.getKeyRing());
   const now = nowSeconds();
+  let deviceToken = start.deviceToken;
+  if (deviceToken === undefined) {
+    deviceToken = newDeviceToken(userId);
+    // Before the session: a device stored for a login that then fails is harmless, and is swept by the TTL.
+    await services.devices.create(deviceToken, {
+      userId,
+      generation: state.generation,
+      expiresAt: now + config.deviceTokenTtl,
+    });
+  }
   const session = {
     userId,
     sid: start.sessionId ?? randomUUID(),
@@ -83,5 +111,5 @@ export async function startSession(
     sessionEnd(config, start.authTime),
   );
   countMetric(metricNames.login);
-  return completePair(config, ring, session, refresh, now);
+  return { ...completePair(config, ring, session, refresh, now), deviceToken };
 }

@@ -76,6 +76,37 @@ export const refreshHashIs = (hash: string): Condition => ({
   values: { ':c_refreshHash': hash },
 });
 
+/**
+ * A credential's own failure count (API.md "Known devices": a device's, a session's re-entries) at `attribute` is
+ * still the count read (`undefined`: none stored): the compare-and-set by which a check is reserved, so that of
+ * racing checks each reserves on the count the one before it left, and at most `LOGIN_MAX_FAILURES` run before
+ * it locks. Tested by breaking only this condition: test/integration/device-race.test.ts.
+ */
+export const ownCountIs = (
+  attribute: string,
+  count: { failures: number; lastFailedAt: number; lockedUntil: number } | undefined,
+): Condition =>
+  count
+    ? {
+        expression: '#c_count.f = :c_f AND #c_count.t = :c_t AND #c_count.l = :c_l',
+        names: { '#c_count': attribute },
+        values: { ':c_f': count.failures, ':c_t': count.lastFailedAt, ':c_l': count.lockedUntil },
+      }
+    : { expression: 'attribute_not_exists(#c_count)', names: { '#c_count': attribute } };
+
+/**
+ * The count at `attribute` is still the one a check reserved (its failures and time; the lock may have moved):
+ * a failure's lock is written only while no success (which removes the count) or later reservation came between.
+ */
+export const ownCountReservedAs = (
+  attribute: string,
+  reserved: { failures: number; lastFailedAt: number },
+): Condition => ({
+  expression: '#c_count.f = :c_f AND #c_count.t = :c_t',
+  names: { '#c_count': attribute },
+  values: { ':c_f': reserved.failures, ':c_t': reserved.lastFailedAt },
+});
+
 /** No account is registered under the name (its item may hold login-attempt state): registration, a guess's TTL. */
 export const nameUnregistered: Condition = { expression: 'attribute_not_exists(passwordHash)' };
 

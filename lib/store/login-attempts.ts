@@ -1,174 +1,28 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { serviceUnavailable } from '../errors.ts';
 import { conditional, storeCall } from './dynamodb.ts';
-import { tableSchema } from './schema.ts';
+import {
+  CHECK_LEASE,
+  countFailure,
+  type FailureCount,
+  hourRoom,
+  type LockoutPolicy,
+  type NameState,
+  nameWait,
+  pairAndHourWait,
+  readCount,
+  storedCount,
+} from './lockout-policy.ts';
+import { accountOf, nameState, slotName, userKey } from './name-item.ts';
 
-/**
- * The brute-force policy (API.md "Brute force"; OWASP ASVS 2.2.1; Auth0's per (account, address) blocking with an
- * account-wide ceiling). All times are epoch seconds, all durations seconds.
- */
-export interface LockoutPolicy {
-  /** `LOGIN_MAX_FAILURES`: password checks a name admits at once or within `lockoutBase` of its failures. */
-  maxFailures: number;
-  /** `LOGIN_LOCKOUT_BASE`: the first lock; it doubles with each further failure, up to `lockoutMax`. */
-  lockoutBase: number;
-  lockoutMax: number;
-  /** `LOGIN_FAILURE_WINDOW`: a (name, address) or address count older than this starts again. */
-  failureWindow: number;
-  /** `LOGIN_ADDRESS_MAX_FAILURES`: failures one address may make over all names in a window before its lock. */
-  addressMaxFailures: number;
-}
-
-/** Failed checks a name gets in any hour from all addresses together (API.md: never more than 100). */
-export const NAME_FAILURES_PER_HOUR = 100;
 const HOUR = 3600;
 
-/**
- * Seconds a check slot stays held while its password is checked, if the check never reports back: longer than
- * any login can run (the login function's timeout is 10 s), so a slot is never taken from a check still running.
- */
-export const CHECK_LEASE = 30;
-
-/** A failure count with its growing lock: of a (name, address) pair or of an address. */
-export interface FailureCount {
-  failures: number;
-  lastFailedAt: number;
-  lockedUntil: number;
-}
-
-/** Lock seconds after the `failures`-th failure: none below `threshold`, then `base` doubling up to `max`. */
-export function lockSeconds(failures: number, threshold: number, base: number, max: number): number {
-  if (failures < threshold) return 0;
-  return Math.min(base * 2 ** (failures - threshold), max);
-}
-
-/** A count after one more failure at `now`: a count whose last failure is older than `window` starts again. */
-export function countFailure(
-  previous: FailureCount | undefined,
-  now: number,
-  window: number,
-  threshold: number,
-  policy: Pick<LockoutPolicy, 'lockoutBase' | 'lockoutMax'>,
-): FailureCount {
-  const failures = previous && now - previous.lastFailedAt <= window ? previous.failures + 1 : 1;
-  const lock = lockSeconds(failures, threshold, policy.lockoutBase, policy.lockoutMax);
-  return {
-    failures,
-    lastFailedAt: now,
-    lockedUntil: Math.max(previous?.lockedUntil ?? 0, lock > 0 ? now + lock : 0),
-  };
-}
-
-/** One of a name's `maxFailures` check slots: held by a check in progress (a lease) or by a recent failure. */
-interface Slot {
-  /** Held until then; free from then on. */
-  until: number;
-  /** Who holds it: the check that took it (a random token). */
-  holder: string;
-  /** Held by a failure (cleared by the owner's next successful login) rather than by a check in progress. */
-  failed: boolean;
-}
-
-/**
- * The lockout state kept on a username's item (`user#<name>`), for registered and unknown names alike:
- * - `slot0..slot{N-1}`: a name admits a password check only by taking a free slot with a conditional write, and
- *   a failed check keeps its slot for `lockoutBase` seconds: so of any number of concurrent guesses at most N
- *   are checked, and failures from anywhere hold the name for at most `lockoutBase` after they stop.
- * - `pairs.<address>`: the failure count and growing lock of each (name, address) pair.
- * - `hourCount`/`hourUntil`: failures from all addresses in the current period, which ends an hour after its
- *   last failure; a name is refused while a full set of slots could take it past {@link NAME_FAILURES_PER_HOUR}.
- */
-export interface NameState {
-  /** The whole stored item (the account's attributes are read from it by the user store). */
-  item: Record<string, unknown> | undefined;
-  slots: Slot[];
-  pairs: Record<string, FailureCount>;
-  pairsStored: boolean;
-  hourCount: number;
-  hourUntil: number;
-}
+import { tableSchema } from './schema.ts';
 
 /** The answer to a request for a check slot. */
 export type Admission =
   | { admitted: true; slot: number; holder: string; state: NameState }
   | { admitted: false; retryAfter: number };
-
-const slotName = (index: number) => `slot${index}`;
-const num = (value: unknown) => (typeof value === 'number' ? value : 0);
-
-function readCount(value: unknown): FailureCount | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const stored = value as Record<string, unknown>;
-  return { failures: num(stored.f), lastFailedAt: num(stored.t), lockedUntil: num(stored.l) };
-}
-
-const storedCount = (count: FailureCount) => ({
-  f: count.failures,
-  t: count.lastFailedAt,
-  l: count.lockedUntil,
-});
-
-/** Reads the lockout state out of a stored user item (`undefined` when there is none). */
-export function nameState(item: Record<string, unknown> | undefined, slotCount: number): NameState {
-  const slots: Slot[] = [];
-  for (let index = 0; index < slotCount; index += 1) {
-    const stored = item?.[slotName(index)] as Record<string, unknown> | undefined;
-    slots.push({
-      until: num(stored?.u),
-      holder: typeof stored?.h === 'string' ? stored.h : '',
-      failed: stored?.f === true,
-    });
-  }
-  const pairs: Record<string, FailureCount> = {};
-  const storedPairs = item?.pairs;
-  if (typeof storedPairs === 'object' && storedPairs !== null) {
-    for (const [address, value] of Object.entries(storedPairs)) {
-      const count = readCount(value);
-      if (count) pairs[address] = count;
-    }
-  }
-  return {
-    item,
-    slots,
-    pairs,
-    pairsStored: typeof storedPairs === 'object' && storedPairs !== null,
-    hourCount: num(item?.hourCount),
-    hourUntil: num(item?.hourUntil),
-  };
-}
-
-/**
- * Seconds until `address` may have a password checked for this name (0: now). Mirrors the admission's
- * condition: the pair's lock, the hourly ceiling, and a free slot.
- */
-export function nameWait(state: NameState, address: string, now: number, policy: LockoutPolicy): number {
-  const slotsWait = state.slots.every((slot) => slot.until > now)
-    ? Math.min(...state.slots.map((slot) => slot.until)) - now
-    : 0;
-  return Math.max(pairAndHourWait(state, address, now, policy), slotsWait);
-}
-
-/** The part of {@link nameWait} that no free slot can shorten: the pair's lock and the hourly ceiling. */
-function pairAndHourWait(state: NameState, address: string, now: number, policy: LockoutPolicy): number {
-  const waits = [0];
-  const pair = state.pairs[address];
-  if (pair && pair.lockedUntil > now) waits.push(pair.lockedUntil - now);
-  if (state.hourUntil > now && state.hourCount > hourRoom(policy)) waits.push(state.hourUntil - now);
-  return Math.max(...waits);
-}
-
-/**
- * The most failures a name may have in its hourly period and still admit a check: even if every slot's check
- * then fails, the period stays within {@link NAME_FAILURES_PER_HOUR}.
- */
-const hourRoom = (policy: LockoutPolicy) => Math.max(0, NAME_FAILURES_PER_HOUR - policy.maxFailures);
-
-/** Seconds until an address may have passwords checked again (0: now), from its failure count. */
-export function addressWait(count: FailureCount | undefined, now: number, policy: LockoutPolicy): number {
-  if (!count || now - count.lastFailedAt > policy.failureWindow) return 0;
-  const lock = lockSeconds(count.failures, policy.addressMaxFailures, policy.lockoutBase, policy.lockoutMax);
-  return Math.max(0, count.lastFailedAt + lock - now);
-}
 
 /** How many stale pairs a failure's write removes at most, and from how many stored pairs on it starts. */
 const PRUNE_BATCH = 10;
@@ -176,9 +30,6 @@ const PRUNE_FROM = 16;
 /** Conditional writes a failure or success retries on a fresh read before it gives up. */
 const MAX_ROUNDS = 12;
 
-const userKey = (username: string) => ({
-  [tableSchema.partitionKey]: `${tableSchema.keyPrefix.user}${username}`,
-});
 const addressKey = (address: string) => ({
   [tableSchema.partitionKey]: `${tableSchema.keyPrefix.address}${address}`,
 });
@@ -368,10 +219,10 @@ export class LoginAttemptStore {
   }): Promise<void> {
     const { username, address, admission, now } = input;
     const policy = this.policy;
-    const identity = accountIdentity(admission.state.item);
+    const identity = accountOf(admission.state.item)?.userId;
     let state = admission.state;
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
-      if (accountIdentity(state.item) !== identity) return;
+      if (accountOf(state.item)?.userId !== identity) return;
       const update = new UpdateBuilder();
       if (identity === undefined) {
         // Unregistered: the same condition keeps a TTL off an account registered since the check began.
@@ -461,10 +312,10 @@ export class LoginAttemptStore {
     leaseProvenBySession?: boolean;
   }): Promise<void> {
     const { username, address, admission, now, newPasswordHash } = input;
-    const identity = accountIdentity(admission.state.item);
+    const identity = accountOf(admission.state.item)?.userId;
     let state = admission.state;
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
-      if (identity === undefined || accountIdentity(state.item) !== identity) return;
+      if (identity === undefined || accountOf(state.item)?.userId !== identity) return;
       const update = new UpdateBuilder();
       update.conditions.push(`userId = ${update.value(identity)}`);
       const ownSlot = state.slots[admission.slot];
@@ -548,9 +399,4 @@ export class LoginAttemptStore {
       ),
     );
   }
-}
-
-/** Which account an item holds (`undefined` for an unregistered name): failures are recorded against it only. */
-function accountIdentity(item: Record<string, unknown> | undefined): string | undefined {
-  return typeof item?.passwordHash === 'string' && typeof item.userId === 'string' ? item.userId : undefined;
 }

@@ -30,5 +30,6 @@ export const tableSchema = {
     passkeys: 'passkeys#',
     /** A pending WebAuthn ceremony's challenge (single-use, 300 s). */
     webauthnChallenge: 'webauthn-challenge#',
+    device: 'device#',
   },
 } as const;

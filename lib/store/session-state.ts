@@ -40,6 +40,11 @@ export interface Session {
   /** The `User-Agent` and the address the login came from (at most 256 characters each; never a token). */
   userAgent?: string;
   ipAddress?: string;
+  /**
+   * Failures of re-entering the password from this session (`{f, t, l}`, see `OwnCountStore`): such a check is
+   * judged by this count, not the name's. Absent when clear.
+   */
+  reauth?: unknown;
 }
 
 export const SESSION_PREFIX = tableSchema.keyPrefix.session;

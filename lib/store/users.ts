@@ -6,30 +6,13 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type Condition, conditionParams, nameUnregistered, ownedBy } from './conditions.ts';
-import { conditional, storeCall } from './dynamodb.ts';
+import { type AccountState, accountKey, toAccountState } from './account-state.ts';
+import { type Condition, conditionParams, nameUnregistered, ownedBy, passwordHashIs } from './conditions.ts';
+import { batchGetConsistent, conditional, storeCall } from './dynamodb.ts';
+import { accountOf, type UserAccount, userKey } from './name-item.ts';
 import { tableSchema } from './schema.ts';
-import { type SecondFactorMethod, secondFactorMethods, secondFactorsOf } from './second-factors.ts';
 
-/** A registered account, as stored under its normalised username. */
-export interface UserAccount {
-  userId: string;
-  username: string;
-  passwordHash: string;
-  /** The account's e-mail address (stored form, see `normaliseEmail`), or `undefined` when it has none. */
-  email?: string;
-  /** Whether a link sent to {@link UserAccount.email} was opened (or a reset proved it): `false` without one. */
-  emailVerified: boolean;
-  /** The second factors a login of this account must complete with one of (`[]`: none; `second-factors.ts`). */
-  secondFactorMethods: SecondFactorMethod[];
-  /** Unused recovery codes (`GET /auth/account`'s `mfa.recoveryCodesLeft`). */
-  recoveryCodesLeft: number;
-  /**
-   * Whether the account may have passkeys (a registration was begun once): then a login reads them, and offers
-   * `passkey` as a second factor when there is one (`secondFactorMethodsOf`).
-   */
-  mayHavePasskeys: boolean;
-}
+export { accountOf, type UserAccount, userKey } from './name-item.ts';
 
 /** A new account as registration writes it. */
 export interface NewAccount {
@@ -38,26 +21,6 @@ export interface NewAccount {
   passwordHash: string;
   email?: string | undefined;
   now: number;
-}
-
-/** The account an item under a username holds, or `undefined` for an unregistered name (or no item). */
-export function accountOf(stored: Record<string, unknown> | undefined): UserAccount | undefined {
-  if (
-    typeof stored?.passwordHash !== 'string' ||
-    typeof stored.userId !== 'string' ||
-    typeof stored.username !== 'string'
-  )
-    return undefined;
-  return {
-    userId: stored.userId,
-    username: stored.username,
-    passwordHash: stored.passwordHash,
-    ...(typeof stored.email === 'string' && { email: stored.email }),
-    emailVerified: typeof stored.email === 'string' && stored.emailVerified === true,
-    secondFactorMethods: secondFactorMethods(stored),
-    recoveryCodesLeft: secondFactorsOf(stored).recoveryCodeHashes.length,
-    mayHavePasskeys: secondFactorsOf(stored).mayHavePasskeys,
-  };
 }
 
 const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._@+-]{2,63}$/;
@@ -71,10 +34,6 @@ export function normaliseUsername(raw: string): string | undefined {
   const normalised = raw.normalize('NFKC').trim().toLowerCase();
   return USERNAME_PATTERN.test(normalised) ? normalised : undefined;
 }
-
-const userKey = (username: string) => ({
-  [tableSchema.partitionKey]: `${tableSchema.keyPrefix.user}${username}`,
-});
 
 /**
  * The user store: one item per normalised username holding the account. The same item carries the name's
@@ -140,6 +99,51 @@ export class UserStore {
       ),
     );
     return Item;
+  }
+
+  /**
+   * The item under `username`, the account item of `userId` (its state and the password hash it holds, if any)
+   * and the item under `extraKey` if given, in one strongly consistent `BatchGetItem`.
+   */
+  async getWithAccount(
+    username: string,
+    userId: string,
+    extraKey?: Record<string, string>,
+  ): Promise<{
+    nameItem: Record<string, unknown> | undefined;
+    state: AccountState;
+    passwordHash?: string;
+    extraItem?: Record<string, unknown>;
+  }> {
+    const keys = [userKey(username), accountKey(userId), ...(extraKey ? [extraKey] : [])];
+    const items = await batchGetConsistent(this.db, this.tableName, keys);
+    const pk = tableSchema.partitionKey;
+    const find = (key: Record<string, string>) => items.find((item) => item[pk] === key[pk]);
+    const accountItem = find(accountKey(userId));
+    const extraItem = extraKey && find(extraKey);
+    return {
+      nameItem: find(userKey(username)),
+      state: toAccountState(userId, accountItem),
+      ...(typeof accountItem?.passwordHash === 'string' && { passwordHash: accountItem.passwordHash }),
+      ...(extraItem && { extraItem }),
+    };
+  }
+
+  /**
+   * Stores `newHash` (the same password under current parameters) as the name's copy, only while `checkedHash`
+   * is still the copy held. Returns whether it was stored.
+   */
+  async rehashPassword(username: string, checkedHash: string, newHash: string): Promise<boolean> {
+    return conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: userKey(username),
+          UpdateExpression: 'SET passwordHash = :new',
+          ...conditionParams(passwordHashIs(checkedHash), { values: { ':new': newHash } }),
+        }),
+      ),
+    );
   }
 
   /**

@@ -101,7 +101,9 @@ describe('the client’s account and session management', () => {
     expect(error.code).toBe('invalid_credentials');
     // A 401 about the password is not a 401 about the token: no refresh, no second send.
     expect(laptop.sent.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual(['POST /auth/password 401']);
-    expect((await service.storedItem(`user#${username}`))?.hourCount).toBe(1);
+    // Counted once, against this session's own count (a re-entry from a live session), not the name's.
+    expect((await service.storedItem(`session#${await sidOf(laptop.client)}`))?.reauth?.f).toBe(1);
+    expect((await service.storedItem(`user#${username}`))?.hourCount).toBeUndefined();
     expect(laptop.signedOut).toEqual([]);
     const weak = await laptop.client.changePassword(DEFAULT_PASSWORD, 'short').catch((e) => e);
     expect(weak.code).toBe('weak_password');

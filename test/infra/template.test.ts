@@ -146,8 +146,9 @@ describe('least privilege: each function may do exactly what its code does', () 
     ]);
   });
 
-  it('login: GetItem, PutItem, UpdateItem on the table and the key parameter', () => {
+  it('login: BatchGetItem, GetItem, PutItem, UpdateItem on the table and the key parameter', () => {
     expect(grantsOf(template, 'login')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
       'dynamodb:GetItem Table.Arn',
       'dynamodb:PutItem Table.Arn',
       'dynamodb:UpdateItem Table.Arn',
@@ -285,8 +286,9 @@ describe('least privilege: each function may do exactly what its code does', () 
     ]);
   });
 
-  it('passkey-login: DeleteItem, GetItem, PutItem and UpdateItem on the table and the key parameter', () => {
+  it('passkey-login: BatchGetItem (a presented device token), DeleteItem, GetItem, PutItem and UpdateItem on the table and the key parameter', () => {
     expect(grantsOf(template, 'passkey-login')).toEqual([
+      'dynamodb:BatchGetItem Table.Arn',
       'dynamodb:DeleteItem Table.Arn',
       'dynamodb:GetItem Table.Arn',
       'dynamodb:PutItem Table.Arn',
@@ -306,7 +308,7 @@ describe('least privilege: each function may do exactly what its code does', () 
 
   it.each([
     ['register', ['user#*', 'account#*', 'email#*']],
-    ['login', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*', 'passkeys#*']],
+    ['login', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*', 'device#*', 'passkeys#*']],
     [
       'login-mfa',
       [
@@ -315,27 +317,25 @@ describe('least privilege: each function may do exactly what its code does', () 
         'address#*',
         'account#*',
         'mfa-challenge#*',
+        'device#*',
         'passkeys#*',
         'webauthn-challenge#*',
       ],
     ],
     ['login-mfa-options', ['mfa-challenge#*', 'passkeys#*', 'webauthn-challenge#*']],
-    ['totp-enrol', ['user#*', 'session#*', 'address#*', 'account#*']],
+    ['totp-enrol', ['user#*', 'session#*', 'account#*']],
     ['totp-confirm', ['user#*', 'session#*', 'account#*']],
     ['refresh', ['session#*', 'account#*']],
     ['logout', ['session#*']],
     ['logout-all', ['session#*', 'account#*']],
     ['list-sessions', ['session#*', 'account#*']],
     ['revoke-session', ['session#*', 'account#*']],
-    ['change-password', ['user#*', 'session#*', 'address#*', 'account#*']],
-    ['delete-account', ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*']],
+    ['change-password', ['user#*', 'session#*', 'account#*']],
+    ['delete-account', ['user#*', 'session#*', 'account#*', 'passkeys#*']],
     ['get-account', ['user#*', 'session#*', 'account#*', 'passkeys#*']],
     ['reset-password', ['user#*', 'session#*', 'address#*', 'account#*', 'link#*']],
     ['authorizer', ['session#*', 'account#*']],
-    [
-      'passkey-register-options',
-      ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*'],
-    ],
+    ['passkey-register-options', ['user#*', 'session#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*']],
     ['register-passkey', ['user#*', 'session#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*']],
     ['list-passkeys', ['session#*', 'account#*', 'passkeys#*']],
     ['rename-passkey', ['session#*', 'account#*', 'passkeys#*']],
@@ -343,7 +343,7 @@ describe('least privilege: each function may do exactly what its code does', () 
     ['passkey-login-options', ['webauthn-challenge#*']],
     [
       'passkey-login',
-      ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*'],
+      ['user#*', 'session#*', 'address#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*', 'device#*'],
     ],
   ])('%s: its table actions reach only items whose key starts with %j', (name, prefixes) => {
     const tableStatements = statementsOf(template, name).filter((statement) =>

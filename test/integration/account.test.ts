@@ -4,7 +4,6 @@ import {
   enableUser,
   revokeUserSessions,
   showUser,
-  unlockUser,
   updateUserRoles,
 } from '../../lib/operations/admin.ts';
 import { defaultServices } from '../../lib/services.ts';
@@ -73,9 +72,9 @@ describe('POST /auth/password', () => {
       expect((await service.me(tokens.accessToken)).status).toBe(401);
   });
 
-  it('refuses a wrong current password with 401, counting toward the lockout', async () => {
+  it('refuses a wrong current password with 401, counted against the calling session alone', async () => {
     const name = nextName();
-    const [caller] = await sessionsOf(name, 1);
+    const [caller, other] = await sessionsOf(name, 2);
     for (let i = 0; i < 3; i += 1) {
       const wrong = await changePassword(caller.accessToken, {
         currentPassword: 'not my password at all',
@@ -84,18 +83,25 @@ describe('POST /auth/password', () => {
       expect(wrong.status).toBe(401);
       expect(wrong.json.error).toBe('invalid_credentials');
     }
+    // LOGIN_MAX_FAILURES (3 here) failures lock this session's re-entries for LOGIN_LOCKOUT_BASE (30 s).
     const locked = await changePassword(caller.accessToken, {
       currentPassword: DEFAULT_PASSWORD,
       newPassword: NEW_PASSWORD,
     });
     expect(locked.status).toBe(429);
     expect(locked.json.error).toBe('too_many_attempts');
-    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect((await service.login(name)).status).toBe(429);
-    // Nothing was revoked or changed.
+    // (29 when the clock ticked a second between the last failure and this answer.)
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThanOrEqual(29);
+    expect(Number(locked.headers.get('retry-after'))).toBeLessThanOrEqual(30);
+    // Nothing was revoked or changed, and neither the name nor the user's other sessions are held by it.
     expect((await service.me(caller.accessToken)).status).toBe(200);
-    await unlockUser(defaultServices(), name);
+    expect((await service.storedItem(`user#${name}`))?.hourCount).toBeUndefined();
     expect((await service.login(name, DEFAULT_PASSWORD)).status).toBe(200);
+    const fromOther = await changePassword(other.accessToken, {
+      currentPassword: DEFAULT_PASSWORD,
+      newPassword: NEW_PASSWORD,
+    });
+    expect(fromOther.status).toBe(204);
   });
 
   it('refuses a weak new password (400 weak_password) and missing or wrong-typed fields (400 invalid_request)', async () => {
@@ -176,8 +182,9 @@ describe('DELETE /auth/account', () => {
     const answer = await deleteAccount(caller.accessToken, { password: 'not my password at all' });
     expect(answer.status).toBe(401);
     expect(answer.json.error).toBe('invalid_credentials');
-    // Counted toward the lockout: this hour's failures of the name.
-    expect((await service.storedItem(`user#${name}`))?.hourCount).toBe(1);
+    // Counted against the calling session's own count, not the name's.
+    expect((await service.storedItem(`session#${claimsOf(caller.accessToken).sid}`))?.reauth?.f).toBe(1);
+    expect((await service.storedItem(`user#${name}`))?.hourCount).toBeUndefined();
     expect((await service.me(caller.accessToken)).status).toBe(200);
     const missing = await deleteAccount(caller.accessToken, {});
     expect(missing.status).toBe(400);

@@ -2,6 +2,7 @@ import { parseSetCookie } from 'cookie';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lambdaContext, proxyEvent } from '../../infra/local/events.ts';
+import { defaults } from '../../lib/config.ts';
 import { httpFunction } from '../../lib/http/function.ts';
 import {
   cookiePath,
@@ -43,9 +44,19 @@ const browser = (origin = OWN_ORIGIN) => ({ host: HOST, origin, 'x-token-transpo
 let users = 0;
 const freshName = () => `cookie-${++users}`;
 
-/** The one `Set-Cookie` of an answer, parsed (`undefined` when there is none). */
+/** The answer's `Set-Cookie`s named `name`, parsed. */
+const cookiesOf = (response: ApiResponse, name: string) =>
+  response.headers
+    .getSetCookie()
+    .map((value) => ({ raw: value, ...parseSetCookie(value) }))
+    .filter((cookie) => cookie.name === name);
+
+/**
+ * The one refresh-token `Set-Cookie` of an answer, parsed (`undefined` when there is none). A login also sets
+ * the device token's cookie (API.md "Known devices"), on the login routes only.
+ */
 function refreshCookieOf(response: ApiResponse) {
-  const cookies = response.headers.getSetCookie().map((value) => ({ raw: value, ...parseSetCookie(value) }));
+  const cookies = cookiesOf(response, REFRESH_TOKEN_COOKIE);
   expect(cookies.length).toBeLessThanOrEqual(1);
   return cookies[0];
 }
@@ -103,6 +114,19 @@ describe('login with X-Token-Transport: cookie', () => {
     });
     const session = await service.storedItem(`session#${claimsOf(value).sid}`);
     expect(session?.refreshHash).toBe(hashRefreshToken(value));
+    // The device token rides in a cookie of its own, as HttpOnly, sent to the login routes only, living as long
+    // as the device token (DEVICE_TOKEN_TTL), and is not in the body.
+    const [device, ...more] = cookiesOf(response, DEVICE_TOKEN_COOKIE);
+    expect(more).toEqual([]);
+    expect(device).toMatchObject({
+      httpOnly: true,
+      secure: true,
+      sameSite: 'strict',
+      path: '/auth/login',
+      maxAge: Number(defaults.DEVICE_TOKEN_TTL),
+    });
+    expect(device?.value).toMatch(new RegExp(`^${claimsOf(response.json.accessToken).sub}\\.`));
+    expect(response.json.deviceToken).toBeUndefined();
   });
 
   it('accepts the header in any case and from an origin in CORS_ORIGINS', async () => {

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientAddressKey } from '../../lib/store/lockout-policy.ts';
-import { NAME_FAILURES_PER_HOUR } from '../../lib/store/login-attempts.ts';
+import { clientAddressKey, NAME_FAILURES_PER_HOUR } from '../../lib/store/lockout-policy.ts';
 import { useFakeClock } from '../support/clock.ts';
 import { DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 
@@ -213,8 +212,9 @@ describe('failures from other addresses', () => {
     expect(checked).toBeLessThanOrEqual(NAME_FAILURES_PER_HOUR);
     expect(checked).toBeGreaterThan(NAME_FAILURES_PER_HOUR - MAX_FAILURES);
     expect(ceiling?.status).toBe(429);
-    // Held until an hour after the last failure, for every address. Once the last failures' check slots have
-    // lapsed (LOGIN_LOCKOUT_BASE) only the hourly ceiling can refuse: the admission condition's hourly clause.
+    // Held until an hour after the last failure, for every address without a known device. Once the last
+    // failures' check slots have lapsed (LOGIN_LOCKOUT_BASE) only the hourly ceiling can refuse: this is the
+    // admission condition's hourly clause at work, not the failure slots.
     clock.advance(LOCKOUT_BASE + 1);
     const held = await loginFrom(freshAddress(), name, DEFAULT_PASSWORD);
     expect(held.status).toBe(429);

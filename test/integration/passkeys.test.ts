@@ -84,7 +84,7 @@ describe('passkey registration', () => {
     ]);
   });
 
-  it('needs the right password for the options, and a wrong one counts toward the lockout', async () => {
+  it('needs the right password for the options; wrong ones count against the calling session alone (API.md "Known devices")', async () => {
     const name = nextName();
     const tokens = await service.signUp(name);
     for (let i = 0; i < 3; i += 1)
@@ -92,7 +92,10 @@ describe('passkey registration', () => {
         'invalid_credentials',
       );
     expect((await registrationOptions(tokens.accessToken)).status).toBe(429);
-    expect((await service.login(name)).status).toBe(429);
+    // The name is not held: the owner logs in, and the new session asks for options at once.
+    const other = await service.login(name);
+    expect(other.status).toBe(200);
+    expect((await registrationOptions(other.json.accessToken)).status).toBe(200);
   });
 
   it('uses a registration challenge once: the same response again is 401', async () => {
@@ -179,6 +182,32 @@ describe('passkey sign-in', () => {
     expect((await service.post('/auth/refresh', { refreshToken: signedIn.json.refreshToken })).status).toBe(
       200,
     );
+  });
+
+  it('answers a device token: the one presented when it is a known device of the user, else a new one (API.md "Known devices")', async () => {
+    const { tokens, authenticator } = await enrolled();
+    const first = await signInWith(authenticator);
+    expect(first.json.deviceToken).toMatch(/^[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}$/);
+    expect(first.json.deviceToken).not.toBe(tokens.deviceToken);
+    const known = tokens.deviceToken as string;
+    const options = (await loginOptions()).json;
+    const again = await passkeyLogin({
+      challengeId: options.challengeId,
+      response: authenticator.assert(options),
+      deviceToken: known,
+    });
+    expect(again.status).toBe(200);
+    expect(again.json.deviceToken).toBe(known);
+    // Another user's token is no device of this one: a new token.
+    const stranger = await service.signUp(nextName());
+    const more = (await loginOptions()).json;
+    const foreign = await passkeyLogin({
+      challengeId: more.challengeId,
+      response: authenticator.assert(more),
+      deviceToken: stranger.deviceToken,
+    });
+    expect(foreign.status).toBe(200);
+    expect([known, stranger.deviceToken]).not.toContain(foreign.json.deviceToken);
   });
 
   it('answers login options for a discoverable credential with a challenge id', async () => {

@@ -70,7 +70,7 @@ describe('POST /auth/register', () => {
 });
 
 describe('POST /auth/login', () => {
-  it('answers 200 with both tokens, their lifetimes and Cache-Control: no-store', async () => {
+  it('answers 200 with both tokens, their lifetimes, a device token and Cache-Control: no-store', async () => {
     await register({ username: 'dave', password: DEFAULT_PASSWORD });
     const response = await service.login('Dave');
     expect(response.status).toBe(200);
@@ -81,6 +81,7 @@ describe('POST /auth/login', () => {
       tokenType: 'Bearer',
       expiresIn: 600,
       refreshExpiresIn: 86400,
+      deviceToken: expect.stringMatching(/^[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}$/),
     });
     expect(headerOf(response.json.accessToken)).toMatchObject({ alg: TEST_SIGNING_ALG, typ: 'at+jwt' });
     expect(headerOf(response.json.refreshToken)).toMatchObject({ alg: TEST_SIGNING_ALG, typ: 'rt+jwt' });

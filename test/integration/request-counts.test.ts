@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHECK_LEASE } from '../../lib/store/login-attempts.ts';
+import { CHECK_LEASE } from '../../lib/store/lockout-policy.ts';
 import { useFakeClock } from '../support/clock.ts';
 import { countRequests, functionClients, type RequestCounter } from '../support/sdk-middleware.ts';
 import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
@@ -32,16 +32,17 @@ async function withSessions(name: string, sessions: number) {
 }
 
 describe('DynamoDB requests per flow', () => {
-  it('a login: 4 requests when clean, 4 for a wrong password, 5 for a success that clears failures, 1-3 for a 429', async () => {
+  it('a login: 5 requests when clean, 4 for a wrong password, 6 for a success that clears failures, 1-3 for a 429', async () => {
     // Each login below happens once the slots of earlier checks have lapsed (LOGIN_LOCKOUT_BASE for a failure,
     // the check lease for a login): a slot that is still held costs a re-read and a second try.
     const lapse = () => clock.advance(LEASE_AND_BASE);
     await service.post('/auth/register', { username: 'count-login', password: DEFAULT_PASSWORD });
     // The address's count (read), a check slot taken with the account read back, the account state (roles,
-    // disabled, generation, with the hash that decides), the session.
+    // disabled, generation, with the hash that decides), the new device token, the session.
     expect(await sent(() => service.login('count-login'), 200)).toEqual([
       'GetItem',
       'GetItem',
+      'PutItem',
       'PutItem',
       'UpdateItem',
     ]);
@@ -56,12 +57,30 @@ describe('DynamoDB requests per flow', () => {
       'GetItem',
       'GetItem',
       'PutItem',
+      'PutItem',
       'UpdateItem',
       'UpdateItem',
     ]);
     // Locked: the pair's lock refuses the slot; one read says for how long.
     for (let i = 0; i < MAX_FAILURES; i += 1) await service.login('count-login', 'not the password');
     expect(await sent(() => service.login('count-login'), 429)).toEqual(['GetItem', 'GetItem', 'UpdateItem']);
+  });
+
+  it('a login from a known device: 4 requests when right, 2 when wrong (below the limit), none of them the name’s', async () => {
+    await service.post('/auth/register', { username: 'count-device', password: DEFAULT_PASSWORD });
+    const { deviceToken } = (await service.login('count-device')).json;
+    const fromDevice = (password: string) =>
+      service.post('/auth/login', { username: 'count-device', password, deviceToken });
+    // The device, the name's item and the account in one read; the device's own count reserved; the session;
+    // the count cleared (and the device's life extended).
+    expect(await sent(() => fromDevice(DEFAULT_PASSWORD), 200)).toEqual([
+      'BatchGetItem',
+      'PutItem',
+      'UpdateItem',
+      'UpdateItem',
+    ]);
+    // A wrong password: the read and the reservation, which is the count.
+    expect(await sent(() => fromDevice('not the password'), 401)).toEqual(['BatchGetItem', 'UpdateItem']);
   });
 
   it('the authorizer makes one request (session and account together); a refresh a read and a write, its retry that read alone; a logout one write', async () => {
@@ -120,7 +139,7 @@ describe('DynamoDB requests per flow', () => {
     ).toEqual(['BatchGetItem', 'UpdateItem']);
   });
 
-  it('a password change is the authentication read, the password check (two reads and two writes) and three writes', async () => {
+  it('a password change is the authentication read, the password check on the session (a read and two writes) and three writes', async () => {
     const last = await withSessions('count-password', 3);
     // The logins' check slots lapse first, so the check takes a free slot at its first try.
     clock.advance(LEASE_AND_BASE);
@@ -136,8 +155,7 @@ describe('DynamoDB requests per flow', () => {
       ),
     ).toEqual([
       'BatchGetItem',
-      'GetItem',
-      'GetItem',
+      'BatchGetItem',
       'UpdateItem',
       'UpdateItem',
       'UpdateItem',
@@ -160,13 +178,12 @@ describe('DynamoDB requests per flow', () => {
       ),
     ).toEqual([
       'BatchGetItem',
+      'BatchGetItem',
       // The name's item, the passkeys' item, and the two sessions.
       'DeleteItem',
       'DeleteItem',
       'DeleteItem',
       'DeleteItem',
-      'GetItem',
-      'GetItem',
       'Query',
       'UpdateItem',
       'UpdateItem',

@@ -84,6 +84,8 @@ export interface TokenPairBody {
   tokenType: string;
   expiresIn: number;
   refreshExpiresIn: number;
+  /** A login's device token (API.md "Known devices"); a refresh answers none. */
+  deviceToken?: string;
 }
 
 export const DEFAULT_PASSWORD = 'correct horse battery staple';

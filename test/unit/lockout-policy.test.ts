@@ -1,15 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { clientAddressKey } from '../../lib/store/lockout-policy.ts';
 import {
   addressWait,
+  clientAddressKey,
   countFailure,
   type LockoutPolicy,
   lockSeconds,
   NAME_FAILURES_PER_HOUR,
-  nameState,
   nameWait,
-} from '../../lib/store/login-attempts.ts';
+} from '../../lib/store/lockout-policy.ts';
+import { nameState } from '../../lib/store/name-item.ts';
 
 const policy: LockoutPolicy = {
   maxFailures: 5,

@@ -1,6 +1,8 @@
 import { AuthError, errorFromResponse, SignedOutError, type SignOutReason } from './errors.ts';
 import { type PasskeyCeremonies, type PasskeyInfo, requireCeremonies, runCeremony } from './passkeys.ts';
 import {
+  type DeviceTokenStorage,
+  defaultDeviceStorage,
   memoryStorage,
   type SharedMemoryStorage,
   type StoredTokens,
@@ -22,6 +24,14 @@ export interface AuthClientOptions {
    * Not with `transport: 'cookie'`, which keeps the access token in memory itself.
    */
   storage?: TokenStorage;
+  /**
+   * Where this device's device token is kept, across sign-outs (API.md "Known devices": a login that carries
+   * it is judged by this device's own failures, so strangers' guesses at the name never hold it out). Every
+   * login (password, second factor, passkey) sends it and keeps the one the answer carries. By default
+   * `localStorage` in a browser and memory in Node; {@link fileDeviceStorage} keeps it across Node processes.
+   * Not with `transport: 'cookie'`, where the service keeps it in an HttpOnly cookie of its own.
+   */
+  deviceStorage?: DeviceTokenStorage;
   /**
    * `'cookie'` for browsers: login and refresh send `X-Token-Transport: cookie` (with `credentials:
    * 'include'`), the service keeps the refresh token in an HttpOnly, `SameSite=Strict` cookie that no script
@@ -152,6 +162,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class AuthClient {
   readonly #baseUrl: string;
   readonly #storage: TokenStorage;
+  /** The device token's storage (`undefined` with the cookie transport: the browser keeps its cookie). */
+  readonly #deviceStorage: DeviceTokenStorage | undefined;
   /** With the cookie transport: the storage shared with the other tabs (else `undefined`). */
   readonly #shared: SharedMemoryStorage | undefined;
   readonly #cookie: boolean;
@@ -193,10 +205,17 @@ export class AuthClient {
           "AuthClient: with transport 'cookie' the access token is kept in memory only; leave storage out",
         );
       }
+      if (options.deviceStorage) {
+        throw new TypeError(
+          "AuthClient: with transport 'cookie' the device token is kept in an HttpOnly cookie; leave deviceStorage out",
+        );
+      }
       this.#shared = sharedMemoryStorage(`auth-session:${this.#baseUrl}`);
       this.#storage = this.#shared;
+      this.#deviceStorage = undefined;
     } else {
       this.#storage = options.storage ?? memoryStorage();
+      this.#deviceStorage = options.deviceStorage ?? defaultDeviceStorage();
     }
     const fetchImpl = options.fetch ?? globalThis.fetch;
     this.#fetch = (input, init) => fetchImpl(input, init);
@@ -232,7 +251,11 @@ export class AuthClient {
    * yet: finish with {@link completeMfa}. A wrong password is an {@link AuthError} `invalid_credentials`.
    */
   async login(username: string, password: string): Promise<LoginResult> {
-    const response = await this.#post('/auth/login', { username, password }, this.#transportHeaders());
+    const response = await this.#post(
+      '/auth/login',
+      { username, password, ...(await this.#deviceField()) },
+      this.#transportHeaders(),
+    );
     this.#pendingMfa = undefined;
     if (response.status === 401) {
       const body = (await response
@@ -301,7 +324,7 @@ export class AuthClient {
   ): Promise<void> {
     const response = await this.#post(
       '/auth/login/mfa',
-      { mfaToken: pending.mfaToken, ...proof },
+      { mfaToken: pending.mfaToken, ...proof, ...(await this.#deviceField()) },
       this.#transportHeaders(),
     );
     if (response.status !== 200) {
@@ -334,7 +357,7 @@ export class AuthClient {
     );
     const response = await this.#post(
       '/auth/passkeys/login',
-      { challengeId, response: assertion },
+      { challengeId, response: assertion, ...(await this.#deviceField()) },
       this.#transportHeaders(),
     );
     if (response.status !== 200) throw await errorFromResponse(response);
@@ -343,7 +366,7 @@ export class AuthClient {
 
   /**
    * Adds a passkey to the signed-in user: the password is checked again (`POST
-   * /auth/passkeys/register/options`; a wrong one counts toward the lockout), the browser creates the
+   * /auth/passkeys/register/options`; a wrong one counts against this session), the browser creates the
    * credential, and `POST /auth/passkeys/register` stores it under `name` (default: the service's).
    */
   async addPasskey(password: string, name?: string): Promise<PasskeyInfo> {
@@ -468,7 +491,7 @@ export class AuthClient {
 
   /**
    * `POST /auth/password`: changes the password. Every other session of the user is revoked; this one stays.
-   * A wrong `currentPassword` is an `AuthError` `invalid_credentials` (it counts toward the lockout), a weak new
+   * A wrong `currentPassword` is an `AuthError` `invalid_credentials` (it counts against this session), a weak new
    * one `weak_password`.
    */
   async changePassword(currentPassword: string, newPassword: string): Promise<void> {
@@ -579,6 +602,15 @@ export class AuthClient {
     this.#shared?.close();
   }
 
+  /**
+   * The `deviceToken` field a login sends (API.md "Known devices"): this device's token when it has one. With
+   * the cookie transport none: the browser sends the token's HttpOnly cookie to the login routes itself.
+   */
+  async #deviceField(): Promise<{ deviceToken?: string }> {
+    const token = await this.#deviceStorage?.get();
+    return token ? { deviceToken: token } : {};
+  }
+
   /** What every request that carries or receives a refresh token adds with the cookie transport. */
   #transportHeaders(): Record<string, string> {
     return this.#cookie ? { 'x-token-transport': 'cookie' } : {};
@@ -636,6 +668,9 @@ export class AuthClient {
         status: response.status,
       });
     }
+    // A login's device token is kept across sign-outs (a refresh answers none); never cleared by a logout.
+    if (typeof body?.deviceToken === 'string' && body.deviceToken !== '')
+      await this.#deviceStorage?.set(body.deviceToken);
     // Expiry counted on this device's clock from the lifetimes, so a skewed device clock does not matter.
     const obtainedAt = this.#now();
     return {

@@ -33,7 +33,12 @@ export {
 } from './errors.ts';
 export type { PasskeyCeremonies, PasskeyInfo } from './passkeys.ts';
 export {
+  type DeviceTokenStorage,
+  defaultDeviceStorage,
+  fileDeviceStorage,
+  localStorageDeviceStorage,
   localStorageStorage,
+  memoryDeviceStorage,
   memoryStorage,
   StorageUnavailableError,
   type StoredTokens,

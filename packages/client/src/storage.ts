@@ -190,3 +190,84 @@ export function sharedMemoryStorage(name: string): SharedMemoryStorage {
     },
   };
 }
+
+/**
+ * Where the client keeps the device token that every login answers (the service's "Known devices"): sent with
+ * each later login, so that this device's correct logins are judged by its own failures only, never held by
+ * strangers' guesses at the name. It is not a session credential: it is kept across sign-outs and logouts,
+ * and replaced by whatever token the next login answers. Every method may be synchronous or return a promise.
+ */
+export interface DeviceTokenStorage {
+  get(): string | null | Promise<string | null>;
+  set(token: string): void | Promise<void>;
+}
+
+/** A device token held in memory: kept across sign-outs for as long as the client (process, page) lives. */
+export function memoryDeviceStorage(): DeviceTokenStorage {
+  let token: string | null = null;
+  return {
+    get: () => token,
+    set: (next) => {
+      token = next;
+    },
+  };
+}
+
+/**
+ * The device token in `localStorage` under `key` (persistent in a browser, shared by the origin's tabs). Throws
+ * {@link StorageUnavailableError} where there is no `localStorage`.
+ */
+export function localStorageDeviceStorage(
+  key = 'lambda-token-auth.device',
+  storage: WebStorageLike | undefined = (globalThis as { localStorage?: WebStorageLike }).localStorage,
+): DeviceTokenStorage {
+  if (!storage) {
+    throw new StorageUnavailableError(
+      'localStorageDeviceStorage(): this runtime has no localStorage. Use fileDeviceStorage(path) in Node.',
+    );
+  }
+  return {
+    get: () => storage.getItem(key),
+    set: (token) => storage.setItem(key, token),
+  };
+}
+
+/** The part of Node's `node:fs/promises` that {@link fileDeviceStorage} uses (the package has no Node types). */
+interface NodeFsPromises {
+  readFile(path: string, encoding: 'utf8'): Promise<string>;
+  writeFile(path: string, data: string, options: { mode: number }): Promise<void>;
+}
+
+/**
+ * The device token in a file (Node): persistent across processes. The file holds the token alone and is
+ * written with mode 0600 (readable by its owner only); a missing or unreadable file reads as no token.
+ * `node:fs` is loaded only when the storage is used, so browser bundles never need it.
+ */
+export function fileDeviceStorage(path: string): DeviceTokenStorage {
+  // Not a literal: bundlers for the browser leave it alone.
+  const fsModule = 'node:fs/promises';
+  const fs = () => import(fsModule) as Promise<NodeFsPromises>;
+  return {
+    async get() {
+      try {
+        const token = (await (await fs()).readFile(path, 'utf8')).trim();
+        return token === '' ? null : token;
+      } catch {
+        return null;
+      }
+    },
+    async set(token) {
+      await (await fs()).writeFile(path, token, { mode: 0o600 });
+    },
+  };
+}
+
+/**
+ * The default device storage: `localStorage` where there is one (a browser), else memory (Node: pass
+ * {@link fileDeviceStorage} to keep it across processes).
+ */
+export function defaultDeviceStorage(): DeviceTokenStorage {
+  return (globalThis as { localStorage?: WebStorageLike }).localStorage
+    ? localStorageDeviceStorage()
+    : memoryDeviceStorage();
+}
