@@ -79,6 +79,8 @@ const EXPECTED_STATUS: Partial<Record<FunctionName, number>> = {
   'recovery-codes': 400,
   // No mfaToken: refused before anything is read.
   'login-mfa': 400,
+  // No link: refused before anything is read (the second-factor check and the hashing come after the link).
+  'reset-password': 400,
 };
 
 /** esbuild options equal to what the stack deploys (infra/bundling.ts), plus the metafile for composition. */
@@ -355,6 +357,10 @@ export async function benchColdStart(server: LocalServer, options: ColdStartOpti
             name === 'rename-passkey' ? { name: 'renamed' } : undefined,
           );
         }
+        case 'get-account':
+          return withBearer('GET', '/auth/account', (await login()).accessToken);
+        case 'reset-password':
+          return post('/auth/password/reset', {});
         case 'passkey-login-options':
           return post('/auth/passkeys/login/options', {});
         case 'passkey-login': {
