@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { totpCodeAt, totpStepAt } from '../../lib/mfa/totp.ts';
 import { CHECK_LEASE } from '../../lib/store/lockout-policy.ts';
 import { useFakeClock } from '../support/clock.ts';
 import { countRequests, functionClients, type RequestCounter } from '../support/sdk-middleware.ts';
@@ -81,6 +82,42 @@ describe('DynamoDB requests per flow', () => {
     ]);
     // A wrong password: the read and the reservation, which is the count.
     expect(await sent(() => fromDevice('not the password'), 401)).toEqual(['BatchGetItem', 'UpdateItem']);
+  });
+
+  it('the second step of a login from a known device: 8 requests, none of them the name’s, the pair’s or the address’s', async () => {
+    const tokens = await service.signUp('count-device-mfa');
+    const deviceToken = tokens.deviceToken;
+    const started = await service.post(
+      '/auth/mfa/totp',
+      { password: DEFAULT_PASSWORD },
+      bearer(tokens.accessToken),
+    );
+    const code = totpCodeAt(started.json.secret, totpStepAt(Date.now()));
+    const confirmed = await service.post('/auth/mfa/totp/confirm', { code }, bearer(tokens.accessToken));
+    const [recoveryCode] = confirmed.json.recoveryCodes;
+    const first = await service.post('/auth/login', {
+      username: 'count-device-mfa',
+      password: DEFAULT_PASSWORD,
+      deviceToken,
+    });
+    expect(first.json.error).toBe('mfa_required');
+    // The challenge; the device, the name's item and the account in one read; the device's own count reserved;
+    // the recovery code used up; the count cleared; the challenge used up; the account state; the session.
+    expect(
+      await sent(
+        () => service.post('/auth/login/mfa', { mfaToken: first.json.mfaToken, recoveryCode, deviceToken }),
+        200,
+      ),
+    ).toEqual([
+      'BatchGetItem',
+      'GetItem',
+      'GetItem',
+      'PutItem',
+      'UpdateItem',
+      'UpdateItem',
+      'UpdateItem',
+      'UpdateItem',
+    ]);
   });
 
   it('the authorizer makes one request (session and account together); a refresh a read and a write, its retry that read alone; a logout one write', async () => {
