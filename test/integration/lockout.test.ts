@@ -157,6 +157,34 @@ describe('concurrent guesses for one name', () => {
   }, 180_000);
 });
 
+describe("the owner's own logins", () => {
+  it('never crowd out the next: more than LOGIN_MAX_FAILURES in one second all succeed (a lease whose session exists is taken over)', async () => {
+    const name = freshName('owner');
+    await register(name);
+    const owner = freshAddress();
+    // The clock stands still: no lease lapses by time, each is taken over because its login's session exists.
+    const answers: Answer[] = [];
+    for (let i = 0; i < 3 * MAX_FAILURES; i += 1)
+      answers.push(await loginFrom(owner, name, DEFAULT_PASSWORD));
+    expect(statuses(answers)).toEqual(Array(3 * MAX_FAILURES).fill(200));
+  });
+
+  it('racing for the leases of finished logins: each is 200 or a well-formed 429, never a fault', async () => {
+    const name = freshName('owner-race');
+    await register(name);
+    const owner = freshAddress();
+    for (let i = 0; i < MAX_FAILURES; i += 1)
+      expect((await loginFrom(owner, name, DEFAULT_PASSWORD)).status).toBe(200);
+    // Every slot is now held by a finished login: all racers aim at those leases, and losers of every round wait.
+    const burst = await Promise.all(
+      Array.from({ length: 4 * MAX_FAILURES }, () => loginFrom(owner, name, DEFAULT_PASSWORD)),
+    );
+    expect(burst.filter((answer) => ![200, 429].includes(answer.status))).toEqual([]);
+    expect(count(burst, 200)).toBeGreaterThanOrEqual(1);
+    expectRefusalsWellFormed(burst);
+  });
+});
+
 describe('failures from other addresses', () => {
   it('delay the owner on another address by at most LOGIN_LOCKOUT_BASE after they stop, while the guesser’s own lock grows', async () => {
     await fc.assert(
