@@ -762,8 +762,8 @@ const paths: Path[] = [
     expect: 200,
     // The mfaToken's challenge; the guarded check (the address read, a check slot, left to lapse); the WebAuthn
     // challenge taken (conditional delete), the user's passkeys, the counter moved forward (conditional write);
-    // the mfaToken used up; the account state; the session.
-    budget: { GetItem: 4, UpdateItem: 3, DeleteItem: 1, PutItem: 1 },
+    // the mfaToken used up; the account state; the session and a new device (no device token was sent).
+    budget: { GetItem: 4, UpdateItem: 3, DeleteItem: 1, PutItem: 2 },
     async run(api) {
       const { mfaToken, authenticator } = await passkeyMfaLogin(api);
       const options = (await api.call('POST', '/auth/login/mfa/options', { mfaToken }))
