@@ -76,7 +76,12 @@ interface Api {
   /** The origin passkey ceremonies run on (the server's `WEBAUTHN_ORIGINS`). */
   origin: string;
   /** A new user with one passkey on a software authenticator: the setup of a passkey path, not counted. */
-  enrol(): Promise<{ tokens: { accessToken: string }; authenticator: TestAuthenticator; passkeyId: string }>;
+  enrol(): Promise<{
+    username: string;
+    tokens: { accessToken: string };
+    authenticator: TestAuthenticator;
+    passkeyId: string;
+  }>;
 }
 
 /**
@@ -95,6 +100,13 @@ async function enrolTotp(api: Api, accessToken: string | undefined) {
   );
   if (confirmed.status !== 200) throw new Error(`TOTP confirmation answered ${confirmed.status}`);
   return { secret, step, recoveryCodes: (confirmed.json?.recoveryCodes as string[] | undefined) ?? [] };
+}
+
+/** Setup: a user with a passkey, and an `mfaToken` from its password login. */
+async function passkeyMfaLogin(api: Api) {
+  const { username, authenticator } = await api.enrol();
+  const answer = await api.call('POST', '/auth/login', { username, password: PASSWORD });
+  return { authenticator, mfaToken: String(answer.json?.mfaToken) };
 }
 
 /** Setup: a user with TOTP on, and an `mfaToken` from its password login. */
@@ -621,9 +633,10 @@ const paths: Path[] = [
   },
   {
     name: 'account (GET /auth/account)',
-    // The authentication read, the name's item (address, verified).
+    // The authentication read, then at once the name's item (address, verified, TOTP, recovery codes) and the
+    // user's passkeys item (their count).
     expect: 200,
-    budget: { BatchGetItem: 1, GetItem: 1 },
+    budget: { BatchGetItem: 1, GetItem: 2 },
     async run(api) {
       const [tokens] = await api.signUp(api.user(), 1);
       return api.measured(() => api.call('GET', '/auth/account', undefined, tokens?.accessToken));
@@ -659,8 +672,9 @@ const paths: Path[] = [
     samples: 5,
     expect: 200,
     // The authentication read; the password check on the session's own count (a read, the count reserved and
-    // cleared); the user's passkeys (to exclude them); the challenge written.
-    budget: { BatchGetItem: 2, GetItem: 1, UpdateItem: 2, PutItem: 1 },
+    // cleared); the first time, the mark that the account may have passkeys (a password login then looks for
+    // them); the user's passkeys (to exclude them); the challenge written.
+    budget: { BatchGetItem: 2, GetItem: 1, UpdateItem: 3, PutItem: 1 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       return api.measured(() =>
@@ -671,8 +685,9 @@ const paths: Path[] = [
   {
     name: 'passkey registration',
     expect: 201,
-    // The authentication read, the challenge taken (a conditional delete), the credential added (one write).
-    budget: { BatchGetItem: 1, DeleteItem: 1, UpdateItem: 1 },
+    // The authentication read, the challenge taken (a conditional delete), the credential added (one write), the
+    // name's item (the address a notice would go to: this account has none).
+    budget: { BatchGetItem: 1, DeleteItem: 1, UpdateItem: 1, GetItem: 1 },
     async run(api) {
       const [tokens] = await api.signUp(api.user());
       const authenticator = new TestAuthenticator(api.origin);
@@ -702,7 +717,8 @@ const paths: Path[] = [
   {
     name: 'passkey delete',
     expect: 204,
-    budget: { BatchGetItem: 1, UpdateItem: 1 },
+    // The authentication read, the credential removed, the name's item (the address a notice would go to).
+    budget: { BatchGetItem: 1, UpdateItem: 1, GetItem: 1 },
     async run(api) {
       const { tokens, passkeyId } = await api.enrol();
       return api.measured(() =>
@@ -734,6 +750,44 @@ const paths: Path[] = [
       return api.measured(() =>
         api.call('POST', '/auth/passkeys/login', { challengeId: options.challengeId, response }),
       );
+    },
+  },
+  {
+    name: 'login (a passkey registered: 401 mfa_required, passkey offered)',
+    samples: 3,
+    expect: 401,
+    // As the TOTP account's mfa_required, and the user's passkeys read (the account is marked as possibly having
+    // some): `passkey` is among the methods.
+    budget: { GetItem: 3, UpdateItem: 2, PutItem: 1 },
+    async run(api) {
+      const { username } = await api.enrol();
+      return api.measured(() => api.call('POST', '/auth/login', { username, password: PASSWORD }));
+    },
+  },
+  {
+    name: 'login/mfa/options (passkey as the second factor)',
+    expect: 200,
+    // The mfaToken's challenge and the user's passkeys read; the WebAuthn challenge written.
+    budget: { GetItem: 2, PutItem: 1 },
+    async run(api) {
+      const { mfaToken } = await passkeyMfaLogin(api);
+      return api.measured(() => api.call('POST', '/auth/login/mfa/options', { mfaToken }));
+    },
+  },
+  {
+    name: 'login/mfa (passkey)',
+    samples: 3,
+    expect: 200,
+    // The mfaToken's challenge; the guarded check (the address read, a check slot, left to lapse); the WebAuthn
+    // challenge taken (conditional delete), the user's passkeys, the counter moved forward (conditional write);
+    // the mfaToken used up; the account state; the session and a new device (no device token was sent).
+    budget: { GetItem: 4, UpdateItem: 3, DeleteItem: 1, PutItem: 2 },
+    async run(api) {
+      const { mfaToken, authenticator } = await passkeyMfaLogin(api);
+      const options = (await api.call('POST', '/auth/login/mfa/options', { mfaToken }))
+        .json as unknown as PublicKeyCredentialRequestOptionsJSON;
+      const passkey = authenticator.assert(options);
+      return api.measured(() => api.call('POST', '/auth/login/mfa', { mfaToken, passkey }));
     },
   },
   {
@@ -774,6 +828,38 @@ const paths: Path[] = [
     budget: { GetItem: 3, UpdateItem: 5, 'SQS SendMessage': 1 },
     async run(api) {
       const { token } = await api.mailedLink('reset', 2);
+      return api.measured(() =>
+        api.call('POST', '/auth/password/reset', { token, newPassword: 'an entirely new passphrase' }),
+      );
+    },
+  },
+  {
+    name: 'reset the password with a TOTP code (TOTP on)',
+    samples: 3,
+    expect: 204,
+    // As the reset above, plus the guarded check of the code (the address read, a check slot, its release) and
+    // the step accepted by a conditional write, all before the link is redeemed.
+    budget: { GetItem: 4, UpdateItem: 8, 'SQS SendMessage': 1 },
+    async run(api) {
+      const { token, tokens } = await api.mailedLink('reset', 1);
+      const { secret, step } = await enrolTotp(api, tokens.accessToken);
+      return api.measured(() =>
+        api.call('POST', '/auth/password/reset', {
+          token,
+          newPassword: 'an entirely new passphrase',
+          code: totpCodeAt(secret, step + 1),
+        }),
+      );
+    },
+  },
+  {
+    name: 'reset the password without a code (TOTP on: 401 mfa_required)',
+    expect: 401,
+    // The link, the name's item and the account state read; nothing written, the link stays usable.
+    budget: { GetItem: 3 },
+    async run(api) {
+      const { token, tokens } = await api.mailedLink('reset', 1);
+      await enrolTotp(api, tokens.accessToken);
       return api.measured(() =>
         api.call('POST', '/auth/password/reset', { token, newPassword: 'an entirely new passphrase' }),
       );
@@ -936,7 +1022,8 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
     },
     origin: defaultServices().config.webauthn.origins[0] ?? '',
     async enrol() {
-      const [tokens] = await api.signUp(api.user());
+      const username = api.user();
+      const [tokens] = await api.signUp(username);
       const accessToken = String(tokens?.accessToken);
       const authenticator = new TestAuthenticator(api.origin);
       const options = await call(
@@ -954,7 +1041,12 @@ export async function benchRequestsPerFlow(server: LocalServer): Promise<Row[]> 
         accessToken,
       );
       if (registered.status !== 201) throw new Error(`passkey registration answered ${registered.status}`);
-      return { tokens: { accessToken }, authenticator, passkeyId: String(registered.json?.passkeyId) };
+      return {
+        username,
+        tokens: { accessToken },
+        authenticator,
+        passkeyId: String(registered.json?.passkeyId),
+      };
     },
   };
   const show = (c: Counts) =>

@@ -3,12 +3,14 @@
  * budget is a ratio against a baseline measured in the same run (these machines are shared and noisy), CPU
  * time where wall time would measure the neighbours, or a count; medians of several rounds throughout.
  *
- * `npm run bench -- --only authorizer,requests` runs some sections. To add a figure, add a section below
+ * `npm run bench -- --only authorizer,requests` runs some sections; `--functions login,login-mfa` limits the
+ * cold-start section to those functions. To add a figure, add a section below
  * (a function returning `Row`s; `server` is the local service, shared by the sections that need one).
  */
 import './quiet.ts';
 import { parseArgs } from 'node:util';
 import { type LocalServer, startLocalServer } from '../infra/local/server.ts';
+import { type FunctionName, functionNames } from '../infra/routes.ts';
 import { benchAuthorizer } from './authorizer.ts';
 import { benchColdStart } from './cold-start.ts';
 import { benchCosts } from './costs.ts';
@@ -47,15 +49,26 @@ const sections: Section[] = [
     title: 'local server throughput',
     run: (server) => benchThroughput(server, { duration: 5, connections: 10 }),
   },
-  { name: 'cold-start', title: 'cold start', run: (server) => benchColdStart(server, { runs: 5 }) },
+  {
+    name: 'cold-start',
+    title: 'cold start',
+    run: (server) => benchColdStart(server, { runs: 5, ...(coldStartOnly && { only: coldStartOnly }) }),
+  },
   // The ES256 and RS256 authorizers, their session items, the JWKS endpoint and the authorizer's first answer,
   // each in a process of its own (the functions read their algorithm at import).
   { name: 'es256', title: 'ES256 mode', run: async () => benchAlgorithmInChild('ES256') },
   { name: 'rs256', title: 'RS256 mode', run: async () => benchAlgorithmInChild('RS256') },
 ];
 
-const { values } = parseArgs({ options: { only: { type: 'string' } } });
+const { values } = parseArgs({ options: { only: { type: 'string' }, functions: { type: 'string' } } });
 const only = values.only?.split(',').map((name) => name.trim());
+const requested = values.functions?.split(',').map((name) => name.trim());
+const strangers = requested?.filter((name) => !(functionNames as readonly string[]).includes(name)) ?? [];
+if (strangers.length > 0) {
+  console.error(`unknown function(s) ${strangers.join(', ')}; known: ${functionNames.join(', ')}`);
+  process.exit(2);
+}
+const coldStartOnly = requested as FunctionName[] | undefined;
 const unknown = only?.filter((name) => !sections.some((section) => section.name === name)) ?? [];
 if (unknown.length > 0) {
   console.error(`unknown section(s) ${unknown.join(', ')}; known: ${sections.map((s) => s.name).join(', ')}`);

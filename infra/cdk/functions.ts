@@ -80,13 +80,14 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
   // and records the outcome on the user item (UpdateItem, GetItem on contention), and reads a session item to see
   // that a slot's login is over (GetItem); AccountStore.getCredentials (GetItem: roles, disabled, generation,
   // hash). checkWithDevice: the device, name and account items in one BatchGetItem, the device's own count
-  // (UpdateItem, GetItem on contention). startSession: DeviceStore.create (PutItem), SessionStore.createSession
+  // (UpdateItem, GetItem on contention). PasskeyStore.get for an account that may have passkeys (GetItem).
+  // startSession: DeviceStore.create (PutItem), SessionStore.createSession (PutItem), or an mfaToken's challenge
   // (PutItem).
   login: {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge', 'device'],
+    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge', 'device', 'passkeys'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -179,12 +180,13 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
-  // authenticate (BatchGetItem), UserStore.getAccount (GetItem of the name's item).
+  // authenticate (BatchGetItem), UserStore.getAccount (GetItem of the name's item), PasskeyStore.get (GetItem:
+  // the passkey count).
   'get-account': {
     memorySize: 256,
     timeoutSeconds: 8,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
-    itemKinds: ['user', 'session', 'account'],
+    itemKinds: ['user', 'session', 'account', 'passkeys'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
@@ -204,16 +206,18 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     serviceEnv: true,
   },
   // authenticate (BatchGetItem), WebAuthnChallengeStore.consume (DeleteItem), PasskeyStore.add (UpdateItem, and a
-  // GetItem when its condition fails, to tell its own retried write from a duplicate).
+  // GetItem when its condition fails, to tell its own retried write from a duplicate); the notice: the name's
+  // item (GetItem: the address) and the queue.
   'register-passkey': {
     memorySize: 256,
     timeoutSeconds: 8,
     tableActions: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['session', 'account', 'passkeys', 'webauthnChallenge'],
+    itemKinds: ['user', 'session', 'account', 'passkeys', 'webauthnChallenge'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
+    enqueuesMail: true,
   },
   // authenticate (BatchGetItem), PasskeyStore.get (GetItem).
   'list-passkeys': {
@@ -294,16 +298,19 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     serviceEnv: true,
     enqueuesMail: true,
   },
-  // LinkStore.get, UserStore.getAccount, AccountStore.getCredentials (GetItem); redeem, replacePassword (the
-  // account item, then the name's copy of the hash), markEmailVerified and the unlock (UpdateItem); queues the
-  // notice. Hashes a password.
+  // LinkStore.get, UserStore.getAccount, AccountStore.getCredentials (GetItem); with TOTP on, the second factor's
+  // guarded check (the address item's GetItem and UpdateItem, a check slot and its outcome on the name's item, a
+  // session's GetItem to see that a slot's login is over) and the step or recovery code (UpdateItem of the name's
+  // item), with the key ring (the TOTP secret is sealed under a key derived from it); redeem, replacePassword
+  // (the account item, then the name's copy of the hash), markEmailVerified and the unlock (UpdateItem); queues
+  // the notice. Hashes a password.
   'reset-password': {
     memorySize: 1024,
     timeoutSeconds: 10,
     tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'account', 'link'],
+    itemKinds: ['user', 'session', 'address', 'account', 'link'],
     queriesUserIndex: false,
-    readsSigningKey: false,
+    readsSigningKey: true,
     http: true,
     serviceEnv: true,
     enqueuesMail: true,
@@ -322,16 +329,18 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     serviceEnv: true,
     sendsMail: true,
   },
-  // authenticate (BatchGetItem), PasskeyStore.remove (UpdateItem).
+  // authenticate (BatchGetItem), PasskeyStore.remove (UpdateItem); the notice: the name's item (GetItem: the
+  // address) and the queue.
   'delete-passkey': {
     memorySize: 256,
     timeoutSeconds: 8,
-    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['session', 'account', 'passkeys'],
+    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    itemKinds: ['user', 'session', 'account', 'passkeys'],
     queriesUserIndex: false,
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
+    enqueuesMail: true,
   },
   // WebAuthnChallengeStore.issue (PutItem of a challenge item) and nothing else: no key, no user item.
   'passkey-login-options': {
@@ -368,7 +377,8 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     serviceEnv: true,
   },
   // The mfaToken's challenge (GetItem, UpdateItem), the guarded check as login's (address and name items, a
-  // session's GetItem to see a lease is over), the TOTP step or recovery code (UpdateItem of the name's item),
+  // session's GetItem to see a lease is over), the TOTP step or recovery code (UpdateItem of the name's item) or
+  // the passkey (WebAuthnChallengeStore.consume: DeleteItem; PasskeyStore.get: GetItem; recordUse: UpdateItem),
   // AccountStore.getAccount (GetItem) and SessionStore.createSession (PutItem). No password hashing. With a known
   // device instead of the guarded check: readKnownDevice (BatchGetItem of the device, the name's and the account
   // items) and the device's own count (UpdateItem, GetItem on contention); without one, DeviceStore.create
@@ -376,10 +386,37 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
   'login-mfa': {
     memorySize: 256,
     timeoutSeconds: 8,
-    tableActions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-    itemKinds: ['user', 'session', 'address', 'account', 'mfaChallenge', 'device'],
+    tableActions: [
+      'dynamodb:BatchGetItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ],
+    itemKinds: [
+      'user',
+      'session',
+      'address',
+      'account',
+      'mfaChallenge',
+      'device',
+      'passkeys',
+      'webauthnChallenge',
+    ],
     queriesUserIndex: false,
     readsSigningKey: true,
+    http: true,
+    serviceEnv: true,
+  },
+  // SecondFactorStore.getChallenge (GetItem of the mfaToken's item), PasskeyStore.get (GetItem: the credentials
+  // to allow), WebAuthnChallengeStore.issue (PutItem). No key: it signs and verifies nothing.
+  'login-mfa-options': {
+    memorySize: 256,
+    timeoutSeconds: 6,
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+    itemKinds: ['mfaChallenge', 'passkeys', 'webauthnChallenge'],
+    queriesUserIndex: false,
+    readsSigningKey: false,
     http: true,
     serviceEnv: true,
   },
@@ -394,7 +431,8 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
-  // authenticate (BatchGetItem), the user item (GetItem), SecondFactorStore.enableTotp (UpdateItem). No password.
+  // authenticate (BatchGetItem), the user item (GetItem), SecondFactorStore.enableTotp (UpdateItem), the notice
+  // (the queue). No password.
   'totp-confirm': {
     memorySize: 256,
     timeoutSeconds: 8,
@@ -404,8 +442,10 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
+    enqueuesMail: true,
   },
-  // authenticate (BatchGetItem), checkFromSession (as totp-enrol), SecondFactorStore.removeTotp (UpdateItem).
+  // authenticate (BatchGetItem), checkFromSession (as totp-enrol), SecondFactorStore.removeTotp (UpdateItem), the
+  // notice (the queue).
   'totp-disable': {
     memorySize: 1024,
     timeoutSeconds: 10,
@@ -415,8 +455,10 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
+    enqueuesMail: true,
   },
-  // authenticate (BatchGetItem), checkFromSession (as totp-enrol), SecondFactorStore.replaceRecoveryCodes (UpdateItem).
+  // authenticate (BatchGetItem), checkFromSession (as totp-enrol), SecondFactorStore.replaceRecoveryCodes
+  // (UpdateItem), the notice (the queue).
   'recovery-codes': {
     memorySize: 1024,
     timeoutSeconds: 10,
@@ -426,6 +468,7 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     readsSigningKey: true,
     http: true,
     serviceEnv: true,
+    enqueuesMail: true,
   },
   // Trusts the authorizer's context; touches neither the table nor the key.
   me: {

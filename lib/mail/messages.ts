@@ -11,8 +11,19 @@ export type MailRequest =
   /** Tell the holder of `to` that something changed on the account. */
   | { kind: 'notice'; notice: NoticeKind; to: string; username: string };
 
-/** The notices (API.md "Mail"): password changed, password reset, address changed (sent to the old address). */
-export type NoticeKind = 'password_changed' | 'password_reset' | 'email_changed';
+/**
+ * The notices (API.md "Mail"): password changed, password reset, address changed (sent to the old address), and
+ * a second factor or passkey added or removed (or the recovery codes replaced).
+ */
+export type NoticeKind =
+  | 'password_changed'
+  | 'password_reset'
+  | 'email_changed'
+  | 'totp_enabled'
+  | 'totp_disabled'
+  | 'recovery_codes_regenerated'
+  | 'passkey_added'
+  | 'passkey_removed';
 
 /** A mail ready for a transport. `link` is the one link it carries, if any (the local sink prints it). */
 export interface OutgoingMail {
@@ -39,7 +50,8 @@ export function parseMailRequest(body: string): MailRequest | undefined {
     v?.kind === 'notice' &&
     str('to') &&
     str('username') &&
-    (v.notice === 'password_changed' || v.notice === 'password_reset' || v.notice === 'email_changed')
+    typeof v.notice === 'string' &&
+    Object.hasOwn(noticeTexts, v.notice)
   )
     return v as MailRequest;
   return undefined;
@@ -119,6 +131,29 @@ const noticeTexts: Record<NoticeKind, { subject: string; paragraph: (username: s
     subject: 'Your e-mail address was changed',
     paragraph: (u) =>
       `the e-mail address of your account ${u} was changed: mail for it no longer comes here.`,
+  },
+  totp_enabled: {
+    subject: 'Two-step sign-in was turned on',
+    paragraph: (u) =>
+      `an authenticator app was set up as the second factor of your account ${u}, with a new set of recovery codes.`,
+  },
+  totp_disabled: {
+    subject: 'Two-step sign-in was turned off',
+    paragraph: (u) =>
+      `the authenticator app and the recovery codes of your account ${u} were removed: a password alone may now sign in, unless a passkey is registered.`,
+  },
+  recovery_codes_regenerated: {
+    subject: 'New recovery codes were made',
+    paragraph: (u) =>
+      `a new set of recovery codes was made for your account ${u}; the old codes no longer work.`,
+  },
+  passkey_added: {
+    subject: 'A passkey was added',
+    paragraph: (u) => `a passkey was added to your account ${u}: it can sign in to the account from now on.`,
+  },
+  passkey_removed: {
+    subject: 'A passkey was removed',
+    paragraph: (u) => `a passkey was removed from your account ${u}: it no longer signs in.`,
   },
 };
 

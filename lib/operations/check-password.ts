@@ -188,7 +188,10 @@ export async function guardedCheck<T>(
     ]);
     throw failure();
   }
-  const storesSession = input.storesSession ?? ((checked) => checked.secondFactorMethods.length === 0);
+  // An account that may have passkeys may be asked for one (`secondFactorMethodsOf`): its slot is released.
+  const storesSession =
+    input.storesSession ??
+    ((checked) => checked.secondFactorMethods.length === 0 && !checked.mayHavePasskeys);
   await attempts.recordSuccess({
     username,
     address,

@@ -4,12 +4,15 @@ import { openTotpSecret, sealTotpSecret } from '../mfa/secret-box.ts';
 import { matchingTotpStep } from '../mfa/totp.ts';
 import type { Services } from '../services.ts';
 import { secondFactorsOf } from '../store/second-factors.ts';
+import { accountOf } from '../store/users.ts';
 import { authenticate } from './authenticate.ts';
+import { noticeSecondFactorChange } from './second-factor-notice.ts';
 
 /**
  * Turns TOTP on for the caller with the pending secret, proven by one of its codes (RFC 6238: the current step
  * or one either side). That code's step is recorded as the last accepted one, so the same code cannot then
  * complete a login. Returns the first set of recovery codes, shown this once: the store keeps only their hashes.
+ * A notice goes to the account's verified address (`noticeSecondFactorChange`).
  *
  * Errors: as `authenticate`; `401 invalid_mfa_code` (not a current code of the pending secret);
  * `409 mfa_already_enabled` (TOTP is on); `409 mfa_not_enabled` (no enrolment pending: start one first).
@@ -42,5 +45,6 @@ export async function confirmTotp(
   });
   // Another confirmation (with this code or a later one) or a new enrolment came first.
   if (!enabled) throw new ApiError('invalid_mfa_code');
+  await noticeSecondFactorChange(services, { userId, username }, 'totp_enabled', accountOf(item));
   return { recoveryCodes };
 }

@@ -14,20 +14,25 @@ export interface AccountView {
 
 /**
  * The caller's account: who it is, its address and whether that is verified, and its second factors.
- * Requests: the authentication read (session and account state, one BatchGetItem) and a GetItem of the account
- * item. Errors: as `authenticate`; `401 session_revoked` when the name now belongs to another account.
+ * Requests: the authentication read (session and account state, one BatchGetItem), then two GetItems at once:
+ * the name's item (address, TOTP, recovery codes) and the user's passkeys item. Errors: as `authenticate`; `401 session_revoked` when the name now belongs to another account.
  */
 export async function getAccount(services: Services, accessToken: string | undefined): Promise<AccountView> {
   const { userId, username } = await authenticate(services, accessToken);
-  const account = await services.users.getAccount(username);
+  const [account, passkeys] = await Promise.all([
+    services.users.getAccount(username),
+    services.passkeys.get(userId),
+  ]);
   if (!account || account.userId !== userId) throw new ApiError('session_revoked');
   return {
     userId,
     username,
     email: account.email ?? null,
     emailVerified: account.emailVerified,
-    // No second factor exists on this service yet: the shape is the contract's, the values those of an account
-    // without any.
-    mfa: { totp: false, passkeys: 0, recoveryCodesLeft: 0 },
+    mfa: {
+      totp: account.secondFactorMethods.includes('totp'),
+      passkeys: passkeys.passkeys.length,
+      recoveryCodesLeft: account.recoveryCodesLeft,
+    },
   };
 }

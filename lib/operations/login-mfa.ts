@@ -28,6 +28,15 @@ export const challengeUsable = (
   challenge.expiresAt > now &&
   challenge.failures < MFA_TOKEN_MAX_FAILURES;
 
+/**
+ * The refusal of a wrong second factor: `401 invalid_mfa_code` for a code, and for a passkey assertion that does
+ * not verify `401 invalid_credentials`, as every passkey verification failure is (API.md "Passkeys").
+ */
+const wrongFactor = (proof: SecondFactorProof) =>
+  proof.method === 'passkey'
+    ? () => new ApiError('invalid_credentials', { message: 'The passkey could not be verified.' })
+    : () => new ApiError('invalid_mfa_code');
+
 const deadToken = () =>
   new ApiError('invalid_token', {
     message: 'The mfaToken is unknown, expired, used or no longer valid; log in again.',
@@ -38,8 +47,10 @@ const deadToken = () =>
  * ({@link challengeUsable}), and the proof right for the account. The check is guarded like a password's: it
  * takes one of the name's check slots, and a wrong code counts toward the name's, the pair's and the address's
  * lockout (`429 too_many_attempts` while locked) and against the `mfaToken` (the fifth kills it). A right one is
- * used up (a TOTP step or a recovery code is accepted once, whoever races), the `mfaToken` is used up, and a
- * session starts with `auth_time` now and `amr` as the factor says (RFC 8176: `["pwd", "otp", "mfa"]`).
+ * used up (a TOTP step or a recovery code is accepted once, whoever races; a passkey's challenge is taken
+ * once and its signature counter must move forward), the `mfaToken` is used up, and a session starts with
+ * `auth_time` now and `amr` as the factor says (RFC 8176: `["pwd", "otp", "mfa"]` for a code,
+ * `["pwd", "hwk" | "swk", "user", "mfa"]` for a passkey).
  *
  * With a `deviceToken` that is a known device of the challenge's account (API.md "Known devices": this step is
  * judged as login is), the check is judged by that device's own failure count and lock instead, never the
@@ -47,7 +58,8 @@ const deadToken = () =>
  * strangers' guesses at the name never keep the owner's device out. The answer carries the device token: the
  * one presented when it was known, else a new one (the device becomes known once the whole login succeeds).
  *
- * Errors: `401 invalid_token` (unknown, expired, used or killed `mfaToken`), `401 invalid_mfa_code`,
+ * Errors: `401 invalid_token` (unknown, expired, used or killed `mfaToken`), `401 invalid_mfa_code` (a wrong
+ * code), `401 invalid_credentials` (a passkey assertion that does not verify),
  * `429 too_many_attempts`, `403 account_disabled`, `400 invalid_request`.
  */
 export async function loginWithSecondFactor(
@@ -66,8 +78,9 @@ export async function loginWithSecondFactor(
     : undefined;
   // A device of another account than the challenge's (the name changed hands since) is no device of this login.
   const device = known?.account.userId === challenge.userId ? known : undefined;
+  const failure = wrongFactor(input.proof);
   try {
-    if (device) amr = await checkOnDevice(services, ring, device, input.proof);
+    if (device) amr = await checkOnDevice(services, ring, device, input.proof, tokenHash, failure);
     else
       await guardedCheck(
         services,
@@ -76,7 +89,7 @@ export async function loginWithSecondFactor(
           client: input.client,
           holder: sid,
           storesSession: () => true,
-          failure: () => new ApiError('invalid_mfa_code'),
+          failure,
         },
         async (account, item) => {
           // The name now holds another account (the challenge's was deleted and the name taken): nothing matches.
@@ -84,15 +97,15 @@ export async function loginWithSecondFactor(
           amr = await verifySecondFactor(
             services,
             ring,
-            { userId: account.userId, username: account.username, item },
+            { userId: account.userId, username: account.username, item, mfaTokenHash: tokenHash },
             input.proof,
           );
           return { matches: amr !== undefined };
         },
       );
   } catch (error) {
-    // A wrong code also counts against this mfaToken: the fifth kills it.
-    if (error instanceof ApiError && error.code === 'invalid_mfa_code')
+    // A wrong code (or passkey) also counts against this mfaToken: the fifth kills it.
+    if (error instanceof ApiError && error.code === failure().code)
       await services.secondFactors.recordWrongCode(tokenHash, MFA_TOKEN_MAX_FAILURES, nowSeconds());
     throw error;
   }
@@ -131,6 +144,8 @@ async function checkOnDevice(
   ring: KeyRing,
   known: KnownDevice,
   proof: SecondFactorProof,
+  mfaTokenHash: string,
+  failure: () => ApiError,
 ): Promise<readonly AmrValue[]> {
   const { ownCounts } = services;
   const now = nowSeconds();
@@ -140,12 +155,12 @@ async function checkOnDevice(
   const amr = await verifySecondFactor(
     services,
     ring,
-    { userId: account.userId, username: account.username, item: read.nameItem },
+    { userId: account.userId, username: account.username, item: read.nameItem, mfaTokenHash },
     proof,
   );
   if (!amr) {
     await ownCounts.recordFailure(known.place, reservation.reserved, now);
-    throw new ApiError('invalid_mfa_code');
+    throw failure();
   }
   await ownCounts.clear(known.place, { expiresAt: now + services.config.deviceTokenTtl });
   return amr;

@@ -4,10 +4,11 @@ import { ApiError } from '../errors.ts';
 import type { ClientInfo } from '../http/function.ts';
 import type { Services } from '../services.ts';
 import type { AccountState } from '../store/accounts.ts';
+import type { SecondFactorMethod } from '../store/second-factors.ts';
 import type { UserAccount } from '../store/users.ts';
 import { PASSWORD_AMR } from '../tokens/amr.ts';
 import { checkPassword, checkWithDevice } from './check-password.ts';
-import { hashMfaToken, MFA_TOKEN_TTL, newMfaToken } from './second-factor.ts';
+import { hashMfaToken, MFA_TOKEN_TTL, newMfaToken, secondFactorMethodsOf } from './second-factor.ts';
 import { type LoginAnswer, startSession } from './start-session.ts';
 
 /** A username and password as the client typed them (`POST /auth/register` and `/auth/login`). */
@@ -50,7 +51,8 @@ export async function login(
   // as `account_disabled` is: the answer tells a guesser nothing.
   if (services.config.requireVerifiedEmail && !state.deleted && !state.disabled && !account.emailVerified)
     throw new ApiError('email_not_verified');
-  if (account.secondFactorMethods.length > 0) throw await secondFactorChallenge(services, account, state);
+  const methods = await secondFactorMethodsOf(services, account);
+  if (methods.length > 0) throw await secondFactorChallenge(services, account, state, methods);
   return startSession(
     services,
     { userId: account.userId, username: account.username, state },
@@ -75,6 +77,7 @@ async function secondFactorChallenge(
   services: Services,
   account: UserAccount,
   state: AccountState,
+  methods: readonly SecondFactorMethod[],
 ): Promise<ApiError> {
   if (state.deleted) return new ApiError('invalid_credentials');
   if (state.disabled) return new ApiError('account_disabled');
@@ -85,5 +88,5 @@ async function secondFactorChallenge(
     generation: state.generation,
     expiresAt: nowSeconds() + MFA_TOKEN_TTL,
   });
-  return new ApiError('mfa_required', { details: { mfaToken, methods: account.secondFactorMethods } });
+  return new ApiError('mfa_required', { details: { mfaToken, methods } });
 }

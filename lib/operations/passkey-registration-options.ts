@@ -19,7 +19,8 @@ export const registrationChallengeId = (sessionId: string) => `register.${sessio
  * user's existing credentials excluded, no attestation asked for. The challenge is stored for 300 s, for this
  * session only.
  *
- * Requests: the authentication read, the password check's, one read of the user's passkeys, one write.
+ * Requests: the authentication read, the password check's, the first time the mark that the account may have
+ * passkeys (UpdateItem of the name's item), one read of the user's passkeys, one write.
  * Errors: as `authenticate`; `401 invalid_credentials`, `429 too_many_attempts`, `400 invalid_request`.
  */
 export async function passkeyRegistrationOptions(
@@ -32,6 +33,13 @@ export async function passkeyRegistrationOptions(
   const checked = await checkFromSession(services, caller, password);
   // The name now belongs to another account (this one was deleted and the name taken): not this user's password.
   if (checked.account.userId !== userId) throw new ApiError('session_revoked');
+  // Before any credential can be added: from now on a password login looks for passkeys to ask for (the mark is
+  // never cleared, so a passkey can never be added without it).
+  if (
+    !checked.account.mayHavePasskeys &&
+    !(await services.secondFactors.markPasskeysEnrolled(username, userId))
+  )
+    throw new ApiError('session_revoked');
   const existing = await services.passkeys.get(userId);
   const options = await creationOptions(services.config.webauthn, { userId, username }, existing.passkeys);
   await services.webauthnChallenges.issue(

@@ -3,10 +3,11 @@ import { hashRecoveryCode, newRecoveryCodes } from '../mfa/recovery-codes.ts';
 import type { Services } from '../services.ts';
 import { authenticate } from './authenticate.ts';
 import { checkFromSession } from './check-password.ts';
+import { noticeSecondFactorChange } from './second-factor-notice.ts';
 
 /**
  * A new set of recovery codes for the caller (`POST /auth/mfa/recovery-codes`), re-authenticated by the password
- * (`checkFromSession`: judged by this session's own failure count, never the name's). The old set dies in the same write; the new codes are shown this once.
+ * (`checkFromSession`: judged by this session's own failure count, never the name's). The old set dies in the same write; the new codes are shown this once. A notice goes to the account's verified address.
  *
  * Errors: as `authenticate`; `401 invalid_credentials`, `429 too_many_attempts`; `409 mfa_not_enabled` when
  * TOTP is off (recovery codes come with it).
@@ -24,5 +25,6 @@ export async function regenerateRecoveryCodes(
   const hashes = recoveryCodes.map((code) => hashRecoveryCode(code) as string);
   if (!(await services.secondFactors.replaceRecoveryCodes(username, userId, hashes)))
     throw new ApiError('mfa_not_enabled');
+  await noticeSecondFactorChange(services, { userId, username }, 'recovery_codes_regenerated', checked);
   return { recoveryCodes };
 }

@@ -7,11 +7,13 @@ import { PasskeyVerificationError, verifyRegistration } from '../webauthn/relyin
 import { type PasskeySummary, passkeyName, passkeySummary } from '../webauthn/summary.ts';
 import { authenticate } from './authenticate.ts';
 import { registrationChallengeId } from './passkey-registration-options.ts';
+import { noticeSecondFactorChange } from './second-factor-notice.ts';
 
 /**
  * `POST /auth/passkeys/register`: verifies the browser's `RegistrationResponseJSON` against the challenge this
  * session was given by `register/options` (taken with one conditional delete: used once, whatever the outcome)
- * and stores the credential under the caller. `name` is optional (default: "Passkey" and the date).
+ * and stores the credential under the caller. `name` is optional (default: "Passkey" and the date). A notice goes
+ * to the account's verified address (the name's item is read for it).
  *
  * Errors: as `authenticate`; `401 invalid_credentials` when there is no pending challenge for this session or
  * the response does not verify (origin, RP ID, challenge, user verification, a supported algorithm);
@@ -48,6 +50,7 @@ export async function registerPasskey(
     });
   if (added === 'already_registered')
     throw new ApiError('invalid_request', { message: 'This passkey is already registered.' });
+  await noticeSecondFactorChange(services, { userId, username }, 'passkey_added');
   return passkeySummary(passkey);
 }
 

@@ -1,20 +1,52 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import type { JsonBody } from '../http/input.ts';
 import { hashRecoveryCode } from '../mfa/recovery-codes.ts';
 import { openTotpSecret, sealedUnderCurrentKey, sealTotpSecret } from '../mfa/secret-box.ts';
 import { matchingTotpStep } from '../mfa/totp.ts';
+import { logEvent } from '../observability/log.ts';
 import type { Services } from '../services.ts';
 import { type SecondFactorMethod, secondFactorsOf } from '../store/second-factors.ts';
+import type { UserAccount } from '../store/users.ts';
 import { type AmrValue, PASSWORD_OTP_AMR } from '../tokens/amr.ts';
 import type { KeyRing } from '../tokens/keyring.ts';
+import { passkeyAmr } from '../webauthn/relying-party.ts';
+import { assertStoredPasskey } from './check-passkey.ts';
 
 /** The account a second factor is checked for, with its user item as read (the factors are on it). */
 export interface SecondFactorSubject {
   userId: string;
   username: string;
   item: Record<string, unknown> | undefined;
+  /**
+   * The hash of the `mfaToken` the login continues (`POST /auth/login/mfa`): a passkey's challenge was issued
+   * for it (`POST /auth/login/mfa/options`). Absent elsewhere (a password reset takes no passkey).
+   */
+  mfaTokenHash?: string | undefined;
 }
+
+/**
+ * The second factors a login of `account` must complete with one of, in the order a client should offer them
+ * (API.md "Login with a second factor", `methods`): TOTP and recovery codes from the user item as read, then
+ * `passkey` when the account has a passkey. The passkeys are read only for an account marked as possibly having
+ * some (`passkeysEnrolled`), so a login of any other account costs no request more. `[]`: none is due.
+ */
+export async function secondFactorMethodsOf(
+  services: Services,
+  account: UserAccount,
+): Promise<SecondFactorMethod[]> {
+  const methods = [...account.secondFactorMethods];
+  if (account.mayHavePasskeys && (await services.passkeys.get(account.userId)).passkeys.length > 0)
+    methods.push('passkey');
+  return methods;
+}
+
+/**
+ * The id of the WebAuthn challenge a second-factor step with a passkey answers: one per `mfaToken` (by its
+ * hash), so that asking for options again replaces it and `POST /auth/login/mfa` needs no id of its own.
+ */
+export const mfaPasskeyChallengeId = (mfaTokenHash: string) => `mfa.${mfaTokenHash}`;
 
 /** One presented second factor: the method and what the client sent for it. */
 export interface SecondFactorProof {
@@ -45,7 +77,7 @@ export const secondFactorMethods: Record<
 > = {
   totp: { field: 'code', verify: verifyTotpCode },
   recovery_code: { field: 'recoveryCode', verify: verifyRecoveryCode },
-  passkey: { field: 'passkey', verify: undefined },
+  passkey: { field: 'passkey', verify: verifyPasskeyAssertion },
 };
 
 /**
@@ -70,6 +102,10 @@ export function secondFactorProof(body: JsonBody): SecondFactorProof | undefined
   if (!verify) throw new ApiError('invalid_request', { message: `"${field}" is not supported.` });
   if (method !== 'passkey' && typeof value !== 'string')
     throw new ApiError('invalid_request', { message: `"${field}" must be a string.` });
+  if (method === 'passkey' && (typeof value !== 'object' || Array.isArray(value)))
+    throw new ApiError('invalid_request', {
+      message: `"${field}" must be an object (AuthenticationResponseJSON).`,
+    });
   return { method, value };
 }
 
@@ -126,6 +162,36 @@ async function verifyRecoveryCode(
   if (hash === undefined) return undefined;
   const used = await services.secondFactors.consumeRecoveryCode(subject.username, subject.userId, hash);
   return used ? PASSWORD_OTP_AMR : undefined;
+}
+
+/**
+ * A passkey assertion (`AuthenticationResponseJSON`) answering the challenge issued for this `mfaToken`: the
+ * challenge is taken by one conditional delete (used once, also when the assertion then fails), the credential
+ * must be one of the user's, and the assertion must verify with user verification and a signature counter that
+ * moves forward (`assertStoredPasskey`: the same rule and conditional write as a passwordless sign-in). `amr`
+ * (RFC 8176): `pwd`, then `hwk` or `swk` (device-bound or synced credential), `user`, `mfa`.
+ */
+async function verifyPasskeyAssertion(
+  services: Services,
+  _ring: KeyRing,
+  subject: SecondFactorSubject,
+  value: unknown,
+): Promise<readonly AmrValue[] | undefined> {
+  if (subject.mfaTokenHash === undefined) return undefined;
+  const now = nowSeconds();
+  const pending = await services.webauthnChallenges.consume(
+    mfaPasskeyChallengeId(subject.mfaTokenHash),
+    'mfa',
+    now,
+    subject.userId,
+  );
+  const stored = await services.passkeys.get(subject.userId);
+  const outcome = await assertStoredPasskey(services, stored, value, pending?.challenge, now);
+  if ('refused' in outcome) {
+    logEvent('info', 'passkey refused', { reason: outcome.refused });
+    return undefined;
+  }
+  return ['pwd', ...passkeyAmr(outcome.passkey)];
 }
 
 /** Seconds an `mfaToken` lives (API.md "Login with a second factor"). */

@@ -23,6 +23,11 @@ export interface UserAccount {
   secondFactorMethods: SecondFactorMethod[];
   /** Unused recovery codes (`GET /auth/account`'s `mfa.recoveryCodesLeft`). */
   recoveryCodesLeft: number;
+  /**
+   * Whether the account may have passkeys (a registration was begun once): then a login reads them, and offers
+   * `passkey` as a second factor when there is one (`secondFactorMethodsOf`).
+   */
+  mayHavePasskeys: boolean;
 }
 
 /** The account an item under a username holds, or `undefined` for an unregistered name (or no item). */
@@ -41,6 +46,7 @@ export function accountOf(stored: Record<string, unknown> | undefined): UserAcco
     emailVerified: typeof stored.email === 'string' && stored.emailVerified === true,
     secondFactorMethods: secondFactorMethods(stored),
     recoveryCodesLeft: secondFactorsOf(stored).recoveryCodeHashes.length,
+    mayHavePasskeys: secondFactorsOf(stored).mayHavePasskeys,
   };
 }
 

@@ -13,6 +13,10 @@ import { tableSchema } from './schema.ts';
  *   turned off, so that no step is ever accepted twice for the account.
  * - `recoveryCodes`: a map from each unused recovery code's hash to 1; a code is used by removing its entry
  *   under the condition that it exists, so of racing uses exactly one succeeds.
+ * - `passkeysEnrolled`: `true` once a passkey registration was begun for the account (set before any credential
+ *   can be added, never cleared). The passkeys live on an item of their own (`PasskeyStore`): a login reads it
+ *   only for an account with this mark, so that accounts that never had a passkey pay nothing, and an account
+ *   that has one can never be missed (the mark comes first). A mark without passkeys costs one read.
  */
 export interface SecondFactors {
   totpSecret: string | undefined;
@@ -20,6 +24,8 @@ export interface SecondFactors {
   totpStep: number;
   /** Hashes of the unused recovery codes. */
   recoveryCodeHashes: string[];
+  /** Whether the account may have passkeys (see `passkeysEnrolled` above). */
+  mayHavePasskeys: boolean;
 }
 
 /** The second-factor methods a login may complete with (API.md "Login with a second factor", `methods`). */
@@ -33,12 +39,15 @@ export function secondFactorsOf(item: Record<string, unknown> | undefined): Seco
     totpPending: typeof item?.totpPending === 'string' ? item.totpPending : undefined,
     totpStep: typeof item?.totpStep === 'number' ? item.totpStep : 0,
     recoveryCodeHashes: typeof codes === 'object' && codes !== null ? Object.keys(codes) : [],
+    mayHavePasskeys: item?.passkeysEnrolled === true,
   };
 }
 
 /**
- * The methods a user item offers as a second factor, in the order a client should offer them; `[]` when the
- * account needs none. Recovery codes exist only alongside TOTP (they are issued when it is confirmed).
+ * The methods the user item itself shows as a second factor (TOTP and its recovery codes), in the order a client
+ * should offer them; `[]` when it shows none. Recovery codes exist only alongside TOTP (they are issued when it
+ * is confirmed). Passkeys are on an item of their own: `secondFactorMethodsOf` (lib/operations/second-factor.ts)
+ * adds `passkey` when the account has one.
  */
 export function secondFactorMethods(item: Record<string, unknown> | undefined): SecondFactorMethod[] {
   const factors = secondFactorsOf(item);
@@ -161,6 +170,14 @@ export class SecondFactorStore {
       {},
       { '#code': codeHash },
     );
+  }
+
+  /**
+   * Marks the account as one that may have passkeys (`passkeysEnrolled`), before a registration can add one: a
+   * login then looks for them. Idempotent; `false` when the name is no longer `userId`'s account.
+   */
+  async markPasskeysEnrolled(username: string, userId: string): Promise<boolean> {
+    return this.#update(username, userId, 'SET passkeysEnrolled = :true', undefined, { ':true': true });
   }
 
   /** Replaces the recovery codes with a new set (the old set dies at once) while TOTP is on. */

@@ -191,6 +191,36 @@ describe('passkeys on the demo page, with a virtual authenticator', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('asks a password login for the passkey as the second factor, and signs in with it', async () => {
+    const { page, cdp, authenticatorId } = await pageWithAuthenticator();
+    await signUpAndLogIn(page, 'passkey-carol');
+    await addPasskey(page, 'virtual key');
+    await logOut(page);
+
+    await page.fill('#username', 'passkey-carol');
+    await page.fill('#password', PASSWORD);
+    await page.click('#login');
+    await waitForText(page, '#mfa-methods', 'a passkey');
+    // Only a passkey is enrolled: no code field, the passkey button.
+    expect(await page.isVisible('#mfa-code')).toBe(false);
+    expect(await page.textContent('#status')).toContain('Signed out');
+
+    // A bogus signature is refused and the step stays open; the honest authenticator then signs in.
+    await cdp.send('WebAuthn.setResponseOverrideBits', { authenticatorId, isBogusSignature: true });
+    await page.click('#mfa-passkey');
+    await waitForText(page, '#mfa-login-message', 'passkey');
+    expect(await page.textContent('#status')).toContain('Signed out');
+    await cdp.send('WebAuthn.setResponseOverrideBits', { authenticatorId, isBogusSignature: false });
+    await page.click('#mfa-passkey');
+    await signedIn(page);
+    const me = await meOf(page);
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({ username: 'passkey-carol', amr: ['pwd', 'hwk', 'user', 'mfa'] });
+    expect(pageErrors).toEqual([]);
+    // The pages share the browser's session cookie: the next test starts signed out.
+    await logOut(page);
+  });
+
   it('refuses an assertion with a bogus signature, and one without user verification', async () => {
     const { page, cdp, authenticatorId } = await pageWithAuthenticator();
     await signUpAndLogIn(page, 'passkey-bob');

@@ -82,6 +82,34 @@ describe('the client with passkeys', () => {
     expect(await forger.tokens()).toBeNull();
   });
 
+  it('completes a password login with the passkey as the second factor; a refused one leaves the login pending', async () => {
+    const authenticator = new TestAuthenticator(pageOrigin());
+    const { client, username } = await signedInClient(ceremoniesOf(authenticator));
+    await client.addPasskey(DEFAULT_PASSWORD);
+    await client.logout();
+
+    let refuse = true;
+    const second = new AuthClient({
+      baseUrl: service.url,
+      passkeys: {
+        ...ceremoniesOf(authenticator),
+        startAuthentication: async ({ optionsJSON }) =>
+          authenticator.assert(optionsJSON, { badSignature: refuse }),
+      },
+    });
+    expect(await second.login(username, DEFAULT_PASSWORD)).toEqual({
+      status: 'mfa_required',
+      methods: ['passkey'],
+    });
+    await expect(second.completeMfaWithPasskey()).rejects.toMatchObject({ code: 'invalid_credentials' });
+    expect(second.pendingSecondFactors).toEqual(['passkey']);
+    refuse = false;
+    await second.completeMfaWithPasskey();
+    expect(second.pendingSecondFactors).toEqual([]);
+    expect(claimsOf((await second.tokens())?.accessToken ?? '').amr).toEqual(['pwd', 'hwk', 'user', 'mfa']);
+    expect((await second.fetch('/me/sensitive')).status).toBe(200);
+  });
+
   it('says passkeys_unavailable without the ceremonies, and passkey_ceremony_failed when the user cancels', async () => {
     const { client } = await signedInClient();
     await expect(client.addPasskey(DEFAULT_PASSWORD)).rejects.toMatchObject({ code: 'passkeys_unavailable' });

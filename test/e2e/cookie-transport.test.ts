@@ -1,6 +1,6 @@
 import { parseSetCookie } from 'cookie';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REFRESH_TOKEN_COOKIE } from '../../lib/http/token-transport.ts';
+import { DEVICE_TOKEN_COOKIE, REFRESH_TOKEN_COOKIE } from '../../lib/http/token-transport.ts';
 import { type NpmStart, npmStart } from '../support/npm-start.ts';
 
 /**
@@ -31,7 +31,15 @@ async function send(path: string, init: { body?: unknown; headers?: Record<strin
     status: response.status,
     headers: response.headers,
     json: text ? JSON.parse(text) : undefined,
-    cookies: response.headers.getSetCookie().map((value) => parseSetCookie(value)),
+    // The refresh token's cookie (a login also sets the device token's, see below).
+    cookies: response.headers
+      .getSetCookie()
+      .map((value) => parseSetCookie(value))
+      .filter((cookie) => cookie.name !== DEVICE_TOKEN_COOKIE),
+    deviceCookies: response.headers
+      .getSetCookie()
+      .map((value) => parseSetCookie(value))
+      .filter((cookie) => cookie.name === DEVICE_TOKEN_COOKIE),
   };
 }
 
@@ -62,6 +70,10 @@ describe('npm start, with X-Token-Transport: cookie', () => {
       maxAge: login.json.refreshExpiresIn,
     });
     expect(cookie.split('.')).toHaveLength(3);
+    // The device token (API.md "Known devices") in a cookie of its own, sent to the login routes only.
+    expect(login.json.deviceToken).toBeUndefined();
+    expect(login.deviceCookies).toHaveLength(1);
+    expect(login.deviceCookies[0]).toMatchObject({ httpOnly: true, secure: true, path: '/auth/login' });
   });
 
   it('refresh rotates the cookie, and a retry of the old one within the grace window gets the same cookie again', async () => {

@@ -97,6 +97,8 @@ beforeAll(async () => {
     'delete-passkey',
     'passkey-login-options',
     'passkey-login',
+    'login-mfa',
+    'login-mfa-options',
   ] as const) {
     handlers[name] = (await import(pathToFileURL(bundles[name]).href)).handler;
   }
@@ -266,7 +268,7 @@ describe('the built bundles', () => {
     expect((await post('register', '/auth/register', { username, password })).statusCode).toBe(201);
   });
 
-  it('drive a passkey: added after the password, signed in with (no password), authorized, listed and deleted', async () => {
+  it('drive a passkey: added after the password, signed in with (no password), authorized, listed, the second factor after the password, and deleted', async () => {
     const password = 'a bundle passkey password';
     const username = 'bundle-passkey';
     expect((await post('register', '/auth/register', { username, password })).statusCode).toBe(201);
@@ -304,6 +306,23 @@ describe('the built bundles', () => {
     expect(JSON.parse(listed.body).passkeys.map((p: { passkeyId: string }) => p.passkeyId)).toEqual([
       passkeyId,
     ]);
+
+    // The password now asks for the passkey as a second factor.
+    const challenged = JSON.parse((await post('login', '/auth/login', { username, password })).body);
+    expect(challenged).toMatchObject({ error: 'mfa_required', methods: ['passkey'] });
+    const mfaOptions = await post('login-mfa-options', '/auth/login/mfa/options', {
+      mfaToken: challenged.mfaToken,
+    });
+    expect(mfaOptions.statusCode, mfaOptions.body).toBe(200);
+    const secondStep = await post('login-mfa', '/auth/login/mfa', {
+      mfaToken: challenged.mfaToken,
+      passkey: authenticator.assert(JSON.parse(mfaOptions.body)),
+    });
+    expect(secondStep.statusCode, secondStep.body).toBe(200);
+    expect((await authorize(JSON.parse(secondStep.body).accessToken)).context).toMatchObject({
+      amr: 'pwd,hwk,user,mfa',
+    });
+
     const deleted = await call('delete-passkey', {
       method: 'DELETE',
       path: `/auth/passkeys/${passkeyId}`,

@@ -125,11 +125,22 @@ async function driveMailFunctions() {
     service.post('/auth/email', { email: changed, password: DEFAULT_PASSWORD }, bearer(tokens.accessToken)),
   );
   await status(204, service.post('/auth/email/verify', { token: await mailbox(changed) }));
+  // TOTP on (a notice to the verified address), so the reset checks a code under the login's guard.
+  const auth = bearer(tokens.accessToken);
+  const { secret } = await status(200, service.post('/auth/mfa/totp', { password: DEFAULT_PASSWORD }, auth));
+  const codeNow = () => totpCodeAt(secret, totpStepAt(Date.now()));
+  await status(200, service.post('/auth/mfa/totp/confirm', { code: codeNow() }, auth));
+  clock.advance(30);
   const forgot = { body: { email: changed }, sourceIp: '198.51.100.9' };
   await status(202, service.request('POST', '/auth/password/forgot', forgot));
+  const link = await mailbox(changed);
+  await status(
+    401,
+    service.post('/auth/password/reset', { token: link, newPassword: NEW_PASSWORD, code: '000000' }),
+  );
   await status(
     204,
-    service.post('/auth/password/reset', { token: await mailbox(changed), newPassword: NEW_PASSWORD }),
+    service.post('/auth/password/reset', { token: link, newPassword: NEW_PASSWORD, code: codeNow() }),
   );
   await status(
     202,
@@ -179,6 +190,25 @@ async function driveSecondFactorFunctions() {
       challengeId: options.challengeId,
       response: authenticator.assert(options),
     }),
+  );
+  // The passkey as the second factor of a password login: the options, a refused assertion, an accepted one.
+  const challenged = await status(401, service.login(name));
+  expect(challenged.methods).toEqual(['passkey']);
+  const mfaOptions = await status(
+    200,
+    service.post('/auth/login/mfa/options', { mfaToken: challenged.mfaToken }),
+  );
+  await status(
+    401,
+    service.post('/auth/login/mfa', {
+      mfaToken: challenged.mfaToken,
+      passkey: authenticator.assert(mfaOptions, { badSignature: true }),
+    }),
+  );
+  const again = await status(200, service.post('/auth/login/mfa/options', { mfaToken: challenged.mfaToken }));
+  await status(
+    200,
+    service.post('/auth/login/mfa', { mfaToken: challenged.mfaToken, passkey: authenticator.assert(again) }),
   );
   await status(204, service.request('DELETE', path, { headers: auth }));
 }

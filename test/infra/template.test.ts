@@ -68,6 +68,7 @@ describe('the functions', () => {
       register: [1024, 10],
       login: [1024, 10],
       'login-mfa': [256, 8],
+      'login-mfa-options': [256, 6],
       refresh: [256, 8],
       logout: [256, 8],
       'logout-all': [256, 8],
@@ -235,18 +236,19 @@ describe('least privilege: each function may do exactly what its code does', () 
     ]);
   });
 
-  it('register-passkey: BatchGetItem, DeleteItem, GetItem and UpdateItem on the table and the key parameter', () => {
+  it('register-passkey: BatchGetItem, DeleteItem, GetItem and UpdateItem on the table, the mail queue and the key parameter', () => {
     expect(grantsOf(template, 'register-passkey')).toEqual([
       'dynamodb:BatchGetItem Table.Arn',
       'dynamodb:DeleteItem Table.Arn',
       'dynamodb:GetItem Table.Arn',
       'dynamodb:UpdateItem Table.Arn',
       ...logs('RegisterPasskey'),
+      'sqs:SendMessage MailQueue.Arn',
       `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
     ]);
   });
 
-  it('list, rename and delete passkeys: the session read and one passkey item action each, and the key', () => {
+  it('list, rename and delete passkeys: the session read and one passkey item action each, and the key; delete also reads the address for its notice and queues it', () => {
     expect(grantsOf(template, 'list-passkeys')).toEqual([
       'dynamodb:BatchGetItem Table.Arn',
       'dynamodb:GetItem Table.Arn',
@@ -262,9 +264,19 @@ describe('least privilege: each function may do exactly what its code does', () 
     ]);
     expect(grantsOf(template, 'delete-passkey')).toEqual([
       'dynamodb:BatchGetItem Table.Arn',
+      'dynamodb:GetItem Table.Arn',
       'dynamodb:UpdateItem Table.Arn',
       ...logs('DeletePasskey'),
+      'sqs:SendMessage MailQueue.Arn',
       `ssm:GetParameter ${KEY_PARAMETER_ARN}`,
+    ]);
+  });
+
+  it('login-mfa-options: GetItem and PutItem on the table and nothing else, not even the key', () => {
+    expect(grantsOf(template, 'login-mfa-options')).toEqual([
+      'dynamodb:GetItem Table.Arn',
+      'dynamodb:PutItem Table.Arn',
+      ...logs('LoginMfaOptions'),
     ]);
   });
 
@@ -297,8 +309,21 @@ describe('least privilege: each function may do exactly what its code does', () 
 
   it.each([
     ['register', ['user#*', 'account#*', 'email#*']],
-    ['login', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*', 'device#*']],
-    ['login-mfa', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*', 'device#*']],
+    ['login', ['user#*', 'session#*', 'address#*', 'account#*', 'mfa-challenge#*', 'device#*', 'passkeys#*']],
+    [
+      'login-mfa',
+      [
+        'user#*',
+        'session#*',
+        'address#*',
+        'account#*',
+        'mfa-challenge#*',
+        'device#*',
+        'passkeys#*',
+        'webauthn-challenge#*',
+      ],
+    ],
+    ['login-mfa-options', ['mfa-challenge#*', 'passkeys#*', 'webauthn-challenge#*']],
     ['totp-enrol', ['user#*', 'session#*', 'account#*']],
     ['totp-confirm', ['user#*', 'session#*', 'account#*']],
     ['refresh', ['session#*', 'account#*']],
@@ -308,12 +333,14 @@ describe('least privilege: each function may do exactly what its code does', () 
     ['revoke-session', ['session#*', 'account#*']],
     ['change-password', ['user#*', 'session#*', 'account#*']],
     ['delete-account', ['user#*', 'session#*', 'account#*', 'passkeys#*']],
+    ['get-account', ['user#*', 'session#*', 'account#*', 'passkeys#*']],
+    ['reset-password', ['user#*', 'session#*', 'address#*', 'account#*', 'link#*']],
     ['authorizer', ['session#*', 'account#*']],
     ['passkey-register-options', ['user#*', 'session#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*']],
-    ['register-passkey', ['session#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*']],
+    ['register-passkey', ['user#*', 'session#*', 'account#*', 'passkeys#*', 'webauthn-challenge#*']],
     ['list-passkeys', ['session#*', 'account#*', 'passkeys#*']],
     ['rename-passkey', ['session#*', 'account#*', 'passkeys#*']],
-    ['delete-passkey', ['session#*', 'account#*', 'passkeys#*']],
+    ['delete-passkey', ['user#*', 'session#*', 'account#*', 'passkeys#*']],
     ['passkey-login-options', ['webauthn-challenge#*']],
     [
       'passkey-login',

@@ -308,11 +308,48 @@ export class AuthClient {
    * again). Without a pending login, `invalid_token` at once.
    */
   async completeMfa(proof: SecondFactorProof): Promise<void> {
+    const pending = this.#requirePendingMfa();
+    await this.#finishMfa(pending, { ...proof }, 'invalid_mfa_code');
+  }
+
+  /**
+   * Finishes a login that answered `mfa_required` with one of the user's passkeys (`methods` includes
+   * `'passkey'`): `POST /auth/login/mfa/options` for the pending `mfaToken`, the browser's ceremony (it offers
+   * only that user's passkeys), then `POST /auth/login/mfa` with the assertion; keeps the new session's tokens.
+   * A refused passkey is an {@link AuthError} `invalid_credentials` and a cancelled ceremony
+   * `passkey_ceremony_failed`: the login stays pending (try again, or use a code) until its `mfaToken` dies.
+   */
+  async completeMfaWithPasskey(): Promise<void> {
+    const ceremonies = requireCeremonies(this.#passkeys);
+    const pending = this.#requirePendingMfa();
+    const options = await this.#post('/auth/login/mfa/options', { mfaToken: pending.mfaToken });
+    if (options.status !== 200) {
+      const error = await errorFromResponse(options);
+      if (error.code === 'invalid_token' && this.#pendingMfa === pending) this.#pendingMfa = undefined;
+      throw error;
+    }
+    const optionsJSON = await options.json();
+    const assertion = await runCeremony(() =>
+      ceremonies.startAuthentication({ optionsJSON: optionsJSON as never }),
+    );
+    await this.#finishMfa(pending, { passkey: assertion }, 'invalid_credentials');
+  }
+
+  #requirePendingMfa(): { mfaToken: string; methods: SecondFactorMethod[] } {
     const pending = this.#pendingMfa;
     if (!pending)
       throw new AuthError('invalid_token', 'No login is waiting for a second factor; log in first.', {
         status: 0,
       });
+    return pending;
+  }
+
+  /** `POST /auth/login/mfa` for `pending`; a refusal with `retryable` keeps the login pending, any other ends it. */
+  async #finishMfa(
+    pending: { mfaToken: string },
+    proof: Record<string, unknown>,
+    retryable: string,
+  ): Promise<void> {
     const response = await this.#post(
       '/auth/login/mfa',
       { mfaToken: pending.mfaToken, ...proof, ...(await this.#deviceField()) },
@@ -320,7 +357,7 @@ export class AuthClient {
     );
     if (response.status !== 200) {
       const error = await errorFromResponse(response);
-      if (error.code !== 'invalid_mfa_code' && this.#pendingMfa === pending) this.#pendingMfa = undefined;
+      if (error.code !== retryable && this.#pendingMfa === pending) this.#pendingMfa = undefined;
       throw error;
     }
     if (this.#pendingMfa === pending) this.#pendingMfa = undefined;

@@ -1,5 +1,6 @@
 // "Second factor": TOTP enrolment with a QR code (drawn by the `qrcode` library), recovery codes shown once,
-// turning it off; the login's second step (in the Account card, after a password answered mfa_required); and
+// turning it off; the login's second step (in the Account card, after a password answered mfa_required: a code,
+// or a passkey through the browser's ceremony); and
 // step-up on /me/sensitive (in the GET /me card), which the client reports as `stepUpRequired`.
 import type { SecondFactorMethod } from '@lambda-token-auth/client';
 import QRCode from 'qrcode';
@@ -39,6 +40,9 @@ export function mountSecondFactor(page: PageState): void {
   const loginCode = element<HTMLInputElement>('mfa-code');
   const loginMethods = element('mfa-methods');
   const loginMessage = element('mfa-login-message');
+  const codeEntry = element('mfa-code-entry');
+  const codeSubmit = element<HTMLButtonElement>('mfa-submit');
+  const usePasskey = element<HTMLButtonElement>('mfa-passkey');
   const callSensitive = element<HTMLButtonElement>('call-sensitive');
   const stepUp = element('step-up-message');
   const meOutput = element('me-output');
@@ -120,8 +124,27 @@ export function mountSecondFactor(page: PageState): void {
     const methods = (event as CustomEvent<SecondFactorMethod[]>).detail;
     loginMethods.textContent = methods.map((method) => methodWords[method]).join(' or ');
     showMessage(loginMessage, '');
+    // A code field only where a code is enrolled; the passkey button only where a passkey is.
+    const takesCode = methods.some((method) => method !== 'passkey');
+    codeEntry.hidden = !takesCode;
+    codeSubmit.hidden = !takesCode;
+    loginCode.required = takesCode;
+    usePasskey.hidden = !methods.includes('passkey');
     loginStep.hidden = false;
-    loginCode.focus();
+    (takesCode ? loginCode : usePasskey).focus();
+  });
+
+  usePasskey.addEventListener('click', async () => {
+    showMessage(loginMessage, '');
+    try {
+      await client.completeMfaWithPasskey();
+      loginStep.hidden = true;
+      logEvent('logged in with a passkey as the second factor');
+    } catch (error) {
+      showMessage(loginMessage, messageFor(error, 'passkey-login'), true);
+      if (client.pendingSecondFactors.length === 0) loginStep.hidden = true;
+    }
+    await page.update();
   });
 
   loginStep.addEventListener('submit', async (event) => {
