@@ -4,7 +4,7 @@ import { ApiError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { requestOptions } from '../webauthn/relying-party.ts';
 import { challengeUsable } from './login-mfa.ts';
-import { hashMfaToken, mfaPasskeyChallengeId } from './second-factor.ts';
+import { hashMfaToken, mfaPasskeyChallengeId } from './mfa-token.ts';
 
 /**
  * `POST /auth/login/mfa/options`: WebAuthn request options (`PublicKeyCredentialRequestOptionsJSON`) for a

@@ -7,12 +7,8 @@ import type { MfaChallenge } from '../store/second-factors.ts';
 import type { AmrValue } from '../tokens/amr.ts';
 import type { KeyRing } from '../tokens/keyring.ts';
 import { guardedCheck, type KnownDevice, readKnownDevice } from './check-password.ts';
-import {
-  hashMfaToken,
-  MFA_TOKEN_MAX_FAILURES,
-  type SecondFactorProof,
-  verifySecondFactor,
-} from './second-factor.ts';
+import { hashMfaToken, MFA_TOKEN_MAX_FAILURES } from './mfa-token.ts';
+import { type SecondFactorProof, verifySecondFactor } from './second-factor.ts';
 import { type LoginAnswer, startSession } from './start-session.ts';
 
 /**

@@ -8,7 +8,7 @@ import type { SecondFactorMethod } from '../store/second-factors.ts';
 import type { UserAccount } from '../store/users.ts';
 import { PASSWORD_AMR } from '../tokens/amr.ts';
 import { checkPassword, checkWithDevice } from './check-password.ts';
-import { hashMfaToken, MFA_TOKEN_TTL, newMfaToken, secondFactorMethodsOf } from './second-factor.ts';
+import { hashMfaToken, MFA_TOKEN_TTL, newMfaToken, secondFactorMethodsOf } from './mfa-token.ts';
 import { type LoginAnswer, startSession } from './start-session.ts';
 
 /** A username and password as the client typed them (`POST /auth/register` and `/auth/login`). */

@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { nowSeconds } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import type { JsonBody } from '../http/input.ts';
@@ -8,11 +7,11 @@ import { matchingTotpStep } from '../mfa/totp.ts';
 import { logEvent } from '../observability/log.ts';
 import type { Services } from '../services.ts';
 import { type SecondFactorMethod, secondFactorsOf } from '../store/second-factors.ts';
-import type { UserAccount } from '../store/users.ts';
 import { type AmrValue, PASSWORD_OTP_AMR } from '../tokens/amr.ts';
 import type { KeyRing } from '../tokens/keyring.ts';
 import { passkeyAmr } from '../webauthn/relying-party.ts';
 import { assertStoredPasskey } from './check-passkey.ts';
+import { mfaPasskeyChallengeId } from './mfa-token.ts';
 
 /** The account a second factor is checked for, with its user item as read (the factors are on it). */
 export interface SecondFactorSubject {
@@ -25,28 +24,6 @@ export interface SecondFactorSubject {
    */
   mfaTokenHash?: string | undefined;
 }
-
-/**
- * The second factors a login of `account` must complete with one of, in the order a client should offer them
- * (API.md "Login with a second factor", `methods`): TOTP and recovery codes from the user item as read, then
- * `passkey` when the account has a passkey. The passkeys are read only for an account marked as possibly having
- * some (`passkeysEnrolled`), so a login of any other account costs no request more. `[]`: none is due.
- */
-export async function secondFactorMethodsOf(
-  services: Services,
-  account: UserAccount,
-): Promise<SecondFactorMethod[]> {
-  const methods = [...account.secondFactorMethods];
-  if (account.mayHavePasskeys && (await services.passkeys.get(account.userId)).passkeys.length > 0)
-    methods.push('passkey');
-  return methods;
-}
-
-/**
- * The id of the WebAuthn challenge a second-factor step with a passkey answers: one per `mfaToken` (by its
- * hash), so that asking for options again replaces it and `POST /auth/login/mfa` needs no id of its own.
- */
-export const mfaPasskeyChallengeId = (mfaTokenHash: string) => `mfa.${mfaTokenHash}`;
 
 /** One presented second factor: the method and what the client sent for it. */
 export interface SecondFactorProof {
@@ -193,14 +170,3 @@ async function verifyPasskeyAssertion(
   }
   return ['pwd', ...passkeyAmr(outcome.passkey)];
 }
-
-/** Seconds an `mfaToken` lives (API.md "Login with a second factor"). */
-export const MFA_TOKEN_TTL = 300;
-/** Wrong codes that kill an `mfaToken`. */
-export const MFA_TOKEN_MAX_FAILURES = 5;
-
-/** A new `mfaToken`: 256 random bits, opaque; the store keeps only its hash. */
-export const newMfaToken = (): string => randomBytes(32).toString('base64url');
-
-/** The hash an `mfaToken` is stored and found under (SHA-256, base64url). */
-export const hashMfaToken = (token: string): string => createHash('sha256').update(token).digest('base64url');

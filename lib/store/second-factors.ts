@@ -46,7 +46,7 @@ export function secondFactorsOf(item: Record<string, unknown> | undefined): Seco
 /**
  * The methods the user item itself shows as a second factor (TOTP and its recovery codes), in the order a client
  * should offer them; `[]` when it shows none. Recovery codes exist only alongside TOTP (they are issued when it
- * is confirmed). Passkeys are on an item of their own: `secondFactorMethodsOf` (lib/operations/second-factor.ts)
+ * is confirmed). Passkeys are on an item of their own: `secondFactorMethodsOf` (lib/operations/mfa-token.ts)
  * adds `passkey` when the account has one.
  */
 export function secondFactorMethods(item: Record<string, unknown> | undefined): SecondFactorMethod[] {

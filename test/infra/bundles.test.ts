@@ -140,6 +140,15 @@ describe('the built bundles', () => {
       expect(text(name)).not.toContain('SemVer');
   });
 
+  it('carry SimpleWebAuthn and the TOTP library in login-mfa, not in login, which only opens the second step', () => {
+    const text = (name: FunctionName) => readFileSync(bundles[name], 'utf8');
+    // SimpleWebAuthn checks an assertion's `type` against this string; otpauth names its URI scheme.
+    expect(text('login-mfa')).toContain('webauthn.get');
+    expect(text('login-mfa')).toContain('otpauth:');
+    expect(text('login')).not.toContain('webauthn.get');
+    expect(text('login')).not.toContain('otpauth:');
+  });
+
   it('carry the mail transport (nodemailer, the SES client) in the mailer alone: the other functions only queue', () => {
     const text = (name: FunctionName) => readFileSync(bundles[name], 'utf8');
     expect(text('mailer')).toContain('nodemailer');
