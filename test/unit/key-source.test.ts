@@ -10,11 +10,14 @@ const KEY = 'a-test-signing-key-of-at-least-32-characters';
 describe('the key-ring source', () => {
   it('shares one read among concurrent callers, caches for the max age, and reads again after it', async () => {
     let reads = 0;
-    let now = 0;
+    let value = KEY;
+    // A clock at a real epoch (not 0), so that the age is judged as a difference of two instants.
+    const start = Date.parse('2026-12-02T00:00:00Z');
+    let now = start;
     const source = createSsmKeyRingSource(
       async () => {
         reads += 1;
-        return KEY;
+        return value;
       },
       '/p',
       300,
@@ -24,13 +27,19 @@ describe('the key-ring source', () => {
     const rings = await Promise.all([source.getKeyRing(), source.getKeyRing(), source.getKeyRing()]);
     expect(reads).toBe(1);
     expect(new Set(rings).size).toBe(1);
-    now = 299_999;
+    now = start + 299_999;
     await source.getKeyRing();
     expect(reads).toBe(1);
-    now = 300_000;
+    now = start + 300_000;
     const again = await source.getKeyRing();
     expect(reads).toBe(2);
     expect(again).toBe(rings[0]); // the same value is not parsed again
+    // A rotated value is parsed: the ring read after the next max age is the new one.
+    value = JSON.stringify({ current: 'k2', keys: { k2: `${KEY}-rotated` } });
+    now = start + 600_000;
+    const rotated = await source.getKeyRing();
+    expect(reads).toBe(3);
+    expect(rotated.currentKid).toBe('k2');
   });
 
   it('answers a failed read with a 503 and never a stale ring, and recovers on the next call', async () => {
