@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { totpCodeAt, totpStepAt } from '../../lib/mfa/totp.ts';
 import { TestAuthenticator } from '../support/authenticator.ts';
 import { useFakeClock } from '../support/clock.ts';
 import { mailsTo } from '../support/mailbox.ts';
 import { DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
+import { codeNow, nextStepOf } from '../support/totp.ts';
 
 const ORIGIN = 'http://localhost:3000';
 let service: TestService;
@@ -14,8 +14,7 @@ afterAll(() => service.close());
 const clock = useFakeClock();
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const codeNow = (secret: string) => totpCodeAt(secret, totpStepAt(Date.now()));
-const nextStep = () => clock.advance(30 - ((Date.now() / 1000) % 30) + 0.01);
+const nextStep = nextStepOf(clock);
 const mfaOf = async (accessToken: string) => {
   const answer = await service.request('GET', '/auth/account', { headers: bearer(accessToken) });
   expect(answer.status, answer.text).toBe(200);

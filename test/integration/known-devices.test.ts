@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { totpCodeAt, totpStepAt } from '../../lib/mfa/totp.ts';
 import { disableUser, enableUser, resetSecondFactors } from '../../lib/operations/admin.ts';
 import { defaultServices } from '../../lib/services.ts';
 import { NAME_FAILURES_PER_HOUR } from '../../lib/store/lockout-policy.ts';
@@ -13,6 +12,7 @@ import {
   startTestService,
   type TestService,
 } from '../support/service.ts';
+import { codeNow, nextStepOf, otherThan } from '../support/totp.ts';
 
 // API.md "Brute force", "Known devices": a login carrying the user's device token is judged by that device's own
 // failure count and lock, never by the name's check slots or hourly ceiling; re-entering the password from a
@@ -252,10 +252,7 @@ describe('distributed guessing at one name', () => {
 });
 
 describe('a login with a second factor', () => {
-  const codeNow = (secret: string) => totpCodeAt(secret, totpStepAt(Date.now()));
-  /** Moves the clock to the start of the next TOTP step, so that a fresh code exists. */
-  const nextStep = () => clock.advance(30 - ((Date.now() / 1000) % 30) + 0.01);
-  const otherThan = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+  const nextStep = nextStepOf(clock);
   const complete = (address: string, body: Record<string, unknown>, headers?: Record<string, string>) =>
     service.request('POST', '/auth/login/mfa', { body, sourceIp: address, ...(headers && { headers }) });
 

@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { totpCodeAt, totpStepAt } from '../../lib/mfa/totp.ts';
 import { resetSecondFactors, showUser } from '../../lib/operations/admin.ts';
 import { defaultServices } from '../../lib/services.ts';
 import { useFakeClock } from '../support/clock.ts';
@@ -11,6 +10,7 @@ import {
   type TestService,
   type TokenPairBody,
 } from '../support/service.ts';
+import { codeNow, nextStepOf, otherThan } from '../support/totp.ts';
 
 const MAX_FAILURES = 8;
 let service: TestService;
@@ -23,11 +23,7 @@ const clock = useFakeClock();
 let names = 0;
 const freshName = () => `mfa-login-${++names}-${Math.random().toString(36).slice(2, 8)}`;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const codeNow = (secret: string) => totpCodeAt(secret, totpStepAt(Date.now()));
-/** A six-digit code that is not `code`. */
-const otherThan = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
-/** Moves the clock to the start of the next TOTP step, so that a fresh code exists. */
-const nextStep = () => clock.advance(30 - ((Date.now() / 1000) % 30) + 0.01);
+const nextStep = nextStepOf(clock);
 
 /** A user with TOTP on: its name, secret, recovery codes and the step used to confirm. */
 async function enrolled(username = freshName()) {

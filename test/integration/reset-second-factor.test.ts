@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { totpCodeAt, totpStepAt } from '../../lib/mfa/totp.ts';
 import { useFakeClock } from '../support/clock.ts';
 import { mailsTo } from '../support/mailbox.ts';
 import { DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
+import { codeNow, nextStepOf, otherThan } from '../support/totp.ts';
 
 const MAX_FAILURES = 10;
 let service: TestService;
@@ -16,10 +16,7 @@ const clock = useFakeClock();
 let names = 0;
 const freshName = () => `reset-mfa-${++names}-${Math.random().toString(36).slice(2, 8)}`;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const codeNow = (secret: string) => totpCodeAt(secret, totpStepAt(Date.now()));
-const otherThan = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
-/** Moves the clock to the start of the next TOTP step, so that a fresh code exists. */
-const nextStep = () => clock.advance(30 - ((Date.now() / 1000) % 30) + 0.01);
+const nextStep = nextStepOf(clock);
 const NEW_PASSWORD = 'a brand new passphrase';
 
 let clients = 0;
