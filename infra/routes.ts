@@ -40,13 +40,15 @@ export const functionNames = [
   'passkey-login',
   'me',
   'discovery',
+  'link-pages',
   'authorizer',
   'mailer',
 ] as const;
 export type FunctionName = (typeof functionNames)[number];
 
 export interface Route {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** `HEAD` only where a `GET` of the path answers the same without a body (API Gateway adds neither for you). */
+  method: 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'DELETE';
   /** The path as API Gateway's resource path: `{name}` segments are path parameters. */
   path: string;
   function: Exclude<FunctionName, 'authorizer' | 'mailer'>;
@@ -110,6 +112,12 @@ export const routes: readonly Route[] = [
   // Public by nature (OpenID Connect Discovery 1.0; RFC 7517): no authorizer, ever.
   { method: 'GET', path: '/.well-known/openid-configuration', function: 'discovery', authorized: false },
   { method: 'GET', path: '/.well-known/jwks.json', function: 'discovery', authorized: false },
+  // The pages a mailed link opens (EMAIL_VERIFY_URL, PASSWORD_RESET_URL by default). HEAD too: mail scanners
+  // probe links with it, and it must answer as a GET does, consuming nothing.
+  { method: 'GET', path: '/verify-email', function: 'link-pages', authorized: false },
+  { method: 'HEAD', path: '/verify-email', function: 'link-pages', authorized: false },
+  { method: 'GET', path: '/reset-password', function: 'link-pages', authorized: false },
+  { method: 'HEAD', path: '/reset-password', function: 'link-pages', authorized: false },
 ];
 
 /**

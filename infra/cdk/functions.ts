@@ -492,6 +492,17 @@ export const functionProfiles: Record<FunctionName, FunctionProfile> = {
     http: true,
     serviceEnv: true,
   },
+  // The pages a mailed link opens: documents built into its bundle; touches neither the table nor the key.
+  'link-pages': {
+    memorySize: 128,
+    timeoutSeconds: 3,
+    tableActions: [],
+    itemKinds: [],
+    queriesUserIndex: false,
+    readsSigningKey: false,
+    http: true,
+    serviceEnv: false,
+  },
   // authorize(): getSessionWithAccount (one BatchGetItem of the session and its account) and the key ring.
   authorizer: {
     memorySize: 256,

@@ -60,9 +60,9 @@ export interface StackSettings {
   mailFrom: string;
   /** The SES identity the sender belongs to: its domain (default) or the address itself. */
   mailIdentity: string | undefined;
-  /** The page a verification link opens (`EMAIL_VERIFY_URL`): your own front end's. */
+  /** The page a verification link opens (`EMAIL_VERIFY_URL`): your own front end's; unset, the stack's own. */
   emailVerifyUrl: string | undefined;
-  /** The page a reset link opens (`PASSWORD_RESET_URL`): your own front end's. */
+  /** The page a reset link opens (`PASSWORD_RESET_URL`): your own front end's; unset, the stack's own. */
   passwordResetUrl: string | undefined;
   /**
    * The exact origins of the pages that register and use passkeys (`WEBAUTHN_ORIGINS`), such as

@@ -18,7 +18,7 @@ import { claimDataDir, keptSigningKey, ssmParametersPath, storePath, writeSsmEnd
 import { serveDemoPage } from './demo-page.ts';
 import { createTable, type LocalDynamo, startLocalDynamo } from './dynamo.ts';
 import { createGateway, type Gateway, type Handlers, isRoutePath, loadHandlers } from './gateway.ts';
-import { serveRecoveryPages } from './recovery-pages.ts';
+import { serveMailbox } from './mailbox.ts';
 import { type SsmStandIn, startSsmStandIn } from './ssm-stand-in.ts';
 
 export interface LocalServerOptions {
@@ -345,8 +345,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, backend: LocalBa
     return sendError(res, 'invalid_request', {}, 'The request target is not a valid URL.');
   }
   if (!isRoutePath(url.pathname) && (await serveDemoPage(req, res, url.pathname))) return;
-  if (!isRoutePath(url.pathname) && (await serveRecoveryPages(req, res, url.pathname, backend.mailDir)))
-    return;
+  if (!isRoutePath(url.pathname) && (await serveMailbox(req, res, url.pathname, backend.mailDir))) return;
   const body = await readBody(req);
   const answer = await gateway.handle({
     method: req.method ?? 'GET',

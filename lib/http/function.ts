@@ -19,6 +19,11 @@ export type HttpEvent = Omit<APIGatewayProxyEvent, 'body'> & { body: unknown };
 export interface HttpResult {
   statusCode: number;
   body?: unknown;
+  /**
+   * An HTML document, sent as it is with `Content-Type: text/html; charset=utf-8`, in place of a JSON `body` (the
+   * pages a mailed link opens).
+   */
+  html?: string;
   headers?: Record<string, string>;
   /**
    * `Set-Cookie` values, one per cookie: sent as API Gateway's `multiValueHeaders` (a header map holds one value
@@ -147,6 +152,16 @@ const responseHeaders = (
   return { after: addHeaders, onError: addHeaders };
 };
 
+/** What sets one HTTP function apart from the others. */
+export interface HttpFunctionOptions {
+  /**
+   * Its `Content-Security-Policy` directives, for a function that serves a page, over middy's defaults
+   * (`@middy/http-security-headers`: `false` drops one of those); the default, for JSON, allows nothing
+   * (`default-src 'none'; frame-ancestors 'none'`, a sandbox, no base URL, no form posts).
+   */
+  contentSecurityPolicy?: Readonly<Record<string, string | false>>;
+}
+
 /** Token responses must never be cached by a browser or a proxy (RFC 6749 section 5.1). */
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
@@ -156,7 +171,10 @@ const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
  * `CORS_ORIGINS`, and structured logs carrying the Lambda context and the invocation's metrics (see
  * `observability.ts`).
  */
-export function httpFunction(operation: (request: HttpRequest) => Promise<HttpResult>) {
+export function httpFunction(
+  operation: (request: HttpRequest) => Promise<HttpResult>,
+  options: HttpFunctionOptions = {},
+) {
   const corsPolicy = corsPolicyFromEnv();
   return (
     middy<APIGatewayProxyEvent, APIGatewayProxyResult>({
@@ -170,7 +188,11 @@ export function httpFunction(operation: (request: HttpRequest) => Promise<HttpRe
       // A JSON API needs the headers that stop sniffing, framing and caching, not a browser page's policies.
       .use(
         httpSecurityHeaders({
-          contentSecurityPolicy: { 'default-src': "'none'", 'frame-ancestors': "'none'" },
+          // middy types the directives as strings; it leaves out any whose value is falsy (its index.js).
+          contentSecurityPolicy: (options.contentSecurityPolicy as Record<string, string> | undefined) ?? {
+            'default-src': "'none'",
+            'frame-ancestors': "'none'",
+          },
           permissionsPolicy: false,
           reportTo: false,
           reportingEndpoints: false,
@@ -204,6 +226,13 @@ export function httpFunction(operation: (request: HttpRequest) => Promise<HttpRe
           bearerToken: bearerToken(httpEvent.headers?.authorization),
           client: clientInfo(httpEvent),
         });
+        if (result.html !== undefined) {
+          return {
+            statusCode: result.statusCode,
+            headers: { 'Content-Type': 'text/html; charset=utf-8', ...result.headers },
+            body: result.html,
+          };
+        }
         return {
           statusCode: result.statusCode,
           headers: {

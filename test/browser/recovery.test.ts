@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +78,10 @@ async function device(): Promise<BrowserContext> {
 async function openPage(context: BrowserContext, url = server.url): Promise<Page> {
   const page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(error.message));
+  // A script or style the page's policy blocks is no exception, only a console message: caught here too.
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) pageErrors.push(message.text());
+  });
   await page.goto(url);
   return page;
 }
@@ -157,6 +163,51 @@ async function loginOverHttp(username: string, password: string) {
 
 const meStatus = async (accessToken: string) =>
   (await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } })).status;
+
+/**
+ * API Gateway's stage in front of the local server: `/prod/<path>` is passed on as `/<path>`, anything else is
+ * API Gateway's 403. Every request it passes on is recorded as `METHOD /prod/path`.
+ */
+async function stagePrefix(
+  stage: string,
+): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
+  const seen: string[] = [];
+  const proxy: Server = createServer(async (req, res) => {
+    const path = req.url ?? '/';
+    if (!path.startsWith(`/${stage}/`)) {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end('{"message":"Missing Authentication Token"}');
+      return;
+    }
+    seen.push(`${req.method} ${path.split(/[?#]/)[0]}`);
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).filter(
+        (entry): entry is [string, string] =>
+          typeof entry[1] === 'string' && !['host', 'connection', 'content-length'].includes(entry[0]),
+      ),
+    );
+    const answer = await fetch(`${server.url}${path.slice(stage.length + 1)}`, {
+      method: req.method ?? 'GET',
+      headers,
+      ...(chunks.length > 0 && { body: Buffer.concat(chunks) }),
+    });
+    const body = Buffer.from(await answer.arrayBuffer());
+    const kept = [...answer.headers].filter(
+      ([name]) => !['content-encoding', 'content-length', 'transfer-encoding', 'connection'].includes(name),
+    );
+    res.writeHead(answer.status, Object.fromEntries(kept));
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () => new Promise((resolve) => proxy.close(() => resolve())),
+  };
+}
 
 describe('account recovery by e-mail in headless Chromium', () => {
   it('forgot password on the page → the mail in /mailbox → the link’s page → a new password: every old session ends, the new password signs in', async () => {
@@ -251,6 +302,32 @@ describe('account recovery by e-mail in headless Chromium', () => {
     await page.reload();
     await waitForText(page, '#email-state', 'Verified');
     expect(await page.isVisible('#email-resend')).toBe(false);
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
+
+  it('the link’s page works under an API Gateway stage prefix, as the stack serves it: it posts to the stage’s API', async () => {
+    const username = 'browser-staged';
+    const email = 'staged@example.com';
+    const registered = await post('/auth/register', { username, password: OLD_PASSWORD, email });
+    expect(registered.status).toBe(201);
+    const context = await device();
+    const link = new URL(await linkFromMailbox(context, email, 'Verify your e-mail address'));
+    const stage = await stagePrefix('prod');
+    try {
+      const linkPage = await openPage(context, `${stage.url}/prod${link.pathname}${link.hash}`);
+      await linkPage.waitForSelector('#verify-form', { state: 'visible', timeout: DEADLINE });
+      await linkPage.click('#verify');
+      await waitForText(linkPage, '#verify-message', 'verified');
+      // One answer for the page (script and style inline) and the form's POST, both under the stage.
+      expect(stage.seen).toEqual(['GET /prod/verify-email', 'POST /prod/auth/email/verify']);
+    } finally {
+      await stage.close();
+    }
+    const { accessToken } = await loginOverHttp(username, OLD_PASSWORD);
+    const account = await fetch(`${server.url}/auth/account`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
+    expect(await account.json()).toMatchObject({ email, emailVerified: true });
     expect(pageErrors).toEqual([]);
   }, 90_000);
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +100,7 @@ beforeAll(async () => {
     'passkey-login',
     'login-mfa',
     'login-mfa-options',
+    'link-pages',
   ] as const) {
     handlers[name] = (await import(pathToFileURL(bundles[name]).href)).handler;
   }
@@ -367,6 +369,16 @@ describe('the built bundles, by e-mail', () => {
     expect(forgot.body).toBe('{}');
     const [, reset] = await mailsTo(email, 2);
     expect(reset?.subject).toBe('Reset your password');
+    // The link's page, from the bundle: the whole page in one answer, its inline script allowed by hash.
+    const page = await call('link-pages', { method: 'GET', path: new URL(reset?.link ?? '').pathname });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['Content-Type']).toBe('text/html; charset=utf-8');
+    expect(page.body).toContain('<form id="reset-form"');
+    const script = /<script type="module">([\s\S]*?)<\/script>/.exec(page.body)?.[1] ?? '';
+    expect(script).toContain('auth/password/reset');
+    expect(page.headers['Content-Security-Policy']).toContain(
+      `script-src 'sha256-${createHash('sha256').update(script).digest('base64')}'`,
+    );
     const done = await post('reset-password', '/auth/password/reset', {
       token: reset?.token,
       newPassword: 'a reset bundle password',

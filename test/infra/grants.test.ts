@@ -134,6 +134,8 @@ async function driveMailFunctions() {
   const forgot = { body: { email: changed }, sourceIp: '198.51.100.9' };
   await status(202, service.request('POST', '/auth/password/forgot', forgot));
   const link = await mailbox(changed);
+  // The link's page, opened as a person and a mail scanner do: the page function sends nothing.
+  for (const method of ['GET', 'HEAD']) await status(200, service.request(method, '/reset-password'));
   await status(
     401,
     service.post('/auth/password/reset', { token: link, newPassword: NEW_PASSWORD, code: '000000' }),

@@ -100,6 +100,32 @@ describe('who may mail', () => {
     expect(JSON.stringify(env.PASSWORD_RESET_URL)).toContain('/v1/reset-password');
   });
 
+  it('left unset, the links open the stack’s own pages: GET and HEAD of each are public methods of link-pages', () => {
+    const env = lambdaOf(template, 'mailer').props.Environment.Variables;
+    const { id: pages } = lambdaOf(template, 'link-pages');
+    const resources = template.findResources('AWS::ApiGateway::Resource');
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method'));
+    for (const [variable, page] of [
+      ['EMAIL_VERIFY_URL', 'verify-email'],
+      ['PASSWORD_RESET_URL', 'reset-password'],
+    ] as const) {
+      // https://<api id>.execute-api.<region>.<suffix>/<stage>/<page>: the stage URL's page.
+      const parts = env[variable]['Fn::Join'][1] as unknown[];
+      expect(parts[0], variable).toBe('https://');
+      expect(parts.at(-1), variable).toMatch(new RegExp(`^/v1/${page}$`));
+      const [resourceId] = Object.entries(resources).find(
+        ([, resource]) =>
+          resource.Properties.PathPart === page && 'Fn::GetAtt' in resource.Properties.ParentId,
+      ) ?? [''];
+      const served = methods.filter((method) => method.Properties.ResourceId?.Ref === resourceId);
+      expect(served.map((method) => method.Properties.HttpMethod).sort(), page).toEqual(['GET', 'HEAD']);
+      for (const method of served) {
+        expect(method.Properties.AuthorizationType, page).toBe('NONE');
+        expect(JSON.stringify(method.Properties.Integration.Uri), page).toContain(`"${pages}","Arn"`);
+      }
+    }
+  });
+
   it('the forgot-password function reads no account: only its client-address limit', () => {
     expect(grantsOf(template, 'forgot-password').filter((g) => g.startsWith('dynamodb:'))).toEqual([
       expect.stringMatching(/^dynamodb:GetItem /),

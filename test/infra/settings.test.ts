@@ -59,8 +59,9 @@ describe('settings from CDK context', () => {
     // The root, /auth, the nine /auth/* resources, /auth/sessions/{sessionId}, /auth/passkeys/{passkeyId},
     // /auth/passkeys/register (and its /options), /auth/passkeys/login (and its /options), /auth/login/mfa (and
     // its /options), /auth/mfa and its /totp, /totp/confirm and /recovery-codes, /auth/email/verify and /resend,
-    // /auth/password/forgot and /reset, /me and /me/sensitive, /.well-known and its two documents.
-    expect(Object.keys(preflights)).toHaveLength(33);
+    // /auth/password/forgot and /reset, /me and /me/sensitive, /.well-known and its two documents, the pages
+    // /verify-email and /reset-password.
+    expect(Object.keys(preflights)).toHaveLength(35);
     for (const method of Object.values(preflights)) {
       expect(method.Properties.AuthorizationType).toBe('NONE');
       expect(method.Properties.Integration.Type).toBe('MOCK');

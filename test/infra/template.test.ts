@@ -96,13 +96,14 @@ describe('the functions', () => {
       'passkey-login': [256, 8],
       me: [128, 3],
       discovery: [256, 6],
+      'link-pages': [128, 3],
       authorizer: [256, 6],
       mailer: [256, 30],
     });
   });
 
   it('get the key parameter by name only, the table, issuer, audience and source maps in their env', () => {
-    for (const name of functionNames.filter((n) => n !== 'me')) {
+    for (const name of functionNames.filter((n) => n !== 'me' && n !== 'link-pages')) {
       const env = lambdaOf(template, name).props.Environment.Variables;
       expect(env.JWT_SECRET_PARAM, name).toBe('/auth-service/jwt-signing-keys');
       expect(env.TABLE_NAME, name).toEqual({ Ref: expect.stringMatching(/^Table/) });
@@ -360,6 +361,14 @@ describe('least privilege: each function may do exactly what its code does', () 
 
   it('me: its log group and nothing else', () => {
     expect(grantsOf(template, 'me')).toEqual(logs('Me'));
+  });
+
+  it('link-pages: its log group and nothing else, and none of the service settings in its environment', () => {
+    expect(grantsOf(template, 'link-pages')).toEqual(logs('LinkPages'));
+    const env = lambdaOf(template, 'link-pages').props.Environment.Variables as Record<string, unknown>;
+    expect(Object.keys(env).sort()).toEqual(
+      ['NODE_OPTIONS', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME'].sort(),
+    );
   });
 
   it('uses no managed policy and no wildcard resource', () => {

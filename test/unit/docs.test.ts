@@ -53,7 +53,7 @@ function routeExists(span: string): boolean {
 function exists(span: string): boolean | undefined {
   const name = span.replace(/\(\)$/, '');
   // A URL path (a route or a page of the local server), not a file.
-  if (/^((GET|POST|PATCH|DELETE) )?\/[\w\-./{}]*$/.test(name)) return routeExists(name);
+  if (/^((GET|HEAD|POST|PATCH|DELETE) )?\/[\w\-./{}]*$/.test(name)) return routeExists(name);
   // A path (a pattern such as `lib/operations/<verb>.ts` names a family, not a file).
   if (/[/]|\.(ts|md|json|mjs)$/.test(name)) {
     if (name.includes('<') || name.includes(' ')) return undefined;

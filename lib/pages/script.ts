@@ -1,5 +1,8 @@
-// The script of the pages a mailed link opens (/verify-email, /reset-password). Opening a page sends nothing:
-// only the form's submit POSTs the link's token, so a mail scanner that fetches the link cannot use it up.
+// The script of the pages a mailed link opens (/verify-email, /reset-password), run in the browser: inlined into
+// both pages by scripts/build-pages.ts. Opening a page sends nothing: only the form's submit POSTs the link's
+// token, so a mail scanner that fetches the link cannot use it up. The API paths are relative, so the pages work
+// where they are served: at the local server's root and under an API Gateway stage (`/prod/verify-email` posts to
+// `/prod/auth/email/verify`).
 
 const element = <T extends HTMLElement>(id: string): T | null => document.getElementById(id) as T | null;
 
@@ -41,7 +44,7 @@ if (verifyForm && verifyMessage) {
   verifyForm.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (button) button.disabled = true;
-    const answer = await post('/auth/email/verify', { token: linkToken() });
+    const answer = await post('auth/email/verify', { token: linkToken() });
     if (answer.status === 204) {
       say(verifyMessage, 'Your e-mail address is verified. You can close this page.', 'ok');
       return;
@@ -71,7 +74,7 @@ if (resetForm && resetMessage) {
     const second = code?.value.trim() ?? '';
     // Six digits are an authenticator code; anything else typed there is a recovery code.
     const proof = second === '' ? {} : /^\d{6}$/.test(second) ? { code: second } : { recoveryCode: second };
-    const answer = await post('/auth/password/reset', {
+    const answer = await post('auth/password/reset', {
       token: linkToken(),
       newPassword: newPassword.value,
       ...proof,

@@ -1,39 +1,13 @@
 import { readdir, readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { bundlePageScript, PAGE_HEADERS } from './demo-page.ts';
+import { PAGE_HEADERS } from './demo-page.ts';
 
 /**
- * The pages the local server serves for mailed links (`/verify-email`, `/reset-password`: `EMAIL_VERIFY_URL` and
- * `PASSWORD_RESET_URL` point here unless set) and the local mail box (`/mailbox`: every mail of the `file`
- * transport, newest first, as a mail catcher shows them). Static HTML with the demo page's style sheet; the
- * link pages' one script POSTs the token only when the form is submitted, so opening a link (GET or HEAD, as
- * mail scanners do) consumes nothing. A fixed table of paths: nothing else on disk is reachable.
+ * The local mail box (`/mailbox`): every mail of the `file` transport, newest first, as a mail catcher shows
+ * them, with the demo page's style sheet and no script. (The pages the mailed links open are the `link-pages`
+ * function's, served here through the routes as on AWS.)
  */
-const publicDir = new URL('./public/', import.meta.url);
-
-let recoveryScript: Promise<string> | undefined;
-
-const pages: Record<string, { contentType: string; load: () => Promise<string> }> = {
-  '/verify-email': {
-    contentType: 'text/html; charset=utf-8',
-    load: () => readFile(new URL('verify-email.html', publicDir), 'utf8'),
-  },
-  '/reset-password': {
-    contentType: 'text/html; charset=utf-8',
-    load: () => readFile(new URL('reset-password.html', publicDir), 'utf8'),
-  },
-  '/recovery.js': {
-    contentType: 'text/javascript; charset=utf-8',
-    load: () => {
-      recoveryScript ??= bundlePageScript('recovery.ts').catch((error: unknown) => {
-        recoveryScript = undefined;
-        throw error;
-      });
-      return recoveryScript;
-    },
-  },
-};
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -114,32 +88,24 @@ ${items || '      <li class="card muted">No mail yet.</li>'}
 `;
 }
 
-/** Answers `GET`/`HEAD` for the link pages and the mail box; returns false for any other request. */
-export async function serveRecoveryPages(
+/** Answers `GET`/`HEAD` of `/mailbox`; returns false for any other request. */
+export async function serveMailbox(
   req: IncomingMessage,
   res: ServerResponse,
   pathname: string,
   mailDir: string,
 ): Promise<boolean> {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  if (pathname !== '/mailbox' || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
   let body: string;
-  let contentType = 'text/html; charset=utf-8';
   try {
-    if (pathname === '/mailbox') {
-      body = mailboxPage(mailDir, await readMailbox(mailDir));
-    } else {
-      const page = Object.hasOwn(pages, pathname) ? pages[pathname] : undefined;
-      if (!page) return false;
-      body = await page.load();
-      contentType = page.contentType;
-    }
+    body = mailboxPage(mailDir, await readMailbox(mailDir));
   } catch (error) {
-    console.error('page: could not load', pathname, error instanceof Error ? error.message : error);
+    console.error('mail box: could not read', mailDir, error instanceof Error ? error.message : error);
     res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1' });
-    res.end('The page could not be built; see the server log.');
+    res.end('The mail box could not be read; see the server log.');
     return true;
   }
-  res.writeHead(200, { 'Content-Type': contentType, ...PAGE_HEADERS });
+  res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', ...PAGE_HEADERS });
   res.end(req.method === 'HEAD' ? undefined : body);
   return true;
 }
