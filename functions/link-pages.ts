@@ -1,6 +1,6 @@
 import { ApiError } from '../lib/errors.ts';
 import { httpFunction } from '../lib/http/function.ts';
-import { linkPageCsp, linkPages } from '../lib/pages/link-pages.ts';
+import { linkPageAt, linkPageCsp } from '../lib/pages/link-pages.ts';
 
 /**
  * `GET /verify-email` and `GET /reset-password` (and `HEAD`; no authorizer): the pages a mailed link opens, each
@@ -11,9 +11,9 @@ import { linkPageCsp, linkPages } from '../lib/pages/link-pages.ts';
  */
 export const handler = httpFunction(
   async ({ event }) => {
-    // `resource` is the route's template on API Gateway; the local server sets it to the route's path too.
-    const route = event.resource ?? event.path;
-    const page = Object.hasOwn(linkPages, route) ? linkPages[route] : undefined;
+    // `resource` is the route's template on API Gateway (no stage, no base path of a custom domain); the local
+    // server sets it to the route's path too.
+    const page = linkPageAt(event.resource ?? event.path);
     // Only reachable when the function is deployed behind a route that is not one of its pages.
     if (page === undefined) throw new ApiError('not_found');
     return { statusCode: 200, html: event.httpMethod === 'HEAD' ? '' : page };

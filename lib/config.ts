@@ -53,9 +53,9 @@ export interface Config {
   mailEcho: boolean;
   /** The SQS queue mail requests go to (`MAIL_QUEUE_URL`); absent: an in-process queue (the local server). */
   mailQueueUrl: string | undefined;
-  /** The page a verification link opens (`EMAIL_VERIFY_URL`); the link adds `?token=<secret>`. */
+  /** The page a verification link opens (`EMAIL_VERIFY_URL`); the link adds `#token=<secret>`. */
   emailVerifyUrl: string;
-  /** The page a reset link opens (`PASSWORD_RESET_URL`); the link adds `?token=<secret>`. */
+  /** The page a reset link opens (`PASSWORD_RESET_URL`); the link adds `#token=<secret>`. */
   passwordResetUrl: string;
   /** Seconds a verification link lives (`EMAIL_VERIFICATION_TTL`). */
   emailVerificationTtl: number;

@@ -16,9 +16,9 @@ import * as esbuild from 'esbuild';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const generatedPath = join(root, 'lib', 'pages', 'assets.generated.ts');
 
-/** The tags of a page's source that the build replaces with the inlined style sheet and script. */
-const STYLE_TAG = '<link rel="stylesheet" href="/demo.css" />';
-const SCRIPT_TAG = '<script type="module" src="/recovery.js"></script>';
+/** The empty elements of a page's source that the build fills with the style sheet and the script they name. */
+const STYLE_TAG = '<style data-inline="infra/local/public/demo.css"></style>';
+const SCRIPT_TAG = '<script type="module" data-inline="lib/pages/script.ts"></script>';
 
 const pageSources = { verifyEmail: 'verify-email.html', resetPassword: 'reset-password.html' } as const;
 
@@ -35,6 +35,8 @@ export async function buildPageAssets(): Promise<string> {
     format: 'esm',
     target: 'es2022',
     platform: 'browser',
+    // The client's linkToken, from the workspace package's sources (as the demo page takes it).
+    conditions: ['lambda-token-auth:source'],
     minify: true,
     legalComments: 'none',
     write: false,

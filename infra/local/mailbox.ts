@@ -9,6 +9,18 @@ import { PAGE_HEADERS } from './demo-page.ts';
  * function's, served here through the routes as on AWS.)
  */
 
+/**
+ * The demo page's headers, but no script at all, and nothing kept: the page lists live link tokens.
+ */
+export const MAILBOX_HEADERS = {
+  ...PAGE_HEADERS,
+  'Content-Security-Policy': PAGE_HEADERS['Content-Security-Policy'].replace(
+    "script-src 'self'",
+    "script-src 'none'",
+  ),
+  'Cache-Control': 'no-store',
+};
+
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** One mail of the sink, as the mail box lists it. */
@@ -105,7 +117,7 @@ export async function serveMailbox(
     res.end('The mail box could not be read; see the server log.');
     return true;
   }
-  res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', ...PAGE_HEADERS });
+  res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', ...MAILBOX_HEADERS });
   res.end(req.method === 'HEAD' ? undefined : body);
   return true;
 }

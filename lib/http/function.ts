@@ -155,9 +155,11 @@ const responseHeaders = (
 /** What sets one HTTP function apart from the others. */
 export interface HttpFunctionOptions {
   /**
-   * Its `Content-Security-Policy` directives, for a function that serves a page, over middy's defaults
-   * (`@middy/http-security-headers`: `false` drops one of those); the default, for JSON, allows nothing
-   * (`default-src 'none'; frame-ancestors 'none'`, a sandbox, no base URL, no form posts).
+   * Its `Content-Security-Policy` directives, for a function that serves a page, over the defaults of
+   * `@middy/http-security-headers` (`false` drops one of those). Without them a JSON answer's policy allows
+   * nothing: `default-src 'none'`, `frame-ancestors 'none'`, and middy's `base-uri 'none'`, `form-action 'none'`,
+   * `sandbox`, `require-trusted-types-for 'script'`, `upgrade-insecure-requests` and `report-to default` (no
+   * reporting endpoint is configured, so nothing is reported).
    */
   contentSecurityPolicy?: Readonly<Record<string, string | false>>;
 }

@@ -12,6 +12,10 @@ export const linkPages: Readonly<Record<string, string>> = {
   '/reset-password': resetPasswordPage,
 };
 
+/** The page served at `path` (a route's resource path, without the stage), or `undefined` for any other path. */
+export const linkPageAt = (path: string): string | undefined =>
+  Object.hasOwn(linkPages, path) ? linkPages[path] : undefined;
+
 /** A CSP source expression for an inline element's text: `'sha256-<base64>'` (CSP Level 3, §2.3.1). */
 export const cspHash = (text: string): string =>
   `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;

@@ -4,13 +4,12 @@
 // where they are served: at the local server's root and under an API Gateway stage (`/prod/verify-email` posts to
 // `/prod/auth/email/verify`).
 
+import { linkToken as tokenOf } from '@lambda-token-auth/client';
+
 const element = <T extends HTMLElement>(id: string): T | null => document.getElementById(id) as T | null;
 
-/** The link's secret: the `token` of the fragment (never sent to a server), or of the query. */
-const linkToken = (): string =>
-  new URLSearchParams(location.hash.slice(1)).get('token') ??
-  new URLSearchParams(location.search).get('token') ??
-  '';
+/** The link's secret: the `token` of the fragment (never sent to a server), or of the query (the client's rule). */
+const linkToken = (): string => tokenOf(location.href) ?? '';
 
 function say(target: HTMLElement, text: string, kind: 'ok' | 'error'): void {
   target.textContent = text;

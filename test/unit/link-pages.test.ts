@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { handler } from '../../functions/link-pages.ts';
 import { lambdaContext, proxyEvent } from '../../infra/local/events.ts';
+import { routes } from '../../infra/routes.ts';
 import { pageScript, pageStyle } from '../../lib/pages/assets.generated.ts';
-import { cspHash, linkPageCsp, linkPages } from '../../lib/pages/link-pages.ts';
+import { cspHash, linkPages } from '../../lib/pages/link-pages.ts';
 import { buildPageAssets, generatedPath } from '../../scripts/build-pages.ts';
 
 const serve = (method: string, path: string) =>
@@ -27,11 +29,40 @@ describe('the pages a mailed link opens', () => {
     expect(Object.keys(linkPages).sort()).toEqual(['/reset-password', '/verify-email']);
   });
 
-  it('name the hash of exactly that script and style sheet in their policy (CSP Level 3 hash sources)', () => {
-    // The digest of a known text, so that the hash function itself is pinned: base64 of SHA-256('abc').
+  it('send a policy that allows exactly that script and style sheet (by their SHA-256) and nothing else', async () => {
+    // Hashed here, not with the module's own helper: CSP Level 3 hash sources, base64 of the element's text.
+    const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
     expect(cspHash('abc')).toBe("'sha256-ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0='");
-    expect(linkPageCsp['script-src']).toBe(cspHash(pageScript));
-    expect(linkPageCsp['style-src']).toBe(cspHash(pageStyle));
+    const { headers } = await serve('GET', '/verify-email');
+    const directives = headers['Content-Security-Policy']?.split(';').map((part) => part.trim());
+    // No sandbox (it would stop the script), no upgrade of a plain-HTTP local server, nothing inline by
+    // permission, no reporting to an endpoint that does not exist.
+    expect(directives?.sort()).toEqual(
+      [
+        "default-src 'none'",
+        `script-src ${sha256(pageScript)}`,
+        `style-src ${sha256(pageStyle)}`,
+        "connect-src 'self'",
+        'img-src data:',
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+        "require-trusted-types-for 'script'",
+      ].sort(),
+    );
+    expect(headers['Referrer-Policy']).toBe('no-referrer');
+    expect(headers['X-Frame-Options']).toBe('DENY');
+  });
+
+  it('are exactly the routes of the link-pages function, each with GET and HEAD', () => {
+    const served = routes
+      .filter((route) => route.function === 'link-pages')
+      .map((route) => `${route.method} ${route.path}`);
+    expect(served.sort()).toEqual(
+      Object.keys(linkPages)
+        .flatMap((path) => [`GET ${path}`, `HEAD ${path}`])
+        .sort(),
+    );
   });
 
   it('are answered whole to GET, with headers and no body to HEAD, and a path of no page is 404', async () => {
@@ -47,6 +78,12 @@ describe('the pages a mailed link opens', () => {
       expect(head.body).toBe('');
       expect(head.headers).toEqual(got.headers);
     }
+    // On AWS the event's `path` carries the stage or a custom domain's base path; `resource` is the route's.
+    const staged = await handler(
+      proxyEvent({ method: 'GET', path: '/auth/reset-password', resource: '/reset-password' }),
+      lambdaContext('link-pages'),
+    );
+    expect(staged.body).toBe(linkPages['/reset-password']);
     const missing = await serve('GET', '/mailbox');
     expect(missing.statusCode).toBe(404);
     expect(JSON.parse(missing.body)).toMatchObject({ error: 'not_found' });

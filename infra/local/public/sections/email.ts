@@ -1,5 +1,5 @@
 // "Forgot password?" (signed out) and "E-mail address" (signed in): account recovery by e-mail through the
-// client. The mailed links open /reset-password and /verify-email (recovery.ts), which POST their token.
+// client. The mailed links open /reset-password and /verify-email (lib/pages), which POST their token.
 import {
   clearPasswords,
   element,
