@@ -25,6 +25,15 @@ interface Answer {
 }
 
 /**
+ * Runs of a path whose setup leaves check slots of the name held (its own login's lease, the password check of a
+ * TOTP enrolment): the path's check picks one of LOGIN_MAX_FAILURES slots at random, and a pick that meets a held
+ * one costs a read and another try (one GetItem and one UpdateItem more). With two of five held that is 2 in 5;
+ * the budget is the cheapest run's, and eight runs all meeting a held slot happens about once in 1,500 benches
+ * (three runs: once in 16, which made such budgets look broken, or drift up to the dearer count).
+ */
+const SLOT_PICK_SAMPLES = 8;
+
+/**
  * One path through a function: what it sends and what it must answer. `budget` is the exact set of DynamoDB
  * requests it may send (a request more is a cost on every call of that path; one fewer, a check skipped).
  * Add a path here when you add one to a function.
@@ -414,7 +423,7 @@ const paths: Path[] = [
   },
   {
     name: 'TOTP enrolment (POST /auth/mfa/totp)',
-    samples: 3,
+    samples: SLOT_PICK_SAMPLES,
     expect: 200,
     // The authentication read; the password check on the session's own count (the name's and account items
     // read together, the count reserved and cleared); the pending secret written.
@@ -441,7 +450,7 @@ const paths: Path[] = [
   },
   {
     name: 'login (TOTP on: 401 mfa_required)',
-    samples: 3,
+    samples: SLOT_PICK_SAMPLES,
     expect: 401,
     // As a clean login, but the slot is released (no session proves the check over) and the mfaToken's
     // challenge is written instead of a session.
@@ -455,7 +464,7 @@ const paths: Path[] = [
   },
   {
     name: 'login/mfa (TOTP code)',
-    samples: 3,
+    samples: SLOT_PICK_SAMPLES,
     expect: 200,
     // The challenge; the guarded check (the address read, a check slot, left to lapse: the session proves it);
     // the step accepted by a conditional write; the challenge used up; the account state; the new device token;
@@ -470,7 +479,7 @@ const paths: Path[] = [
   },
   {
     name: 'login/mfa (recovery code)',
-    samples: 3,
+    samples: SLOT_PICK_SAMPLES,
     expect: 200,
     // As with a TOTP code: the code used up by a conditional removal instead of the step.
     budget: { GetItem: 3, UpdateItem: 3, PutItem: 2 },
@@ -483,7 +492,7 @@ const paths: Path[] = [
   },
   {
     name: 'login/mfa from a known device (recovery code)',
-    samples: 3,
+    samples: SLOT_PICK_SAMPLES,
     expect: 200,
     // The challenge; the device, the name's item and the account in one read (readKnownDevice); the device's own
     // count reserved; the code used up; the count cleared (and the device's life extended); the challenge used
@@ -506,7 +515,7 @@ const paths: Path[] = [
   },
   {
     name: 'login/mfa (wrong code)',
-    samples: 3,
+    samples: SLOT_PICK_SAMPLES,
     expect: 401,
     // The challenge; the address read and the slot; the name's and the address's failure counts; the
     // challenge's wrong-code count.
@@ -530,7 +539,7 @@ const paths: Path[] = [
   },
   {
     name: 'authorizer (GET /me/sensitive, fresh TOTP session)',
-    samples: 3,
+    samples: SLOT_PICK_SAMPLES,
     expect: 200,
     budget: { BatchGetItem: 1 },
     async run(api) {
@@ -544,7 +553,7 @@ const paths: Path[] = [
   },
   {
     name: 'new recovery codes (POST /auth/mfa/recovery-codes)',
-    samples: 3,
+    samples: SLOT_PICK_SAMPLES,
     expect: 200,
     // The authentication read; the password check on the session's own count; the new set written over the old.
     budget: { BatchGetItem: 2, UpdateItem: 3 },
@@ -558,7 +567,7 @@ const paths: Path[] = [
   },
   {
     name: 'TOTP off (DELETE /auth/mfa/totp)',
-    samples: 3,
+    samples: SLOT_PICK_SAMPLES,
     expect: 204,
     budget: { BatchGetItem: 2, UpdateItem: 3 },
     async run(api) {
@@ -754,7 +763,7 @@ const paths: Path[] = [
   },
   {
     name: 'login (a passkey registered: 401 mfa_required, passkey offered)',
-    samples: 3,
+    samples: SLOT_PICK_SAMPLES,
     expect: 401,
     // As the TOTP account's mfa_required, and the user's passkeys read (the account is marked as possibly having
     // some): `passkey` is among the methods.
@@ -776,7 +785,7 @@ const paths: Path[] = [
   },
   {
     name: 'login/mfa (passkey)',
-    samples: 3,
+    samples: SLOT_PICK_SAMPLES,
     expect: 200,
     // The mfaToken's challenge; the guarded check (the address read, a check slot, left to lapse); the WebAuthn
     // challenge taken (conditional delete), the user's passkeys, the counter moved forward (conditional write);
@@ -835,13 +844,11 @@ const paths: Path[] = [
   },
   {
     name: 'reset the password with a TOTP code (TOTP on)',
-    samples: 3,
+    samples: SLOT_PICK_SAMPLES,
     expect: 204,
     // As the reset above, plus the guarded check of the code (the address read, a check slot, its release) and
-    // the step accepted by a conditional write, all before the link is redeemed. Re-set to the count measured on
-    // main after the lockout's and the reset's last changes met here (one GetItem and one UpdateItem more than
-    // the figure first set).
-    budget: { GetItem: 5, UpdateItem: 9, 'SQS SendMessage': 1 },
+    // the step accepted by a conditional write, all before the link is redeemed.
+    budget: { GetItem: 4, UpdateItem: 8, 'SQS SendMessage': 1 },
     async run(api) {
       const { token, tokens } = await api.mailedLink('reset', 1);
       const { secret, step } = await enrolTotp(api, tokens.accessToken);
