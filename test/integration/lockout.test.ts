@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { observe } from '../../bench/request-counter.ts';
 import { clientAddressKey, NAME_FAILURES_PER_HOUR } from '../../lib/store/lockout-policy.ts';
 import { useFakeClock } from '../support/clock.ts';
+import { functionClients } from '../support/sdk-middleware.ts';
 import { DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 
 // API.md "Brute force": every rule below is driven over HTTP from real, distinct client
@@ -182,6 +184,54 @@ describe("the owner's own logins", () => {
     expect(burst.filter((answer) => ![200, 429].includes(answer.status))).toEqual([]);
     expect(count(burst, 200)).toBeGreaterThanOrEqual(1);
     expectRefusalsWellFormed(burst);
+  });
+});
+
+describe('a check slot taken against contention', () => {
+  it('a guesser whose pair is locked is told its own lock, even while finished logins of the owner hold every slot', async () => {
+    const name = freshName('locked-pair');
+    await register(name);
+    const attacker = freshAddress();
+    const owner = freshAddress();
+    for (let i = 0; i < MAX_FAILURES; i += 1)
+      expect((await loginFrom(attacker, name, wrong(i))).status).toBe(401);
+    clock.advance(LOCKOUT_BASE);
+    // One failure more after the first lock: the pair's lock doubles.
+    expect((await loginFrom(attacker, name, wrong(99))).status).toBe(401);
+    // The owner's logins take every free slot and then one whose login finished (its session exists).
+    for (let i = 0; i < MAX_FAILURES; i += 1)
+      expect((await loginFrom(owner, name, DEFAULT_PASSWORD)).status).toBe(200);
+    // No finished lease may be taken for a locked pair: its wait is the lock, not a second of contention.
+    const guesser = await loginFrom(attacker, name, DEFAULT_PASSWORD);
+    expect(guesser).toEqual({ status: 429, retryAfter: 2 * LOCKOUT_BASE });
+  });
+
+  it('a name contended on every round gives up after LOGIN_MAX_FAILURES + 1 tries with a wait of one second', async () => {
+    const name = freshName('contended');
+    await register(name);
+    // Every try at a check slot loses its condition, as to a racer that is always first.
+    let tries = 0;
+    const racer = observe(functionClients());
+    racer.add(
+      (next) => async (args) => {
+        const input = args.input as { ConditionExpression?: string; UpdateExpression?: string };
+        if (input.UpdateExpression?.startsWith('SET') && input.ConditionExpression?.includes('hourUntil')) {
+          tries += 1;
+          throw Object.assign(new Error('The conditional request failed'), {
+            name: 'ConditionalCheckFailedException',
+          });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'always-first-racer' },
+    );
+    try {
+      const answer = await loginFrom(freshAddress(), name, DEFAULT_PASSWORD);
+      expect(answer).toEqual({ status: 429, retryAfter: 1 });
+    } finally {
+      racer.remove('always-first-racer');
+    }
+    expect(tries).toBe(MAX_FAILURES + 1);
   });
 });
 
