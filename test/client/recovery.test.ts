@@ -6,8 +6,10 @@ import {
   type SignOutReason,
 } from '@lambda-token-auth/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { totpCodeAt, totpStepAt } from '../../lib/mfa/totp.ts';
 import { mailsTo } from '../support/mailbox.ts';
 import { DEFAULT_PASSWORD, type HttpTestService, startHttpTestService } from '../support/service.ts';
+import { otherThan } from '../support/totp.ts';
 
 let service: HttpTestService;
 beforeAll(async () => {
@@ -115,6 +117,34 @@ describe('the client’s account recovery by e-mail', () => {
     expect(await client.login(username, NEW_PASSWORD)).toEqual({ status: 'signed_in' });
     expect(await client.getAccount()).toMatchObject({ email, emailVerified: true });
     expect((await failure(client.resetPassword(token, 'yet another passphrase'))).code).toBe('invalid_link');
+  });
+
+  it('resetPassword for an account with TOTP: no proof is mfa_required and a wrong code invalid_mfa_code, the link still usable; a recovery code completes it', async () => {
+    const { username, email, client: signedIn } = await signedInUser();
+    const post = (path: string, body: unknown) =>
+      signedIn.fetch(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const { secret } = await (await post('/auth/mfa/totp', { password: DEFAULT_PASSWORD })).json();
+    const step = totpStepAt(Date.now());
+    const confirmed = await post('/auth/mfa/totp/confirm', { code: totpCodeAt(secret, step) });
+    const { recoveryCodes } = (await confirmed.json()) as { recoveryCodes: string[] };
+    const { client } = newClient();
+    await client.forgotPassword(email);
+    const token = await newestToken(email, RESET);
+
+    expect((await failure(client.resetPassword(token, NEW_PASSWORD))).code).toBe('mfa_required');
+    const wrong = await failure(
+      client.resetPassword(token, NEW_PASSWORD, { code: otherThan(totpCodeAt(secret, step + 1)) }),
+    );
+    expect(wrong.code).toBe('invalid_mfa_code');
+    await client.resetPassword(token, NEW_PASSWORD, { recoveryCode: recoveryCodes[0] as string });
+
+    expect((await failure(client.login(username, DEFAULT_PASSWORD))).code).toBe('invalid_credentials');
+    // The second factor stays on after a reset: the new password opens its step.
+    expect(await client.login(username, NEW_PASSWORD)).toMatchObject({ status: 'mfa_required' });
   });
 
   it('changeEmail: a wrong password is invalid_credentials and keeps the session; the right one sets the address unverified', async () => {
