@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashRefreshToken } from '../../lib/tokens/jwt.ts';
+import { mailsTo } from '../support/mailbox.ts';
 import {
   type DynamoFault,
   type FaultInjector,
@@ -347,6 +348,35 @@ describe('the SDK retries (maxAttempts 3) beneath the service', () => {
     expect((await service.post('/auth/refresh', { refreshToken: response.json.refreshToken })).status).toBe(
       200,
     );
+  });
+
+  it('turn a link redemption whose answer was lost into a 204: the retry fails its condition, the verification finds its own redemption', async () => {
+    userCount += 1;
+    const email = `lost-verify-${userCount}@example.com`;
+    const username = `lost-verify-${userCount}`;
+    await service.post('/auth/register', { username, password: DEFAULT_PASSWORD, email });
+    const token = (await mailsTo(service.server.mailDir, email)).at(-1)?.token;
+    expect(token).toBeTypeOf('string');
+    const attemptFaults = injectAttemptFaults(functionClients());
+    let response: Awaited<ReturnType<TestService['post']>>;
+    try {
+      attemptFaults.loseAttemptAnswers('UpdateItem', 1);
+      response = await service.post('/auth/email/verify', { token });
+      // The redemption applied with its answer lost, its retry refused by the condition, then the address marked.
+      expect(attemptFaults.attempts).toBe(3);
+    } finally {
+      attemptFaults.remove();
+    }
+    expect(response.status).toBe(204);
+    const { accessToken } = (await service.login(username)).json;
+    const account = await service.request('GET', '/auth/account', {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
+    expect(account.json).toMatchObject({ email, emailVerified: true });
+    // Still single-use: another redemption of the link is not this one.
+    expect((await service.post('/auth/email/verify', { token })).json).toMatchObject({
+      error: 'invalid_link',
+    });
   });
 
   it('turn a registration whose answer was lost into a 201, while a name taken by someone else stays a 409', async () => {

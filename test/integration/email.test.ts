@@ -1,9 +1,11 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countRequests } from '../../bench/request-counter.ts';
+import { deliverMailRequest } from '../../lib/mail/mailer.ts';
+import type { MailRequest } from '../../lib/mail/messages.ts';
 import { defaultServices } from '../../lib/services.ts';
 import { hashLinkSecret } from '../../lib/store/links.ts';
-import { mailsIn, mailsTo } from '../support/mailbox.ts';
+import { localOutbox, mailsIn, mailsTo } from '../support/mailbox.ts';
 import { claimsOf, DEFAULT_PASSWORD, startTestService, type TestService } from '../support/service.ts';
 
 let service: TestService;
@@ -11,6 +13,11 @@ beforeAll(async () => {
   service = await startTestService();
 });
 afterAll(() => service.close());
+// Every request of this file has a mail to send or nothing to send: none fails and is retried or dead-lettered.
+afterEach(async () => {
+  await localOutbox().idle();
+  expect(localOutbox().deadLetters).toEqual([]);
+});
 
 let count = 0;
 const nextName = () => `mailer-${++count}-${Math.random().toString(36).slice(2, 8)}`;
@@ -186,10 +193,15 @@ describe('POST /auth/email and /auth/email/resend', () => {
     const oldMails = await mailbox(old);
     expect(oldMails.at(-1)?.subject).toBe('Your e-mail address was changed');
     expect(oldMails.at(-1)?.token).toBeUndefined();
-    // The old address's link no longer verifies anything; the new one does.
+    // The old address's link no longer verifies anything, and is refused before anything is written; the new
+    // one verifies.
+    const oldLink = `link#${hashLinkSecret(String(oldMails[0]?.token))}`;
+    const unredeemed = await service.storedItem(oldLink);
+    expect(unredeemed).toBeDefined();
     expect((await service.post('/auth/email/verify', { token: oldMails[0]?.token })).json.error).toBe(
       'invalid_link',
     );
+    expect(await service.storedItem(oldLink)).toEqual(unredeemed);
     expect((await service.post('/auth/email/verify', { token: verification?.token })).status).toBe(204);
     // The old address is free again.
     expect(
@@ -227,6 +239,25 @@ describe('POST /auth/email and /auth/email/resend', () => {
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await mailbox(email)).toHaveLength(4);
+  });
+
+  it('resend for a verified address is 202 with no mail and uses up nothing; without an address it is 400', async () => {
+    const { tokens, email } = await registerWithEmail(nextName());
+    const [link] = await mailbox(email);
+    expect((await service.post('/auth/email/verify', { token: link?.token })).status).toBe(204);
+    // More than the hourly three: none of them counts against the limit, none sends a mail.
+    for (let i = 0; i < 4; i += 1)
+      expect((await service.post('/auth/email/resend', undefined, bearer(tokens.accessToken))).status).toBe(
+        202,
+      );
+    expect(await mailbox(email)).toHaveLength(1);
+
+    const name = nextName();
+    await service.post('/auth/register', { username: name, password: DEFAULT_PASSWORD });
+    const { accessToken } = (await service.login(name)).json;
+    const without = await service.post('/auth/email/resend', undefined, bearer(accessToken));
+    expect(without.status).toBe(400);
+    expect(without.json.error).toBe('invalid_request');
   });
 });
 
@@ -457,6 +488,53 @@ describe('POST /auth/password (change) and the notice', () => {
     expect(plainChange.status).toBe(204);
     await mailbox('nobody@example.com'); // waits for the queue to drain
     expect(await mailsIn(service.server.mailDir)).toHaveLength(everyMail);
+  });
+});
+
+describe('the mailer decides at send time', () => {
+  // Requests handed to the mailer as the queue hands them, after the account changed since they were queued.
+  const deliver = (request: MailRequest) => deliverMailRequest(defaultServices(), request);
+
+  it('sends no verification link for an address the account no longer has, nor for one it has verified', async () => {
+    const name = nextName();
+    const { tokens, email: old } = await registerWithEmail(name);
+    const { sub: userId } = claimsOf(tokens.accessToken);
+    const fresh = addressOf(nextName());
+    expect(
+      (
+        await service.post(
+          '/auth/email',
+          { email: fresh, password: DEFAULT_PASSWORD },
+          bearer(tokens.accessToken),
+        )
+      ).status,
+    ).toBe(204);
+    const before = (await mailbox(old)).length;
+    await deliver({ kind: 'verify', userId: String(userId), username: name, email: old });
+    expect(await mailbox(old)).toHaveLength(before);
+
+    const [verification] = await mailbox(fresh);
+    expect((await service.post('/auth/email/verify', { token: verification?.token })).status).toBe(204);
+    await deliver({ kind: 'verify', userId: String(userId), username: name, email: fresh });
+    expect(await mailbox(fresh)).toHaveLength(1);
+  });
+
+  it('sends no reset link through a claim the account item does not confirm (a change that failed half-way)', async () => {
+    const name = nextName();
+    const { tokens } = await registerWithEmail(name);
+    const { sub: userId } = claimsOf(tokens.accessToken);
+    // A claim left on an address the account never took (its item names another).
+    const stray = addressOf(nextName());
+    expect(
+      await defaultServices().emails.claim({
+        email: stray,
+        userId: String(userId),
+        username: name,
+        claimedAt: 0,
+      }),
+    ).toEqual({ claimed: true });
+    await deliver({ kind: 'forgot', email: stray });
+    expect(await mailbox(stray)).toHaveLength(0);
   });
 });
 
