@@ -9,8 +9,9 @@ import {
   memoryDeviceStorage,
 } from '@lambda-token-auth/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { totpCodeAt, totpStepAt } from '../../lib/mfa/totp.ts';
+import { totpCodeAt } from '../../lib/mfa/totp.ts';
 import { DEFAULT_PASSWORD, type HttpTestService, startHttpTestService } from '../support/service.ts';
+import { enrolTotpThrough } from '../support/totp.ts';
 
 // API.md "Known devices": the client keeps the device token every login answers, across sign-outs, and sends it
 // with its next login, which the service then judges by this device's own failures only.
@@ -115,15 +116,7 @@ describe('the client’s device token', () => {
     const { client, logins, secondSteps } = newClient(storage);
     await client.login(username, DEFAULT_PASSWORD);
     const token = await storage.get();
-    const post = (path: string, body: unknown) =>
-      client.fetch(path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-    const { secret } = await (await post('/auth/mfa/totp', { password: DEFAULT_PASSWORD })).json();
-    const step = totpStepAt(Date.now());
-    expect((await post('/auth/mfa/totp/confirm', { code: totpCodeAt(secret, step) })).status).toBe(200);
+    const { secret, step } = await enrolTotpThrough(client, DEFAULT_PASSWORD);
     await client.logout();
     expect(await client.login(username, DEFAULT_PASSWORD)).toMatchObject({ status: 'mfa_required' });
     expect(logins.at(-1).deviceToken).toBe(token);

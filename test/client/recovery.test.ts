@@ -6,10 +6,10 @@ import {
   type SignOutReason,
 } from '@lambda-token-auth/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { totpCodeAt, totpStepAt } from '../../lib/mfa/totp.ts';
+import { totpCodeAt } from '../../lib/mfa/totp.ts';
 import { mailsTo } from '../support/mailbox.ts';
 import { DEFAULT_PASSWORD, type HttpTestService, startHttpTestService } from '../support/service.ts';
-import { otherThan } from '../support/totp.ts';
+import { enrolTotpThrough, otherThan } from '../support/totp.ts';
 
 let service: HttpTestService;
 beforeAll(async () => {
@@ -121,16 +121,7 @@ describe('the client’s account recovery by e-mail', () => {
 
   it('resetPassword for an account with TOTP: no proof is mfa_required and a wrong code invalid_mfa_code, the link still usable; a recovery code completes it', async () => {
     const { username, email, client: signedIn } = await signedInUser();
-    const post = (path: string, body: unknown) =>
-      signedIn.fetch(path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-    const { secret } = await (await post('/auth/mfa/totp', { password: DEFAULT_PASSWORD })).json();
-    const step = totpStepAt(Date.now());
-    const confirmed = await post('/auth/mfa/totp/confirm', { code: totpCodeAt(secret, step) });
-    const { recoveryCodes } = (await confirmed.json()) as { recoveryCodes: string[] };
+    const { secret, step, recoveryCodes } = await enrolTotpThrough(signedIn, DEFAULT_PASSWORD);
     const { client } = newClient();
     await client.forgotPassword(email);
     const token = await newestToken(email, RESET);

@@ -1,12 +1,13 @@
 import { AuthClient, AuthError } from '@lambda-token-auth/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { totpCodeAt, totpStepAt } from '../../lib/mfa/totp.ts';
+import { totpCodeAt } from '../../lib/mfa/totp.ts';
 import {
   claimsOf,
   DEFAULT_PASSWORD,
   type HttpTestService,
   startHttpTestService,
 } from '../support/service.ts';
+import { enrolTotpThrough } from '../support/totp.ts';
 
 let service: HttpTestService;
 beforeAll(async () => {
@@ -23,16 +24,7 @@ async function enrolledUser() {
   const client = new AuthClient({ baseUrl: service.url });
   await client.register(username, DEFAULT_PASSWORD);
   expect(await client.login(username, DEFAULT_PASSWORD)).toEqual({ status: 'signed_in' });
-  const post = (path: string, body: unknown) =>
-    client.fetch(path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-  const { secret } = await (await post('/auth/mfa/totp', { password: DEFAULT_PASSWORD })).json();
-  const step = totpStepAt(Date.now());
-  const confirmed = await post('/auth/mfa/totp/confirm', { code: totpCodeAt(secret, step) });
-  const { recoveryCodes } = (await confirmed.json()) as { recoveryCodes: string[] };
+  const { secret, step, recoveryCodes } = await enrolTotpThrough(client, DEFAULT_PASSWORD);
   await client.logout();
   return { username, secret, step, recoveryCodes };
 }
