@@ -1,14 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REFRESH_TOKEN_COOKIE } from '../../lib/http/token-transport.ts';
+import {
+  CHROMIUM,
+  type LocalServerProcess,
+  requireChromium,
+  startLocalServerProcess,
+} from '../support/browser.ts';
 import { TEST_SECRET } from '../support/service.ts';
 
 /**
@@ -17,7 +20,6 @@ import { TEST_SECRET } from '../support/service.ts';
  * cookie is kept over plain http). No script on the page can find the refresh token; tabs refreshing at once
  * all stay signed in; pages on other origins cannot use the user's cookie.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -28,10 +30,9 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
   '--disable-quic',
 ];
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const PASSWORD = 'correct horse battery staple';
 
-let server: { process: ChildProcess; port: number };
+let server: LocalServerProcess;
 /** The demo page's (and the API's) origin: `localhost`, as a user opens it. */
 let demo: string;
 /** Pages on other origins, served by a second local server. */
@@ -46,34 +47,8 @@ const pageErrors: string[] = [];
 /** Every answer to an auth route the browser received, with the page origin that asked. */
 const authAnswers: { path: string; status: number; from: string }[] = [];
 
-function startServer(env: Record<string, string>): Promise<typeof server> {
-  const child = spawn(process.execPath, ['infra/local/main.ts', '--in-memory'], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-      if (match?.[1]) resolve({ process: child, port: Number(match[1]) });
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`the server exited (${code}) before listening:\n${output}`)),
-    );
-  });
-}
-
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is not at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH`,
-    );
-  }
+  requireChromium();
   otherServer = createServer((_req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
     res.end('<!doctype html><title>a page on another origin</title>');
@@ -82,7 +57,7 @@ beforeAll(async () => {
   const { port: otherPort } = otherServer.address() as AddressInfo;
   sameSiteStranger = `http://localhost:${otherPort}`;
   listedOtherSite = `http://127.0.0.1:${otherPort}`;
-  server = await startServer({
+  server = await startLocalServerProcess({
     PORT: '0',
     ACCESS_TOKEN_TTL: '3',
     JWT_SECRET: TEST_SECRET,
@@ -109,11 +84,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await context?.close();
-  if (server && server.process.exitCode === null) {
-    const exited = new Promise((resolve) => server.process.once('exit', resolve));
-    server.process.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   await new Promise((resolve) => otherServer?.close(resolve));
 });

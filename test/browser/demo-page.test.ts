@@ -1,5 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,13 +7,18 @@ import { fileURLToPath } from 'node:url';
 import AxeBuilder from '@axe-core/playwright';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CHROMIUM,
+  type LocalServerProcess,
+  requireChromium,
+  startLocalServerProcess,
+} from '../support/browser.ts';
 import { claimsOf, TEST_SECRET } from '../support/service.ts';
 
 /**
  * The demo page in a real headless Chromium (Debian's `chromium`; `.ci/run` installs it), against the local
  * server started the way `npm start` starts it, with access tokens that live 3 seconds.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -29,7 +32,7 @@ const CHROMIUM_ARGS = [
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const SCREENSHOT = join(repoRoot, 'test-output', 'demo-page.png');
 
-let server: { url: string; process: ChildProcess };
+let server: LocalServerProcess;
 /** A blank page on another origin (another port), standing in for a user's web app. */
 let appServer: Server;
 let appOrigin: string;
@@ -46,37 +49,8 @@ const refreshStatuses: number[] = [];
  */
 const issuedAccessTokens: string[] = [];
 
-/** `npm start`'s entry point as a child process on a free port; resolves once it says where it listens. */
-function startServer(env: Record<string, string>): Promise<typeof server> {
-  // In memory: the browser test must not write to (or lock) the checkout's .local-data/.
-  const child = spawn(process.execPath, ['infra/local/main.ts', '--in-memory'], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match?.[1]) resolve({ url: match[1], process: child });
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`the server exited (${code}) before listening:\n${output}`)),
-    );
-  });
-}
-
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is not at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH`,
-    );
-  }
+  requireChromium();
   appServer = createServer((_req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
     res.end('<!doctype html><title>a web app on its own origin</title>');
@@ -85,7 +59,7 @@ beforeAll(async () => {
   const { port } = appServer.address() as AddressInfo;
   appOrigin = `http://127.0.0.1:${port}`;
   strangerOrigin = `http://localhost:${port}`;
-  server = await startServer({
+  server = await startLocalServerProcess({
     PORT: '0',
     ACCESS_TOKEN_TTL: '3',
     JWT_SECRET: TEST_SECRET,
@@ -110,11 +84,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await context?.close();
-  if (server && server.process.exitCode === null) {
-    const exited = new Promise((resolve) => server.process.once('exit', resolve));
-    server.process.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   await new Promise((resolve) => appServer?.close(resolve));
 });

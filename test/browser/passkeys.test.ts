@@ -1,11 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CHROMIUM,
+  type LocalServerProcess,
+  requireChromium,
+  startLocalServerProcess,
+} from '../support/browser.ts';
 import { TEST_SECRET } from '../support/service.ts';
 
 /**
@@ -14,7 +17,6 @@ import { TEST_SECRET } from '../support/service.ts';
  * verification) standing in for a phone or a laptop's fingerprint reader. The page is served at
  * `http://localhost:<port>`, as `npm start` prints it: WebAuthn refuses IP addresses.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -25,45 +27,16 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
   '--disable-quic',
 ];
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const PASSWORD = 'correct horse battery staple';
 
-let server: { url: string; pageUrl: string; process: ChildProcess };
+let server: LocalServerProcess;
 let context: BrowserContext;
 let userDataDir: string;
 const pageErrors: string[] = [];
 
-/** `npm start`'s entry point on a free port; resolves with the API and demo page URLs it prints. */
-function startServer(env: Record<string, string>): Promise<typeof server> {
-  const child = spawn(process.execPath, ['infra/local/main.ts', '--in-memory'], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const api = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
-      const page = /demo page: (http:\/\/localhost:\d+)\//.exec(output)?.[1];
-      if (api && page) resolve({ url: api, pageUrl: page, process: child });
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`the server exited (${code}) before listening:\n${output}`)),
-    );
-  });
-}
-
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is not at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH`,
-    );
-  }
-  server = await startServer({ PORT: '0', JWT_SECRET: TEST_SECRET });
+  requireChromium();
+  server = await startLocalServerProcess({ PORT: '0', JWT_SECRET: TEST_SECRET });
   userDataDir = await mkdtemp(join(tmpdir(), 'passkeys-chromium-'));
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -75,11 +48,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await context?.close();
-  if (server && server.process.exitCode === null) {
-    const exited = new Promise((resolve) => server.process.once('exit', resolve));
-    server.process.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
 });
 

@@ -1,10 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CHROMIUM,
+  type LocalServerProcess,
+  requireChromium,
+  startLocalServerProcess,
+} from '../support/browser.ts';
 import { TEST_SECRET } from '../support/service.ts';
 
 /**
@@ -13,44 +16,19 @@ import { TEST_SECRET } from '../support/service.ts';
  * page, a new password, every old session dead, and a login with the new one; the verification link likewise.
  * Two browser contexts: the user's signed-in laptop, and the browser where they forgot their password.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const OLD_PASSWORD = 'correct horse battery staple';
 const NEW_PASSWORD = 'a brand new passphrase';
 const DEADLINE = 15_000;
 
-let server: { url: string; process: ChildProcess };
+let server: LocalServerProcess;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 const pageErrors: string[] = [];
 
-function startServer(): Promise<typeof server> {
-  // In memory: the mail sink is then a directory of this run's own, which /mailbox lists.
-  const child = spawn(process.execPath, ['infra/local/main.ts', '--in-memory'], {
-    cwd: repoRoot,
-    env: { ...process.env, PORT: '0', JWT_SECRET: TEST_SECRET, MAIL_ECHO: 'false' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match?.[1]) resolve({ url: match[1], process: child });
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`the server exited (${code}) before listening:\n${output}`)),
-    );
-  });
-}
-
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`Chromium is not at ${CHROMIUM}: apt-get install -y chromium, or set CHROMIUM_PATH`);
-  server = await startServer();
+  requireChromium();
+  // In memory: the mail sink is then a directory of this run's own, which /mailbox lists.
+  server = await startLocalServerProcess({ PORT: '0', JWT_SECRET: TEST_SECRET, MAIL_ECHO: 'false' });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -61,11 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const context of contexts) await context.close();
   await browser?.close();
-  if (server && server.process.exitCode === null) {
-    const exited = new Promise((resolve) => server.process.once('exit', resolve));
-    server.process.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
 });
 
 /** A browser of its own (its own cookies): a device of the user's. */

@@ -1,5 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCodeAt, totpStepAt } from '../../lib/mfa/totp.ts';
+import {
+  CHROMIUM,
+  type LocalServerProcess,
+  requireChromium,
+  startLocalServerProcess,
+} from '../support/browser.ts';
 import { TEST_SECRET } from '../support/service.ts';
 
 /**
@@ -14,41 +18,17 @@ import { TEST_SECRET } from '../support/service.ts';
  * QR code card, a login completed with a code computed from the secret the page shows, and step-up on
  * /me/sensitive.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const PASSWORD = 'correct horse battery staple';
 
-let server: { url: string; process: ChildProcess };
+let server: LocalServerProcess;
 let context: BrowserContext;
 let userDataDir: string;
 const pageErrors: string[] = [];
 
-function startServer(): Promise<typeof server> {
-  const child = spawn(process.execPath, ['infra/local/main.ts', '--in-memory'], {
-    cwd: repoRoot,
-    env: { ...process.env, PORT: '0', JWT_SECRET: TEST_SECRET },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match?.[1]) resolve({ url: match[1], process: child });
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`the server exited (${code}) before listening:\n${output}`)),
-    );
-  });
-}
-
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`Chromium is not at ${CHROMIUM}: apt-get install -y chromium, or set CHROMIUM_PATH`);
-  server = await startServer();
+  requireChromium();
+  server = await startLocalServerProcess({ PORT: '0', JWT_SECRET: TEST_SECRET });
   userDataDir = await mkdtemp(join(tmpdir(), 'second-factor-chromium-'));
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -60,11 +40,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await context?.close();
-  if (server && server.process.exitCode === null) {
-    const exited = new Promise((resolve) => server.process.once('exit', resolve));
-    server.process.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
 });
 
